@@ -1,0 +1,142 @@
+"""`qapc`: the command line. One subcommand per job; heavy modules load lazily.
+
+Exit codes: 0 clean, 1 spec errors (diagnostics printed), 2 usage or I/O
+errors, 3 a pipeline step failed (`run`, `sweep`), 70 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from qapdsl import __version__
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_STEP, EXIT_INTERNAL = 0, 1, 2, 3, 70
+
+
+def _color(stream: object) -> bool:
+    return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
+
+
+def print_diagnostics(loaded: object, as_json: bool = False) -> None:
+    from qapdsl.diagnostics import render
+
+    diags = getattr(loaded, "diagnostics")
+    if as_json:
+        print(json.dumps([d.to_dict() for d in diags], indent=2))
+        return
+    if diags:
+        text = render(diags, getattr(loaded, "sources"), color=_color(sys.stderr))
+        n = sum(1 for d in diags if d.severity == "error")
+        print(text, file=sys.stderr)
+        print(f"{n} error{'s' if n != 1 else ''}", file=sys.stderr)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from qapdsl.loader import load_file
+
+    status = EXIT_OK
+    for path in args.files:
+        loaded = load_file(path, model_name=args.model)
+        print_diagnostics(loaded, as_json=args.json)
+        if not loaded.ok or loaded.spec is None:
+            status = EXIT_SPEC
+            continue
+        if args.emit_ir:
+            print(loaded.spec.model_dump_json(indent=2))
+        elif not args.json:
+            m = loaded.spec.model
+            print(f"{path}: ok (model {m.name}, {len(m.layers)} layers)")
+    return status
+
+
+def cmd_fmt(args: argparse.Namespace) -> int:
+    import difflib
+
+    from qapdsl.diagnostics import SpecError, render
+    from qapdsl.fmt import format_text
+    from qapdsl.source import SourceFile
+    from qapdsl.syntax import decode
+
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            print(f"qapc: cannot read {path}: {e.strerror or e}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            text = decode(data, path)
+            formatted = format_text(text, path)
+        except SpecError as e:
+            src = {path: SourceFile(path, data.decode("utf-8", errors="replace"))}
+            print(render(e.diagnostics, src, color=_color(sys.stderr)), file=sys.stderr)
+            status = EXIT_SPEC
+            continue
+        if formatted == text:
+            continue
+        if args.diff:
+            sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), formatted.splitlines(True), f"{path}", f"{path} (formatted)"))
+        if args.check or args.diff:
+            if args.check:
+                print(f"would reformat {path}", file=sys.stderr)
+            status = max(status, EXIT_SPEC)
+            continue
+        tmp = Path(path).with_name(f".{Path(path).name}.qapfmt")
+        tmp.write_text(formatted, encoding="utf-8")
+        os.replace(tmp, path)
+        print(f"reformatted {path}", file=sys.stderr)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qapc", description="Compile .qap specs into QKeras training scripts and hls4ml projects.")
+    p.add_argument("--version", action="version", version=f"qapc {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("check", help="parse and check specs; print diagnostics")
+    c.add_argument("files", nargs="+", metavar="SPEC")
+    c.add_argument("--emit-ir", action="store_true", help="print the checked IR as JSON")
+    c.add_argument("--json", action="store_true", help="print diagnostics as JSON")
+    c.add_argument("--model", help="build this model instead of the last one declared")
+    c.set_defaults(func=cmd_check)
+
+    f = sub.add_parser("fmt", help="format specs canonically (comments kept)")
+    f.add_argument("files", nargs="+", metavar="SPEC")
+    f.add_argument("--check", action="store_true", help="exit 1 when a file would change; write nothing")
+    f.add_argument("--diff", action="store_true", help="print a unified diff; write nothing")
+    f.set_defaults(func=cmd_fmt)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    from qapdsl.loader import UsageError
+
+    try:
+        return int(args.func(args))
+    except UsageError as e:
+        print(f"qapc: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("qapc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if os.environ.get("QAPC_DEBUG"):
+            raise
+        print(f"qapc: internal error: {type(e).__name__}: {e}\n(set QAPC_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

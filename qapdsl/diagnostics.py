@@ -1,0 +1,141 @@
+"""Diagnostics like a modern compiler: code, location, quoted line, caret, hint.
+
+Every stage reports problems as `Diagnostic` values instead of raising, so one
+run of `qapc check` shows all of them. A stage that cannot go on raises
+`SpecError` carrying what it has collected.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from qapdsl.source import SourceFile, Span
+
+# The catalogue of diagnostic codes. docs/language.md lists them; a test keeps
+# both in step.
+CODES: dict[str, str] = {
+    "E001": "unexpected character",
+    "E002": "unexpected token",
+    "E003": "unexpected end of file",
+    "E004": "file is not valid UTF-8",
+    "E005": "cannot read imported file",
+    "E006": "import cycle",
+    "E007": "nesting too deep",
+    "E101": "no model in the spec",
+    "E102": "section given twice",
+    "E103": "unknown base model",
+    "E104": "key given twice",
+    "E105": "more than one model to build",
+    "E106": "unknown section kind",
+    "E201": "unknown key",
+    "E202": "missing value",
+    "E203": "wrong kind of value",
+    "E204": "unknown choice",
+    "E205": "value out of range",
+    "E206": "unexpected extra value",
+    "E207": "invalid name",
+    "E208": "unknown layer kind",
+    "E209": "unknown unit",
+    "E301": "duplicate layer name",
+    "E302": "shape mismatch",
+    "E303": "kernel or pool larger than its input",
+    "E304": "output width differs from the number of classes",
+    "E305": "model has no layers",
+    "E306": "reuse factor not accepted by hls4ml",
+    "E307": "layer has no weights to set",
+    "E308": "unknown layer name",
+    "E401": "bit width out of range",
+    "E402": "integer bits exceed total bits",
+    "E403": "quantizer not usable here",
+    "E501": "selector matches no layer",
+    "E502": "no layer left to prune",
+    "E601": "unknown data source",
+    "E602": "split fractions out of range",
+    "E801": "sweep or search path does not exist",
+    "E802": "value not valid for this path",
+    "E803": "empty axis",
+}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in a spec, with where it is and how to fix it."""
+
+    code: str
+    message: str
+    span: Span | None
+    hint: str | None = None
+    severity: str = "error"
+
+    def to_dict(self) -> dict[str, object]:
+        span = self.span
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+            "file": span.file if span else None,
+            "line": span.line if span else None,
+            "column": span.column if span else None,
+            "end_line": span.end_line if span else None,
+            "end_column": span.end_column if span else None,
+        }
+
+
+@dataclass
+class SpecError(Exception):
+    """Raised by a stage that cannot continue; carries everything found so far."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{d.span}: {d.code}: {d.message}" for d in self.diagnostics)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A 'did you mean' hint from the names really in scope, or None."""
+    pool = sorted(set(candidates))
+    close = difflib.get_close_matches(word, pool, n=3, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in pool}
+        if word.lower() in lowered:
+            close = [lowered[word.lower()]]
+    if not close:
+        return None
+    if len(close) == 1:
+        return f"did you mean '{close[0]}'?"
+    return "did you mean " + ", ".join(f"'{c}'" for c in close[:-1]) + f" or '{close[-1]}'?"
+
+
+def choices_hint(word: str, choices: Iterable[str]) -> str:
+    """'did you mean' when something is close, else the full list of choices."""
+    pool = sorted(set(choices))
+    guess = did_you_mean(word, pool)
+    listing = "expected one of: " + ", ".join(pool)
+    return f"{guess} ({listing})" if guess else listing
+
+
+def render(diags: Iterable[Diagnostic], sources: dict[str, SourceFile], color: bool = False) -> str:
+    """Render diagnostics as `file:line:col: error[E...]: message` plus the quoted line."""
+    out: list[str] = []
+    red, bold, blue, reset = ("\x1b[31m", "\x1b[1m", "\x1b[34m", "\x1b[0m") if color else ("", "", "", "")
+    for d in diags:
+        span = d.span
+        where = f"{span.file}:{span.line}:{span.column}: " if span else ""
+        out.append(f"{bold}{where}{red}{d.severity}[{d.code}]{reset}{bold}: {d.message}{reset}")
+        if span is not None and span.file in sources:
+            text = sources[span.file].line_text(span.line).expandtabs(1)
+            gutter = str(span.line)
+            pad = " " * len(gutter)
+            out.append(f"{blue}{gutter} |{reset} {text}")
+            start = max(span.column - 1, 0)
+            if span.end_line == span.line:
+                width = max(span.end_column - span.column, 1)
+            else:
+                width = max(len(text) - start, 1)
+            out.append(f"{blue}{pad} |{reset} " + " " * start + f"{red}" + "^" * width + f"{reset}")
+        if d.hint:
+            out.append(f"{blue}  = hint:{reset} {d.hint}")
+    return "\n".join(out)

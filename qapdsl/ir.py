@@ -1,0 +1,235 @@
+"""The IR: what a spec means, as frozen Pydantic models.
+
+Plain data, no behaviour that needs TensorFlow. Every node that came from the
+source keeps its `span`, so a later stage can still point at the line. The
+IR serialises to JSON and back (`qapc check --emit-ir`, `Spec.model_validate_json`).
+
+Conventions:
+- fixed-point types are stored in hls4ml's notation: `width` total bits,
+  `integer` integer bits *including* the sign bit for signed types;
+  `qapdsl.quant` owns the mapping to QKeras quantizers.
+- fractions (sparsity, rates, splits) are floats in [0, 1].
+- times are in nanoseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qapdsl.source import Span
+
+IR_VERSION = 1
+
+LayerKind = Literal["dense", "conv1d", "conv2d", "maxpool", "avgpool", "flatten", "batchnorm", "activation", "dropout"]
+Activation = Literal["relu", "softmax", "sigmoid", "tanh", "linear"]
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+
+class Quant(Node):
+    """One tensor's number format.
+
+    kind `fixed`: a fixed-point grid `fixed<width,integer>` (signed) or
+    `ufixed<width,integer>`; `bits`: `N bits int K`, a QKeras-style width whose
+    signedness follows the tensor (unsigned after relu, signed elsewhere) and
+    whose `integer` counts integer bits *without* the sign; `po2`: powers of two with `width` bits;
+    `binary` (±1) and `ternary` (-1, 0, +1); `float`: left unquantized.
+    """
+
+    kind: Literal["fixed", "bits", "po2", "binary", "ternary", "float"]
+    width: int = 32
+    integer: int = 0
+    signed: bool = True
+    alpha: str | None = None  # QKeras alpha; None means alpha=1 (see DESIGN)
+    span: Span | None = None
+
+    @property
+    def bits(self) -> int:
+        """Bits per value for BOPs and memory: a float counts as 32."""
+        if self.kind == "float":
+            return 32
+        if self.kind == "binary":
+            return 1
+        if self.kind == "ternary":
+            return 2
+        return self.width
+
+
+class Precision(Node):
+    """An hls4ml precision written in a spec (result / accum overrides)."""
+
+    signed: bool
+    width: int
+    integer: int
+    rounding: str | None = None
+    saturation: str | None = None
+    span: Span | None = None
+
+
+class QuantSet(Node):
+    """Quantizers for the tensors of a layer; None = not set here (inherit)."""
+
+    weights: Quant | None = None
+    bias: Quant | None = None
+    activations: Quant | None = None
+    inputs: Quant | None = None  # model-wide only: the network input
+
+
+class Layer(Node):
+    kind: LayerKind
+    name: str
+    units: int | None = None  # dense units, conv filters
+    kernel: tuple[int, ...] | None = None
+    stride: tuple[int, ...] | None = None
+    padding: Literal["valid", "same"] = "valid"
+    pool: tuple[int, ...] | None = None
+    activation: Activation | None = None
+    rate: float | None = None  # dropout
+    batchnorm: bool = False  # a batch norm between this layer and its activation
+    use_bias: bool = True
+    l1: float | None = None
+    l2: float | None = None
+    quant: QuantSet = QuantSet()
+    reuse: int | None = None
+    result: Precision | None = None
+    accum: Precision | None = None
+    span: Span | None = None
+    spans: dict[str, Span] = {}  # where each setting was written ("name", "kernel", "reuse", ...)
+
+
+class Model(Node):
+    name: str
+    base: str | None = None  # the model it was derived from
+    input_shape: tuple[int, ...]
+    quant: QuantSet = QuantSet()
+    layers: tuple[Layer, ...]
+    span: Span | None = None
+    input_span: Span | None = None
+
+
+class Schedule(Node):
+    """Pruning schedule.
+
+    constant / polynomial: tfmot's ConstantSparsity / PolynomialDecay, steps
+    in optimizer steps. iterative: the paper's iterative magnitude pruning,
+    `rounds` rounds, each removing `rate` of the weights still there.
+    """
+
+    kind: Literal["constant", "polynomial", "iterative"]
+    target: float | None = None  # final sparsity (constant, polynomial)
+    initial: float = 0.0  # polynomial
+    begin_step: int = 0
+    end_step: int | None = None  # None: the end of training
+    frequency: int = 100
+    power: float = 3.0
+    rounds: int = 11
+    rate: float = 0.2
+    rewind: Literal["none", "init"] = "none"
+    epochs_per_round: int | None = None  # None: train.epochs
+    span: Span | None = None
+
+    @property
+    def final_sparsity(self) -> float:
+        if self.kind == "iterative":
+            return 1.0 - (1.0 - self.rate) ** self.rounds
+        return float(self.target or 0.0)
+
+
+class Prune(Node):
+    method: Literal["magnitude"] = "magnitude"
+    scope: Literal["global", "layer"] = "global"
+    select: tuple[str, ...] = ("*",)  # globs over layer names
+    skip: tuple[str, ...] = ()
+    bias: bool = False
+    schedule: Schedule
+    span: Span | None = None
+    layers: tuple[str, ...] = ()  # the weight layers the selectors resolve to, in model order
+
+
+class Data(Node):
+    source: Literal["openml", "file", "sklearn"]
+    name: str  # openml name or id, file path (relative to the spec), sklearn dataset
+    target: str | None = None  # label column for tabular files
+    span: Span | None = None
+
+
+class Train(Node):
+    data: Data
+    test: float = 0.2
+    val: float = 0.25
+    scale: Literal["standard", "minmax", "none"] = "standard"
+    seed: int = 42
+    optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
+    lr: float = 1e-4
+    loss: Literal["categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy", "mse"] = (
+        "categorical_crossentropy"
+    )
+    batch: int = 1024
+    epochs: int = 250
+    patience: int | None = None  # early stopping on val_loss
+    classes: int | None = None
+    span: Span | None = None
+
+
+class Target(Node):
+    kind: Literal["fpga"] = "fpga"
+    backend: Literal["vivado", "vitis", "quartus", "oneapi", "catapult"] = "vitis"
+    part: str = "xcu250-figd2104-2L-e"
+    clock_ns: float = 5.0
+    io: Literal["parallel", "stream"] = "parallel"
+    strategy: Literal["latency", "resource"] = "latency"
+    reuse: int = 1
+    precision: Precision | None = None  # model-wide default precision (hls4ml Model.Precision)
+    span: Span | None = None
+
+
+SweepValue = int | float | str | Quant
+
+
+class Axis(Node):
+    """One sweep or search axis: a dotted path and its values (or a range)."""
+
+    path: str
+    values: tuple[SweepValue, ...] = ()
+    low: float | None = None  # search ranges
+    high: float | None = None
+    integer: bool = False
+    log: bool = False
+    span: Span | None = None
+
+
+class Sweep(Node):
+    axes: tuple[Axis, ...]
+    span: Span | None = None
+
+
+class Search(Node):
+    objective: Literal["accuracy", "auc", "bops"] = "accuracy"
+    direction: Literal["maximize", "minimize"] = "maximize"
+    bops_budget: float | None = None
+    trials: int = 20
+    sampler: Literal["tpe", "random", "cmaes"] = "tpe"
+    axes: tuple[Axis, ...]
+    span: Span | None = None
+
+
+class SourceRef(Node):
+    path: str
+    sha256: str
+
+
+class Spec(Node):
+    """A whole checked spec: the one model to build and how."""
+
+    ir_version: int = IR_VERSION
+    model: Model
+    prune: Prune | None = None
+    train: Train
+    target: Target = Target()
+    sweep: Sweep | None = None
+    search: Search | None = None
+    sources: tuple[SourceRef, ...] = Field(default=())  # the spec first, then its imports

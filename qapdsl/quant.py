@@ -1,0 +1,166 @@
+"""The bit-width mapping: spec quantizers ↔ QKeras quantizers ↔ hls4ml precisions.
+
+This is the one place that knows that QKeras `quantized_bits(b, i,
+keep_negative=1, alpha=1)` holds exactly the values of hls4ml `fixed<b, i+1>`
+and that `quantized_relu(b, i)` holds those of `ufixed<b, i>`; the QKeras
+backend, the hls4ml backend, `qapc report` and the BOPs count all read it.
+
+It also derives the accumulator and result precisions hls4ml needs so that
+its C++ emulation computes what the QKeras model computes: a dense or conv
+sum of n products of a<Wa,Ia> × w<Ww,Iw> plus a bias b<Wb,Ib> is exact in
+    fractional bits  F = max(Fa + Fw, Fb)
+    integer bits     I = max(Ia + Iw, Ib) + ceil(log2(n + 1))   (sign included)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from qapdsl import ir
+
+DEFAULT_PRECISION = ir.Precision(signed=True, width=16, integer=6)  # hls4ml's own default
+ACT_ROUNDING = "RND_CONV"  # QKeras rounds half to even (tf.round); hls4ml's AP_RND_CONV
+ACT_SATURATION = "SAT"  # QKeras clips; hls4ml's AP_SAT
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """A concrete fixed-point type (hls4ml notation: integer bits include the sign)."""
+
+    signed: bool
+    width: int
+    integer: int
+    rounding: str | None = None
+    saturation: str | None = None
+
+    @property
+    def fraction(self) -> int:
+        return self.width - self.integer
+
+    def hls(self) -> str:
+        """hls4ml's precision string, e.g. `fixed<6,1>` or `ufixed<6,0,RND_CONV,SAT>`."""
+        base = "fixed" if self.signed else "ufixed"
+        modes = "".join(f",{m}" for m in (self.rounding, self.saturation) if m)
+        if self.saturation and not self.rounding:
+            modes = f",TRN{modes}"
+        return f"{base}<{self.width},{self.integer}{modes}>"
+
+    def spec(self) -> str:
+        return f"{'fixed' if self.signed else 'ufixed'}<{self.width},{self.integer}>"
+
+    def lsb(self) -> float:
+        return 2.0 ** (-self.fraction)
+
+    def bounds(self) -> tuple[float, float]:
+        """Smallest and largest representable value."""
+        top = 2.0 ** (self.integer - (1 if self.signed else 0))
+        return (-top if self.signed else 0.0), top - self.lsb()
+
+
+FLOAT = ir.Quant(kind="float", width=32)
+
+
+@dataclass(frozen=True)
+class LayerQuant:
+    """The quantizers that apply to one layer, after defaults and overrides."""
+
+    weights: ir.Quant
+    bias: ir.Quant
+    activations: ir.Quant  # float when the layer's output is not quantized
+
+
+def effective(model: ir.Model, layer: ir.Layer) -> LayerQuant:
+    """Resolve a layer's quantizers: the layer's own, else the model's defaults.
+
+    The bias follows the weights unless a bias quantizer is given. Activation
+    quantizers apply to relu and linear outputs only (softmax, sigmoid and
+    tanh stay float in QKeras and become lookup tables in hls4ml).
+    """
+    lq, mq = layer.quant, model.quant
+    weights = lq.weights or mq.weights or FLOAT
+    bias = lq.bias or mq.bias or (lq.weights if lq.weights else None) or mq.weights or FLOAT
+    acts = FLOAT
+    if layer.activation in ("relu", "linear"):
+        acts = lq.activations or mq.activations or FLOAT
+    return LayerQuant(weights=weights, bias=bias, activations=acts)
+
+
+def input_quant(model: ir.Model) -> ir.Quant:
+    return model.quant.inputs or FLOAT
+
+
+def to_fixed(q: ir.Quant, unsigned: bool = False, rounding: str | None = None, saturation: str | None = None) -> Fixed | None:
+    """The fixed-point type a quantizer's values lie on (None for float / po2).
+
+    `bits` quantizers take their signedness from the tensor: `unsigned` is
+    True after a relu.
+    """
+    if q.kind == "fixed":
+        return Fixed(q.signed, q.width, q.integer, rounding, saturation)
+    if q.kind == "bits":
+        if unsigned:
+            return Fixed(False, q.width, q.integer, rounding, saturation)
+        return Fixed(True, q.width, q.integer + 1, rounding, saturation)
+    if q.kind == "binary":
+        return Fixed(True, 2, 2)  # ±1 as a 2-bit integer
+    if q.kind == "ternary":
+        return Fixed(True, 2, 2)
+    return None
+
+
+def activation_fixed(q: ir.Quant, activation: str | None) -> Fixed | None:
+    """Result type of a quantized activation (rounding and saturation as QKeras does)."""
+    return to_fixed(q, unsigned=activation == "relu", rounding=ACT_ROUNDING, saturation=ACT_SATURATION)
+
+
+def qkeras_quantizer(q: ir.Quant, role: str, activation: str | None = None) -> str | None:
+    """The QKeras quantizer expression for a tensor (None: leave it float).
+
+    role: "weights", "bias", "inputs" or "activations".
+    """
+    alpha = q.alpha if q.alpha in (None, "auto", "auto_po2") else q.alpha
+    alpha_arg = "1" if alpha is None else (repr(alpha) if alpha in ("auto", "auto_po2") else alpha)
+    if q.kind == "float":
+        return None
+    if q.kind == "po2":
+        if role == "activations":
+            return f"quantized_relu_po2({q.width})" if activation == "relu" else f"quantized_po2({q.width})"
+        return f"quantized_po2({q.width})"
+    if q.kind == "binary":
+        return f"binary(alpha={alpha_arg})"
+    if q.kind == "ternary":
+        return f"ternary(alpha={alpha_arg})"
+    fx = to_fixed(q, unsigned=role == "activations" and activation == "relu")
+    assert fx is not None
+    if role == "activations" and activation == "relu":
+        return f"quantized_relu({fx.width}, {fx.integer})"
+    keep_negative = 1 if fx.signed else 0
+    qk_integer = fx.integer - 1 if fx.signed else fx.integer
+    return f"quantized_bits({fx.width}, {qk_integer}, keep_negative={keep_negative}, alpha={alpha_arg})"
+
+
+def product_type(a: Fixed, w: Fixed) -> Fixed:
+    signed = a.signed or w.signed
+    return Fixed(signed, a.fraction + w.fraction + a.integer + w.integer, a.integer + w.integer)
+
+
+def accumulator(a: Fixed, w: Fixed, b: Fixed | None, n: int) -> Fixed:
+    """Exact type of sum_{k<n} a_k·w_k (+ b): see the module docstring."""
+    p = product_type(a, w)
+    frac = p.fraction
+    integer = p.integer
+    signed = p.signed
+    terms = n
+    if b is not None:
+        frac = max(frac, b.fraction)
+        integer = max(integer, b.integer + (0 if b.signed or not signed else 1))
+        signed = signed or b.signed
+        terms = n + 1
+    integer += math.ceil(math.log2(terms)) if terms > 1 else 0
+    return Fixed(signed, integer + frac, integer)
+
+
+def bits_of(q: ir.Quant) -> int:
+    """Bits per value for BOPs and memory: the paper counts a float as 32."""
+    return q.bits

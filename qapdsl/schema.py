@@ -1,0 +1,179 @@
+"""The vocabulary of the language: which keys each block takes, with docs.
+
+The grammar (grammar/qap.lark) fixes the shape of a spec; this module fixes
+its words. The lowering pass, the language server's completion and hover,
+the editor-grammar tests and docs/language.md all read these tables, so a new
+key is added in exactly one place.
+"""
+
+from __future__ import annotations
+
+LAYER_KINDS: dict[str, str] = {
+    "dense": "dense NAME UNITS [ACTIVATION] — fully connected layer (QDense)",
+    "conv1d": "conv1d NAME FILTERS [ACTIVATION] kernel K [stride S] [padding valid|same] (QConv1D)",
+    "conv2d": "conv2d NAME FILTERS [ACTIVATION] kernel K|(KH,KW) [stride S] [padding valid|same] (QConv2D)",
+    "maxpool": "maxpool NAME [POOL] [stride S] [padding valid|same] — 1D or 2D by the input's rank",
+    "avgpool": "avgpool NAME [POOL] [stride S] [padding valid|same] — 1D or 2D by the input's rank",
+    "flatten": "flatten NAME",
+    "batchnorm": "batchnorm NAME — a standalone batch normalisation",
+    "activation": "activation NAME ACTIVATION — a standalone (quantized) activation",
+    "dropout": "dropout NAME RATE — dropout, training only",
+}
+
+ACTIVATIONS: dict[str, str] = {
+    "relu": "rectified linear; quantized with quantized_relu (ufixed)",
+    "softmax": "softmax; left in float in QKeras, a lookup table in hls4ml",
+    "sigmoid": "logistic sigmoid; float in QKeras, a lookup table in hls4ml",
+    "tanh": "hyperbolic tangent; float in QKeras, a lookup table in hls4ml",
+    "linear": "identity; quantized with quantized_bits when activations are quantized",
+}
+
+WEIGHT_LAYERS = frozenset({"dense", "conv1d", "conv2d"})
+
+MODEL_KEYS: dict[str, str] = {
+    "input": "input N | input (D1, D2, ...) — shape of one sample, without the batch axis",
+    "quant": "quant weights Q, bias Q, activations Q, inputs Q — model-wide default quantizers",
+    "layer": "layer NAME { settings } — change settings of a layer of the base model (derived models)",
+    "remove": "remove NAME — drop a layer of the base model (derived models)",
+    **LAYER_KINDS,
+}
+
+LAYER_SETTINGS: dict[str, str] = {
+    "weights": "weights Q — quantizer of the kernel (default: the model's `quant weights`)",
+    "bias": "bias Q — quantizer of the bias (default: the model's `quant bias`, else the weights')",
+    "activations": "activations Q — quantizer of the layer's activation output",
+    "batchnorm": "batchnorm — batch normalisation between the layer and its activation",
+    "l1": "l1 X — L1 kernel regularisation",
+    "l2": "l2 X — L2 kernel regularisation",
+    "reuse": "reuse N — hls4ml reuse factor of this layer (default: target's)",
+    "result": "result fixed<W,I> — hls4ml result precision override",
+    "accum": "accum fixed<W,I> — hls4ml accumulator precision override",
+    "nobias": "nobias — the layer has no bias",
+}
+
+QUANT_ROLES: dict[str, str] = {
+    "weights": "kernel weights",
+    "bias": "biases",
+    "activations": "activation outputs (relu: ufixed via quantized_relu; linear: quantized_bits)",
+    "inputs": "the network input (float when unset; 32 bits for BOPs)",
+}
+
+QUANT_KINDS: dict[str, str] = {
+    "fixed": "fixed<W,I> — signed fixed point, W bits, I integer bits including the sign",
+    "ufixed": "ufixed<W,I> — unsigned fixed point, W bits, I integer bits",
+    "bits": "N bits [int K] — N-bit quantizer with K integer bits in QKeras's sense (sign excluded)",
+    "po2": "po2 N bits — power-of-two quantizer (quantized_po2)",
+    "binary": "binary — ±1 (QKeras binary)",
+    "ternary": "ternary — -1, 0, +1 (QKeras ternary)",
+    "float": "float — leave the tensor unquantized (32 bits)",
+}
+
+PRUNE_KEYS: dict[str, str] = {
+    "method": "method magnitude — what decides which weights go",
+    "scope": "scope global|layer — one threshold across layers, or one per layer",
+    "select": "select GLOB... — layers to prune (default: every dense/conv layer)",
+    "skip": "skip GLOB... — layers never to prune",
+    "bias": "bias on|off — prune biases too (default off)",
+    "schedule": "schedule constant|polynomial|iterative { ... }",
+}
+
+SCHEDULE_KINDS: dict[str, str] = {
+    "constant": "tfmot ConstantSparsity: target, begin, end, frequency",
+    "polynomial": "tfmot PolynomialDecay: initial, target, begin, end, frequency, power",
+    "iterative": "the paper's iterative magnitude pruning: rounds, rate, rewind none|init, epochs",
+}
+
+SCHEDULE_KEYS: dict[str, dict[str, str]] = {
+    "constant": {
+        "target": "target X% — sparsity to reach",
+        "begin": "begin N — first optimizer step that prunes (default 0)",
+        "end": "end N — last step that prunes (default: end of training)",
+        "frequency": "frequency N — steps between pruning updates (default 100)",
+    },
+    "polynomial": {
+        "initial": "initial X% — sparsity at `begin` (default 0%)",
+        "target": "target X% — final sparsity",
+        "begin": "begin N — first step (default 0)",
+        "end": "end N — last step (default: end of training)",
+        "frequency": "frequency N — steps between updates (default 100)",
+        "power": "power P — exponent of the decay (default 3)",
+    },
+    "iterative": {
+        "rounds": "rounds N — pruning rounds after the first training (default 11)",
+        "rate": "rate X% — fraction of the remaining weights removed each round (default 20%)",
+        "rewind": "rewind none|init — fine-tune, or rewind survivors to their initial values (lottery ticket)",
+        "epochs": "epochs N — training epochs per round (default: train's epochs)",
+    },
+}
+
+TRAIN_KEYS: dict[str, str] = {
+    "data": 'data openml "NAME|ID" | data file "PATH" [target COLUMN] | data sklearn digits|iris|wine|breast_cancer',
+    "split": "split test X, val Y — held-out fractions (val is taken from what test leaves)",
+    "scale": "scale standard|minmax|none — feature scaling fitted on the training split",
+    "seed": "seed N — seeds Python, NumPy and TensorFlow",
+    "optimizer": "optimizer adam|sgd|rmsprop [lr X]",
+    "loss": "loss categorical_crossentropy|sparse_categorical_crossentropy|binary_crossentropy|mse",
+    "batch": "batch N — batch size",
+    "epochs": "epochs N — training epochs (per pruning round for iterative pruning)",
+    "early_stop": "early_stop patience N | early_stop none — stop on val_loss",
+    "classes": "classes N — number of classes (checked against the output layer)",
+}
+
+TARGET_KEYS: dict[str, str] = {
+    "backend": "backend vivado|vitis|quartus|oneapi|catapult",
+    "part": 'part "xcu250-figd2104-2L-e" — FPGA part',
+    "clock": "clock 5 ns | clock 200 MHz — clock period",
+    "io": "io parallel|stream — hls4ml IOType",
+    "strategy": "strategy latency|resource",
+    "reuse": "reuse N — model-wide reuse factor",
+    "precision": "precision fixed<W,I> — default precision of everything not set by a quantizer",
+}
+
+TARGET_KINDS = ("fpga",)
+BACKENDS = ("vivado", "vitis", "quartus", "oneapi", "catapult")
+
+SEARCH_KEYS: dict[str, str] = {
+    "objective": "objective maximize|minimize accuracy|auc|bops",
+    "budget": "budget bops X — trials above this many BOPs count as failed",
+    "trials": "trials N — number of trials",
+    "sampler": "sampler tpe|random|cmaes",
+    "log": "log PATH... — sample these axes on a log scale",
+}
+
+SKLEARN_DATASETS: dict[str, int] = {"digits": 10, "iris": 3, "wine": 3, "breast_cancer": 2}
+
+UNITS: dict[str, str] = {
+    "ns": "nanoseconds",
+    "us": "microseconds",
+    "ms": "milliseconds",
+    "MHz": "megahertz (clock)",
+    "GHz": "gigahertz (clock)",
+    "kHz": "kilohertz (clock)",
+    "bits": "bit count",
+    "bit": "bit count",
+    "%": "percent",
+}
+
+SECTIONS: dict[str, dict[str, str]] = {
+    "prune": PRUNE_KEYS,
+    "train": TRAIN_KEYS,
+    "target": TARGET_KEYS,
+    "search": SEARCH_KEYS,
+}
+
+
+def vocabulary() -> set[str]:
+    """Every word with a meaning in some position (for editors and completion)."""
+    words: set[str] = set()
+    for table in (MODEL_KEYS, LAYER_SETTINGS, QUANT_ROLES, QUANT_KINDS, PRUNE_KEYS, SCHEDULE_KINDS, TRAIN_KEYS, TARGET_KEYS, SEARCH_KEYS, ACTIVATIONS):
+        words.update(table)
+    for table in SCHEDULE_KEYS.values():
+        words.update(table)
+    words.update(BACKENDS)
+    words.update(TARGET_KINDS)
+    words.update(SKLEARN_DATASETS)
+    words.update({"int", "kernel", "stride", "padding", "pool", "valid", "same", "lr", "patience", "none", "init",
+                  "global", "magnitude", "openml", "file", "sklearn", "target", "test", "val", "standard", "minmax",
+                  "adam", "sgd", "rmsprop", "parallel", "stream", "latency", "resource", "maximize", "minimize",
+                  "accuracy", "auc", "bops", "tpe", "random", "cmaes", "on", "off"})
+    return words
