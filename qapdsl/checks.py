@@ -19,7 +19,8 @@ def check(spec: ir.Spec) -> list[Diagnostic]:
     diags += shape_diags
     diags += check_quant(spec.model)
     diags += check_classes(spec, layer_shapes)
-    diags += check_reuse(spec, layer_shapes)
+    if not shape_diags:  # fan-ins after a shape error are guesses
+        diags += check_reuse(spec, layer_shapes)
     diags += check_axes(spec)
     return diags
 
@@ -29,30 +30,40 @@ def check_quant(model: ir.Model) -> list[Diagnostic]:
     for layer in model.layers:
         lq = layer.quant
         if lq.activations is not None and layer.activation in ("softmax", "sigmoid", "tanh"):
-            diags.append(Diagnostic(
-                "E403",
-                f"the {layer.activation} output of '{layer.name}' cannot be quantized here",
-                lq.activations.span or layer.span,
-                "QKeras keeps it float and hls4ml computes it with a lookup table; remove `activations`",
-            ))
+            diags.append(
+                Diagnostic(
+                    "E403",
+                    f"the {layer.activation} output of '{layer.name}' cannot be quantized here",
+                    lq.activations.span or layer.span,
+                    "QKeras keeps it float and hls4ml computes it with a lookup table; remove `activations`",
+                )
+            )
         if lq.activations is not None and layer.activation is None and layer.kind not in ("activation",):
-            diags.append(Diagnostic(
-                "E403",
-                f"layer '{layer.name}' has no activation to quantize",
-                lq.activations.span or layer.span,
-                f"give it one, e.g. `{layer.kind} {layer.name} ... relu`, or write `linear`",
-            ))
+            diags.append(
+                Diagnostic(
+                    "E403",
+                    f"layer '{layer.name}' has no activation to quantize",
+                    lq.activations.span or layer.span,
+                    f"give it one, e.g. `{layer.kind} {layer.name} ... relu`, or write `linear`",
+                )
+            )
         eff = quant.effective(model, layer)
         act = eff.activations
         if layer.activation == "relu" and act.kind == "fixed" and act.signed:
-            diags.append(Diagnostic(
-                "E403",
-                f"relu output of '{layer.name}' is never negative, but {act.width}-bit signed fixed<{act.width},{act.integer}> is asked",
-                act.span or layer.span,
-                f"use ufixed<{act.width},{max(act.integer - 1, 0)}> (QKeras quantized_relu)",
-            ))
+            diags.append(
+                Diagnostic(
+                    "E403",
+                    f"relu output of '{layer.name}' is never negative, but {act.width}-bit signed fixed<{act.width},{act.integer}> is asked",
+                    act.span or layer.span,
+                    f"use ufixed<{act.width},{max(act.integer - 1, 0)}> (QKeras quantized_relu)",
+                )
+            )
         if act.kind in ("binary", "ternary", "po2") and layer.activation == "linear":
-            diags.append(Diagnostic("E403", f"{act.kind} activations are not supported on a linear output ('{layer.name}')", act.span or layer.span, "use fixed<W,I> or N bits"))
+            diags.append(
+                Diagnostic(
+                    "E403", f"{act.kind} activations are not supported on a linear output ('{layer.name}')", act.span or layer.span, "use fixed<W,I> or N bits"
+                )
+            )
         if layer.kind not in schema.WEIGHT_LAYERS and (lq.weights or lq.bias):
             diags.append(Diagnostic("E307", f"{layer.kind} layer '{layer.name}' has no weights", layer.span, None))
     inputs = model.quant.inputs
@@ -80,15 +91,24 @@ def check_classes(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[
     layer = spec.model.layers[idx]
     want = 1 if classes == 2 and spec.train.loss == "binary_crossentropy" else classes
     if width != want:
-        return [Diagnostic(
-            "E304",
-            f"output layer '{layer.name}' has {width} outputs but the data has {classes} classes",
-            layer.spans.get("units", layer.span),
-            f"make it `{layer.kind} {layer.name} {want} ...`",
-        )]
+        return [
+            Diagnostic(
+                "E304",
+                f"output layer '{layer.name}' has {width} outputs but the data has {classes} classes",
+                layer.spans.get("units", layer.span),
+                f"make it `{layer.kind} {layer.name} {want} ...`",
+            )
+        ]
     last = spec.model.layers[-1]
     if spec.train.loss == "categorical_crossentropy" and last.activation not in ("softmax",) and last.kind != "activation":
-        return [Diagnostic("E304", f"the last layer '{last.name}' should end in softmax for categorical cross-entropy", last.span, f"write `... {last.name} {width} softmax`")]
+        return [
+            Diagnostic(
+                "E304",
+                f"the last layer '{last.name}' should end in softmax for categorical cross-entropy",
+                last.span,
+                f"write `... {last.name} {width} softmax`",
+            )
+        ]
     return []
 
 
@@ -122,12 +142,14 @@ def check_reuse(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[Di
             continue
         near = sorted(valid, key=lambda v: (abs(v - rf), v))[:3]
         where = layer.spans.get("reuse") if layer.reuse else spec.target.span
-        diags.append(Diagnostic(
-            "E306",
-            f"reuse factor {rf} is not accepted by hls4ml for '{layer.name}' ({ls.fan_in} inputs × {n_out} outputs)",
-            where or layer.span,
-            "nearest valid: " + ", ".join(str(v) for v in sorted(near)),
-        ))
+        diags.append(
+            Diagnostic(
+                "E306",
+                f"reuse factor {rf} is not accepted by hls4ml for '{layer.name}' ({ls.fan_in} inputs × {n_out} outputs)",
+                where or layer.span,
+                "nearest valid: " + ", ".join(str(v) for v in sorted(near)),
+            )
+        )
     return diags
 
 

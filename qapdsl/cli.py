@@ -25,12 +25,12 @@ def _color(stream: object) -> bool:
 def print_diagnostics(loaded: object, as_json: bool = False) -> None:
     from qapdsl.diagnostics import render
 
-    diags = getattr(loaded, "diagnostics")
+    diags = loaded.diagnostics
     if as_json:
         print(json.dumps([d.to_dict() for d in diags], indent=2))
         return
     if diags:
-        text = render(diags, getattr(loaded, "sources"), color=_color(sys.stderr))
+        text = render(diags, loaded.sources, color=_color(sys.stderr))
         n = sum(1 for d in diags if d.severity == "error")
         print(text, file=sys.stderr)
         print(f"{n} error{'s' if n != 1 else ''}", file=sys.stderr)
@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback for users
+    except Exception as e:
         if os.environ.get("QAPC_DEBUG"):
             raise
         print(f"qapc: internal error: {type(e).__name__}: {e}\n(set QAPC_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)

@@ -165,9 +165,7 @@ class Train(Node):
     seed: int = 42
     optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
     lr: float = 1e-4
-    loss: Literal["categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy", "mse"] = (
-        "categorical_crossentropy"
-    )
+    loss: Literal["categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy", "mse"] = "categorical_crossentropy"
     batch: int = 1024
     epochs: int = 250
     patience: int | None = None  # early stopping on val_loss

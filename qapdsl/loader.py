@@ -84,12 +84,11 @@ def load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None
         return Loaded(None, st.diagnostics, st.sources, files)
     ctx = lower.Ctx(st.diagnostics)
     spec = _lower(ctx, st, key, model_name)
-    ok = spec is not None and not any(d.severity == "error" for d in ctx.diagnostics)
-    if ok and spec is not None:
+    if spec is not None:  # lowering fell back to defaults where it failed: the checks still run
         from qapdsl import checks
 
         ctx.diagnostics.extend(checks.check(spec))
-        ok = not any(d.severity == "error" for d in ctx.diagnostics)
+    ok = spec is not None and not any(d.severity == "error" for d in ctx.diagnostics)
     ctx.diagnostics.sort(key=lambda d: (d.span.file if d.span else "", d.span.line if d.span else 0, d.span.column if d.span else 0))
     return Loaded(spec if ok else None, ctx.diagnostics, st.sources, files)
 
@@ -116,7 +115,7 @@ def _read(st: _State, data: bytes, display: str, key: str, base_dir: Path, stack
         child_key = str(child_path)
         child_display = os.path.normpath(os.path.join(os.path.dirname(display), rel)) if display != "<spec>" else rel
         if not rel.endswith(".qap"):
-            st.diagnostics.append(Diagnostic("E005", f"cannot import '{rel}': not a .qap file", item.path.span, "import another spec, e.g. import \"jet.qap\""))
+            st.diagnostics.append(Diagnostic("E005", f"cannot import '{rel}': not a .qap file", item.path.span, 'import another spec, e.g. import "jet.qap"'))
             continue
         if child_key in stack + [key]:
             chain = " → ".join([st.display[k] for k in stack + [key] if k in st.display] + [child_display])
@@ -150,7 +149,7 @@ def merge_stmts(base: Sequence[ast.Stmt], over: Sequence[ast.Stmt]) -> list[ast.
     base_files = {s.key.span.file for s in base}
     for s in over:
         idx = next((i for i, b in enumerate(out) if b.key.name == s.key.name and b.key.span.file != s.key.span.file), None)
-        if idx is None or s.key.span.file in base_files and out[idx].key.span.file == s.key.span.file:
+        if idx is None or (s.key.span.file in base_files and out[idx].key.span.file == s.key.span.file):
             out.append(s)
             continue
         b = out[idx]
@@ -198,9 +197,7 @@ def _models(st: _State) -> dict[str, tuple[ast.ModelDecl, str]]:
     return models
 
 
-def resolve_model_body(
-    ctx: lower.Ctx, models: dict[str, tuple[ast.ModelDecl, str]], decl: ast.ModelDecl, chain: tuple[str, ...] = ()
-) -> list[ast.Stmt]:
+def resolve_model_body(ctx: lower.Ctx, models: dict[str, tuple[ast.ModelDecl, str]], decl: ast.ModelDecl, chain: tuple[str, ...] = ()) -> list[ast.Stmt]:
     """The statements of a model with its `from` chain applied."""
     if decl.base is None:
         return list(decl.body)
@@ -301,6 +298,4 @@ def _lower(ctx: lower.Ctx, st: _State, main_key: str, model_name: str | None) ->
     search = lower.lower_search(ctx, sections["search"][1], sections["search"][0].span) if "search" in sections else None
     refs = [ir.SourceRef(path=st.display[main_key], sha256=st.digests[main_key])]
     refs += [ir.SourceRef(path=st.display[k], sha256=st.digests[k]) for k in st.order if k != main_key]
-    if any(d.severity == "error" for d in ctx.diagnostics):
-        return None
     return ir.Spec(model=model, prune=prune, train=train, target=target, sweep=sweep, search=search, sources=tuple(refs))

@@ -117,7 +117,7 @@ def as_str(v: ast.Value, what: str) -> str:
     if isinstance(v, ast.Str):
         return v.value
     hint = f'write it in double quotes: "{ast.value_text(v)}"' if isinstance(v, ast.Word | ast.Num) else None
-    raise Bad("E203", f"{what} must be a \"string\", not {describe(v)}", v.span, hint)
+    raise Bad("E203", f'{what} must be a "string", not {describe(v)}', v.span, hint)
 
 
 def as_name(v: ast.Value, what: str, glob: bool = False) -> str:
@@ -418,11 +418,13 @@ def lower_layer(ctx: Ctx, stmt: ast.Stmt) -> ir.Layer | None:
             fields["pool"] = ctx.attempt(lambda: as_dims(rest[0], "pool size"), None)
             spans["pool"] = rest[0].span
             rest = rest[1:]
-        take_options({
-            "pool": lambda v: as_dims(v, "pool size"),
-            "stride": lambda v: as_dims(v, "stride"),
-            "padding": lambda v: as_word(v, "padding", ("valid", "same")),
-        })
+        take_options(
+            {
+                "pool": lambda v: as_dims(v, "pool size"),
+                "stride": lambda v: as_dims(v, "stride"),
+                "padding": lambda v: as_word(v, "padding", ("valid", "same")),
+            }
+        )
     elif kind == "activation":
         take_activation(True)
         take_options({})
@@ -467,7 +469,9 @@ def lower_layer_block(ctx: Ctx, block: Sequence[ast.Stmt], kind: str, name: str,
             if flat(s):
                 ctx.error("E206", "`batchnorm` takes no value", flat(s)[0].span, None)
             if not has_weights:
-                ctx.error("E307", f"`batchnorm` goes on a dense or conv layer, not on {kind} layer '{name}'", s.key.span, f"use a standalone `batchnorm NAME` layer")
+                ctx.error(
+                    "E307", f"`batchnorm` goes on a dense or conv layer, not on {kind} layer '{name}'", s.key.span, "use a standalone `batchnorm NAME` layer"
+                )
             fields["batchnorm"] = True
         elif key == "nobias":
             fields["use_bias"] = False
@@ -520,7 +524,9 @@ def lower_model(ctx: Ctx, name: ast.Word, base: str | None, body: Sequence[ast.S
     for layer in layers:
         if layer.name in seen:
             first = seen[layer.name].spans.get("name")
-            ctx.error("E301", f"layer name '{layer.name}' is used twice", layer.spans.get("name", layer.span), f"first used at line {first.line}" if first else None)
+            ctx.error(
+                "E301", f"layer name '{layer.name}' is used twice", layer.spans.get("name", layer.span), f"first used at line {first.line}" if first else None
+            )
         else:
             seen[layer.name] = layer
     return ir.Model(name=name.name, base=base, input_shape=input_shape, quant=ir.QuantSet(**quant), layers=tuple(layers), span=span, input_span=input_span)
@@ -577,9 +583,7 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
             ctx.error("E501", f"select '{g}' matches only layers without weights", gspan, f"prunable layers: {', '.join(weight_layers)}")
     select = fields.get("select", ("*",))
     skip = fields.get("skip", ())
-    chosen = tuple(
-        n for n in weight_layers if any(fnmatch.fnmatchcase(n, g) for g in select) and not any(fnmatch.fnmatchcase(n, g) for g in skip)
-    )
+    chosen = tuple(n for n in weight_layers if any(fnmatch.fnmatchcase(n, g) for g in select) and not any(fnmatch.fnmatchcase(n, g) for g in skip))
     if not chosen and weight_layers:
         ctx.error("E502", "no layer is left to prune after `select` and `skip`", span, None)
     return ir.Prune(**fields, schedule=schedule, span=span, layers=chosen)
@@ -788,7 +792,12 @@ def lower_axes(ctx: Ctx, body: Sequence[ast.Stmt], where: str, ranges: bool) -> 
             hint = f"write `{s.key.name} in [a, b, c]`" + (" or `in lo..hi`" if ranges else "")
             allowed = list(schema.SEARCH_KEYS) if where == "search" else []
             guess = did_you_mean(s.key.name, allowed) if allowed else None
-            ctx.error("E201" if guess else "E202", f"`{s.key.name}` is not an axis of the {where}" if guess else f"axis `{s.key.name}` needs values", s.key.span, guess or hint)
+            ctx.error(
+                "E201" if guess else "E202",
+                f"`{s.key.name}` is not an axis of the {where}" if guess else f"axis `{s.key.name}` needs values",
+                s.key.span,
+                guess or hint,
+            )
             continue
         if s.key.name in seen:
             ctx.error("E104", f"axis `{s.key.name}` given twice", s.key.span, f"first given at line {seen[s.key.name].line}")
@@ -811,7 +820,9 @@ def lower_axes(ctx: Ctx, body: Sequence[ast.Stmt], where: str, ranges: bool) -> 
             integer = isinstance(m.lo.value, int) and isinstance(m.hi.value, int)
             axes.append(ir.Axis(path=s.key.name, low=lo, high=hi, integer=integer, span=s.span))
         else:
-            ctx.error("E203", f"axis `{s.key.name}` takes a list" + (" or a range" if ranges else ""), m.span, "e.g. [4, 6, 8]" + (" or 8..64" if ranges else ""))
+            ctx.error(
+                "E203", f"axis `{s.key.name}` takes a list" + (" or a range" if ranges else ""), m.span, "e.g. [4, 6, 8]" + (" or 8..64" if ranges else "")
+            )
     return axes
 
 

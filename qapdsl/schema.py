@@ -172,8 +172,46 @@ def vocabulary() -> set[str]:
     words.update(BACKENDS)
     words.update(TARGET_KINDS)
     words.update(SKLEARN_DATASETS)
-    words.update({"int", "kernel", "stride", "padding", "pool", "valid", "same", "lr", "patience", "none", "init",
-                  "global", "magnitude", "openml", "file", "sklearn", "target", "test", "val", "standard", "minmax",
-                  "adam", "sgd", "rmsprop", "parallel", "stream", "latency", "resource", "maximize", "minimize",
-                  "accuracy", "auc", "bops", "tpe", "random", "cmaes", "on", "off"})
+    words.update(
+        {
+            "int",
+            "kernel",
+            "stride",
+            "padding",
+            "pool",
+            "valid",
+            "same",
+            "lr",
+            "patience",
+            "none",
+            "init",
+            "global",
+            "magnitude",
+            "openml",
+            "file",
+            "sklearn",
+            "target",
+            "test",
+            "val",
+            "standard",
+            "minmax",
+            "adam",
+            "sgd",
+            "rmsprop",
+            "parallel",
+            "stream",
+            "latency",
+            "resource",
+            "maximize",
+            "minimize",
+            "accuracy",
+            "auc",
+            "bops",
+            "tpe",
+            "random",
+            "cmaes",
+            "on",
+            "off",
+        }
+    )
     return words

@@ -41,6 +41,13 @@ def infer(model: ir.Model) -> tuple[list[LayerShape], list[Diagnostic]]:
     diags: list[Diagnostic] = []
     shape = tuple(model.input_shape)
     out: list[LayerShape] = []
+
+    def report(d: Diagnostic) -> None:
+        # After the first shape error, the shapes that follow are guesses:
+        # reporting on them would only repeat it.
+        if not diags:
+            diags.append(d)
+
     for layer in model.layers:
         where = layer.spans.get("name", layer.span)
         in_shape = shape
@@ -48,7 +55,9 @@ def infer(model: ir.Model) -> tuple[list[LayerShape], list[Diagnostic]]:
         k = layer.kind
         if k == "dense":
             if len(shape) != 1:
-                diags.append(Diagnostic("E302", f"dense layer '{layer.name}' needs a flat input, but gets shape {_fmt(shape)}", where, "add a `flatten` layer before it"))
+                report(
+                    Diagnostic("E302", f"dense layer '{layer.name}' needs a flat input, but gets shape {_fmt(shape)}", where, "add a `flatten` layer before it")
+                )
                 shape = (math.prod(shape),)
             units = layer.units or 1
             fan_in, outputs = shape[0], units
@@ -58,14 +67,28 @@ def infer(model: ir.Model) -> tuple[list[LayerShape], list[Diagnostic]]:
             rank = 1 if k == "conv1d" else 2
             if len(shape) != rank + 1:
                 want = "(steps, channels)" if rank == 1 else "(height, width, channels)"
-                diags.append(Diagnostic("E302", f"{k} layer '{layer.name}' needs an input of shape {want}, but gets {_fmt(shape)}", where, f"declare e.g. `input {'(32, 1)' if rank == 1 else '(28, 28, 1)'}`"))
+                report(
+                    Diagnostic(
+                        "E302",
+                        f"{k} layer '{layer.name}' needs an input of shape {want}, but gets {_fmt(shape)}",
+                        where,
+                        f"declare e.g. `input {'(32, 1)' if rank == 1 else '(28, 28, 1)'}`",
+                    )
+                )
                 shape = (1,) * rank + (shape[-1] if shape else 1,)
             kernel = layer.kernel or (1,) * rank
             stride = layer.stride or (1,) * rank
             spatial = []
             for size, kk, ss in zip(shape[:rank], kernel, stride):
                 if layer.padding == "valid" and kk > size:
-                    diags.append(Diagnostic("E303", f"kernel {_fmt(kernel)} of '{layer.name}' is larger than its input {_fmt(shape)}", layer.spans.get("kernel", where), "use a smaller kernel or `padding same`"))
+                    report(
+                        Diagnostic(
+                            "E303",
+                            f"kernel {_fmt(kernel)} of '{layer.name}' is larger than its input {_fmt(shape)}",
+                            layer.spans.get("kernel", where),
+                            "use a smaller kernel or `padding same`",
+                        )
+                    )
                     kk = size
                 spatial.append(max(_out_len(size, kk, ss, layer.padding), 1))
             c_in, c_out = shape[-1], layer.units or 1
@@ -76,7 +99,11 @@ def infer(model: ir.Model) -> tuple[list[LayerShape], list[Diagnostic]]:
         elif k in ("maxpool", "avgpool"):
             rank = len(shape) - 1
             if rank not in (1, 2):
-                diags.append(Diagnostic("E302", f"{k} layer '{layer.name}' needs a 1D or 2D input with channels, but gets {_fmt(shape)}", where, "pool after a conv layer"))
+                report(
+                    Diagnostic(
+                        "E302", f"{k} layer '{layer.name}' needs a 1D or 2D input with channels, but gets {_fmt(shape)}", where, "pool after a conv layer"
+                    )
+                )
             else:
                 pool = layer.pool or (2,) * rank
                 if len(pool) == 1 and rank == 2:
@@ -85,12 +112,16 @@ def infer(model: ir.Model) -> tuple[list[LayerShape], list[Diagnostic]]:
                 if len(stride) == 1 and rank == 2:
                     stride = stride * 2
                 if len(pool) != rank:
-                    diags.append(Diagnostic("E302", f"pool size {_fmt(pool)} of '{layer.name}' does not match a {rank}D input", layer.spans.get("pool", where), None))
+                    report(Diagnostic("E302", f"pool size {_fmt(pool)} of '{layer.name}' does not match a {rank}D input", layer.spans.get("pool", where), None))
                 else:
                     spatial = []
                     for size, pp, ss in zip(shape[:rank], pool, stride):
                         if layer.padding == "valid" and pp > size:
-                            diags.append(Diagnostic("E303", f"pool {_fmt(pool)} of '{layer.name}' is larger than its input {_fmt(shape)}", layer.spans.get("pool", where), None))
+                            report(
+                                Diagnostic(
+                                    "E303", f"pool {_fmt(pool)} of '{layer.name}' is larger than its input {_fmt(shape)}", layer.spans.get("pool", where), None
+                                )
+                            )
                             pp = size
                         spatial.append(max(_out_len(size, pp, ss, layer.padding), 1))
                     shape = (*spatial, shape[-1])

@@ -11,8 +11,8 @@ import functools
 import re
 import tempfile
 import threading
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Transformer
@@ -234,11 +234,7 @@ def _lark() -> Lark:
 
 def keywords() -> set[str]:
     """Every literal keyword of the grammar (for editor grammars and their test)."""
-    return {
-        t.pattern.value
-        for t in _lark().terminals
-        if isinstance(t.pattern, PatternStr) and t.pattern.value[:1].isalpha()
-    }
+    return {t.pattern.value for t in _lark().terminals if isinstance(t.pattern, PatternStr) and t.pattern.value[:1].isalpha()}
 
 
 _PUNCT_NAMES = {
@@ -280,7 +276,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
     if isinstance(err, UnexpectedCharacters):
         char = text[err.pos_in_stream] if 0 <= err.pos_in_stream < len(text) else "?"
         hint = {
-            "'": "strings are written in double quotes: \"...\"",
+            "'": 'strings are written in double quotes: "..."',
             "=": "settings are written `key value`, without '='",
             ":": "settings are written `key value`, without ':'",
             "<": "fixed-point types are written fixed<W,I> or ufixed<W,I>",
