@@ -77,7 +77,8 @@ class _Builder(Transformer[Token, Any]):
         return [i for i in items if not isinstance(i, Token)]
 
     def import_stmt(self, children: list[Token]) -> ast.ImportDecl:
-        path = self.STRING(children[1])
+        path = self._value(children[1])
+        assert isinstance(path, ast.Str)
         return ast.ImportDecl(path=path, span=self._span(children[0], path))
 
     def model(self, children: list[Any]) -> ast.ModelDecl:
