@@ -93,7 +93,16 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     return status
 
 
+# Commands implemented outside this file: (name, help, module). The module
+# provides `add_arguments(parser)` and `run(args) -> int`, and must stay cheap
+# to import (heavy imports go inside `run`).
+COMMAND_MODULES: list[tuple[str, str, str]] = [
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
     p = argparse.ArgumentParser(prog="qapc", description="Compile .qap specs into QKeras training scripts and hls4ml projects.")
     p.add_argument("--version", action="version", version=f"qapc {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -110,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--check", action="store_true", help="exit 1 when a file would change; write nothing")
     f.add_argument("--diff", action="store_true", help="print a unified diff; write nothing")
     f.set_defaults(func=cmd_fmt)
+
+    for name, help_text, module_name in COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        cp = sub.add_parser(name, help=help_text)
+        module.add_arguments(cp)
+        cp.set_defaults(func=module.run)
     return p
 
 
