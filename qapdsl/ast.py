@@ -7,7 +7,6 @@ them back; `qapdsl.lower` gives them meaning and turns them into the IR.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from qapdsl.source import Span
 
@@ -71,7 +70,7 @@ class RangeV:
     span: Span
 
 
-Value = Union[Num, Qty, Fix, Str, Word, ListV, TupleV, RangeV]
+Value = Num | Qty | Fix | Str | Word | ListV | TupleV | RangeV
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +107,7 @@ class SectionDecl:
     span: Span
 
 
-Item = Union[ImportDecl, ModelDecl, SectionDecl]
+Item = ImportDecl | ModelDecl | SectionDecl
 
 
 @dataclass(frozen=True, slots=True)

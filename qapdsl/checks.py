@@ -159,7 +159,9 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
         if block is None:
             continue
         for axis in block.axes:
-            probe = list(axis.values) or ([int(axis.low)] if axis.integer and axis.low is not None else [axis.low])
+            probe: list[ir.SweepValue] = list(axis.values)
+            if not probe and axis.low is not None:
+                probe = [int(axis.low) if axis.integer else axis.low]
             for value in probe:
                 try:
                     paths.apply(spec, axis.path, value)

@@ -12,8 +12,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qapdsl import __version__
+
+if TYPE_CHECKING:
+    from qapdsl.loader import Loaded
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_STEP, EXIT_INTERNAL = 0, 1, 2, 3, 70
 
@@ -22,7 +26,7 @@ def _color(stream: object) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
 
 
-def print_diagnostics(loaded: object, as_json: bool = False) -> None:
+def print_diagnostics(loaded: Loaded, as_json: bool = False) -> None:
     from qapdsl.diagnostics import render
 
     diags = loaded.diagnostics

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from qapdsl import ast
+from qapdsl.source import Span
 
 INDENT = "    "
 WIDTH = 100
@@ -83,7 +84,7 @@ def _stmt(stmt: ast.Stmt, depth: int, cm: _Comments, out: list[str]) -> None:
     _block(_head(stmt) + " ", stmt.block, stmt.span, depth, cm, out)
 
 
-def _block(head: str, body: Sequence[ast.Stmt], span: ast.Span, depth: int, cm: _Comments, out: list[str]) -> None:
+def _block(head: str, body: Sequence[ast.Stmt], span: Span, depth: int, cm: _Comments, out: list[str]) -> None:
     pad = INDENT * depth
     out.append(pad + head + "{" + cm.trailing_on(span.line))
     for s in body:

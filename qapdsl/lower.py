@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 MAX_BITS = 32  # QKeras quantizers and the BOPs formula stop at 32 bits
 MAX_INT = 2**31 - 1
+_ONE: tuple[int, ...] = (1,)  # fallback shape after an error
 
 
 class Bad(Exception):
@@ -235,7 +236,7 @@ def read_quant(values: Sequence[ast.Value], span: Span) -> ir.Quant:
         q = ir.Quant(kind="po2", width=width, integer=0, span=_join(head.span, values[-1].span))
     elif isinstance(head, ast.Word) and head.name in ("binary", "ternary", "float"):
         kind = head.name
-        q = ir.Quant(kind=kind, width={"binary": 1, "ternary": 2, "float": 32}[kind], integer=0, alpha=alpha, span=head.span)  # type: ignore[arg-type]
+        q = ir.Quant(kind=kind, width={"binary": 1, "ternary": 2, "float": 32}[kind], integer=0, alpha=alpha, span=head.span)
     elif isinstance(head, ast.Num):
         raise Bad("E209", f"bit width {head.text} needs the unit `bits`", head.span, f"write `{head.text} bits`")
     elif isinstance(head, ast.Word):
@@ -504,7 +505,7 @@ def lower_model(ctx: Ctx, name: ast.Word, base: str | None, body: Sequence[ast.S
         if key == "input":
             v = ctx.attempt(lambda: single(s), None)
             if v is not None:
-                input_shape = ctx.attempt(lambda: as_dims(v, "input shape"), (1,))
+                input_shape = ctx.attempt(lambda: as_dims(v, "input shape"), _ONE)
                 input_span = v.span
             no_block(ctx, s)
         elif key == "quant":
@@ -722,7 +723,7 @@ def read_data(ctx: Ctx, s: ast.Stmt) -> ir.Data:
             raise Bad("E601", f"unknown data file type '{name}'", vals[1].span, "use a .npz, .h5, .csv or .parquet file")
     opts = read_pairs(ctx, vals[2:], {"target": lambda v: as_str(v, "target column") if isinstance(v, ast.Str) else as_name(v, "target column")}, "data")
     target = opts.get("target")
-    return ir.Data(source=source, name=name, target=target, span=s.span)  # type: ignore[arg-type]
+    return ir.Data(source=source, name=name, target=target, span=s.span)
 
 
 def lower_target(ctx: Ctx, kind: ast.Word | None, body: Sequence[ast.Stmt], span: Span | None) -> ir.Target:
@@ -811,7 +812,7 @@ def lower_axes(ctx: Ctx, body: Sequence[ast.Stmt], where: str, ranges: bool) -> 
             values = [ctx.attempt(lambda item=item: axis_value(item), None) for item in m.items]  # type: ignore[misc]
             if any(v is None for v in values):
                 continue
-            axes.append(ir.Axis(path=s.key.name, values=tuple(values), span=s.span))  # type: ignore[arg-type]
+            axes.append(ir.Axis(path=s.key.name, values=tuple(values), span=s.span))
         elif isinstance(m, ast.RangeV) and ranges:
             lo, hi = float(m.lo.value), float(m.hi.value)
             if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:

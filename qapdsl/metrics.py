@@ -100,7 +100,7 @@ def layer_figures(spec: ir.Spec, sparsity: Mapping[str, float] | None = None) ->
         # what the next layer sees: a quantized activation, else 32-bit float;
         # shape-only layers pass their input's bits through
         if layer.kind in schema.WEIGHT_LAYERS or layer.kind in ("activation", "batchnorm"):
-            if layer.kind == "batchnorm" or layer.batchnorm and not layer.activation:
+            if layer.kind == "batchnorm" or (layer.batchnorm and not layer.activation):
                 bits_in = 32
             else:
                 bits_in = act.bits if layer.activation else 32

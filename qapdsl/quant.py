@@ -119,7 +119,7 @@ def qkeras_quantizer(q: ir.Quant, role: str, activation: str | None = None) -> s
 
     role: "weights", "bias", "inputs" or "activations".
     """
-    alpha = q.alpha if q.alpha in (None, "auto", "auto_po2") else q.alpha
+    alpha = q.alpha
     alpha_arg = "1" if alpha is None else (repr(alpha) if alpha in ("auto", "auto_po2") else alpha)
     if q.kind == "float":
         return None

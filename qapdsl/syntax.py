@@ -7,6 +7,7 @@ parsing: one Transformer method per tree shape, as in Lark's own examples.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import re
 import tempfile
@@ -179,15 +180,15 @@ class _Builder(Transformer[Token, Any]):
     def word(self, children: list[Token]) -> ast.Word:
         return ast.Word(str(children[0]), self._tok_span(children[0]))
 
-    def list(self, children: list[Any]) -> ast.ListV:
+    def list(self, children: builtins.list[Any]) -> ast.ListV:
         items = tuple(self._value(c) for c in self._meaningful(children))
         return ast.ListV(items=items, span=self._span(children[0], children[-1]))
 
-    def tuple(self, children: list[Any]) -> ast.TupleV:
+    def tuple(self, children: builtins.list[Any]) -> ast.TupleV:
         items = tuple(self._value(c) for c in self._meaningful(children))
         return ast.TupleV(items=items, span=self._span(children[0], children[-1]))
 
-    def range(self, children: list[Token]) -> ast.RangeV:
+    def range(self, children: builtins.list[Token]) -> ast.RangeV:
         lo, hi = self._num(children[0]), self._num(children[-1])
         return ast.RangeV(lo=lo, hi=hi, span=self._span(lo, hi))
 
@@ -275,15 +276,16 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
     line = getattr(err, "line", 1) or 1
     column = getattr(err, "column", 1) or 1
     if isinstance(err, UnexpectedCharacters):
-        char = text[err.pos_in_stream] if 0 <= err.pos_in_stream < len(text) else "?"
-        hint = {
+        pos = err.pos_in_stream
+        char = text[pos] if pos is not None and 0 <= pos < len(text) else "?"
+        char_hint = {
             "'": 'strings are written in double quotes: "..."',
             "=": "settings are written `key value`, without '='",
             ":": "settings are written `key value`, without ':'",
             "<": "fixed-point types are written fixed<W,I> or ufixed<W,I>",
         }.get(char, "remove it, or put it in a \"string\" or after '#' for a comment")
         span = Span(file=path, line=line, column=column, end_line=line, end_column=column + 1)
-        return Diagnostic("E001", f"unexpected character {char!r}", span, hint)
+        return Diagnostic("E001", f"unexpected character {char!r}", span, char_hint)
     if isinstance(err, UnexpectedToken):
         tok = err.token
         expected = sorted(err.expected - {"_NL", "SEMICOLON"}) if err.expected else []
@@ -292,8 +294,8 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             end_line = text.count("\n") + 1
             end_col = len(text) - (text.rfind("\n") + 1) + 1
             span = Span(file=path, line=end_line, column=end_col, end_line=end_line, end_column=end_col + 1)
-            hint = "a '{' block is not closed: add '}'" if "RBRACE" in err.expected else "the spec ends too early"
-            return Diagnostic("E003", "unexpected end of file", span, hint)
+            eof_hint = "a '{' block is not closed: add '}'" if "RBRACE" in err.expected else "the spec ends too early"
+            return Diagnostic("E003", "unexpected end of file", span, eof_hint)
         span = Span(
             file=path,
             line=tok.line or line,
@@ -301,7 +303,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             end_line=tok.end_line or line,
             end_column=tok.end_column or column + max(len(tok), 1),
         )
-        hint = None
+        hint: str | None = None
         if tok.type in ("NAME", "SECTION_NAME") or str(tok).isidentifier():
             words = [r.strip("'") for r in readable if r.startswith("'") and r.strip("'")[:1].isalpha()]
             hint = did_you_mean(str(tok), words)
