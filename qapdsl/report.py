@@ -1,0 +1,336 @@
+"""The figures of a spec as tables: per layer and in total, declared and (after a run) measured.
+
+Before training a report holds what the spec declares: shapes, parameters,
+precisions, the sparsity the pruning schedule aims at, BOPs and memory bits
+(`qapdsl.metrics`). After `qapc run` it adds what was measured: accuracy and
+AUC, the achieved sparsity per layer and the BOPs it gives, the neural
+efficiency of each layer and of the network, and how well the hls4ml C++
+emulation agrees with the QKeras model.
+
+One structure (`Report`), three renderings: JSON (the structure itself),
+Markdown and LaTeX (a paper's table comes straight from it). Nothing here
+imports TensorFlow; numpy is imported only to read `activations.npz`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qapdsl import ir, metrics, quant, schema, shapes
+
+FORMATS = ("markdown", "latex", "json")
+
+
+@dataclass
+class Report:
+    """What `qapc report` prints. `measured` is None before a run."""
+
+    model: str
+    input_shape: tuple[int, ...]
+    input_precision: str
+    layers: list[dict[str, Any]]
+    totals: dict[str, Any]
+    measured: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "input": {"shape": list(self.input_shape), "precision": self.input_precision},
+            "layers": self.layers,
+            "totals": self.totals,
+            "measured": self.measured,
+            "notes": self.notes,
+        }
+
+
+# -- reading a run's results -------------------------------------------------------
+
+
+def measured_sparsity(metrics_json: Mapping[str, Any]) -> dict[str, float]:
+    """Per-layer achieved sparsity from train.py's metrics.json (`sparsity: {layers: {...}, total}`)."""
+    sp = metrics_json.get("sparsity")
+    if not isinstance(sp, Mapping):
+        return {}
+    per_layer = sp.get("layers", sp)
+    if not isinstance(per_layer, Mapping):
+        return {}
+    return {str(k): float(v) for k, v in per_layer.items() if k != "total" and isinstance(v, int | float)}
+
+
+def load_efficiency(activations: Path) -> dict[str, Any]:
+    """Neural efficiency from train.py's activations.npz (numpy imported here only)."""
+    import numpy as np
+
+    with np.load(activations) as data:
+        patterns = {name: data[name] for name in data.files}
+    return metrics.neural_efficiency(patterns)
+
+
+def _mean_auc(auc: Any) -> float | None:
+    if isinstance(auc, int | float):
+        return float(auc)
+    if isinstance(auc, Mapping):
+        if isinstance(auc.get("mean"), int | float):
+            return float(auc["mean"])
+        values = [float(v) for v in auc.values() if isinstance(v, int | float)]
+        return sum(values) / len(values) if values else None
+    return None
+
+
+# -- building -------------------------------------------------------------------------
+
+
+def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: Mapping[str, Any] | None = None) -> Report:
+    """The report of a spec; with `results` (results.json content) the measured figures too.
+
+    `efficiency` (from `load_efficiency`) overrides the one stored in the results.
+    """
+    model = spec.model
+    declared = metrics.layer_figures(spec)
+    layer_shapes, _ = shapes.infer(model)
+    weights_of = {ls.name: ls.weights for ls in layer_shapes}
+    in_q = quant.input_quant(model)
+    in_label = "float" if in_q.kind == "float" else (quant.to_fixed(in_q).spec() if quant.to_fixed(in_q) else in_q.kind)  # type: ignore[union-attr]
+
+    metrics_json: Mapping[str, Any] = (results or {}).get("metrics") or {}
+    firmware: Mapping[str, Any] = (results or {}).get("firmware") or {}
+    if efficiency is None and results is not None:
+        efficiency = results.get("efficiency")
+    sparsity = measured_sparsity(metrics_json) if results is not None else {}
+    measured_rows = metrics.layer_figures(spec, sparsity) if results is not None else None
+    eff_layers: Mapping[str, float] = (efficiency or {}).get("layers", {}) if efficiency else {}
+
+    layers: list[dict[str, Any]] = []
+    for i, row in enumerate(declared):
+        weighty = row.kind in schema.WEIGHT_LAYERS
+        entry: dict[str, Any] = {
+            "name": row.name,
+            "kind": row.kind,
+            "in_shape": list(row.in_shape),
+            "out_shape": list(row.out_shape),
+            "params": row.params,
+            "weights": row.weight,
+            "bias": row.bias,
+            "activation": row.activation,
+            "input_bits": row.input_bits if weighty else None,
+            "weight_bits": row.weight_bits if weighty else None,
+            "sparsity": row.sparsity if weighty else None,
+            "bops": row.bops,
+            "memory_bits": row.memory_bits,
+        }
+        if measured_rows is not None:
+            m = measured_rows[i]
+            entry["sparsity_measured"] = sparsity.get(row.name) if weighty else None
+            entry["bops_measured"] = m.bops if weighty and row.name in sparsity else None
+            entry["memory_bits_measured"] = m.memory_bits if weighty and row.name in sparsity else None
+            entry["efficiency"] = eff_layers.get(row.name)
+        layers.append(entry)
+
+    n_weights = sum(weights_of[r.name] for r in declared if r.kind in schema.WEIGHT_LAYERS)
+    totals: dict[str, Any] = {
+        "params": sum(r.params for r in declared),
+        "weights": n_weights,
+        "sparsity": (sum(weights_of[r.name] * r.sparsity for r in declared if r.kind in schema.WEIGHT_LAYERS) / n_weights) if n_weights else 0.0,
+        "bops": sum(r.bops for r in declared),
+        "memory_bits": sum(r.memory_bits for r in declared),
+    }
+    measured: dict[str, Any] | None = None
+    notes: list[str] = []
+    if results is not None and measured_rows is not None:
+        missing = [r.name for r in declared if r.kind in schema.WEIGHT_LAYERS and r.name not in sparsity]
+        if missing:
+            notes.append(f"no measured sparsity for {', '.join(missing)}: their declared sparsity is used in the measured BOPs")
+        total_sp = metrics_json.get("sparsity", {}).get("total") if isinstance(metrics_json.get("sparsity"), Mapping) else None
+        if total_sp is None and n_weights and not missing:
+            total_sp = sum(weights_of[n] * s for n, s in sparsity.items() if n in weights_of) / n_weights
+        totals["sparsity_measured"] = total_sp
+        totals["bops_measured"] = sum(r.bops for r in measured_rows)
+        totals["memory_bits_measured"] = sum(r.memory_bits for r in measured_rows)
+        agreement = firmware.get("agreement")
+        measured = {
+            "accuracy": metrics_json.get("accuracy"),
+            "auc": _mean_auc(metrics_json.get("auc")),
+            "auc_per_class": metrics_json.get("auc") if isinstance(metrics_json.get("auc"), Mapping) else None,
+            "loss": metrics_json.get("loss"),
+            "efficiency": (efficiency or {}).get("network") if efficiency else None,
+            "hls_accuracy": firmware.get("hls_accuracy"),
+            "qkeras_accuracy": firmware.get("qkeras_accuracy"),
+            "agreement": agreement.get("fraction") if isinstance(agreement, Mapping) else agreement,
+            "max_abs_diff": firmware.get("max_abs_diff"),
+            "mean_abs_diff": firmware.get("mean_abs_diff"),
+            "n_rows": firmware.get("n_rows"),
+            "epochs": metrics_json.get("epochs"),
+            "rounds": metrics_json.get("rounds"),
+            "train_time_s": metrics_json.get("wall_time_s"),
+        }
+        if not firmware:
+            notes.append("no firmware figures: the conversion step did not run")
+    return Report(model.name, tuple(model.input_shape), in_label, layers, totals, measured, notes)
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    """results.json as a dict; raises OSError / ValueError with the path in the message."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} does not hold a results object")
+    return data
+
+
+# -- rendering --------------------------------------------------------------------------
+
+
+def _int(x: float | None, sep: str = ",") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{round(x):,}".replace(",", sep)
+
+
+def _pct(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{100 * x:.{digits}f}%"
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _shape(s: list[int]) -> str:
+    return "×".join(str(v) for v in s)
+
+
+def _columns(rep: Report) -> tuple[list[str], list[list[str]], list[str]]:
+    """Header, rows and totals row as plain strings (numbers with `,` thousands separators)."""
+    after = rep.measured is not None
+    head = ["layer", "kind", "in → out", "params", "weights", "bias", "activation", "sparsity", "BOPs", "memory bits"]
+    if after:
+        head += ["sparsity (measured)", "BOPs (measured)", "efficiency"]
+    rows = []
+    for lay in rep.layers:
+        r = [
+            lay["name"],
+            lay["kind"],
+            f"{_shape(lay['in_shape'])} → {_shape(lay['out_shape'])}",
+            _int(lay["params"]),
+            lay["weights"],
+            lay["bias"],
+            lay["activation"],
+            _pct(lay["sparsity"]),
+            _int(lay["bops"]) if lay["bops"] else "-",
+            _int(lay["memory_bits"]) if lay["memory_bits"] else "-",
+        ]
+        if after:
+            r += [_pct(lay.get("sparsity_measured")), _int(lay.get("bops_measured")), _num(lay.get("efficiency"))]
+        rows.append(r)
+    t = rep.totals
+    total = ["total", "", "", _int(t["params"]), "", "", "", _pct(t["sparsity"]), _int(t["bops"]), _int(t["memory_bits"])]
+    if after:
+        total += [_pct(t.get("sparsity_measured")), _int(t.get("bops_measured")), _num((rep.measured or {}).get("efficiency"))]
+    return head, rows, total
+
+
+def _summary(rep: Report) -> list[tuple[str, str]]:
+    m = rep.measured
+    if m is None:
+        return []
+    agree = m.get("agreement")
+    n = m.get("n_rows")
+    return [
+        ("accuracy (QKeras)", _pct(m.get("accuracy"), 2)),
+        ("AUC (mean over classes)", _num(m.get("auc"), 4)),
+        ("accuracy (HLS emulation)", _pct(m.get("hls_accuracy"), 2)),
+        ("QKeras ↔ HLS argmax agreement", f"{_pct(agree, 2)}" + (f" of {n} test rows" if n else "")),
+        ("max |QKeras − HLS| output", _num(m.get("max_abs_diff"), 6)),
+        ("achieved sparsity (weights)", _pct(rep.totals.get("sparsity_measured"), 1)),
+        ("BOPs (measured sparsity)", _int(rep.totals.get("bops_measured"))),
+        ("neural efficiency (network)", _num(m.get("efficiency"), 4)),
+    ]
+
+
+def to_markdown(rep: Report) -> str:
+    head, rows, total = _columns(rep)
+    lines = [f"## {rep.model}", "", f"Input {_shape(list(rep.input_shape))}, {rep.input_precision}.", ""]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("| " + " | ".join("---" if i < 3 or head[i] in ("weights", "bias", "activation") else "---:" for i in range(len(head))) + " |")
+    for r in rows + [[f"**{total[0]}**", *total[1:]]]:
+        lines.append("| " + " | ".join(r) + " |")
+    summary = _summary(rep)
+    if summary:
+        lines += ["", "| measured | |", "| --- | ---: |"]
+        lines += [f"| {k} | {v} |" for k, v in summary]
+    for note in rep.notes:
+        lines += ["", f"Note: {note}."]
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
+
+
+def _tex(s: str) -> str:
+    out = "".join(_LATEX_ESCAPES.get(c, c) for c in s)
+    for plain, macro in (("→", r"$\to$"), ("×", r"$\times$"), ("↔", r"$\leftrightarrow$"), ("−", "-"), ("<", r"\textless{}"), (">", r"\textgreater{}")):
+        out = out.replace(plain, macro)
+    return out
+
+
+def _tex_cell(s: str) -> str:
+    # numbers: thousands separators as {,} so LaTeX keeps them tight
+    if s and s.replace(",", "").replace(".", "").replace("%", "").replace("-", "").isdigit():
+        return _tex(s.replace(",", "{,}")).replace(r"\{,\}", "{,}")
+    return _tex(s)
+
+
+def to_latex(rep: Report) -> str:
+    head, rows, total = _columns(rep)
+    align = "lll" + "".join("l" if h in ("weights", "bias", "activation") else "r" for h in head[3:])
+    lines = [
+        r"% qapc report: needs \usepackage{booktabs}",
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{_tex(rep.model)}: per-layer figures (input {_tex(_shape(list(rep.input_shape)))}, {_tex(rep.input_precision)}).}}",
+        rf"\begin{{tabular}}{{{align}}}",
+        r"\toprule",
+        " & ".join(_tex(h) for h in head) + r" \\",
+        r"\midrule",
+    ]
+    lines += [" & ".join(_tex_cell(c) for c in r) + r" \\" for r in rows]
+    lines += [r"\midrule", " & ".join(_tex_cell(c) for c in total) + r" \\", r"\bottomrule", r"\end{tabular}"]
+    summary = _summary(rep)
+    if summary:
+        lines += [r"\\[1ex]", r"\begin{tabular}{lr}", r"\toprule"]
+        lines += [f"{_tex(k)} & {_tex_cell(v)} " + r"\\" for k, v in summary]
+        lines += [r"\bottomrule", r"\end{tabular}"]
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def finite(o: Any) -> Any:
+    """The same structure with NaN / ±inf replaced by None (strict JSON has no NaN)."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, Mapping):
+        return {str(k): finite(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [finite(v) for v in o]
+    return o
+
+
+def to_json(rep: Report) -> str:
+    return json.dumps(finite(rep.to_dict()), indent=2, allow_nan=False) + "\n"
+
+
+def render(rep: Report, fmt: str) -> str:
+    if fmt == "markdown":
+        return to_markdown(rep)
+    if fmt == "latex":
+        return to_latex(rep)
+    if fmt == "json":
+        return to_json(rep)
+    raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")

@@ -1,0 +1,68 @@
+"""`qapc report SPEC`: the per-layer table of a spec, with the measured figures once it has run.
+
+Cheap to import: no TensorFlow, no numpy at module level (numpy only to read
+activations.npz for the neural efficiency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from qapdsl import ir
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+
+
+def default_build_dir(spec: ir.Spec) -> Path:
+    """`qapc build`'s default output folder: build/<model>/ under the working directory."""
+    return Path("build") / spec.model.name
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--model", help="report this model instead of the last one declared")
+    p.add_argument("-o", "--out", metavar="DIR", help="build directory to read results.json from (default build/<model>/)")
+    p.add_argument("--results", metavar="PATH", help="a results.json written by `qapc run` (default: DIR/results.json when present)")
+    p.add_argument("--format", choices=("markdown", "latex", "json"), default="markdown", help="table format (default markdown)")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+
+
+def run(args: argparse.Namespace) -> int:
+    from qapdsl import report
+    from qapdsl.cli import print_diagnostics
+    from qapdsl.loader import UsageError, load_file
+
+    loaded = load_file(args.spec, model_name=args.model)
+    print_diagnostics(loaded)
+    if not loaded.ok or loaded.spec is None:
+        return EXIT_SPEC
+    spec = loaded.spec
+    build_dir = Path(args.out) if args.out else default_build_dir(spec)
+    results_path = Path(args.results) if args.results else build_dir / "results.json"
+    results: dict[str, Any] | None = None
+    efficiency = None
+    if args.results or results_path.is_file():
+        try:
+            results = report.load_results(results_path)
+        except (OSError, ValueError) as e:
+            raise UsageError(f"cannot read results: {getattr(e, 'strerror', None) or e}") from None
+        if results.get("model") not in (None, spec.model.name):
+            raise UsageError(f"{results_path} holds results of model '{results.get('model')}', not '{spec.model.name}'")
+        activations = results_path.parent / "activations.npz"
+        if activations.is_file():
+            try:
+                efficiency = report.load_efficiency(activations)
+            except (OSError, ValueError) as e:
+                print(f"qapc: warning: cannot read {activations}: {e}; using the efficiency stored in results.json", file=sys.stderr)
+    rep = report.build(spec, results, efficiency)
+    if results is not None:
+        want = spec.sources[0].sha256 if spec.sources else None
+        got = results.get("spec_sha256")
+        if want and got and want != got:
+            rep.notes.append(f"{results_path} was produced from a different version of the spec: rerun `qapc run` to refresh the measured figures")
+    fmt = "json" if args.json else args.format
+    sys.stdout.write(report.render(rep, fmt))
+    return EXIT_OK
