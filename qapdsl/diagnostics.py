@@ -27,8 +27,6 @@ CODES: dict[str, str] = {
     "E102": "section given twice",
     "E103": "unknown base model",
     "E104": "key given twice",
-    "E105": "more than one model to build",
-    "E106": "unknown section kind",
     "E201": "unknown key",
     "E202": "missing value",
     "E203": "wrong kind of value",

@@ -127,7 +127,7 @@ def _read(st: _State, data: bytes, display: str, key: str, base_dir: Path, stack
             child_data = child_path.read_bytes()
         except OSError as e:
             st.diagnostics.append(
-                Diagnostic("E005", f"cannot read imported file '{rel}': {e.strerror or e}", item.path.span, f"the path is relative to {display}'s folder")
+                Diagnostic("E005", f"cannot read imported file '{rel}': {e.strerror or e}", item.path.span, f"looked for {child_display} (import paths are relative to the importing file)")
             )
             continue
         _read(st, child_data, child_display, child_key, child_path.parent, stack + [key], item.span)
@@ -284,8 +284,13 @@ def _lower(ctx: lower.Ctx, st: _State, main_key: str, model_name: str | None) ->
         span = Span(file=st.display[main_key], line=1, column=1, end_line=1, end_column=2)
         ctx.error("E101", "the spec declares no model", span, "add `model NAME { input N; dense out K softmax }` or import one")
         return None
+    before = len(ctx.diagnostics)
     body = resolve_model_body(ctx, models, decl)
+    unresolved = any(d.code in ("E103", "E006") for d in ctx.diagnostics[before:])
     model = lower.lower_model(ctx, decl.name, decl.base.name if decl.base else None, body, decl.span)
+    if unresolved:
+        # without its base the model lacks `input` and layers: saying so again would only repeat E103
+        ctx.diagnostics[before:] = [d for d in ctx.diagnostics[before:] if not (d.code in ("E202", "E305") and d.span == decl.name.span)]
 
     train_sec = sections.get("train")
     if train_sec is None:

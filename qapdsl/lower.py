@@ -75,7 +75,8 @@ def as_int(v: ast.Value, what: str, lo: int = 0, hi: int = MAX_INT) -> int:
         return value
     if isinstance(v, ast.Num) and not math.isfinite(v.value):
         raise Bad("E205", f"{what} is too large: {v.text}", v.span, f"use a whole number between {lo} and {hi}")
-    raise Bad("E203", f"{what} must be a whole number, not {describe(v)}", v.span, None)
+    hint = f"write it without quotes: {v.value}" if isinstance(v, ast.Str) and v.value.strip().isdigit() else f"write a whole number from {lo} to {hi}"
+    raise Bad("E203", f"{what} must be a whole number, not {describe(v)}", v.span, hint)
 
 
 def as_float(v: ast.Value, what: str, lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False) -> float:
@@ -223,7 +224,7 @@ def read_quant(values: Sequence[ast.Value], span: Span) -> ir.Quant:
             if len(rest) >= 2 and isinstance(rest[0], ast.Word) and rest[0].name == "int":
                 integer = as_int(rest[1], "integer bits", 0, MAX_BITS)
                 if integer > width:
-                    raise Bad("E402", f"{integer} integer bits exceed the {width} bits in total", rest[1].span, None)
+                    raise Bad("E402", f"{integer} integer bits exceed the {width} bits in total", rest[1].span, f"use at most {width} integer bits")
                 rest = rest[2:]
             else:
                 raise Bad("E206", f"unexpected {describe(rest[0])} after the bit width", rest[0].span, "write `6 bits int 0`")
@@ -231,7 +232,10 @@ def read_quant(values: Sequence[ast.Value], span: Span) -> ir.Quant:
     elif isinstance(head, ast.Word) and head.name == "po2":
         if not rest or not (isinstance(rest[0], ast.Qty) and rest[0].unit in ("bits", "bit")):
             raise Bad("E202", "po2 needs a bit count", head.span, "write `po2 4 bits`")
-        width = as_int(rest[0].num, "bit width", 2, 8)
+        try:
+            width = as_int(rest[0].num, "po2 bit width", 2, 8)
+        except Bad as e:
+            raise Bad(e.diagnostic.code, e.diagnostic.message, e.diagnostic.span, "QKeras quantized_po2 takes 2 to 8 bits") from None
         rest = rest[1:]
         q = ir.Quant(kind="po2", width=width, integer=0, span=_join(head.span, values[-1].span))
     elif isinstance(head, ast.Word) and head.name in ("binary", "ternary", "float"):
@@ -287,7 +291,11 @@ def read_pairs(ctx: Ctx, values: Sequence[ast.Value], readers: dict[str, Callabl
     while i < len(values):
         w = values[i]
         if not isinstance(w, ast.Word):
-            ctx.error("E206", f"unexpected {describe(w)} in {where}", w.span, f"expected one of: {', '.join(readers)}")
+            ctx.error("E206", f"unexpected {describe(w)} in {where}", w.span, f"expected one of: {', '.join(readers)}" if readers else f"{where} takes nothing more here")
+            i += 1
+            continue
+        if not readers:
+            ctx.error("E206", f"unexpected {describe(w)} in {where}", w.span, f"{where} takes nothing more here")
             i += 1
             continue
         if w.name not in readers:
@@ -364,6 +372,12 @@ def lower_layer(ctx: Ctx, stmt: ast.Stmt) -> ir.Layer | None:
     spans: dict[str, Span] = {}
     name = ctx.attempt(lambda: as_name(vals[0], "layer name"), None)
     if name is None:
+        return None
+    glued = vals[1] if len(vals) > 1 else None
+    if isinstance(glued, ast.Num) and glued.span.line == vals[0].span.end_line and glued.span.column == vals[0].span.end_column:
+        # `fc.1` or `fc-1` lexes as the name `fc` and the number `.1`: one mistake, not three
+        bad = name + glued.text
+        ctx.error("E207", f"invalid layer name '{bad}'", _join(vals[0].span, glued.span), "names are letters, digits and '_', starting with a letter")
         return None
     spans["name"] = vals[0].span
     fields: dict[str, Any] = {"kind": kind, "name": name}
@@ -500,9 +514,19 @@ def lower_model(ctx: Ctx, name: ast.Word, base: str | None, body: Sequence[ast.S
     layers: list[ir.Layer] = []
     for s in body:
         key = s.key.name
+        if key not in schema.MODEL_KEYS:
+            # `dens fc1 8 relu`, `lstm l1 8`: a layer of an unknown kind, unless it reads as a misspelt `input`/`quant`/...
+            near_layer = did_you_mean(key, schema.LAYER_KINDS) is not None
+            near_other = did_you_mean(key, [k for k in schema.MODEL_KEYS if k not in schema.LAYER_KINDS]) is not None
+            named = bool(flat(s)) and isinstance(flat(s)[0], ast.Word)
+            if near_layer or (named and not near_other):
+                ctx.error("E208", f"unknown layer kind '{key}'", s.key.span, choices_hint(key, schema.LAYER_KINDS))
+                continue
         if not keys.accept(s, repeatable=key in schema.LAYER_KINDS):
             continue
         if key == "input":
+            input_shape = _ONE  # a bad value is reported below, not as a missing `input`
+            input_span = s.key.span
             v = ctx.attempt(lambda: single(s), None)
             if v is not None:
                 input_shape = ctx.attempt(lambda: as_dims(v, "input shape"), _ONE)
@@ -541,6 +565,7 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
     fields: dict[str, Any] = {}
     schedule: ir.Schedule | None = None
     selector_spans: list[tuple[str, str, Span]] = []
+    selector_stmt: Span | None = None
     for s in body:
         if not keys.accept(s):
             continue
@@ -569,6 +594,7 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
                         globs.append(g)
                         selector_spans.append((key, g, item.span))
             fields[key] = tuple(globs)
+            selector_stmt = s.span
     if schedule is None:
         ctx.error("E202", "`prune` needs a `schedule`", span, "e.g. schedule iterative { rounds 11; rate 20% }")
         schedule = ir.Schedule(kind="iterative")
@@ -586,7 +612,7 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
     skip = fields.get("skip", ())
     chosen = tuple(n for n in weight_layers if any(fnmatch.fnmatchcase(n, g) for g in select) and not any(fnmatch.fnmatchcase(n, g) for g in skip))
     if not chosen and weight_layers:
-        ctx.error("E502", "no layer is left to prune after `select` and `skip`", span, None)
+        ctx.error("E502", "no layer is left to prune after `select` and `skip`", selector_stmt or span, f"prunable layers: {', '.join(weight_layers)}")
     return ir.Prune(**fields, schedule=schedule, span=span, layers=chosen)
 
 
@@ -658,7 +684,7 @@ def lower_train(ctx: Ctx, body: Sequence[ast.Stmt], span: Span | None) -> ir.Tra
                 if name in opts:
                     fields[name] = opts[name]
             if fields.get("test", 0.2) + fields.get("val", 0.25) * (1 - fields.get("test", 0.2)) >= 0.95:
-                ctx.error("E602", "test and validation leave under 5% of the data for training", s.span, None)
+                ctx.error("E602", "test and validation leave under 5% of the data for training", s.span, "e.g. split test 0.2, val 0.25")
         elif k == "scale":
             fields["scale"] = ctx.attempt(lambda: as_word(single(s), "scaling", ("standard", "minmax", "none")), "standard")
         elif k == "seed":
@@ -807,7 +833,7 @@ def lower_axes(ctx: Ctx, body: Sequence[ast.Stmt], where: str, ranges: bool) -> 
         m = s.member
         if isinstance(m, ast.ListV):
             if not m.items:
-                ctx.error("E803", f"axis `{s.key.name}` has no values", m.span, None)
+                ctx.error("E803", f"axis `{s.key.name}` has no values", m.span, f"list at least one value, e.g. `{s.key.name} in [4, 6, 8]`")
                 continue
             values = [ctx.attempt(lambda item=item: axis_value(item), None) for item in m.items]  # type: ignore[misc]
             if any(v is None for v in values):

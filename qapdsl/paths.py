@@ -78,7 +78,8 @@ def _as_quant(value: Any, path: str) -> ir.Quant:
 
 def _num(value: Any, path: str, integer: bool = False, lo: float = 0.0, hi: float = float("inf")) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float) or (integer and not isinstance(value, int)):
-        raise PathError(f"{path} takes {'a whole number' if integer else 'a number'}, not {value!r}")
+        example = "[8, 16, 32]" if integer else "[0.001, 0.01]"
+        raise PathError(f"{path} takes {'a whole number' if integer else 'a number'}, not {value!r}", f"e.g. {path} in {example}")
     if not lo <= value <= hi:
         raise PathError(f"{path} must be between {lo:g} and {hi:g}, not {value!r}")
     return value

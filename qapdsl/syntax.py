@@ -307,6 +307,10 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
         if tok.type in ("NAME", "SECTION_NAME") or str(tok).isidentifier():
             words = [r.strip("'") for r in readable if r.startswith("'") and r.strip("'")[:1].isalpha()]
             hint = did_you_mean(str(tok), words)
+        if hint is None and tok.type == "MORETHAN" and "COMMA" in err.expected:
+            hint = "write fixed<W,I>: W bits in total, I integer bits"
+        if hint is None and tok.type == "NAME" and "MODEL" in err.expected:
+            hint = "only `import`, `model` and sections (prune, train, target, sweep, search) go at the top level; does a '}' above close a block too early?"
         if tok.type == "LBRACE" and "NAME" in err.expected:
             hint = "a block needs a name before it, e.g. `model jet {` or `target fpga {`"
         if hint is None and readable:

@@ -1,0 +1,190 @@
+"""Golden diagnostics: one small spec per mistake, asserting code, line, column and hint.
+
+Each case starts from a valid spec and introduces one mistake, the way users
+make them; the first diagnostic reported must be exactly the expected one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from qapdsl.diagnostics import CODES, render
+from qapdsl.loader import load_bytes, load_file
+
+BASE = """model m {
+    input 16
+    dense fc1 8 relu
+    dense out 5 softmax
+}
+train {
+    data openml "x"
+    classes 5
+}
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    text: str
+    code: str
+    line: int
+    column: int
+    hint: str | None
+    files: dict[str, str] = field(default_factory=dict)  # other files next to spec.qap
+
+
+CASES: list[Case] = [
+    Case("single_quote", BASE.replace('"x"', "'x'"), "E001", 7, 17, 'strings are written in double quotes: "..."'),
+    Case("equals", BASE.replace("input 16", "input = 16"), "E001", 2, 11, "settings are written `key value`, without '='"),
+    Case("unclosed", BASE[:-2], "E003", 9, 1, "a '{' block is not closed: add '}'"),
+    Case("extra_brace", BASE.replace("dense fc1 8 relu", "dense fc1 8 relu }"), "E002", 4, 5, "only `import`, `model` and sections (prune, train, target, sweep, search) go at the top level; does a '}' above close a block too early?"),
+    Case("section_typo", BASE.replace("train {", "trian {"), "E002", 6, 1, "did you mean 'train'?"),
+    Case("no_model", 'train {\n    data openml "x"\n}\n', "E101", 1, 1, 'add `model NAME { input N; dense out K softmax }` or import one'),
+    Case("section_twice", BASE + "train {\n    epochs 3\n}\n", "E102", 10, 1, 'merge it with the one at line 6'),
+    Case("base_unknown", BASE + "model n from mm {\n}\n", "E103", 10, 14, "did you mean 'm'?"),
+    Case("key_twice", BASE.replace("input 16", "input 16\n    input 8"), "E104", 3, 5, 'first given at line 2'),
+    Case("unknown_train_key", BASE.replace("classes 5", "classes 5\n    epoch 10"), "E201", 9, 5, "did you mean 'epochs'? (expected one of: batch, classes, data, early_stop, epochs, loss, optimizer, scale, seed, split)"),
+    Case("unknown_layer_setting", BASE.replace("dense fc1 8 relu", "dense fc1 8 relu { batchnrom }"), "E201", 3, 24, "did you mean 'batchnorm'? (expected one of: accum, activations, batchnorm, bias, l1, l2, nobias, result, reuse, weights)"),
+    Case("unknown_layer_kind", BASE.replace("dense fc1 8 relu", "dens fc1 8 relu"), "E208", 3, 5, "did you mean 'dense'? (expected one of: activation, avgpool, batchnorm, conv1d, conv2d, dense, dropout, flatten, maxpool)"),
+    Case("dense_no_units", BASE.replace("dense fc1 8 relu", "dense fc1 relu"), "E202", 3, 15, 'dense NAME UNITS [ACTIVATION] — fully connected layer (QDense)'),
+    Case("batch_string", BASE.replace("classes 5", 'classes 5\n    batch "big"'), "E203", 9, 11, 'write a whole number from 1 to 1000000'),
+    Case("optimizer_typo", BASE.replace("classes 5", "classes 5\n    optimizer adma lr 1e-3"), "E204", 9, 15, "did you mean 'adam'? (expected one of: adam, rmsprop, sgd)"),
+    Case("backend_typo", BASE + "target fpga {\n    backend vivdo\n}\n", "E204", 11, 13, "did you mean 'vivado'? (expected one of: catapult, oneapi, quartus, vitis, vivado)"),
+    Case("target_kind", BASE + "target gpu {\n    backend vivado\n}\n", "E204", 10, 8, 'expected one of: fpga'),
+    Case("split_range", BASE.replace("classes 5", "classes 5\n    split test 1.5"), "E205", 9, 16, 'a fraction is written 0.2 or 20%'),
+    Case("split_leaves", BASE.replace("classes 5", "classes 5\n    split test 0.9, val 0.9"), "E602", 9, 5, 'e.g. split test 0.2, val 0.25'),
+    Case("input_extra", BASE.replace("input 16", "input 16 32"), "E206", 2, 14, 'input N | input (D1, D2, ...) — shape of one sample, without the batch axis'),
+    Case("bad_layer_name", BASE.replace("dense fc1 8", "dense fc.1 8"), "E207", 3, 11, "names are letters, digits and '_', starting with a letter"),
+    Case("clock_unit", BASE + "target fpga {\n    clock 5\n}\n", "E209", 11, 11, 'write `clock 5 ns` or `clock 5 MHz`'),
+    Case("dup_layer", BASE.replace("dense out 5", "dense fc1 5"), "E301", 4, 11, 'first used at line 3'),
+    Case("conv_flat", BASE.replace("dense fc1 8 relu", "conv2d c1 8 relu kernel 3\n    flatten f"), "E302", 3, 12, 'declare e.g. `input (28, 28, 1)`'),
+    Case("kernel_big", BASE.replace("input 16", "input (4, 4, 1)").replace("dense fc1 8 relu", "conv2d c1 8 relu kernel 5\n    flatten f"), "E303", 3, 29, 'use a smaller kernel or `padding same`'),
+    Case("classes_mismatch", BASE.replace("dense out 5", "dense out 4"), "E304", 4, 15, 'make it `dense out 5 ...`'),
+    Case("no_layers", 'model m {\n    input 16\n}\ntrain {\n    data openml "x"\n}\n', "E305", 1, 7, 'add e.g. `dense out 5 softmax`'),
+    Case("reuse_bad", BASE.replace("dense fc1 8 relu", "dense fc1 8 relu { reuse 7 }"), "E306", 3, 30, 'nearest valid: 2, 4, 8'),
+    Case("weights_on_flatten", BASE.replace("dense fc1 8 relu", "flatten f { weights fixed<6,1> }\n    dense fc1 8 relu"), "E307", 3, 17, 'set it on a dense or conv layer'),
+    Case("derived_unknown_layer", BASE + "model n from m {\n    layer fc2 { reuse 2 }\n}\n", "E308", 11, 11, "did you mean 'fc1'?"),
+    Case("width_range", BASE.replace("input 16", "input 16\n    quant weights fixed<40,2>"), "E401", 3, 19, 'use 1 to 32 bits'),
+    Case("int_exceeds", BASE.replace("input 16", "input 16\n    quant weights fixed<6,8>"), "E402", 3, 19, 'use at most 6 integer bits'),
+    Case("bits_int_exceeds", BASE.replace("input 16", "input 16\n    quant weights 6 bits int 8"), "E402", 3, 30, 'use at most 6 integer bits'),
+    Case("relu_signed", BASE.replace("input 16", "input 16\n    quant activations fixed<6,1>"), "E403", 3, 23, 'use ufixed<6,0> (QKeras quantized_relu)'),
+    Case("softmax_quant", BASE.replace("dense out 5 softmax", "dense out 5 softmax { activations ufixed<6,0> }"), "E403", 4, 39, 'QKeras keeps it float and hls4ml computes it with a lookup table; remove `activations`'),
+    Case("quant_role", BASE.replace("input 16", "input 16\n    quant wieghts fixed<6,1>"), "E204", 3, 11, "did you mean 'weights'? (expected one of: activations, bias, inputs, weights)"),
+    Case("skip_typo", BASE + "prune {\n    skip ot\n    schedule iterative { rounds 2 }\n}\n", "E501", 11, 10, "did you mean 'out'?"),
+    Case("skip_all", BASE + "prune {\n    skip *\n    schedule iterative { rounds 2 }\n}\n", "E502", 11, 5, 'prunable layers: fc1, out'),
+    Case("data_file", BASE.replace('openml "x"', 'file "x.txt"'), "E601", 7, 15, 'use a .npz, .h5, .csv or .parquet file'),
+    Case("sweep_path", BASE + "sweep {\n    quant.bitz in [4, 6]\n}\n", "E801", 11, 5, "did you mean 'quant.bits', 'quant.bias' or 'quant.inputs'?"),
+    Case("sweep_layer", BASE + "sweep {\n    fc9.units in [4, 6]\n}\n", "E801", 11, 5, "did you mean 'fc1'?"),
+    Case("sweep_value", BASE + "sweep {\n    fc1.units in [4, big]\n}\n", "E802", 11, 5, 'e.g. fc1.units in [8, 16, 32]'),
+    Case("sweep_empty", BASE + "sweep {\n    quant.bits in []\n}\n", "E803", 11, 19, 'list at least one value, e.g. `quant.bits in [4, 6, 8]`'),
+    Case("sweep_noprune", BASE + "sweep {\n    prune.rounds in [1, 2]\n}\n", "E802", 11, 5, 'add prune { schedule iterative { ... } }'),
+    Case("bits_no_unit", BASE.replace("input 16", "input 16\n    quant weights 6"), "E209", 3, 19, 'write `6 bits`'),
+    Case("rewind_typo", BASE + "prune {\n    schedule iterative { rewind initial }\n}\n", "E204", 11, 33, "did you mean 'init'? (expected one of: init, none)"),
+    Case("schedule_key", BASE + "prune {\n    schedule iterative { round 3 }\n}\n", "E201", 11, 26, "did you mean 'rounds'? (expected one of: epochs, rate, rewind, rounds)"),
+    Case("padding_typo", BASE.replace("input 16", "input (8, 1)").replace("dense fc1 8 relu", "conv1d c1 4 relu kernel 3 padding sme\n    flatten f"), "E204", 3, 39, "did you mean 'same'? (expected one of: same, valid)"),
+    Case("activation_typo", BASE.replace("dense fc1 8 relu", "dense fc1 8 rleu"), "E204", 3, 17, "did you mean 'relu'? (expected one of: linear, relu, sigmoid, softmax, tanh)"),
+    Case("colon", BASE.replace("classes 5", "classes: 5"), "E001", 8, 12, "settings are written `key value`, without ':'"),
+    Case("no_train", 'model m {\n    input 16\n    dense out 5 softmax\n}\n', "E202", 1, 7, 'add `train { data sklearn digits }` (or data file "...")'),
+    Case("fixed_noint", BASE.replace("input 16", "input 16\n    quant weights fixed<6>"), "E002", 3, 26, 'write fixed<W,I>: W bits in total, I integer bits'),
+    Case("scope_typo", BASE + "prune {\n    scope globl\n    schedule iterative { rounds 2 }\n}\n", "E204", 11, 11, "did you mean 'global'? (expected one of: global, layer)"),
+    Case("conv_no_kernel", BASE.replace("input 16", "input (8, 1)").replace("dense fc1 8 relu", "conv1d c1 4 relu\n    flatten f"), "E202", 3, 5, 'conv1d NAME FILTERS [ACTIVATION] kernel K [stride S] [padding valid|same] (QConv1D)'),
+    Case("unknown_import", 'import "nothere.qap"\n' + BASE, "E005", 1, 8, 'looked for nothere.qap (import paths are relative to the importing file)'),
+    Case("dropout_rate", BASE.replace("dense fc1 8 relu", "dense fc1 8 relu\n    dropout d 1.5"), "E205", 4, 15, 'a fraction is written 0.2 or 20%'),
+    Case("po2_bits", BASE.replace("input 16", "input 16\n    quant weights po2 12 bits"), "E205", 3, 23, 'QKeras quantized_po2 takes 2 to 8 bits'),
+    Case("model_keyword", BASE.replace("model m {", "modle m {"), "E002", 1, 1, "did you mean 'model'?"),
+    Case("import_cycle", 'import "b.qap"\n' + BASE, "E006", 1, 8, "remove one of the imports", {"b.qap": 'import "spec.qap"\n'}),
+    Case("import_not_qap", 'import "base.txt"\n' + BASE, "E005", 1, 8, 'import another spec, e.g. import "jet.qap"'),
+    Case("deep_nesting", BASE.replace("dense fc1 8 relu", "dense fc1 8 relu " + "{ a " * 40 + "}" * 40), "E007", 3, 48, "flatten the spec"),
+    Case("derive_cycle", BASE + "model a from b {\n}\nmodel b from a {\n}\n", "E006", 10, 14, None),
+    Case("layer_in_base_model", BASE.replace("dense fc1 8 relu", "layer fc1 { reuse 2 }"), "E201", 3, 5, "write `model m from BASE { ... }`"),
+    Case("remove_unknown", BASE + "model n from m {\n    remove fc3\n}\n", "E308", 11, 12, "did you mean 'fc1'?"),
+    Case("early_stop_typo", BASE.replace("classes 5", "classes 5\n    early_stop patiense 3"), "E201", 9, 16, "did you mean 'patience'? (expected one of: patience)"),
+]
+
+
+def _first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: Case) -> tuple[object, list[object]]:
+    (tmp_path / "spec.qap").write_text(case.text, encoding="utf-8")
+    for name, text in case.files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    loaded = load_file("spec.qap")
+    assert loaded.diagnostics, f"{case.name}: no diagnostic"
+    assert loaded.spec is None and not loaded.ok
+    return loaded.diagnostics[0], list(loaded.diagnostics)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_golden(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d, _ = _first(tmp_path, monkeypatch, case)
+    got = (d.code, d.span.line if d.span else None, d.span.column if d.span else None, d.hint)  # type: ignore[attr-defined]
+    assert got == (case.code, case.line, case.column, case.hint)
+    assert d.span is None or d.span.file in ("spec.qap", "b.qap")  # type: ignore[attr-defined]
+
+
+def test_cases_are_distinct_and_many() -> None:
+    assert len({c.name for c in CASES}) == len(CASES)
+    assert len({c.text for c in CASES}) == len(CASES)
+    assert len(CASES) >= 30
+    assert len({c.code for c in CASES}) >= 30  # they cover the catalogue, not one code many times
+
+
+def test_base_is_clean() -> None:
+    loaded = load_bytes(BASE.encode(), "spec.qap", base_dir=Path.cwd())
+    assert loaded.ok and not loaded.diagnostics
+
+
+def test_every_code_is_exercised_or_documented() -> None:
+    used = {c.code for c in CASES} | {"E004"}  # E004 is tested on raw bytes below
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text(encoding="utf-8")
+    for code in CODES:
+        assert f"`{code}`" in docs, f"{code} missing from docs/language.md"
+    unexercised = set(CODES) - used
+    assert not unexercised, f"no golden case for {sorted(unexercised)}"
+
+
+def test_not_utf8() -> None:
+    loaded = load_bytes(b'model m {\n    input 16 # caf\xe9\n}\n', "spec.qap", base_dir=Path.cwd())
+    (d,) = loaded.diagnostics
+    assert (d.code, d.span.line, d.span.column, d.hint) == ("E004", 2, 19, "save the file as UTF-8")  # type: ignore[union-attr]
+
+
+def test_all_errors_in_one_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = BASE.replace("dense fc1 8 relu", "dense fc1 8 rleu { reuse 7 }").replace("classes 5", "classes 5\n    epoch 3\n    optimizer adma")
+    text += "target fpga {\n    backend vivdo\n}\nsweep {\n    quant.bitz in [4]\n}\n"
+    d, all_diags = _first(tmp_path, monkeypatch, Case("many", text, "", 0, 0, None))
+    codes = [x.code for x in all_diags]  # type: ignore[attr-defined]
+    assert codes == ["E204", "E306", "E201", "E204", "E204", "E801"], codes
+
+
+def test_render_has_location_line_caret_and_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = next(c for c in CASES if c.name == "unknown_train_key")
+    (tmp_path / "spec.qap").write_text(case.text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    loaded = load_file("spec.qap")
+    out = render(loaded.diagnostics, loaded.sources).splitlines()
+    assert out[0] == "spec.qap:9:5: error[E201]: unknown key 'epoch' in train"
+    assert out[1] == "9 |     epoch 10"
+    assert out[2] == "  |     ^^^^^"
+    assert out[3].startswith("  = hint: did you mean 'epochs'?")
+
+
+def test_json_diagnostics_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = next(c for c in CASES if c.name == "reuse_bad")
+    d, _ = _first(tmp_path, monkeypatch, case)
+    data = json.loads(json.dumps(d.to_dict()))  # type: ignore[attr-defined]
+    assert data == {
+        "code": "E306",
+        "severity": "error",
+        "message": "reuse factor 7 is not accepted by hls4ml for 'fc1' (16 inputs × 8 outputs)",
+        "hint": "nearest valid: 2, 4, 8",
+        "file": "spec.qap",
+        "line": 3,
+        "column": 30,
+        "end_line": 3,
+        "end_column": 31,
+    }
