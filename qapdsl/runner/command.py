@@ -1,0 +1,101 @@
+"""`qapc run SPEC`: build, train, convert, emulate and report, with progress and a summary.
+
+Exit codes: 0 done, 1 spec errors, 2 usage, 3 a step failed (its name and
+cause printed, the outputs of earlier steps kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_STEP = 0, 1, 2, 3
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--model", help="run this model instead of the last one declared")
+    p.add_argument("-o", "--out", metavar="DIR", help="build directory (default build/<model>/)")
+    p.add_argument("--epochs", type=_positive, metavar="N", help="override the spec's epochs (per pruning round for iterative pruning)")
+    p.add_argument("--data", metavar="PATH", help="override the spec's data with a file (.npz, .h5, .csv, .parquet)")
+    p.add_argument("--synth", action="store_true", help="also run HLS synthesis when the vendor tool is on PATH")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display, only the summary")
+
+
+def _pct(v: Any, digits: int = 2) -> str:
+    return f"{100 * v:.{digits}f}%" if isinstance(v, int | float) else "-"
+
+
+def _int(v: Any) -> str:
+    return f"{round(v):,}" if isinstance(v, int | float) else "-"
+
+
+def summary(results: dict[str, Any]) -> str:
+    """The closing lines of `qapc run`: the figures that matter, and where the files are."""
+    rep = results.get("report") or {}
+    m = rep.get("measured") or {}
+    t = rep.get("totals") or {}
+    bops_declared, bops_measured = t.get("bops"), t.get("bops_measured")
+    n = m.get("n_rows")
+    agree = _pct(m.get("agreement")) + (f" of {n} test rows" if n else "")
+    eff = m.get("efficiency")
+    lines = [
+        f"{results['model']}: done in {results.get('wall_time_s', 0):.1f} s",
+        f"  accuracy        {_pct(m.get('accuracy'))} (QKeras)   {_pct(m.get('hls_accuracy'))} (HLS emulation)   AUC {m.get('auc', 0) or 0:.4f}",
+        f"  QKeras ↔ HLS    {agree} agree (argmax), max |diff| {m.get('max_abs_diff') if m.get('max_abs_diff') is not None else '-'}",
+        f"  sparsity        {_pct(t.get('sparsity_measured'), 1)} of the weights pruned (declared {_pct(t.get('sparsity'), 1)})",
+        f"  BOPs            {_int(bops_measured)} (with the measured sparsity; declared {_int(bops_declared)})",
+        f"  memory          {_int(t.get('memory_bits_measured'))} bits of weights and biases",
+        f"  efficiency      {eff:.4f} (neural efficiency, network)" if isinstance(eff, int | float) else "  efficiency      -",
+    ]
+    synth = (results.get("firmware") or {}).get("synth_plan") or {}
+    if synth.get("reason"):
+        lines.append(f"  synthesis       skipped: {synth['reason']}")
+    out = Path(results["build_dir"])
+    lines.append(f"  written         {out / 'results.json'}, {out / 'report.md'}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qapdsl.cli import print_diagnostics
+    from qapdsl.loader import load_file
+    from qapdsl.report_command import default_build_dir
+    from qapdsl.runner.pipeline import StepError, run_spec
+    from qapdsl.runner.progress import Display
+
+    loaded = load_file(args.spec, model_name=args.model)
+    print_diagnostics(loaded)
+    if not loaded.ok or loaded.spec is None:
+        return EXIT_SPEC
+    spec = loaded.spec
+    out_dir = Path(args.out) if args.out else default_build_dir(spec)
+    display = None if args.quiet else Display(sys.stderr)
+    if display is not None:
+        print(f"qapc run {args.spec} → {out_dir}", file=sys.stderr)
+    try:
+        results = run_spec(spec, out_dir, epochs=args.epochs, data=args.data, synth=args.synth, progress=display, spec_path=args.spec)
+    except StepError as e:
+        if display is not None:
+            display.close()
+        print(f"qapc: step '{e.step}' failed: {e.cause}", file=sys.stderr)
+        if e.log is not None and e.log.is_file():
+            print(f"  full output: {e.log}", file=sys.stderr)
+        print(f"  what earlier steps produced is kept in {out_dir}", file=sys.stderr)
+        return EXIT_STEP
+    finally:
+        if display is not None:
+            display.close()
+    print(summary(results))
+    return EXIT_OK

@@ -1,0 +1,351 @@
+"""The step runner behind `qapc run` (and the sweeps): build → train → convert → report.
+
+    results = run_spec(spec, Path("build/digits_qap"), epochs=5, progress=print)
+
+- build:   the backends write train.py, hls4ml_config.yml, convert.py and manifest.json (in process).
+- train:   `python train.py --out DIR [--epochs N] [--data PATH]` → model.h5, metrics.json,
+           test_data.npz, activations.npz.
+- convert: `python convert.py --model model.h5 --data test_data.npz --out DIR [--synth]` → hls4ml
+           project, C++ emulation compiled with g++ and compared with QKeras → firmware.json.
+- report:  neural efficiency from activations.npz, the report figures, → results.json, report.md.
+
+The scripts run as subprocesses of the same interpreter (sys.executable), with
+their output (stdout and stderr) saved to DIR/<step>.log; the `@qapc {json}`
+lines they print are parsed and passed to `progress`. A step that fails raises
+`StepError(step, cause)` with a cause a person can act on (the exception the
+script died of, the missing tool, the diverged loss); what earlier steps wrote
+is kept, and no results.json is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from qapdsl import __version__, ir
+
+STEPS = ("build", "train", "convert", "report")
+DATA_SUFFIXES = (".npz", ".h5", ".hdf5", ".csv", ".parquet")
+SYNTH_TOOLS = {"vivado": "vivado_hls", "vitis": "vitis_hls", "quartus": "i++", "oneapi": "icpx", "catapult": "catapult"}
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class StepError(Exception):
+    """A pipeline step failed; `cause` says why in words a user can act on."""
+
+    def __init__(self, step: str, cause: str, log: Path | None = None) -> None:
+        super().__init__(f"step '{step}' failed: {cause}")
+        self.step = step
+        self.cause = cause
+        self.log = log
+
+
+def _quiet(_: dict[str, Any]) -> None:
+    return None
+
+
+@contextmanager
+def _step(name: str, emit: Progress, timings: dict[str, float]) -> Iterator[dict[str, Any]]:
+    """Announce a step, time it, and turn unexpected in-process failures into StepError."""
+    extra: dict[str, Any] = {}
+    emit({"event": "step", "stage": name, "status": "start", "index": STEPS.index(name) + 1, "total": len(STEPS)})
+    t0 = time.monotonic()
+    try:
+        yield extra
+    except StepError as e:
+        emit({"event": "step", "stage": name, "status": "failed", "cause": e.cause, "elapsed_s": time.monotonic() - t0})
+        raise
+    except OSError as e:
+        cause = f"{e.strerror or e}: {e.filename}" if e.filename else str(e)
+        emit({"event": "step", "stage": name, "status": "failed", "cause": cause, "elapsed_s": time.monotonic() - t0})
+        raise StepError(name, cause) from e
+    timings[name] = time.monotonic() - t0
+    emit({"event": "step", "stage": name, "status": "done", "elapsed_s": timings[name], **extra})
+
+
+# -- subprocesses ------------------------------------------------------------------------
+
+_EXC_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning))(?::\s*(.*))?$")
+
+
+def cause_from_output(lines: list[str], returncode: int) -> str:
+    """Why a script died: its last exception line (`ValueError: ...`), else how it ended."""
+    for line in reversed(lines):
+        m = _EXC_LINE.match(line.strip())
+        if m:
+            name, message = m.group(1), (m.group(2) or "").strip()
+            return f"{name}: {message}" if message else name
+    if returncode < 0:
+        try:
+            sig = signal.Signals(-returncode).name
+        except ValueError:
+            sig = f"signal {-returncode}"
+        hint = " (out of memory?)" if sig == "SIGKILL" else ""
+        return f"the script was killed by {sig}{hint}"
+    last = next((ln.strip() for ln in reversed(lines) if ln.strip() and not ln.startswith("@qapc ")), "")
+    return f"the script exited with code {returncode}" + (f"; last output: {last}" if last else "")
+
+
+def _diverged(event: Mapping[str, Any]) -> str | None:
+    for key in ("loss", "val_loss"):
+        v = event.get(key)
+        if isinstance(v, float) and not math.isfinite(v):
+            where = ", ".join(f"{k} {event[k]}" for k in ("round", "epoch") if event.get(k) is not None)
+            return f"training diverged: {key} became {v}" + (f" ({where})" if where else "") + "; lower the learning rate or check the data for NaN/inf values"
+    return None
+
+
+def run_script(
+    step: str,
+    script: Path,
+    args: list[str],
+    cwd: Path,
+    emit: Progress,
+    watch: Callable[[Mapping[str, Any]], str | None] | None = None,
+) -> None:
+    """Run a generated script with this interpreter; parse its `@qapc` lines; raise StepError on failure."""
+    if not script.is_file():
+        raise StepError(step, f"{script} is missing: the build did not write it")
+    log_path = cwd / f"{step}.log"
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    cmd = [sys.executable, str(script), *args]
+    try:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1, env=env)
+    except OSError as e:
+        raise StepError(step, f"cannot start {sys.executable}: {e.strerror or e}") from None
+    tail: deque[str] = deque(maxlen=400)
+    reported: str | None = None
+    try:
+        assert proc.stdout is not None
+        with log_path.open("w", encoding="utf-8") as log:
+            log.write("$ " + " ".join(cmd) + "\n")
+            for line in proc.stdout:
+                log.write(line)
+                log.flush()
+                text = line.rstrip("\n")
+                tail.append(text)
+                if not text.startswith("@qapc "):
+                    continue
+                try:
+                    event = json.loads(text[len("@qapc ") :])
+                except ValueError:
+                    continue
+                if not isinstance(event, dict):
+                    continue
+                if event.get("error"):
+                    reported = str(event["error"])
+                event["stage"] = step
+                emit(event)
+                cause = watch(event) if watch else None
+                if cause:
+                    proc.kill()
+                    proc.wait()
+                    raise StepError(step, cause, log_path)
+        rc = proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if rc != 0:
+        raise StepError(step, reported or cause_from_output(list(tail), rc), log_path)
+
+
+def _read_json(path: Path, step: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StepError(step, f"the script finished but wrote no {path.name}", path.parent / f"{step}.log") from None
+    except (OSError, ValueError) as e:
+        raise StepError(step, f"cannot read {path.name}: {e}", path.parent / f"{step}.log") from None
+    if not isinstance(data, dict):
+        raise StepError(step, f"{path.name} does not hold a JSON object")
+    return data
+
+
+# -- the steps ------------------------------------------------------------------------------
+
+
+def _build(spec: ir.Spec, out_dir: Path, spec_path: str | None) -> None:
+    from qapdsl.backends import build
+
+    build(spec, out_dir, spec_path=spec_path)
+
+
+def _data_arg(spec: ir.Spec, data: str | None, spec_path: str | None) -> str | None:
+    """The --data argument for train.py (an absolute path), after checking the file is there."""
+    if data is None:
+        if spec.train.data.source != "file":
+            return None
+        p = Path(spec.train.data.name)
+        if not p.is_absolute() and spec_path is not None:
+            p = Path(spec_path).parent / p
+        shown = spec.train.data.name
+    else:
+        p = Path(data)
+        shown = data
+    if p.suffix.lower() not in DATA_SUFFIXES:
+        raise StepError("train", f"data file {shown}: unsupported type '{p.suffix}' (use {', '.join(DATA_SUFFIXES)})")
+    if not p.is_file():
+        raise StepError("train", f"data file not found: {shown}" + (f" (looked at {p.resolve()})" if str(p) != shown else ""))
+    return str(p.resolve()) if data is not None else None
+
+
+def _check_metrics(metrics: Mapping[str, Any], log: Path) -> None:
+    for key in ("loss", "accuracy"):
+        v = metrics.get(key)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise StepError("train", f"training diverged: the final {key} is {v}; lower the learning rate or check the data for NaN/inf values", log)
+    if not isinstance(metrics.get("accuracy"), int | float):
+        raise StepError("train", "metrics.json has no accuracy", log)
+
+
+def _synth_plan(spec: ir.Spec, synth: bool) -> dict[str, Any]:
+    if not synth:
+        return {"requested": False}
+    tool = SYNTH_TOOLS.get(spec.target.backend, spec.target.backend)
+    if shutil.which(tool) is None:
+        return {"requested": True, "ran": False, "reason": f"{tool} not found on PATH ({spec.target.backend} backend): synthesis skipped"}
+    return {"requested": True, "ran": True, "tool": tool}
+
+
+def _clear(out_dir: Path, *names: str) -> None:
+    for name in names:
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def run_spec(
+    spec: ir.Spec,
+    out_dir: Path,
+    *,
+    epochs: int | None = None,
+    data: str | None = None,
+    synth: bool = False,
+    progress: Progress | None = None,
+    spec_path: str | None = None,
+) -> dict[str, Any]:
+    """Build, train, convert and emulate `spec` in `out_dir`; return (and write) results.json.
+
+    `epochs` and `data` override the spec's; `synth` runs synthesis when the
+    vendor tool is on PATH (else it is recorded as skipped). `progress` gets
+    every event: the runner's own (`{"event": "step", "stage", "status": start|done|failed, ...}`,
+    `{"event": "warning", ...}`) and the scripts' `@qapc` lines (with `stage` added).
+    Raises StepError when a step fails.
+    """
+    from qapdsl import report
+
+    emit = progress or _quiet
+    out_dir = Path(out_dir).resolve()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.monotonic()
+    timings: dict[str, float] = {}
+
+    with _step("build", emit, timings):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _clear(out_dir, "results.json", "report.md")  # a stale one must not pass for this run's
+        _build(spec, out_dir, spec_path)
+
+    with _step("train", emit, timings) as info:
+        data_arg = _data_arg(spec, data, spec_path)
+        _clear(out_dir, "metrics.json")
+        args = ["--out", str(out_dir)]
+        if epochs is not None:
+            args += ["--epochs", str(epochs)]
+        if data_arg is not None:
+            args += ["--data", data_arg]
+        run_script("train", out_dir / "train.py", args, out_dir, emit, watch=_diverged)
+        metrics = _read_json(out_dir / "metrics.json", "train")
+        _check_metrics(metrics, out_dir / "train.log")
+        if not (out_dir / "model.h5").is_file():
+            raise StepError("train", "train.py finished but wrote no model.h5", out_dir / "train.log")
+        info["accuracy"] = metrics.get("accuracy")
+        sp = metrics.get("sparsity")
+        info["sparsity"] = sp.get("total") if isinstance(sp, Mapping) else None
+
+    synth_plan = _synth_plan(spec, synth)
+    with _step("convert", emit, timings) as info:
+        if synth_plan.get("reason"):
+            emit({"event": "warning", "stage": "convert", "message": synth_plan["reason"]})
+        if shutil.which("g++") is None:
+            raise StepError("convert", "g++ not found on PATH: hls4ml's C++ emulation needs a C++ compiler (install g++)")
+        _clear(out_dir, "firmware.json")
+        args = ["--model", str(out_dir / "model.h5"), "--data", str(out_dir / "test_data.npz"), "--out", str(out_dir)]
+        if synth_plan.get("ran"):
+            args.append("--synth")
+        run_script("convert", out_dir / "convert.py", args, out_dir, emit)
+        firmware = _read_json(out_dir / "firmware.json", "convert")
+        agreement = firmware.get("agreement")
+        info["agreement"] = agreement.get("fraction") if isinstance(agreement, Mapping) else agreement
+        info["hls_accuracy"] = firmware.get("hls_accuracy")
+
+    with _step("report", emit, timings):
+        efficiency = None
+        activations = out_dir / "activations.npz"
+        if activations.is_file():
+            try:
+                efficiency = report.load_efficiency(activations)
+            except (OSError, ValueError) as e:
+                raise StepError("report", f"cannot read {activations.name}: {e}") from None
+        manifest: dict[str, Any] = {}
+        if (out_dir / "manifest.json").is_file():
+            manifest = _read_json(out_dir / "manifest.json", "report")
+        results: dict[str, Any] = {
+            "qapc_version": __version__,
+            "model": spec.model.name,
+            "spec": spec_path,
+            "spec_sha256": spec.sources[0].sha256 if spec.sources else None,
+            "build_dir": str(out_dir),
+            "started": started,
+            "overrides": {"epochs": epochs, "data": data, "synth": synth},
+            "versions": manifest.get("versions"),
+            "steps": {name: {"wall_time_s": round(t, 3)} for name, t in timings.items()},
+            "metrics": metrics,
+            "firmware": {**firmware, "synth_plan": synth_plan},
+            "efficiency": efficiency,
+        }
+        rep = report.build(spec, results, efficiency)
+        results["report"] = rep.to_dict()
+        results["wall_time_s"] = round(time.monotonic() - t0, 3)
+        results = report.finite(results)
+        (out_dir / "report.md").write_text(render_report_md(results, rep), encoding="utf-8")
+        tmp = out_dir / ".results.json.tmp"
+        tmp.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        os.replace(tmp, out_dir / "results.json")
+    return results
+
+
+def render_report_md(results: Mapping[str, Any], rep: Any) -> str:
+    """report.md: how the run was made, then the report table in Markdown."""
+    from qapdsl import report
+
+    lines = [f"# qapc run: {results['model']}", ""]
+    if results.get("spec"):
+        lines.append(f"- spec: `{results['spec']}` (sha256 {str(results.get('spec_sha256'))[:12]})")
+    lines.append(
+        f"- started {results['started']}, {results['wall_time_s']:.1f} s in all ("
+        + ", ".join(f"{k} {v['wall_time_s']:.1f} s" for k, v in results["steps"].items())
+        + ")"
+    )
+    ov = {k: v for k, v in results["overrides"].items() if v not in (None, False)}
+    if ov:
+        lines.append("- overrides: " + ", ".join(f"{k} {v}" for k, v in ov.items()))
+    versions = results.get("versions")
+    if isinstance(versions, Mapping) and versions:
+        lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    lines += ["", report.to_markdown(rep)]
+    return "\n".join(lines)
