@@ -1,0 +1,155 @@
+"""`qapc report`: the paper's BOPs, the table formats, the measured figures from a run's results."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import SPECS
+
+from qapdsl import metrics, report
+from qapdsl.cli import main
+from qapdsl.loader import load_file
+
+JET_FLOAT = """
+model jet_float_inline {
+    input 16
+    dense fc1 64 relu
+    dense fc2 32 relu
+    dense fc3 32 relu
+    dense out 5 softmax
+}
+train { data openml "hls4ml_lhc_jets_hlf"; classes 5 }
+"""
+
+
+def _report_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    assert main(["report", *argv, "--json"]) == 0
+    data: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return data
+
+
+def test_float_jet_tagger_is_4652832_bops(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    data = _report_json(capsys, str(write_spec(JET_FLOAT)))
+    assert round(data["totals"]["bops"]) == 4_652_832
+    assert [round(lay["bops"]) for lay in data["layers"]] == [1_118_208, 2_240_512, 1_119_232, 174_880]
+    assert data["totals"]["params"] == 16 * 64 + 64 + 64 * 32 + 32 + 32 * 32 + 32 + 32 * 5 + 5
+    assert data["input"]["precision"] == "float"
+    assert data["measured"] is None
+
+
+def test_bundled_jet_float_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _report_json(capsys, str(SPECS / "jet_float.qap"), "-o", "/nonexistent/build")
+    assert round(data["totals"]["bops"]) == 4_652_832
+    assert main(["report", str(SPECS / "jet_float.qap"), "-o", "/nonexistent/build"]) == 0
+    assert "| **total** |  |  | 4,389 |  |  |  | 0.0% | 4,652,832 |" in capsys.readouterr().out
+
+
+def test_quantized_pruned_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _report_json(capsys, str(SPECS / "digits_qap.qap"), "-o", "/nonexistent/build")
+    fc1 = data["layers"][0]
+    assert (fc1["weights"], fc1["activation"], fc1["input_bits"], fc1["weight_bits"]) == ("fixed<6,1>", "ufixed<6,2>", 8, 6)
+    p = 1 - fc1["sparsity"]
+    assert fc1["bops"] == pytest.approx(32 * 64 * (p * 8 * 6 + 8 + 6 + math.log2(64)))
+    assert fc1["memory_bits"] == pytest.approx(64 * 32 * p * 6 + 32 * 6)
+    float_bops = _report_json(capsys, str(SPECS / "digits_float.qap"), "-o", "/nonexistent/build")["totals"]["bops"]
+    assert float_bops / data["totals"]["bops"] > 20
+
+
+def test_latex_is_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(SPECS / "digits_qap.qap"), "--format", "latex", "-o", "/nonexistent/build"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(r"\begin{tabular}") == out.count(r"\end{tabular}") == 1
+    assert r"digits\_qap" in out and r"fixed\textless{}6,1\textgreater{}" in out
+    body = next(ln for ln in out.splitlines() if ln.startswith("fc1 &"))
+    assert body.count("&") == 9 and body.endswith(r"\\")
+
+
+def test_spec_errors_exit_1(write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(write_spec(JET_FLOAT.replace("dense fc2", "dense fc2 relu")))]) == 1
+
+
+def test_report_imports_neither_tensorflow_nor_numpy() -> None:
+    code = (
+        "import sys; from qapdsl.cli import main; "
+        f"rc = main(['report', {str(SPECS / 'jet.qap')!r}, '-o', '/nonexistent/build']); "
+        "bad = [m for m in ('tensorflow', 'numpy', 'qkeras', 'hls4ml', 'keras') if m in sys.modules]; "
+        "sys.exit(rc or (3 if bad else 0))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def _fake_run(tmp: Path, spec_path: Path, sparsity: dict[str, float], patterns: dict[str, Any]) -> Path:
+    spec = load_file(spec_path).spec
+    assert spec is not None
+    results = {
+        "model": spec.model.name,
+        "spec_sha256": spec.sources[0].sha256,
+        "metrics": {"accuracy": 0.9, "auc": {"0": 0.98, "1": 0.96, "mean": 0.97}, "loss": 0.3, "sparsity": {"layers": sparsity, "total": 0.5}},
+        "firmware": {"agreement": {"argmax": 359, "fraction": 0.997}, "max_abs_diff": 0.01, "n_rows": 360, "hls_accuracy": 0.89},
+    }
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "results.json").write_text(json.dumps(results))
+    np.savez(tmp / "activations.npz", **patterns)
+    return tmp
+
+
+def test_measured_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(0)
+    patterns = {"fc1": rng.random((200, 32)) > 0.5, "fc2": rng.random((200, 32)) > 0.8}
+    sparsity = {"fc1": 0.9, "fc2": 0.75, "out": 0.5}
+    build = _fake_run(tmp_path / "b", SPECS / "digits_qap.qap", sparsity, patterns)
+    data = _report_json(capsys, str(SPECS / "digits_qap.qap"), "-o", str(build))
+    spec = load_file(SPECS / "digits_qap.qap").spec
+    assert spec is not None
+    assert data["totals"]["bops_measured"] == pytest.approx(metrics.total_bops(spec, sparsity))
+    assert data["totals"]["bops_measured"] != pytest.approx(data["totals"]["bops"])
+    assert [lay["sparsity_measured"] for lay in data["layers"]] == [0.9, 0.75, 0.5]
+    eff = metrics.neural_efficiency(patterns)
+    assert data["measured"]["efficiency"] == pytest.approx(eff["network"])
+    assert data["layers"][0]["efficiency"] == pytest.approx(eff["layers"]["fc1"])
+    assert data["layers"][2]["efficiency"] is None  # softmax output: no on/off pattern
+    m = data["measured"]
+    assert (m["accuracy"], m["auc"], m["agreement"], m["hls_accuracy"], m["n_rows"]) == (0.9, 0.97, 0.997, 0.89, 360)
+    assert data["notes"] == []
+    # the same through --results, and in markdown
+    assert main(["report", str(SPECS / "digits_qap.qap"), "--results", str(build / "results.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| QKeras ↔ HLS argmax agreement | 99.70% of 360 test rows |" in out
+    assert "BOPs (measured)" in out
+
+
+def test_results_of_another_model_or_version(tmp_path: Path, write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    build = _fake_run(tmp_path / "b", SPECS / "digits_qap.qap", {"fc1": 0.5}, {"fc1": np.zeros((4, 32), bool)})
+    assert main(["report", str(SPECS / "digits_float.qap"), "-o", str(build)]) == 2
+    assert "holds results of model 'digits_qap'" in capsys.readouterr().err
+    changed = write_spec(
+        (SPECS / "digits_qap.qap").read_text().replace("rounds 8", "rounds 7"), "digits_qap.qap", digits_float__qap=(SPECS / "digits_float.qap").read_text()
+    )
+    data = _report_json(capsys, str(changed), "-o", str(build))
+    assert any("different version of the spec" in n for n in data["notes"])
+    assert any("no measured sparsity for fc2, out" in n for n in data["notes"])
+
+
+def test_unreadable_results_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "results.json"
+    bad.write_text("{not json")
+    assert main(["report", str(SPECS / "digits_qap.qap"), "--results", str(bad)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main(["report", str(SPECS / "digits_qap.qap"), "--results", str(tmp_path / "missing.json")]) == 2
+
+
+def test_json_has_no_nan() -> None:
+    spec = load_file(SPECS / "digits_qap.qap").spec
+    assert spec is not None
+    rep = report.build(spec, {"metrics": {"accuracy": float("nan"), "loss": float("inf"), "sparsity": {"layers": {}}}, "firmware": {}})
+    text = report.to_json(rep)
+    assert "NaN" not in text and json.loads(text)["measured"]["accuracy"] is None
