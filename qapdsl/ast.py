@@ -55,12 +55,14 @@ class Word:
 class ListV:
     items: tuple[Value, ...]
     span: Span
+    depth: int = 1  # lists and tuples nested inside it, plus one (bounded by the parser)
 
 
 @dataclass(frozen=True, slots=True)
 class TupleV:
     items: tuple[Value, ...]
     span: Span
+    depth: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,11 +182,21 @@ class _Builder(Transformer[Token, Any]):
 
     def list(self, children: builtins.list[Any]) -> ast.ListV:
         items = tuple(self._value(c) for c in self._meaningful(children))
-        return ast.ListV(items=items, span=self._span(children[0], children[-1]))
+        span = self._span(children[0], children[-1])
+        return ast.ListV(items=items, span=span, depth=self._nesting(items, span))
 
     def tuple(self, children: builtins.list[Any]) -> ast.TupleV:
         items = tuple(self._value(c) for c in self._meaningful(children))
-        return ast.TupleV(items=items, span=self._span(children[0], children[-1]))
+        span = self._span(children[0], children[-1])
+        return ast.TupleV(items=items, span=span, depth=self._nesting(items, span))
+
+    @staticmethod
+    def _nesting(items: tuple[ast.Value, ...], span: Span) -> int:
+        """Depth of a list or tuple; later passes recurse on values, so it is bounded here."""
+        depth = 1 + max((i.depth for i in items if isinstance(i, ast.ListV | ast.TupleV)), default=0)
+        if depth > MAX_DEPTH:
+            raise _DepthError(span)
+        return depth
 
     def range(self, children: builtins.list[Token]) -> ast.RangeV:
         lo, hi = self._num(children[0]), self._num(children[-1])
@@ -375,5 +385,5 @@ def parse(text: str, path: str = "<spec>") -> ast.File:
     except UnexpectedInput as e:
         raise SpecError([_syntax_diagnostic(e, path, text)]) from None
     except _DepthError as e:
-        raise SpecError([Diagnostic("E007", f"blocks nested deeper than {MAX_DEPTH} levels", e.span, "flatten the spec")]) from None
+        raise SpecError([Diagnostic("E007", f"blocks or lists nested deeper than {MAX_DEPTH} levels", e.span, "flatten the spec")]) from None
     return ast.File(path=path, items=tuple(items), comments=_comments(text))
