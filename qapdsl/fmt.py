@@ -3,15 +3,21 @@
 The layout is a function of the syntax tree alone (like black): four-space
 indents, one statement per line in top-level blocks, a nested block on one
 line `{ a; b }` when it fits in 100 columns and holds no comment, a blank line
-between top-level items (consecutive imports stay together). Numbers and
-strings keep their spelling. Comments stay where they were: a comment on its
-own line before the statement it precedes, a trailing comment at the end of
-the line of the statement it follows.
+between top-level items (consecutive imports stay together; a comment block
+set apart by a blank line, such as a file header, stays apart). Numbers and
+strings keep their spelling.
+
+Comments stay with what they were written next to. A comment on its own line
+goes before the statement that follows it. A comment at the end of a line
+belongs to the last statement that ends on that line before it (so it follows
+that statement wherever the layout puts it), else to the block opened on that
+line (it stays after the `{`), else to the statement the line is part of.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from qapdsl import ast
 from qapdsl.source import Span
@@ -19,35 +25,90 @@ from qapdsl.source import Span
 INDENT = "    "
 WIDTH = 100
 
+_Node = ast.Stmt | ast.Item
+
+
+@dataclass(frozen=True)
+class _Owner:
+    node: int  # id() of the statement or item
+    opens: bool  # True: after the `{` of its block; False: at the end of the node
+
+
+def _walk(stmts: Sequence[ast.Stmt]) -> Iterator[ast.Stmt]:
+    for s in stmts:
+        yield s
+        if s.block:
+            yield from _walk(s.block)
+
+
+def _owners(tree: ast.File) -> dict[int, _Owner]:
+    """Which node each end-of-line comment belongs to (see the module docstring)."""
+    nodes: list[tuple[_Node, bool]] = []  # (node, has a block)
+    for item in tree.items:
+        nodes.append((item, not isinstance(item, ast.ImportDecl)))
+        if not isinstance(item, ast.ImportDecl):
+            nodes.extend((s, s.block is not None) for s in _walk(item.body))
+    owners: dict[int, _Owner] = {}
+    for c in tree.comments:
+        if c.own_line:
+            continue
+        ends = [(n.span.end_column, -n.span.column, n) for n, _ in nodes if n.span.end_line == c.line and n.span.end_column <= c.column]
+        if ends:
+            owners[id(c)] = _Owner(id(max(ends, key=lambda e: e[:2])[2]), opens=False)
+            continue
+        opens = [(n.span.column, n) for n, block in nodes if block and n.span.line == c.line]
+        if opens:
+            owners[id(c)] = _Owner(id(max(opens, key=lambda e: e[0])[1]), opens=True)
+            continue
+        covers = [(n.span.line, n.span.column, n, block) for n, block in nodes if n.span.line <= c.line <= n.span.end_line]
+        if covers:
+            _, _, node, block = max(covers, key=lambda e: e[:2])
+            owners[id(c)] = _Owner(id(node), opens=block)
+    return owners
+
 
 class _Comments:
-    def __init__(self, comments: Sequence[ast.Comment]) -> None:
-        self.pending = sorted(comments, key=lambda c: (c.line, c.column))
-        self.trailing = {c.line: c for c in comments if not c.own_line}
+    def __init__(self, tree: ast.File) -> None:
+        self.pending = sorted(tree.comments, key=lambda c: (c.line, c.column))
+        self.owners = _owners(tree)
         self.used: set[int] = set()
+
+    def _take(self, comments: list[ast.Comment]) -> list[ast.Comment]:
+        for c in comments:
+            self.used.add(id(c))
+        return comments
 
     def before(self, line: int) -> list[ast.Comment]:
         """Own-line comments above `line` not yet emitted."""
-        out = [c for c in self.pending if c.own_line and c.line < line and id(c) not in self.used]
-        for c in out:
-            self.used.add(id(c))
+        return self._take([c for c in self.pending if c.own_line and c.line < line and id(c) not in self.used])
+
+    def owned(self, node: _Node, opens: bool | None = None) -> list[ast.Comment]:
+        """End-of-line comments of `node` not yet emitted (opens=None: both kinds)."""
+        out = []
+        for c in self.pending:
+            o = self.owners.get(id(c))
+            if o is not None and o.node == id(node) and (opens is None or o.opens == opens) and id(c) not in self.used:
+                out.append(c)
         return out
 
-    def trailing_on(self, line: int) -> str:
-        c = self.trailing.get(line)
-        if c is None or id(c) in self.used:
-            return ""
-        self.used.add(id(c))
-        return "  " + c.text
+    def take_owned(self, node: _Node, opens: bool | None = None) -> list[ast.Comment]:
+        return self._take(self.owned(node, opens))
 
-    def inside(self, first: int, last: int) -> bool:
-        return any(first <= c.line <= last and id(c) not in self.used for c in self.pending)
+    def inside(self, stmt: ast.Stmt) -> bool:
+        """Whether a comment would be lost or moved if `stmt` were printed on one line."""
+        if any(c.own_line and stmt.span.line < c.line <= stmt.span.end_line and id(c) not in self.used for c in self.pending):
+            return True
+        return any(self.owned(s) for s in _walk(stmt.block or ()))
 
     def rest(self) -> list[ast.Comment]:
-        out = [c for c in self.pending if id(c) not in self.used]
-        for c in out:
-            self.used.add(id(c))
-        return out
+        return self._take([c for c in self.pending if id(c) not in self.used])
+
+
+def _trail(pad: str, comments: list[ast.Comment], out: list[str]) -> str:
+    """All but the last comment go on their own lines above; the last one trails."""
+    for c in comments[:-1]:
+        out.append(pad + c.text)
+    return "  " + comments[-1].text if comments else ""
 
 
 def _head(stmt: ast.Stmt) -> str:
@@ -74,28 +135,25 @@ def _stmt(stmt: ast.Stmt, depth: int, cm: _Comments, out: list[str]) -> None:
     for c in cm.before(stmt.span.line):
         out.append(pad + c.text)
     one_line = pad + _inline(stmt)
-    nested_comment = stmt.block is not None and cm.inside(stmt.span.line + 1, stmt.span.end_line)
-    same_line_comment = stmt.block is not None and stmt.span.end_line != stmt.span.line and stmt.span.line in cm.trailing
-    fits = len(one_line) <= WIDTH
-    if stmt.block is None or not stmt.block or (fits and not nested_comment and not same_line_comment):
-        trail = cm.trailing_on(stmt.span.line) or (cm.trailing_on(stmt.span.end_line) if stmt.span.end_line != stmt.span.line else "")
+    if stmt.block is None or not stmt.block or (len(one_line) <= WIDTH and not cm.inside(stmt)):
+        trail = _trail(pad, cm.take_owned(stmt), out)
         out.append(one_line + trail)
         return
-    _block(_head(stmt) + " ", stmt.block, stmt.span, depth, cm, out)
+    _block(_head(stmt) + " ", stmt, stmt.block, stmt.span, depth, cm, out)
 
 
-def _block(head: str, body: Sequence[ast.Stmt], span: Span, depth: int, cm: _Comments, out: list[str]) -> None:
+def _block(head: str, node: _Node, body: Sequence[ast.Stmt], span: Span, depth: int, cm: _Comments, out: list[str]) -> None:
     pad = INDENT * depth
-    out.append(pad + head + "{" + cm.trailing_on(span.line))
+    out.append(pad + head + "{" + _trail(pad, cm.take_owned(node, opens=True), out))
     for s in body:
         _stmt(s, depth + 1, cm, out)
     for c in cm.before(span.end_line):
         out.append(pad + INDENT + c.text)
-    out.append(pad + "}" + (cm.trailing_on(span.end_line) if span.end_line != span.line else ""))
+    out.append(pad + "}" + _trail(pad, cm.take_owned(node, opens=False), out))
 
 
 def format_file(tree: ast.File) -> str:
-    cm = _Comments(tree.comments)
+    cm = _Comments(tree)
     out: list[str] = []
     prev: ast.Item | None = None
     for item in tree.items:
@@ -105,14 +163,16 @@ def format_file(tree: ast.File) -> str:
         if lead and out and out[-1] != "" and prev is not None:
             out.append("")
         out.extend(c.text for c in lead)
+        if lead and lead[-1].line + 1 < item.span.line:
+            out.append("")  # a comment block set apart from the item (a file header) stays apart
         if isinstance(item, ast.ImportDecl):
-            out.append(f"import {item.path.raw}" + cm.trailing_on(item.span.line))
+            out.append(f"import {item.path.raw}" + _trail("", cm.take_owned(item), out))
         elif isinstance(item, ast.ModelDecl):
             head = f"model {item.name.name} " + (f"from {item.base.name} " if item.base else "")
-            _block(head, item.body, item.span, 0, cm, out)
+            _block(head, item, item.body, item.span, 0, cm, out)
         else:
             head = item.kind.name + " " + (f"{item.arg.name} " if item.arg else "")
-            _block(head, item.body, item.span, 0, cm, out)
+            _block(head, item, item.body, item.span, 0, cm, out)
         prev = item
     tail = cm.rest()
     if tail:

@@ -1,0 +1,140 @@
+"""`qapc check` and `qapc fmt`: exit codes 0/1/2, output formats, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qapdsl import ir
+from qapdsl.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+JET = ROOT / "specs" / "jet.qap"
+BAD = 'model m {\n    input 16\n    dense out 5 sofmax\n}\ntrain {\n    data openml "x"\n}\n'
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_clean_spec_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["check", str(JET)], capsys)
+    assert (code, err) == (0, "")
+    assert out.strip() == f"{JET}: ok (model jet_tagger, 4 layers)"
+
+
+def test_check_all_example_specs(capsys: pytest.CaptureFixture[str]) -> None:
+    specs = sorted(str(p) for p in (ROOT / "specs").glob("*.qap"))
+    code, out, _ = run(["check", *specs], capsys)
+    assert code == 0 and out.count(": ok (") == len(specs)
+
+
+def test_check_spec_error_exits_1_with_rendered_diagnostic(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "bad.qap").write_text(BAD, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["check", "bad.qap"], capsys)
+    assert code == 1 and out == ""
+    assert err.splitlines() == [
+        "bad.qap:3:17: error[E204]: unknown activation 'sofmax'",
+        "3 |     dense out 5 sofmax",
+        "  |                 ^^^^^^",
+        "  = hint: did you mean 'softmax'? (expected one of: linear, relu, sigmoid, softmax, tanh)",
+        "1 error",
+    ]
+
+
+def test_check_json_diagnostics(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "bad.qap").write_text(BAD, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(["check", "--json", "bad.qap"], capsys)
+    assert code == 1
+    (d,) = json.loads(out)
+    assert (d["code"], d["file"], d["line"], d["column"], d["end_column"]) == ("E204", "bad.qap", 3, 17, 23)
+    code, out, _ = run(["check", "--json", str(JET)], capsys)
+    assert code == 0 and json.loads(out) == []
+
+
+def test_emit_ir_round_trips_to_an_equal_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    from qapdsl.loader import load_file
+
+    code, out, _ = run(["check", "--emit-ir", str(JET)], capsys)
+    assert code == 0
+    spec = ir.Spec.model_validate_json(out)
+    assert spec == load_file(JET).spec
+    assert spec.model.layers[0].span is not None and spec.model.layers[0].span.line == 6
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "no/such/file.qap"], "qapc: cannot read no/such/file.qap"),
+        (["fmt", "no/such/file.qap"], "qapc: cannot read no/such/file.qap"),
+    ],
+)
+def test_missing_file_exits_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(argv, capsys)
+    assert code == 2 and err.startswith(message)
+
+
+def test_directory_as_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("check", "fmt"):
+        code, _, err = run([command, str(tmp_path)], capsys)
+        assert code == 2 and "cannot read" in err and "Traceback" not in err
+
+
+def test_empty_file_is_a_spec_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty.qap").write_bytes(b"")
+    code, _, err = run(["check", str(tmp_path / "empty.qap")], capsys)
+    assert code == 1 and "error[E101]" in err
+    code, out, _ = run(["fmt", "--check", str(tmp_path / "empty.qap")], capsys)
+    assert code == 0
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    for argv in (["check"], ["check", "--bogus", str(JET)], ["nosuchcommand"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2
+
+
+def test_fmt_check_diff_and_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.qap"
+    path.write_text("model m{input 16 # in\ndense out 5 softmax}\n", encoding="utf-8")
+    code, _, err = run(["fmt", "--check", str(path)], capsys)
+    assert code == 1 and f"would reformat {path}" in err
+    code, out, _ = run(["fmt", "--diff", str(path)], capsys)
+    assert code == 1 and "+    input 16  # in" in out and out.startswith(f"--- {path}")
+    assert path.read_text(encoding="utf-8").startswith("model m{")  # --check and --diff write nothing
+    code, _, err = run(["fmt", str(path)], capsys)
+    assert code == 0 and path.read_text(encoding="utf-8") == "model m {\n    input 16  # in\n    dense out 5 softmax\n}\n"
+    code, _, _ = run(["fmt", "--check", str(path)], capsys)
+    assert code == 0
+
+
+def test_fmt_syntax_error_exits_1_and_keeps_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.qap"
+    path.write_text("model m {\n", encoding="utf-8")
+    code, _, err = run(["fmt", str(path)], capsys)
+    assert code == 1 and "error[E003]" in err and path.read_text(encoding="utf-8") == "model m {\n"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\xff\xfe\x00garbage", b"model m {" * 5000, b"model m { input " + b"[" * 100000, b"\x00", b"model m { input 1" + b"9" * 5000 + b" }"],
+    ids=["binary", "unclosed-many", "deep-list", "nul", "huge-number"],
+)
+def test_no_traceback_in_a_fresh_process(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "x.qap"
+    path.write_bytes(data)
+    for command in ("check", "fmt"):
+        proc = subprocess.run([sys.executable, "-m", "qapdsl.cli", command, str(path)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+        if command == "check" or proc.returncode != 0:  # fmt may accept what check rejects (a huge number)
+            assert proc.returncode == 1 and "error[E" in proc.stderr, proc.stderr
