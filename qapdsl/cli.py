@@ -103,6 +103,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 COMMAND_MODULES: list[tuple[str, str, str]] = [
     ("run", "build, train (QAP), convert with hls4ml, emulate in C++ and report", "qapdsl.runner.command"),
     ("report", "per-layer figures (shapes, precisions, sparsity, BOPs, memory); measured ones after a run", "qapdsl.report_command"),
+    ("lsp", "run the language server over stdio", "qapdsl.lsp"),
 ]
 
 

@@ -1,0 +1,20 @@
+"""`qapc lsp`: the language server over stdio.
+
+This module stays tiny: `qapc` imports it to build its argument parser, and
+pygls is imported only when the server really starts (qapdsl.lsp.server).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default and only transport; accepted for editors that pass it)")
+    parser.add_argument("--log-file", metavar="PATH", help="write the server's log here (stdout carries the protocol)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from qapdsl.lsp.server import serve
+
+    return serve(log_file=args.log_file)

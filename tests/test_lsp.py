@@ -1,0 +1,394 @@
+"""`qapc lsp` tested as an editor uses it: a subprocess spoken to in JSON-RPC over stdio.
+
+Every read has a timeout and the server is killed at the end whatever
+happens, so a broken server fails the test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qapdsl import metrics
+from qapdsl.fmt import format_text
+from qapdsl.loader import load_file
+
+pytest.importorskip("pygls")
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 15.0
+
+BASE = """\
+# a base model in its own file
+model base_net {
+    input 16
+    quant weights fixed<6,1>, activations ufixed<6,0>
+    dense fc1 64 relu { batchnorm; l1 1e-4 }
+    dense fc2 32 relu
+    dense out 5 softmax
+}
+
+train {
+    data openml "hls4ml_lhc_jets_hlf"
+    classes 5
+}
+"""
+
+MAIN = """\
+import "base.qap"
+
+model small from base_net {
+    layer fc1 { reuse 2 }
+    remove fc2
+}
+
+prune {
+    method magnitude
+    skip out
+    schedule iterative { rounds 4; rate 20% }
+}
+"""
+
+
+def _qapc() -> list[str]:
+    exe = Path(sys.executable).with_name("qapc")
+    if exe.exists():
+        return [str(exe), "lsp"]
+    found = shutil.which("qapc")
+    return [found, "lsp"] if found else [sys.executable, "-m", "qapdsl.cli", "lsp"]
+
+
+class Client:
+    """A minimal LSP client: Content-Length framing, requests with ids, notifications kept in order."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.proc = subprocess.Popen(_qapc(), cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.notifications: list[dict[str, Any]] = []
+        self.next_id = 0
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        assert out is not None
+        try:
+            while True:
+                headers: dict[str, str] = {}
+                while True:
+                    line = out.readline()
+                    if not line:
+                        self.messages.put(None)
+                        return
+                    line = line.strip()
+                    if not line:
+                        break
+                    name, _, value = line.decode("ascii").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = out.read(int(headers["content-length"]))
+                self.messages.put(json.loads(body))
+        except (OSError, ValueError, KeyError):
+            self.messages.put(None)
+
+    def send(self, message: dict[str, Any]) -> None:
+        body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
+        stdin = self.proc.stdin
+        assert stdin is not None
+        stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        stdin.flush()
+
+    def _next(self, deadline: float) -> dict[str, Any]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no message from the server in time")
+        try:
+            msg = self.messages.get(timeout=remaining)
+        except queue.Empty:
+            raise TimeoutError("no message from the server in time") from None
+        if msg is None:
+            raise EOFError("the server closed its output: " + self.stderr())
+        return msg
+
+    def request(self, method: str, params: Any) -> Any:
+        self.next_id += 1
+        rid = self.next_id
+        self.send({"id": rid, "method": method, "params": params})
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            msg = self._next(deadline)
+            if msg.get("id") == rid and "method" not in msg:
+                assert "error" not in msg, msg
+                return msg.get("result")
+            if "method" in msg and "id" in msg:  # a request from the server (e.g. registerCapability)
+                self.send({"id": msg["id"], "result": None})
+            elif "method" in msg:
+                self.notifications.append(msg)
+
+    def notify(self, method: str, params: Any) -> None:
+        self.send({"method": method, "params": params})
+
+    def wait_for(self, method: str, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The first notification (already received or to come) with this method whose params match."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            for i, n in enumerate(self.notifications):
+                if n["method"] == method and match(n["params"]):
+                    return self.notifications.pop(i)["params"]  # type: ignore[no-any-return]
+            msg = self._next(deadline)
+            if "method" in msg and "id" in msg:
+                self.send({"id": msg["id"], "result": None})
+            elif "method" in msg:
+                self.notifications.append(msg)
+
+    def diagnostics(self, uri: str) -> list[dict[str, Any]]:
+        return self.wait_for("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)["diagnostics"]  # type: ignore[no-any-return]
+
+    def stderr(self) -> str:
+        if self.proc.poll() is None:
+            return ""
+        assert self.proc.stderr is not None
+        return self.proc.stderr.read().decode("utf-8", "replace")[-2000:]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=TIMEOUT)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[Client]:
+    c = Client(tmp_path)
+    try:
+        result = c.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}})
+        caps = result["capabilities"]
+        assert caps["hoverProvider"] and caps["documentFormattingProvider"] and caps["definitionProvider"]
+        assert "completionProvider" in caps
+        c.notify("initialized", {})
+        yield c
+    finally:
+        c.close()
+
+
+def _open(client: Client, path: Path, text: str | None = None) -> str:
+    uri = path.as_uri()
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "qap", "version": 1, "text": path.read_text() if text is None else text}})
+    return uri
+
+
+def _pos(text: str, needle: str, nth: int = 0, offset: int = 0) -> dict[str, int]:
+    """The LSP position of the nth occurrence of `needle` (plus `offset` characters)."""
+    index = -1
+    for _ in range(nth + 1):
+        index = text.index(needle, index + 1)
+    index += offset
+    line = text.count("\n", 0, index)
+    return {"line": line, "character": index - (text.rfind("\n", 0, index) + 1)}
+
+
+def _labels(result: Any) -> set[str]:
+    items = result["items"] if isinstance(result, dict) else result
+    return {i["label"] for i in items}
+
+
+def test_diagnostics_match_qapc_check_and_clear_when_fixed(client: Client, tmp_path: Path) -> None:
+    good = (ROOT / "specs" / "jet.qap").read_text()
+    broken = good.replace("{ batchnorm; l1 1e-4 }", "{ batchnrom; l1 1e-4 }", 1)
+    path = tmp_path / "jet.qap"
+    path.write_text(broken)
+    uri = _open(client, path)
+    diags = client.diagnostics(uri)
+    assert len(diags) == 1
+    d = diags[0]
+    start = _pos(broken, "batchnrom")
+    assert d["range"] == {"start": start, "end": {"line": start["line"], "character": start["character"] + len("batchnrom")}}
+    assert d["code"] == "E201" and d["severity"] == 1 and d["source"] == "qapc"
+    # the same message as `qapc check`
+    check = subprocess.run([sys.executable, "-m", "qapdsl.cli", "check", "--json", str(path)], capture_output=True, text=True, timeout=TIMEOUT)
+    expected = json.loads(check.stdout)
+    assert d["message"].split("\n")[0] == expected[0]["message"] == "unknown key 'batchnrom' in layer 'fc1'"
+    assert "did you mean 'batchnorm'" in d["message"]
+
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": good}]})
+    assert client.diagnostics(uri) == []
+
+    # an incremental change that breaks the syntax: unclosed block → the end of the file
+    end = _pos(good, "}", nth=good.count("}") - 1)
+    client.notify(
+        "textDocument/didChange",
+        {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"range": {"start": end, "end": {**end, "character": end["character"] + 1}}, "text": ""}]},
+    )
+    diags = client.diagnostics(uri)
+    assert [x["code"] for x in diags] == ["E003"]
+
+
+def test_syntax_error_range_and_utf16_columns(client: Client, tmp_path: Path) -> None:
+    text = '# 𝔮 is outside the BMP\nmodel m { input 4; dense out 2 softmax; part "𝔮" = 3 }\n'
+    path = tmp_path / "u.qap"
+    uri = _open(client, path, text)
+    diags = client.diagnostics(uri)
+    assert diags and diags[0]["code"] == "E001"
+    # '=' sits after a string holding one astral character: 2 UTF-16 units, 1 code point
+    col = text.split("\n")[1].index("=") + 1
+    assert diags[0]["range"]["start"] == {"line": 1, "character": col}
+
+
+def test_diagnostics_of_imported_files(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "base.qap").write_text(BASE.replace("dense fc1 64 relu", "dense fc1 64 rleu"))
+    main = tmp_path / "main.qap"
+    main.write_text(MAIN)
+    uri = _open(client, main)
+    base_diags = client.diagnostics((tmp_path / "base.qap").as_uri())
+    assert [d["code"] for d in base_diags] == ["E204"]
+    assert base_diags[0]["range"]["start"] == _pos(BASE, "relu")
+    assert client.diagnostics(uri) == []
+
+
+def test_hover_on_a_layer_shows_shape_precisions_and_bops(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "jet.qap"
+    shutil.copy(ROOT / "specs" / "jet.qap", path)
+    text = path.read_text()
+    uri = _open(client, path)
+    assert client.diagnostics(uri) == []
+    result = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": _pos(text, "fc2", offset=1)})
+    value = result["contents"]["value"]
+    loaded = load_file(path)
+    assert loaded.spec is not None
+    row = next(r for r in metrics.layer_figures(loaded.spec) if r.name == "fc2")
+    assert "**fc2**" in value and "dense" in value
+    assert "(64,) → (32,)" in value
+    assert "weights `fixed<6,1>`" in value and "activation `ufixed<6,0>`" in value
+    assert f"BOPs {row.bops:,.0f}" in value and row.bops > 0
+    start = _pos(text, "fc2")
+    assert result["range"] == {"start": start, "end": {**start, "character": start["character"] + 3}}
+    # a reference (`skip out`) shows the same figures as the declaration
+    ref = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": _pos(text, "skip out", offset=6)})
+    decl = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": _pos(text, "dense out", offset=6)})
+    assert ref["contents"]["value"] == decl["contents"]["value"]
+    assert "(32,) → (5,)" in decl["contents"]["value"] and "weights `fixed<8,2>`" in decl["contents"]["value"]
+    # a key shows its documentation from the schema
+    key = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": _pos(text, "rewind")})
+    assert "lottery ticket" in key["contents"]["value"]
+    # white space: nothing
+    assert client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 2, "character": 0}}) is None
+
+
+def test_formatting_is_qapc_fmt(client: Client, tmp_path: Path) -> None:
+    messy = 'model m {\n  input 4   # four\n dense   out 2 softmax {weights fixed<8,2>}\n}\ntrain { data sklearn digits;seed 1 }\n'
+    path = tmp_path / "messy.qap"
+    path.write_text(messy)
+    uri = _open(client, path)
+    edits = client.request("textDocument/formatting", {"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": True}})
+    assert len(edits) == 1
+    lines = messy.split("\n")
+    assert edits[0]["range"] == {"start": {"line": 0, "character": 0}, "end": {"line": len(lines) - 1, "character": len(lines[-1])}}
+    subprocess.run([sys.executable, "-m", "qapdsl.cli", "fmt", str(path)], check=True, capture_output=True, timeout=TIMEOUT)
+    assert edits[0]["newText"] == path.read_text() == format_text(messy, str(path))
+    assert "# four" in edits[0]["newText"]
+    # already formatted: no edits; a syntax error: no edits (the diagnostics say why)
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": path.read_text()}]})
+    assert client.request("textDocument/formatting", {"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": True}}) == []
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"text": "model m {"}]})
+    assert client.request("textDocument/formatting", {"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": True}}) is None
+
+
+def test_completion_by_context(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "jet.qap"
+    shutil.copy(ROOT / "specs" / "jet.qap", path)
+    text = path.read_text()
+    uri = _open(client, path)
+    client.diagnostics(uri)
+
+    def complete(source: str, pos: dict[str, int]) -> set[str]:
+        client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": source}]})
+        return _labels(client.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": pos}))
+
+    # top level: the structure keywords
+    assert {"import", "model", "prune", "train", "target", "sweep", "search"} <= complete(text + "\n", {"line": text.count("\n"), "character": 0})
+    # a key of the train section, by prefix
+    src = text.replace("    seed 42\n", "    seed 42\n    opt\n")
+    got = complete(src, _pos(src, "    opt\n", offset=7))
+    assert got == {"optimizer"}
+    # statement start in a model: model keys and layer kinds, not train keys
+    src = text.replace("    input 16\n", "    input 16\n    \n")
+    got = complete(src, _pos(src, "    \n", offset=4))
+    assert {"dense", "conv2d", "quant", "input"} <= got and "optimizer" not in got
+    # in a layer's block: layer settings
+    src = text.replace("{ batchnorm; l1 1e-4 }", "{ batchnorm; l1 1e-4; r }", 1)
+    assert complete(src, _pos(src, "; r }", offset=3)) == {"reuse", "result"}
+    # a value: the choices the schema gives
+    src = text.replace("    backend vitis\n", "    backend \n")
+    assert {"vivado", "vitis", "quartus"} <= complete(src, _pos(src, "backend \n", offset=8))
+    src = text.replace("    io parallel\n", "    io \n")
+    assert complete(src, _pos(src, "io \n", offset=3)) == {"parallel", "stream"}
+    # iterative schedule keys inside `schedule iterative { ... }`
+    src = text.replace("rewind none }", "rewind none; e }")
+    assert complete(src, _pos(src, "; e }", offset=3)) == {"epochs"}
+    # layer names in scope for a selector (the text does not parse while typing: names of the last good parse)
+    src = text.replace("    skip out", "    skip fc")
+    assert complete(src, _pos(src, "skip fc", offset=7)) == {"fc1", "fc2", "fc3"}
+    # activations after a layer's units
+    src = text.replace("dense fc2 32 relu", "dense fc2 32 s", 1)
+    assert {"softmax", "sigmoid"} <= complete(src, _pos(src, "32 s", offset=4))
+
+
+def test_definition_of_imports_and_base_models(client: Client, tmp_path: Path) -> None:
+    base = tmp_path / "base.qap"
+    base.write_text(BASE)
+    main = tmp_path / "main.qap"
+    main.write_text(MAIN)
+    uri = _open(client, main)
+    assert client.diagnostics(uri) == []
+
+    loc = client.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "base.qap", offset=2)})
+    assert loc["uri"] == base.as_uri() and loc["range"]["start"] == {"line": 0, "character": 0}
+
+    loc = client.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "base_net", offset=3)})
+    start = _pos(BASE, "base_net")
+    assert loc == {"uri": base.as_uri(), "range": {"start": start, "end": {**start, "character": start["character"] + len("base_net")}}}
+
+    # `layer fc1` in the derived model → the layer in the base model, in the other file
+    loc = client.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7)})
+    assert loc["uri"] == base.as_uri() and loc["range"]["start"] == _pos(BASE, "fc1")
+    # `skip out` → the layer of the model that is built
+    loc = client.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "skip out", offset=6)})
+    assert loc["uri"] == base.as_uri() and loc["range"]["start"] == _pos(BASE, "out 5")
+
+    # a base model in the same file wins over the import (as in the loader)
+    local = MAIN.replace("model small", "model base_net { input 2; dense out 5 softmax }\n\nmodel small")
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": local}]})
+    loc = client.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": _pos(local, "from base_net", offset=6)})
+    assert loc["uri"] == uri and loc["range"]["start"] == _pos(local, "base_net")
+
+    # nothing to go to: a number
+    assert client.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": _pos(local, "rounds 4", offset=7)}) is None
+
+
+def test_shutdown_and_exit(tmp_path: Path) -> None:
+    c = Client(tmp_path)
+    try:
+        c.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        c.notify("initialized", {})
+        assert c.request("shutdown", None) is None
+        c.notify("exit", None)
+        assert c.proc.wait(timeout=TIMEOUT) == 0
+    finally:
+        c.close()
+
+
+def test_lsp_module_is_cheap_to_import() -> None:
+    code = "import sys, qapdsl.cli; qapdsl.cli.build_parser(); print('pygls' in sys.modules, 'lsprotocol' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True).stdout.split()
+    assert out == ["False", "False"]
