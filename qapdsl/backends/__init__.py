@@ -1,0 +1,78 @@
+"""Backends: a checked spec → the files of a build folder.
+
+- `render(spec, out_dir, ...)` → {file name: bytes}: pure, byte-identical for the same spec.
+- `build(spec, out_dir, ...)` → out_dir: render, then write atomically (see `writer`).
+
+The files: `train.py` (QKeras + tfmot training, templates/train.py.j2),
+`hls4ml_config.yml` and `convert.py` (hls4ml, templates/convert.py.j2) and
+`manifest.json`. jinja2 and yaml are imported here lazily; the ML stack never.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from qapdsl import ir
+from qapdsl.backends.plan import BuildError
+from qapdsl.source import SourceFile
+
+__all__ = ["BuildError", "build", "render"]
+
+
+def render(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, sources: Mapping[str, SourceFile | str] | None = None) -> dict[str, bytes]:
+    """The build folder's files. `sources` (display path → text) lets comments quote the spec lines;
+    without it the spec files are read from their display paths when possible."""
+    import jinja2
+
+    from qapdsl import __version__
+    from qapdsl.backends import hls4ml, manifest, qkeras
+    from qapdsl.backends.literals import SpecLines, py
+    from qapdsl.backends.plan import make_plan
+    from qapdsl.resources import templates_dir
+
+    path = spec_path or (spec.sources[0].path if spec.sources else "<spec>")
+    if sources is None:
+        sources = _read_sources(spec)
+    lines = SpecLines(sources)
+    plan = make_plan(spec)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["py"] = py
+    train = env.get_template("train.py.j2").render(**qkeras.train_context(spec, plan, lines, out_dir, path))
+    convert = env.get_template("convert.py.j2").render(**hls4ml.convert_context(spec, plan, path, __version__))
+    config = hls4ml.config_yaml(spec, plan, path, __version__)
+    files = {
+        "train.py": train,
+        "hls4ml_config.yml": config,
+        "convert.py": convert,
+        "manifest.json": manifest.manifest_json(spec, __version__),
+    }
+    for name in ("train.py", "convert.py"):
+        compile(files[name], name, "exec")  # a template bug must fail the build, not the run
+    return {name: text.encode("utf-8") for name, text in files.items()}
+
+
+def build(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, sources: Mapping[str, SourceFile | str] | None = None) -> Path:
+    """Render and write the build folder; returns it. Raises BuildError when the spec cannot be built."""
+    from qapdsl.backends.writer import write_files
+
+    out_dir = Path(out_dir)
+    files = render(spec, out_dir, spec_path=spec_path, sources=sources)
+    return write_files(out_dir, files)
+
+
+def _read_sources(spec: ir.Spec) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for ref in spec.sources:
+        try:
+            out[ref.path] = Path(ref.path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+    return out

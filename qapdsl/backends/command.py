@@ -1,0 +1,36 @@
+"""`qapc build SPEC [-o DIR]`: write train.py, hls4ml_config.yml, convert.py and manifest.json."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", metavar="SPEC")
+    parser.add_argument("-o", "--out", metavar="DIR", help="output folder (default: build/<model>/)")
+    parser.add_argument("--model", help="build this model instead of the last one declared")
+
+
+def run(args: argparse.Namespace) -> int:
+    from qapdsl.backends import BuildError, build
+    from qapdsl.cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE, print_diagnostics
+    from qapdsl.loader import load_file
+
+    loaded = load_file(args.spec, model_name=args.model)
+    print_diagnostics(loaded)
+    if not loaded.ok or loaded.spec is None:
+        return EXIT_SPEC
+    spec = loaded.spec
+    out = Path(args.out) if args.out else Path("build") / spec.model.name
+    try:
+        build(spec, out, spec_path=args.spec, sources=loaded.sources)
+    except BuildError as e:
+        print(f"qapc: cannot build {args.spec}: {e}", file=sys.stderr)
+        return EXIT_SPEC
+    except OSError as e:
+        print(f"qapc: cannot write {out}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{args.spec}: wrote {out}/ (train.py, hls4ml_config.yml, convert.py, manifest.json)")
+    return EXIT_OK

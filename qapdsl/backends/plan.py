@@ -1,0 +1,347 @@
+"""The Keras layer graph a spec becomes, shared by the QKeras and hls4ml backends.
+
+One spec layer may become several Keras layers: `dense fc1 64 relu { batchnorm }`
+is a QDense `fc1`, a BatchNormalization `fc1_bn` and a QActivation `fc1_relu`.
+Both backends must agree on these names (hls4ml configures layers by name), so
+they are decided here, once, together with the fixed-point type hls4ml sees on
+each tensor. The types follow `qapdsl.quant`: weights `fixed<W,I>`, quantized
+activations with QKeras's rounding and saturation, and dense/conv accumulators
+and results exact (`quant.accumulator`), so hls4ml's C++ emulation computes what
+the QKeras model computes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from qapdsl import ir, quant, shapes
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# What qapdsl.quant.qkeras_quantizer produces: a call with numbers, keywords and 'auto' strings.
+QUANTIZER_EXPR = re.compile(r"[a-z_0-9]+\((?:[a-z_]+=)?(?:-?[0-9.e+-]+|'auto'|'auto_po2')(?:, (?:[a-z_]+=)?(?:-?[0-9.e+-]+|'auto'|'auto_po2'))*\)\Z")
+
+# Precisions of tensors that QKeras keeps in float but hls4ml computes in fixed point:
+# wide enough that the rounding differences stay far below the next quantizer's step.
+BN_SCALE = quant.Fixed(True, 32, 10)
+BN_BIAS = quant.Fixed(True, 32, 10)
+BN_RESULT = quant.Fixed(True, 32, 12)
+# Softmax ("stable"): exp(x - max) and 1/sum come from tables indexed by the top log2(TableSize) bits
+# of their inputs, so those inputs get just the range they need: x_max - x in [0, 8) (exp(-8) is
+# below the output's resolution) and the sum of exps in [1, n].
+SOFTMAX_TABLE_SIZE = 4096
+SOFTMAX_INDEX_BITS = 12
+SOFTMAX_RESULT = quant.Fixed(False, 18, 1, "RND", "SAT")
+SOFTMAX_TABLE = quant.Fixed(False, 18, 1, "RND", "SAT")
+SOFTMAX_INP_NORM = quant.Fixed(False, SOFTMAX_INDEX_BITS, 3, "TRN", "SAT")
+SIGMOID_RESULT = quant.Fixed(False, 18, 1, "RND", "SAT")
+TANH_RESULT = quant.Fixed(True, 18, 2, "RND", "SAT")
+TABLE_SIZE = 1024
+
+RESERVED = frozenset({"input"})  # hls4ml refuses layers named `input`
+
+HLS_BACKENDS = {"vivado": "Vivado", "vitis": "Vitis", "quartus": "Quartus", "oneapi": "oneAPI", "catapult": "Catapult"}
+
+
+class BuildError(Exception):
+    """The spec is valid but cannot be built (e.g. a generated layer name collides)."""
+
+
+@dataclass
+class KerasLayer:
+    """One Keras layer of the generated model."""
+
+    name: str
+    spec_layer: ir.Layer | None  # the spec layer it comes from (None: the input quantizer)
+    ctor: str  # Python expression constructing it (generated from checked values only)
+    hls: dict[str, object] = field(default_factory=dict)  # hls4ml LayerName entry (empty: none written)
+    prunable: bool = False  # a weight layer selected for pruning
+
+
+@dataclass
+class Plan:
+    model: ir.Model
+    input_shape: tuple[int, ...]
+    input_name: str
+    input_precision: quant.Fixed
+    layers: list[KerasLayer]
+    activation_outputs: dict[str, str]  # spec layer → Keras layer whose output is its activation (relu/linear)
+    linear_entries: dict[str, dict[str, object]]  # hls4ml's own `<name>_linear` layers
+    prune_layers: tuple[str, ...]
+    output_width: int
+    default_precision: quant.Fixed
+    imports: list[str]  # names to import from qkeras
+
+
+def fixed_of(p: ir.Precision) -> quant.Fixed:
+    return quant.Fixed(p.signed, p.width, p.integer, p.rounding, p.saturation)
+
+
+def check_name(name: str) -> str:
+    if not IDENTIFIER.match(name):
+        raise BuildError(f"'{name}' is not an identifier")
+    return name
+
+
+def quantizer(q: ir.Quant, role: str, activation: str | None = None) -> str | None:
+    expr = quant.qkeras_quantizer(q, role, activation)
+    if expr is not None and not QUANTIZER_EXPR.match(expr):
+        raise BuildError(f"unexpected quantizer expression {expr!r}")
+    return expr
+
+
+def _num(x: float) -> str:
+    return repr(float(x))
+
+
+def _tuple(t: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(int(v)) for v in t) + ("," if len(t) == 1 else "") + ")"
+
+
+def _kernel_args(layer: ir.Layer, rank: int) -> str:
+    kernel = layer.kernel or (1,) * rank
+    if len(kernel) == 1 and rank == 2:
+        kernel = kernel * 2
+    stride = layer.stride or (1,) * rank
+    if len(stride) == 1 and rank == 2:
+        stride = stride * 2
+    return f"kernel_size={_tuple(kernel)}, strides={_tuple(stride)}, padding={layer.padding!r}"
+
+
+def _regularizer(layer: ir.Layer) -> str | None:
+    if layer.l1 is not None and layer.l2 is not None:
+        return f"keras.regularizers.l1_l2(l1={_num(layer.l1)}, l2={_num(layer.l2)})"
+    if layer.l1 is not None:
+        return f"keras.regularizers.l1({_num(layer.l1)})"
+    if layer.l2 is not None:
+        return f"keras.regularizers.l2({_num(layer.l2)})"
+    return None
+
+
+def _width(layer: ir.Layer, layer_shapes: list[shapes.LayerShape]) -> int:
+    """Values per sample at the output of `layer` (the softmax's slice width)."""
+    for ls in layer_shapes:
+        if ls.name == layer.name:
+            return ls.out_shape[-1] if ls.out_shape else 1
+    return 1
+
+
+def _prec(fx: quant.Fixed) -> str:
+    return fx.hls()
+
+
+def make_plan(spec: ir.Spec) -> Plan:
+    model = spec.model
+    target = spec.target
+    default = fixed_of(target.precision) if target.precision else fixed_of(quant.DEFAULT_PRECISION)
+    layer_shapes, _ = shapes.infer(model)
+    prune_layers = tuple(spec.prune.layers) if spec.prune else ()
+    for n in prune_layers:
+        check_name(n)
+    strategy = target.strategy.capitalize()
+    layers: list[KerasLayer] = []
+    imports: set[str] = set()
+    act_outputs: dict[str, str] = {}
+    linear_entries: dict[str, dict[str, object]] = {}
+    input_name = "inputs"  # hls4ml reserves `input`
+
+    inq = quant.input_quant(model)
+    cur: quant.Fixed
+    if inq.kind == "float":
+        cur = default
+        input_precision = default
+    else:
+        fx = quant.activation_fixed(inq, None)
+        if fx is None:
+            raise BuildError(f"{inq.kind} is not usable for the network input")
+        cur = input_precision = fx
+        expr = quantizer(inq, "inputs")
+        assert expr is not None
+        imports.update(["QActivation", expr.split("(")[0]])
+        layers.append(KerasLayer("input_q", None, f"QActivation({expr}, name='input_q')", {"Precision": {"result": _prec(fx)}}))
+
+    def act_layer(layer: ir.Layer, name: str, act: str, q: ir.Quant, main_output: str) -> str:
+        """Append the activation of `layer` (if any) as Keras layer `name`; returns the output layer's name."""
+        nonlocal cur
+        if act in ("relu", "linear") and q.kind != "float":
+            expr = quantizer(q, "activations", act)
+            assert expr is not None
+            imports.update(["QActivation", expr.split("(")[0]])
+            fx = quant.activation_fixed(q, act)
+            hls: dict[str, object] = {}
+            if fx is not None:
+                hls = {"Precision": {"result": _prec(fx)}}
+                cur = fx
+            layers.append(KerasLayer(name, layer, f"QActivation({expr}, name={name!r})", hls))
+            return name
+        if act == "linear":
+            if layer.kind == "activation":
+                layers.append(KerasLayer(name, layer, f"keras.layers.Activation('linear', name={name!r})", {"Precision": {"result": _prec(cur)}}))
+                return name
+            return main_output
+        if act == "relu":
+            layers.append(KerasLayer(name, layer, f"keras.layers.Activation('relu', name={name!r})", {"Precision": {"result": _prec(cur)}}))
+            return name
+        if act == "softmax":
+            n = max(_width(layer, layer_shapes), 2)
+            sum_int = math.ceil(math.log2(n)) + 1
+            hls = {
+                "Precision": {
+                    "result": _prec(SOFTMAX_RESULT),
+                    "exp_table": _prec(SOFTMAX_TABLE),
+                    "inv_table": _prec(SOFTMAX_TABLE),
+                    "inv_inp": _prec(quant.Fixed(False, SOFTMAX_INDEX_BITS, sum_int, "TRN", "SAT")),
+                    "accum": _prec(quant.Fixed(False, SOFTMAX_TABLE.width + sum_int, sum_int + 1, "RND", "SAT")),
+                },
+                "inp_norm_t": _prec(SOFTMAX_INP_NORM),
+                "TableSize": SOFTMAX_TABLE_SIZE,
+                "Implementation": "stable",
+            }
+            cur = SOFTMAX_RESULT
+        else:
+            res = SIGMOID_RESULT if act == "sigmoid" else TANH_RESULT
+            hls = {"Precision": {"result": _prec(res)}, "TableSize": TABLE_SIZE}
+            cur = res
+        layers.append(KerasLayer(name, layer, f"keras.layers.Activation({act!r}, name={name!r})", hls))
+        return name
+
+    for layer, ls in zip(model.layers, layer_shapes, strict=True):
+        name = check_name(layer.name)
+        eff = quant.effective(model, layer)
+        kind = layer.kind
+        if kind in ("dense", "conv1d", "conv2d"):
+            wq = quantizer(eff.weights, "weights")
+            bq = quantizer(eff.bias, "bias") if layer.use_bias else None
+            quantized = wq is not None or bq is not None
+            args = [str(int(layer.units or 1))]
+            if kind != "dense":
+                args.append(_kernel_args(layer, 1 if kind == "conv1d" else 2))
+            if quantized:
+                args.append(f"kernel_quantizer={wq}" if wq else "kernel_quantizer=None")
+                args.append(f"bias_quantizer={bq}" if bq else "bias_quantizer=None")
+                for e in (wq, bq):
+                    if e:
+                        imports.add(e.split("(")[0])
+            if not layer.use_bias:
+                args.append("use_bias=False")
+            reg = _regularizer(layer)
+            if reg:
+                args.append(f"kernel_regularizer={reg}")
+            args.append(f"name={name!r}")
+            cls = {"dense": "Dense", "conv1d": "Conv1D", "conv2d": "Conv2D"}[kind]
+            if quantized:
+                imports.add("Q" + cls)
+                ctor = f"Q{cls}({', '.join(args)})"
+            else:
+                ctor = f"keras.layers.{cls}({', '.join(args)})"
+            # hls4ml types: weights on their grid, accumulator and result exact
+            w_fx = quant.to_fixed(eff.weights) if eff.weights.kind not in ("float", "po2") else None
+            b_fx = quant.to_fixed(eff.bias) if eff.bias.kind not in ("float", "po2") else None
+            w_t = w_fx or default
+            b_t = (b_fx or default) if layer.use_bias else None
+            precision: dict[str, str] = {}
+            if eff.weights.kind != "po2":
+                precision["weight"] = _prec(w_t)
+            if b_t is not None and eff.bias.kind != "po2":
+                precision["bias"] = _prec(b_t)
+            exact = quant.accumulator(cur, w_t, b_t, ls.fan_in)
+            accum = fixed_of(layer.accum) if layer.accum else exact
+            if layer.result:
+                result = fixed_of(layer.result)
+            elif w_fx is not None and eff.weights.kind != "po2":
+                result = accum
+            else:
+                result = default  # a float layer: hls4ml's default precision, as a hand-written config would
+            precision["accum"] = _prec(accum)
+            precision["result"] = _prec(result)
+            reuse = layer.reuse or target.reuse
+            hls: dict[str, object] = {"Precision": precision, "ReuseFactor": reuse, "Strategy": strategy}
+            layers.append(KerasLayer(name, layer, ctor, hls, prunable=name in prune_layers))
+            cur = result
+            # hls4ml splits the (linear) activation of a Dense/Conv into `<name>_linear`; with the
+            # same type as the layer's result it is removed instead of becoming a cast
+            linear_entries[f"{name}_linear"] = {"Precision": {"result": _prec(result)}}
+            out_name = name
+            if layer.batchnorm:
+                bn = f"{name}_bn"
+                layers.append(
+                    KerasLayer(
+                        bn,
+                        layer,
+                        f"keras.layers.BatchNormalization(name={bn!r})",
+                        {"Precision": {"scale": _prec(BN_SCALE), "bias": _prec(BN_BIAS), "result": _prec(BN_RESULT)}},
+                    )
+                )
+                cur = BN_RESULT
+                out_name = bn
+            act = layer.activation or "linear"
+            suffix = "quant" if act == "linear" else act
+            out = act_layer(layer, f"{name}_{suffix}", act, eff.activations, out_name)
+            if act in ("relu", "linear"):
+                act_outputs[name] = out
+        elif kind == "batchnorm":
+            layers.append(
+                KerasLayer(
+                    name,
+                    layer,
+                    f"keras.layers.BatchNormalization(name={name!r})",
+                    {"Precision": {"scale": _prec(BN_SCALE), "bias": _prec(BN_BIAS), "result": _prec(BN_RESULT)}},
+                )
+            )
+            cur = BN_RESULT
+        elif kind == "activation":
+            act = layer.activation or "linear"
+            out = act_layer(layer, name, act, eff.activations, name)
+            if act in ("relu", "linear"):
+                act_outputs[name] = out
+        elif kind in ("maxpool", "avgpool"):
+            rank = len(ls.in_shape) - 1
+            pool = layer.pool or (2,) * rank
+            if len(pool) == 1 and rank == 2:
+                pool = pool * 2
+            stride = layer.stride or pool
+            if len(stride) == 1 and rank == 2:
+                stride = stride * 2
+            cls = ("MaxPooling" if kind == "maxpool" else "AveragePooling") + f"{rank}D"
+            ctor = f"keras.layers.{cls}(pool_size={_tuple(pool)}, strides={_tuple(stride)}, padding={layer.padding!r}, name={name!r})"
+            if kind == "maxpool":
+                hls = {"Precision": {"result": _prec(cur)}}
+            else:
+                cells = math.prod(int(v) for v in pool)
+                extra = math.ceil(math.log2(cells)) if cells > 1 else 0
+                exact_div = cells & (cells - 1) == 0
+                frac = cur.fraction + (extra if exact_div else 16)
+                acc = quant.Fixed(cur.signed, cur.integer + extra + frac, cur.integer + extra)
+                res = quant.Fixed(cur.signed, cur.integer + frac, cur.integer)
+                hls = {"Precision": {"accum": _prec(acc), "result": _prec(res)}}
+                cur = res
+            layers.append(KerasLayer(name, layer, ctor, hls))
+        elif kind == "flatten":
+            layers.append(KerasLayer(name, layer, f"keras.layers.Flatten(name={name!r})"))
+        elif kind == "dropout":
+            layers.append(KerasLayer(name, layer, f"keras.layers.Dropout({_num(layer.rate or 0.0)}, name={name!r})"))
+        else:  # pragma: no cover - the IR's Literal keeps this unreachable
+            raise BuildError(f"unsupported layer kind {kind}")
+
+    names = [input_name] + [kl.name for kl in layers] + list(linear_entries)
+    dupes = sorted({n for n in names if names.count(n) > 1} | ({n for n in names if n in RESERVED}))
+    if dupes:
+        raise BuildError(
+            f"generated Keras layer name(s) {', '.join(dupes)} collide with a spec layer; rename the spec layer (qapc adds _bn, _relu, _quant, _softmax, ...)"
+        )
+    found = [ls for ls in layer_shapes if ls.kind in ("dense", "conv1d", "conv2d", "flatten")]
+    output_width = math.prod(found[-1].out_shape) if found else math.prod(model.input_shape)
+    return Plan(
+        model=model,
+        input_shape=tuple(model.input_shape),
+        input_name=input_name,
+        input_precision=input_precision,
+        layers=layers,
+        activation_outputs=act_outputs,
+        linear_entries=linear_entries,
+        prune_layers=prune_layers,
+        output_width=output_width,
+        default_precision=default,
+        imports=sorted(imports),
+    )

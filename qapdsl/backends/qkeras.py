@@ -1,0 +1,99 @@
+"""QKeras backend: the context of `templates/train.py.j2` (the training script)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from qapdsl import ir
+from qapdsl.backends.literals import SpecLines, comment_text
+from qapdsl.backends.plan import BuildError, Plan
+
+
+def data_literal(spec: ir.Spec, out_dir: Path) -> dict[str, Any]:
+    """The data source; a file path is stored relative to the output folder (the script resolves it from its own)."""
+    data = spec.train.data
+    out: dict[str, Any] = {"source": data.source, "name": data.name, "target": data.target}
+    if data.source == "file":
+        origin = data.span.file if data.span else (spec.sources[0].path if spec.sources else ".")
+        base = Path(origin).parent if origin not in ("<spec>", "") else Path(".")
+        path = Path(data.name)
+        if path.is_absolute():
+            out["path"] = str(path)
+        else:
+            resolved = (base / path).resolve()
+            out["path"] = Path(os.path.relpath(resolved, out_dir.resolve())).as_posix()
+    return out
+
+
+def prune_literal(spec: ir.Spec) -> dict[str, Any] | None:
+    p = spec.prune
+    if p is None:
+        return None
+    s = p.schedule
+    if p.bias and s.kind != "iterative":
+        raise BuildError("pruning biases (`bias on`) is supported by the iterative schedule only; tfmot prunes kernels")
+    return {
+        "kind": s.kind,
+        "scope": p.scope,
+        "layers": tuple(p.layers),
+        "bias": p.bias,
+        "target": s.target,
+        "initial": s.initial,
+        "begin_step": s.begin_step,
+        "end_step": s.end_step,
+        "frequency": s.frequency,
+        "power": s.power,
+        "rounds": s.rounds,
+        "rate": s.rate,
+        "rewind": s.rewind,
+        "epochs_per_round": s.epochs_per_round,
+        "final_sparsity": s.final_sparsity,
+    }
+
+
+def train_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Path, spec_path: str) -> dict[str, Any]:
+    model = spec.model
+    model_lines: list[str] = []
+    last: ir.Layer | None = None
+    for kl in plan.layers:
+        if kl.spec_layer is not None and kl.spec_layer is not last:
+            c = lines.comment(kl.spec_layer.span, "    ")
+            if c:
+                model_lines.append(c)
+            last = kl.spec_layer
+        if kl.spec_layer is None and model.quant.inputs is not None:
+            c = lines.comment(model.quant.inputs.span, "    ")
+            if c:
+                model_lines.append(c)
+        ctor = f"prunable({kl.ctor})" if kl.prunable else kl.ctor
+        model_lines.append(f"    x = {ctor}(x)")
+    input_comment = lines.comment(model.input_span, "    ")
+    classes = spec.train.classes if spec.train.classes is not None else (plan.output_width if plan.output_width > 1 else 2)
+    prune = prune_literal(spec)
+    return {
+        "version": _version(),
+        "spec_path_text": comment_text(spec_path),
+        "model_name": model.name,
+        "input_shape": plan.input_shape,
+        "input_name": plan.input_name,
+        "output_width": plan.output_width,
+        "classes": classes,
+        "data": data_literal(spec, out_dir),
+        "data_comment": lines.comment(spec.train.data.span),
+        "train": spec.train,
+        "train_comment": lines.comment(spec.train.span),
+        "prune": prune,
+        "prune_comment": lines.comments([spec.prune.span, spec.prune.schedule.span] if spec.prune else []),
+        "activation_outputs": dict(plan.activation_outputs),
+        "qkeras_imports": plan.imports,
+        "input_comment": input_comment,
+        "model_lines": model_lines,
+    }
+
+
+def _version() -> str:
+    from qapdsl import __version__
+
+    return __version__
