@@ -1,0 +1,72 @@
+"""One row per point: the figures a study compares, read from a run's results.json content.
+
+The runner's results hold everything (metrics, firmware, the report with
+declared and measured totals); a study keeps only this flat summary in its
+storage, so that any machine can write the tables and plots from the storage
+alone, and the full results.json stays in the point's directory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from qapdsl import ir
+
+# column → (header, LaTeX header)
+COLUMNS: dict[str, tuple[str, str]] = {
+    "bits": ("bits", "bits"),
+    "sparsity": ("sparsity", "sparsity"),
+    "accuracy": ("accuracy", "accuracy"),
+    "auc": ("AUC", "AUC"),
+    "bops": ("BOPs", "BOPs"),
+    "efficiency": ("neural efficiency", "neural eff."),
+    "hls_agreement": ("HLS agreement", "HLS agr."),
+}
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    return float(x) if math.isfinite(float(x)) else None
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, Mapping):
+            return None
+        d = d.get(k)
+    return d
+
+
+def model_bits(spec: ir.Spec) -> int:
+    """The model-wide weight bit width (what the paper's curves are labelled by); 32 for float."""
+    q = spec.model.quant.weights
+    return q.bits if q is not None else 32
+
+
+def summarize(spec: ir.Spec, results: Mapping[str, Any]) -> dict[str, float | None]:
+    """The study's figures for one point; None where the run did not measure one."""
+    measured = _get(results, "report", "measured") or {}
+    totals = _get(results, "report", "totals") or {}
+    sparsity = _num(totals.get("sparsity_measured"))
+    if sparsity is None:
+        sparsity = _num(_get(results, "metrics", "sparsity", "total"))
+    bops = _num(totals.get("bops_measured"))
+    if bops is None:
+        bops = _num(totals.get("bops"))
+    accuracy = _num(measured.get("accuracy"))
+    if accuracy is None:
+        accuracy = _num(_get(results, "metrics", "accuracy"))
+    return {
+        "bits": float(model_bits(spec)),
+        "sparsity": sparsity,
+        "accuracy": accuracy,
+        "auc": _num(measured.get("auc")),
+        "bops": bops,
+        "efficiency": _num(measured.get("efficiency")),
+        "hls_agreement": _num(measured.get("agreement")),
+        "hls_accuracy": _num(measured.get("hls_accuracy")),
+        "wall_time_s": _num(results.get("wall_time_s")),
+    }
