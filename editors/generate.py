@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
     for path in stale:
-        rel = path.relative_to(ROOT)
+        rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         print(f"{'out of date' if args.check else 'wrote'}: {rel}", file=sys.stderr)
     if args.check and stale:
         print("run: python editors/generate.py", file=sys.stderr)
