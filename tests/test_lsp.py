@@ -376,6 +376,36 @@ def test_definition_of_imports_and_base_models(client: Client, tmp_path: Path) -
     assert client.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": _pos(local, "rounds 4", offset=7)}) is None
 
 
+def test_completion_of_models_and_base_layers(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "base.qap").write_text(BASE)
+    main = tmp_path / "main.qap"
+    main.write_text(MAIN)
+    uri = _open(client, main)
+    assert client.diagnostics(uri) == []
+
+    def complete(source: str, pos: dict[str, int]) -> set[str]:
+        client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": source}]})
+        return _labels(client.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": pos}))
+
+    # `layer` and `remove` in a derived model name the base model's layers (from the imported file)
+    src = MAIN.replace("    remove fc2\n", "    remove fc2\n    layer \n")
+    assert complete(src, _pos(src, "layer \n", offset=6)) == {"fc1", "fc2", "out"}
+    # `from` takes a model name, the imported ones included
+    src = MAIN + "\nmodel other from \n"
+    assert complete(src, _pos(src, "other from ", offset=11)) == {"base_net", "small"}
+
+
+def test_unsaved_document(client: Client) -> None:
+    uri = "untitled:Untitled-1"
+    text = "model m {\n    input 4\n    dense out 2 softmax\n    dropuot d 0.5\n}\n"
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "qap", "version": 1, "text": text}})
+    diags = client.diagnostics(uri)
+    codes = sorted(d["code"] for d in diags)
+    assert "E201" in codes or "E208" in codes
+    bad = next(d for d in diags if d["code"] in ("E201", "E208"))
+    assert bad["range"]["start"] == _pos(text, "dropuot")
+
+
 def test_shutdown_and_exit(tmp_path: Path) -> None:
     c = Client(tmp_path)
     try:

@@ -7,6 +7,7 @@ pygls is imported only when the server really starts (qapdsl.lsp.server).
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qapdsl.lsp.server import serve
-
+    try:
+        from qapdsl.lsp.server import serve
+    except ImportError as e:  # pygls is an optional extra
+        print(f"qapc lsp: {e}; install the language-server extra: pip install 'qapc[lsp]'", file=sys.stderr)
+        return 2
     return serve(log_file=args.log_file)
