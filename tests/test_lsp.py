@@ -366,6 +366,12 @@ def test_definition_of_imports_and_base_models(client: Client, tmp_path: Path) -
     loc = client.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "skip out", offset=6)})
     assert loc["uri"] == base.as_uri() and loc["range"]["start"] == _pos(BASE, "out 5")
 
+    # hover in a derived model: the layer as the derived model builds it; a model name lists its layers
+    hover = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7)})
+    assert "**fc1**" in hover["contents"]["value"] and "model `small`" in hover["contents"]["value"] and "(16,) → (64,)" in hover["contents"]["value"]
+    hover = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "base_net")})
+    assert "`fc1`, `fc2`, `out`" in hover["contents"]["value"] and "base.qap" in hover["contents"]["value"]
+
     # a base model in the same file wins over the import (as in the loader)
     local = MAIN.replace("model small", "model base_net { input 2; dense out 5 softmax }\n\nmodel small")
     client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": local}]})
