@@ -186,14 +186,15 @@ def make_plan(spec: ir.Spec) -> Plan:
         if act == "softmax":
             n = max(_width(layer, layer_shapes), 2)
             sum_int = math.ceil(math.log2(n)) + 1
+            # hls4ml 1.3.0 takes the table types only as `<name>_t` layer keys, not under Precision
             hls = {
                 "Precision": {
                     "result": _prec(SOFTMAX_RESULT),
-                    "exp_table": _prec(SOFTMAX_TABLE),
-                    "inv_table": _prec(SOFTMAX_TABLE),
-                    "inv_inp": _prec(quant.Fixed(False, SOFTMAX_INDEX_BITS, sum_int, "TRN", "SAT")),
                     "accum": _prec(quant.Fixed(False, SOFTMAX_TABLE.width + sum_int, sum_int + 1, "RND", "SAT")),
                 },
+                "exp_table_t": _prec(SOFTMAX_TABLE),
+                "inv_table_t": _prec(SOFTMAX_TABLE),
+                "inv_inp_t": _prec(quant.Fixed(False, SOFTMAX_INDEX_BITS, sum_int, "TRN", "SAT")),
                 "inp_norm_t": _prec(SOFTMAX_INP_NORM),
                 "TableSize": SOFTMAX_TABLE_SIZE,
                 "Implementation": "stable",
