@@ -339,6 +339,9 @@ def test_completion_by_context(client: Client, tmp_path: Path) -> None:
     # layer names in scope for a selector (the text does not parse while typing: names of the last good parse)
     src = text.replace("    skip out", "    skip fc")
     assert complete(src, _pos(src, "skip fc", offset=7)) == {"fc1", "fc2", "fc3"}
+    # nothing inside a comment or a string
+    assert complete(text, _pos(text, "# default for all", offset=5)) == set()
+    assert complete(text, _pos(text, "hls4ml_lhc", offset=3)) == set()
     # activations after a layer's units
     src = text.replace("dense fc2 32 relu", "dense fc2 32 s", 1)
     assert {"softmax", "sigmoid"} <= complete(src, _pos(src, "32 s", offset=4))

@@ -465,6 +465,7 @@ class Context:
     group: list[str] = field(default_factory=list)  # words since the last comma of the statement
     prefix: str = ""  # the partial word under the cursor
     in_string: bool = False
+    in_comment: bool = False
 
 
 _TOKEN = re.compile(r'#[^\n]*|"(?:[^"\\\n]|\\.)*"?|\n|[;{}\[\](),<>]|[A-Za-z0-9_.*?%+-]+|\S')
@@ -480,6 +481,7 @@ def context_at(text: str, line: int, column: int) -> Context:
         tok = m.group()
         at_end = m.end() == len(before)
         if tok.startswith("#"):
+            ctx.in_comment = at_end
             continue
         if tok.startswith('"'):
             if at_end and (len(tok) == 1 or not tok.endswith('"') or tok.endswith('\\"')):
@@ -570,7 +572,7 @@ def _paths(doc: Document | None) -> list[Item]:
 def completions(doc: Document | None, text: str, line: int, column: int) -> list[Item]:
     """Completion items at a 1-based (line, column); `doc` (the last analysis that parsed) gives names in scope."""
     ctx = context_at(text, line, column)
-    if ctx.in_string:
+    if ctx.in_string or ctx.in_comment:
         return []
     items = _complete(ctx, doc)
     if ctx.prefix:
