@@ -109,7 +109,12 @@ COMMAND_MODULES: list[tuple[str, str, str]] = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with `only`, the modules of the other commands are not imported.
+
+    `qapc check` must start fast, so it does not pay for importing `build`,
+    `run` or `sweep` (their modules are listed, not loaded).
+    """
     import importlib
 
     p = argparse.ArgumentParser(prog="qapc", description="Compile .qap specs into QKeras training scripts and hls4ml projects.")
@@ -130,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=cmd_fmt)
 
     for name, help_text, module_name in COMMAND_MODULES:
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
         cp = sub.add_parser(name, help=help_text)
         module.add_arguments(cp)
@@ -137,8 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line, when it is plain to see (else None: load all)."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    known = {"check", "fmt", *(name for name, _, _ in COMMAND_MODULES)}
+    return first if first in known and not any(a in ("-h", "--help") for a in argv[: argv.index(first)]) else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

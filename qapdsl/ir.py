@@ -24,6 +24,8 @@ IR_VERSION = 1
 
 LayerKind = Literal["dense", "conv1d", "conv2d", "maxpool", "avgpool", "flatten", "batchnorm", "activation", "dropout"]
 Activation = Literal["relu", "softmax", "sigmoid", "tanh", "linear"]
+QuantKind = Literal["fixed", "bits", "po2", "binary", "ternary", "float"]
+DataSource = Literal["openml", "file", "sklearn"]
 
 
 class Node(BaseModel):
@@ -40,7 +42,7 @@ class Quant(Node):
     `binary` (±1) and `ternary` (-1, 0, +1); `float`: left unquantized.
     """
 
-    kind: Literal["fixed", "bits", "po2", "binary", "ternary", "float"]
+    kind: QuantKind
     width: int = 32
     integer: int = 0
     signed: bool = True
@@ -93,19 +95,19 @@ class Layer(Node):
     use_bias: bool = True
     l1: float | None = None
     l2: float | None = None
-    quant: QuantSet = QuantSet()
+    quant: QuantSet = Field(default_factory=QuantSet.model_construct)  # all None: nothing to validate
     reuse: int | None = None
     result: Precision | None = None
     accum: Precision | None = None
     span: Span | None = None
-    spans: dict[str, Span] = {}  # where each setting was written ("name", "kernel", "reuse", ...)
+    spans: dict[str, Span] = Field(default_factory=dict)  # where each setting was written ("name", "kernel", "reuse", ...)
 
 
 class Model(Node):
     name: str
     base: str | None = None  # the model it was derived from
     input_shape: tuple[int, ...]
-    quant: QuantSet = QuantSet()
+    quant: QuantSet = Field(default_factory=QuantSet.model_construct)  # all None: nothing to validate
     layers: tuple[Layer, ...]
     span: Span | None = None
     input_span: Span | None = None
@@ -151,7 +153,7 @@ class Prune(Node):
 
 
 class Data(Node):
-    source: Literal["openml", "file", "sklearn"]
+    source: DataSource
     name: str  # openml name or id, file path (relative to the spec), sklearn dataset
     target: str | None = None  # label column for tabular files
     span: Span | None = None
@@ -227,7 +229,7 @@ class Spec(Node):
     model: Model
     prune: Prune | None = None
     train: Train
-    target: Target = Target()
+    target: Target = Field(default_factory=Target)
     sweep: Sweep | None = None
     search: Search | None = None
     sources: tuple[SourceRef, ...] = Field(default=())  # the spec first, then its imports

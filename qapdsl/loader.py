@@ -127,7 +127,12 @@ def _read(st: _State, data: bytes, display: str, key: str, base_dir: Path, stack
             child_data = child_path.read_bytes()
         except OSError as e:
             st.diagnostics.append(
-                Diagnostic("E005", f"cannot read imported file '{rel}': {e.strerror or e}", item.path.span, f"looked for {child_display} (import paths are relative to the importing file)")
+                Diagnostic(
+                    "E005",
+                    f"cannot read imported file '{rel}': {e.strerror or e}",
+                    item.path.span,
+                    f"looked for {child_display} (import paths are relative to the importing file)",
+                )
             )
             continue
         _read(st, child_data, child_display, child_key, child_path.parent, stack + [key], item.span)
@@ -281,7 +286,7 @@ def _lower(ctx: lower.Ctx, st: _State, main_key: str, model_name: str | None) ->
     elif models:
         decl = list(models.values())[-1][0]
     else:
-        span = Span(file=st.display[main_key], line=1, column=1, end_line=1, end_column=2)
+        span = Span.model_construct(file=st.display[main_key], line=1, column=1, end_line=1, end_column=2)
         ctx.error("E101", "the spec declares no model", span, "add `model NAME { input N; dense out K softmax }` or import one")
         return None
     before = len(ctx.diagnostics)
@@ -297,10 +302,14 @@ def _lower(ctx: lower.Ctx, st: _State, main_key: str, model_name: str | None) ->
         ctx.error("E202", "the spec has no `train` section", decl.name.span, 'add `train { data sklearn digits }` (or data file "...")')
         return None
     train = lower.lower_train(ctx, train_sec[1], train_sec[0].span)
-    target = lower.lower_target(ctx, sections["target"][0].arg, sections["target"][1], sections["target"][0].span) if "target" in sections else ir.Target()
+    target = (
+        lower.lower_target(ctx, sections["target"][0].arg, sections["target"][1], sections["target"][0].span)
+        if "target" in sections
+        else ir.Target.model_construct()
+    )
     prune = lower.lower_prune(ctx, sections["prune"][1], sections["prune"][0].span, model) if "prune" in sections else None
     sweep = lower.lower_sweep(ctx, sections["sweep"][1], sections["sweep"][0].span) if "sweep" in sections else None
     search = lower.lower_search(ctx, sections["search"][1], sections["search"][0].span) if "search" in sections else None
-    refs = [ir.SourceRef(path=st.display[main_key], sha256=st.digests[main_key])]
-    refs += [ir.SourceRef(path=st.display[k], sha256=st.digests[k]) for k in st.order if k != main_key]
-    return ir.Spec(model=model, prune=prune, train=train, target=target, sweep=sweep, search=search, sources=tuple(refs))
+    refs = [ir.SourceRef.model_construct(path=st.display[main_key], sha256=st.digests[main_key])]
+    refs += [ir.SourceRef.model_construct(path=st.display[k], sha256=st.digests[k]) for k in st.order if k != main_key]
+    return ir.Spec.model_construct(model=model, prune=prune, train=train, target=target, sweep=sweep, search=search, sources=tuple(refs))

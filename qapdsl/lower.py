@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from qapdsl import ast, ir, schema
 from qapdsl.diagnostics import Diagnostic, choices_hint, did_you_mean
@@ -180,7 +180,7 @@ def as_precision(v: ast.Value, what: str) -> ir.Precision:
             saturation = m
         else:
             raise Bad("E204", f"unknown rounding or saturation mode '{m}'", v.span, choices_hint(m, ROUNDING + SATURATION))
-    return ir.Precision(signed=v.kind == "fixed", width=v.width, integer=v.integer, rounding=rounding, saturation=saturation, span=v.span)
+    return ir.Precision.model_construct(signed=v.kind == "fixed", width=v.width, integer=v.integer, rounding=rounding, saturation=saturation, span=v.span)
 
 
 ROUNDING = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV")
@@ -216,7 +216,7 @@ def read_quant(values: Sequence[ast.Value], span: Span) -> ir.Quant:
         if head.modes:
             raise Bad("E206", "rounding modes belong to `result` and `accum`, not to a quantizer", head.span, None)
         check_width(head.width, head.integer, head.span, MAX_BITS)
-        q = ir.Quant(kind="fixed", width=head.width, integer=head.integer, signed=head.kind == "fixed", alpha=alpha, span=head.span)
+        q = ir.Quant.model_construct(kind="fixed", width=head.width, integer=head.integer, signed=head.kind == "fixed", alpha=alpha, span=head.span)
     elif isinstance(head, ast.Qty) and head.unit in ("bits", "bit"):
         width = as_int(head.num, "bit width", 1, MAX_BITS)
         integer = 0
@@ -228,7 +228,7 @@ def read_quant(values: Sequence[ast.Value], span: Span) -> ir.Quant:
                 rest = rest[2:]
             else:
                 raise Bad("E206", f"unexpected {describe(rest[0])} after the bit width", rest[0].span, "write `6 bits int 0`")
-        q = ir.Quant(kind="bits", width=width, integer=integer, alpha=alpha, span=_join(head.span, values[-1].span))
+        q = ir.Quant.model_construct(kind="bits", width=width, integer=integer, alpha=alpha, span=_join(head.span, values[-1].span))
     elif isinstance(head, ast.Word) and head.name == "po2":
         if not rest or not (isinstance(rest[0], ast.Qty) and rest[0].unit in ("bits", "bit")):
             raise Bad("E202", "po2 needs a bit count", head.span, "write `po2 4 bits`")
@@ -237,10 +237,12 @@ def read_quant(values: Sequence[ast.Value], span: Span) -> ir.Quant:
         except Bad as e:
             raise Bad(e.diagnostic.code, e.diagnostic.message, e.diagnostic.span, "QKeras quantized_po2 takes 2 to 8 bits") from None
         rest = rest[1:]
-        q = ir.Quant(kind="po2", width=width, integer=0, span=_join(head.span, values[-1].span))
+        q = ir.Quant.model_construct(kind="po2", width=width, integer=0, span=_join(head.span, values[-1].span))
     elif isinstance(head, ast.Word) and head.name in ("binary", "ternary", "float"):
         kind = head.name
-        q = ir.Quant(kind=kind, width={"binary": 1, "ternary": 2, "float": 32}[kind], integer=0, alpha=alpha, span=head.span)
+        q = ir.Quant.model_construct(
+            kind=cast(ir.QuantKind, kind), width={"binary": 1, "ternary": 2, "float": 32}[kind], integer=0, alpha=alpha, span=head.span
+        )
     elif isinstance(head, ast.Num):
         raise Bad("E209", f"bit width {head.text} needs the unit `bits`", head.span, f"write `{head.text} bits`")
     elif isinstance(head, ast.Word):
@@ -253,7 +255,7 @@ def read_quant(values: Sequence[ast.Value], span: Span) -> ir.Quant:
 
 
 def _join(a: Span, b: Span) -> Span:
-    return Span(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
+    return Span.model_construct(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
 
 
 def flat(stmt: ast.Stmt) -> list[ast.Value]:
@@ -291,7 +293,12 @@ def read_pairs(ctx: Ctx, values: Sequence[ast.Value], readers: dict[str, Callabl
     while i < len(values):
         w = values[i]
         if not isinstance(w, ast.Word):
-            ctx.error("E206", f"unexpected {describe(w)} in {where}", w.span, f"expected one of: {', '.join(readers)}" if readers else f"{where} takes nothing more here")
+            ctx.error(
+                "E206",
+                f"unexpected {describe(w)} in {where}",
+                w.span,
+                f"expected one of: {', '.join(readers)}" if readers else f"{where} takes nothing more here",
+            )
             i += 1
             continue
         if not readers:
@@ -459,7 +466,7 @@ def lower_layer(ctx: Ctx, stmt: ast.Stmt) -> ir.Layer | None:
 
 
 def _make_layer(fields: dict[str, Any], spans: dict[str, Span], span: Span) -> ir.Layer:
-    return ir.Layer(**fields, spans=spans, span=span)
+    return ir.Layer.model_construct(**fields, spans=spans, span=span)
 
 
 def lower_layer_block(ctx: Ctx, block: Sequence[ast.Stmt], kind: str, name: str, fields: dict[str, Any], spans: dict[str, Span]) -> None:
@@ -503,7 +510,7 @@ def lower_layer_block(ctx: Ctx, block: Sequence[ast.Stmt], kind: str, name: str,
         if s.block is not None and key not in ("weights", "bias", "activations"):
             ctx.error("E206", f"`{key}` takes no block", s.span, None)
     if quant:
-        fields["quant"] = ir.QuantSet(**quant)
+        fields["quant"] = ir.QuantSet.model_construct(None, **quant)
 
 
 def lower_model(ctx: Ctx, name: ast.Word, base: str | None, body: Sequence[ast.Stmt], span: Span) -> ir.Model:
@@ -554,7 +561,15 @@ def lower_model(ctx: Ctx, name: ast.Word, base: str | None, body: Sequence[ast.S
             )
         else:
             seen[layer.name] = layer
-    return ir.Model(name=name.name, base=base, input_shape=input_shape, quant=ir.QuantSet(**quant), layers=tuple(layers), span=span, input_span=input_span)
+    return ir.Model.model_construct(
+        name=name.name,
+        base=base,
+        input_shape=input_shape,
+        quant=ir.QuantSet.model_construct(None, **quant),
+        layers=tuple(layers),
+        span=span,
+        input_span=input_span,
+    )
 
 
 # -- sections -------------------------------------------------------------------
@@ -597,7 +612,7 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
             selector_stmt = s.span
     if schedule is None:
         ctx.error("E202", "`prune` needs a `schedule`", span, "e.g. schedule iterative { rounds 11; rate 20% }")
-        schedule = ir.Schedule(kind="iterative")
+        schedule = ir.Schedule.model_construct(kind="iterative")
     # selectors resolve against the model's weight layers
     import fnmatch
 
@@ -613,7 +628,7 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
     chosen = tuple(n for n in weight_layers if any(fnmatch.fnmatchcase(n, g) for g in select) and not any(fnmatch.fnmatchcase(n, g) for g in skip))
     if not chosen and weight_layers:
         ctx.error("E502", "no layer is left to prune after `select` and `skip`", selector_stmt or span, f"prunable layers: {', '.join(weight_layers)}")
-    return ir.Prune(**fields, schedule=schedule, span=span, layers=chosen)
+    return ir.Prune.model_construct(**fields, schedule=schedule, span=span, layers=chosen)
 
 
 def lower_schedule(ctx: Ctx, stmt: ast.Stmt) -> ir.Schedule | None:
@@ -661,7 +676,7 @@ def lower_schedule(ctx: Ctx, stmt: ast.Stmt) -> ir.Schedule | None:
     end, begin = fields.get("end_step"), fields.get("begin_step", 0)
     if end is not None and end <= begin:
         ctx.error("E205", f"end step {end} is not after begin step {begin}", stmt.span, None)
-    return ir.Schedule(**fields, span=stmt.span)
+    return ir.Schedule.model_construct(**fields, span=stmt.span)
 
 
 def lower_train(ctx: Ctx, body: Sequence[ast.Stmt], span: Span | None) -> ir.Train:
@@ -724,10 +739,10 @@ def lower_train(ctx: Ctx, body: Sequence[ast.Stmt], span: Span | None) -> ir.Tra
     if data is None:
         if not any(s.key.name == "data" for s in body):
             ctx.error("E202", "`train` needs `data`", span, 'e.g. data sklearn digits, or data file "jets.npz"')
-        data = ir.Data(source="sklearn", name="digits")
+        data = ir.Data.model_construct(source="sklearn", name="digits")
     if data.source == "sklearn" and "classes" not in fields:
         fields["classes"] = schema.SKLEARN_DATASETS.get(data.name)
-    return ir.Train(data=data, **fields, span=span)
+    return ir.Train.model_construct(data=data, **fields, span=span)
 
 
 def read_data(ctx: Ctx, s: ast.Stmt) -> ir.Data:
@@ -749,7 +764,7 @@ def read_data(ctx: Ctx, s: ast.Stmt) -> ir.Data:
             raise Bad("E601", f"unknown data file type '{name}'", vals[1].span, "use a .npz, .h5, .csv or .parquet file")
     opts = read_pairs(ctx, vals[2:], {"target": lambda v: as_str(v, "target column") if isinstance(v, ast.Str) else as_name(v, "target column")}, "data")
     target = opts.get("target")
-    return ir.Data(source=source, name=name, target=target, span=s.span)
+    return ir.Data.model_construct(source=cast(ir.DataSource, source), name=name, target=target, span=s.span)
 
 
 def lower_target(ctx: Ctx, kind: ast.Word | None, body: Sequence[ast.Stmt], span: Span | None) -> ir.Target:
@@ -778,7 +793,7 @@ def lower_target(ctx: Ctx, kind: ast.Word | None, body: Sequence[ast.Stmt], span
             fields["reuse"] = ctx.attempt(lambda: as_int(single(s), "reuse factor", 1, 1_000_000), 1)
         elif k == "precision":
             fields["precision"] = ctx.attempt(lambda: as_precision(single(s), "precision"), None)
-    return ir.Target(**fields, span=span)
+    return ir.Target.model_construct(**fields, span=span)
 
 
 def _part(v: ast.Value) -> str:
@@ -836,16 +851,17 @@ def lower_axes(ctx: Ctx, body: Sequence[ast.Stmt], where: str, ranges: bool) -> 
                 ctx.error("E803", f"axis `{s.key.name}` has no values", m.span, f"list at least one value, e.g. `{s.key.name} in [4, 6, 8]`")
                 continue
             values = [ctx.attempt(lambda item=item: axis_value(item), None) for item in m.items]  # type: ignore[misc]
-            if any(v is None for v in values):
+            clean = tuple(v for v in values if v is not None)
+            if len(clean) != len(values):
                 continue
-            axes.append(ir.Axis(path=s.key.name, values=tuple(values), span=s.span))
+            axes.append(ir.Axis.model_construct(path=s.key.name, values=clean, span=s.span))
         elif isinstance(m, ast.RangeV) and ranges:
             lo, hi = float(m.lo.value), float(m.hi.value)
             if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
                 ctx.error("E205", f"range {m.lo.text}..{m.hi.text} is empty", m.span, "write lo..hi with lo < hi")
                 continue
             integer = isinstance(m.lo.value, int) and isinstance(m.hi.value, int)
-            axes.append(ir.Axis(path=s.key.name, low=lo, high=hi, integer=integer, span=s.span))
+            axes.append(ir.Axis.model_construct(path=s.key.name, low=lo, high=hi, integer=integer, span=s.span))
         else:
             ctx.error(
                 "E203", f"axis `{s.key.name}` takes a list" + (" or a range" if ranges else ""), m.span, "e.g. [4, 6, 8]" + (" or 8..64" if ranges else "")
@@ -857,7 +873,7 @@ def lower_sweep(ctx: Ctx, body: Sequence[ast.Stmt], span: Span) -> ir.Sweep:
     axes = lower_axes(ctx, body, "sweep", ranges=False)
     if not axes and not body:
         ctx.error("E803", "sweep has no axes", span, "e.g. sweep { quant.bits in [4, 6, 8] }")
-    return ir.Sweep(axes=tuple(axes), span=span)
+    return ir.Sweep.model_construct(axes=tuple(axes), span=span)
 
 
 def lower_search(ctx: Ctx, body: Sequence[ast.Stmt], span: Span) -> ir.Search:
@@ -904,4 +920,4 @@ def lower_search(ctx: Ctx, body: Sequence[ast.Stmt], span: Span) -> ir.Search:
     axes = [a.model_copy(update={"log": a.path in log_paths}) for a in axes]
     if not axes:
         ctx.error("E803", "search has no axes", span, "e.g. fc1.units in 8..64")
-    return ir.Search(**fields, axes=tuple(axes), span=span)
+    return ir.Search.model_construct(**fields, axes=tuple(axes), span=span)

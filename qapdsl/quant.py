@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from qapdsl import ir
 
-DEFAULT_PRECISION = ir.Precision(signed=True, width=16, integer=6)  # hls4ml's own default
+DEFAULT_PRECISION = ir.Precision.model_construct(signed=True, width=16, integer=6)  # hls4ml's own default (constants: no validation at import)
 ACT_ROUNDING = "RND_CONV"  # QKeras rounds half to even (tf.round); hls4ml's AP_RND_CONV
 ACT_SATURATION = "SAT"  # QKeras clips; hls4ml's AP_SAT
 
@@ -58,7 +58,7 @@ class Fixed:
         return (-top if self.signed else 0.0), top - self.lsb()
 
 
-FLOAT = ir.Quant(kind="float", width=32)
+FLOAT = ir.Quant.model_construct(kind="float", width=32)
 
 
 @dataclass(frozen=True)

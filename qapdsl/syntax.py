@@ -43,7 +43,7 @@ class _Builder(Transformer[Token, Any]):
 
     # -- spans ---------------------------------------------------------------
     def _tok_span(self, tok: Token) -> Span:
-        return Span(
+        return Span.model_construct(
             file=self.path,
             line=tok.line or 1,
             column=tok.column or 1,
@@ -55,7 +55,7 @@ class _Builder(Transformer[Token, Any]):
         """The span from the start of `first` to the end of `last` (tokens or nodes)."""
         a = self._tok_span(first) if isinstance(first, Token) else first.span
         b = self._tok_span(last) if isinstance(last, Token) else last.span
-        return Span(file=self.path, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
+        return Span.model_construct(file=self.path, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
 
     def _num(self, tok: Token) -> ast.Num:
         text = str(tok)
@@ -191,7 +191,7 @@ class _Builder(Transformer[Token, Any]):
         return ast.TupleV(items=items, span=span, depth=self._nesting(items, span))
 
     @staticmethod
-    def _nesting(items: tuple[ast.Value, ...], span: Span) -> int:
+    def _nesting(items: builtins.tuple[ast.Value, ...], span: Span) -> int:
         """Depth of a list or tuple; later passes recurse on values, so it is bounded here."""
         depth = 1 + max((i.depth for i in items if isinstance(i, ast.ListV | ast.TupleV)), default=0)
         if depth > MAX_DEPTH:
@@ -294,7 +294,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             ":": "settings are written `key value`, without ':'",
             "<": "fixed-point types are written fixed<W,I> or ufixed<W,I>",
         }.get(char, "remove it, or put it in a \"string\" or after '#' for a comment")
-        span = Span(file=path, line=line, column=column, end_line=line, end_column=column + 1)
+        span = Span.model_construct(file=path, line=line, column=column, end_line=line, end_column=column + 1)
         return Diagnostic("E001", f"unexpected character {char!r}", span, char_hint)
     if isinstance(err, UnexpectedToken):
         tok = err.token
@@ -303,10 +303,10 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
         if tok.type == "$END":
             end_line = text.count("\n") + 1
             end_col = len(text) - (text.rfind("\n") + 1) + 1
-            span = Span(file=path, line=end_line, column=end_col, end_line=end_line, end_column=end_col + 1)
+            span = Span.model_construct(file=path, line=end_line, column=end_col, end_line=end_line, end_column=end_col + 1)
             eof_hint = "a '{' block is not closed: add '}'" if "RBRACE" in err.expected else "the spec ends too early"
             return Diagnostic("E003", "unexpected end of file", span, eof_hint)
-        span = Span(
+        span = Span.model_construct(
             file=path,
             line=tok.line or line,
             column=tok.column or column,
@@ -326,7 +326,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
         if hint is None and readable:
             hint = "expected " + (readable[0] if len(readable) == 1 else "one of: " + ", ".join(readable))
         return Diagnostic("E002", f"unexpected {_describe_token(tok)}", span, hint)
-    span = Span(file=path, line=line, column=column, end_line=line, end_column=column + 1)
+    span = Span.model_construct(file=path, line=line, column=column, end_line=line, end_column=column + 1)
     if isinstance(err, UnexpectedEOF):
         return Diagnostic("E003", "unexpected end of file", span, "the spec ends too early")
     return Diagnostic("E002", "syntax error", span, None)
@@ -340,13 +340,13 @@ def decode(data: bytes, path: str) -> str:
         prefix = data[: e.start]
         line = prefix.count(b"\n") + 1
         column = e.start - (prefix.rfind(b"\n") + 1) + 1
-        span = Span(file=path, line=line, column=column, end_line=line, end_column=column + 1)
+        span = Span.model_construct(file=path, line=line, column=column, end_line=line, end_column=column + 1)
         raise SpecError([Diagnostic("E004", f"byte 0x{data[e.start]:02x} is not valid UTF-8", span, "save the file as UTF-8")]) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
-        span = Span(file=path, line=line, column=1, end_line=line, end_column=2)
+        span = Span.model_construct(file=path, line=line, column=1, end_line=line, end_column=2)
         raise SpecError([Diagnostic("E001", "unexpected NUL character", span, "the file looks binary, not a .qap spec")])
     return text
 

@@ -92,7 +92,7 @@ def test_empty_file_is_a_spec_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     (tmp_path / "empty.qap").write_bytes(b"")
     code, _, err = run(["check", str(tmp_path / "empty.qap")], capsys)
     assert code == 1 and "error[E101]" in err
-    code, out, _ = run(["fmt", "--check", str(tmp_path / "empty.qap")], capsys)
+    code, _out, _ = run(["fmt", "--check", str(tmp_path / "empty.qap")], capsys)
     assert code == 0
 
 
@@ -138,3 +138,31 @@ def test_no_traceback_in_a_fresh_process(tmp_path: Path, data: bytes) -> None:
         assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
         if command == "check" or proc.returncode != 0:  # fmt may accept what check rejects (a huge number)
             assert proc.returncode == 1 and "error[E" in proc.stderr, proc.stderr
+
+
+def test_check_path_imports_no_ml_stack_and_no_other_command() -> None:
+    code = (
+        "import sys, io, contextlib\n"
+        "from qapdsl.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main(['check', {str(JET)!r}])\n"
+        "heavy = ('tensorflow', 'keras', 'qkeras', 'hls4ml', 'numpy', 'jinja2', 'yaml', 'qapdsl.backends', 'qapdsl.runner', 'qapdsl.sweep')\n"
+        "print(rc, [m for m in heavy if m in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
+    assert proc.stdout.strip() == "0 []"
+
+
+def test_check_builds_no_pydantic_schema() -> None:
+    """The lowering builds the IR unvalidated (it checked every value); validating would build every schema (~40 ms)."""
+    code = (
+        "import io, contextlib\n"
+        "from qapdsl.cli import main\n"
+        "from qapdsl import ir, source\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main(['check', {str(JET)!r}])\n"
+        "built = [c.__name__ for c in [*vars(ir).values(), source.Span] if isinstance(c, type) and hasattr(c, '__pydantic_complete__') and c.__pydantic_complete__]\n"
+        "print(rc, built)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
+    assert proc.stdout.strip() == "0 []"

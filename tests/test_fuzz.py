@@ -120,9 +120,13 @@ def structured(draw: st.DrawFn) -> bytes:
     else:
         close = "]" if shape == "[" else ")"
         value = "input " + shape * depth + number + close * depth
-    where = draw(st.sampled_from(["input {n}", "dense fc1 {n} relu", "quant weights fixed<{n},1>", "quant weights {n} bits", "dense fc1 8 relu {{ reuse {n} }}"]))
+    where = draw(
+        st.sampled_from(["input {n}", "dense fc1 {n} relu", "quant weights fixed<{n},1>", "quant weights {n} bits", "dense fc1 8 relu {{ reuse {n} }}"])
+    )
     body = "model m {\n    " + where.format(n=number) + "\n    " + value + "\n    dense out 5 softmax\n}\n"
-    tail = draw(st.sampled_from(['train { data openml "x"; classes 5 }\n', "sweep { quant.bits in [" + number + "] }\n", "target fpga { clock " + number + " ns }\n"]))
+    tail = draw(
+        st.sampled_from(['train { data openml "x"; classes 5 }\n', "sweep { quant.bits in [" + number + "] }\n", "target fpga { clock " + number + " ns }\n"])
+    )
     return (body + tail).encode("utf-8")
 
 
@@ -141,7 +145,7 @@ def _run(name: str, data: bytes) -> None:
 
 def test_fuzz_random_bytes() -> None:
     @settings(FUZZ, max_examples=MAX["bytes"])
-    @given(st.binary(max_size=400) | st.text(alphabet=st.sampled_from(list("{}[]()<>,;.#\"\n model input dense5%")), max_size=200).map(str.encode))
+    @given(st.binary(max_size=400) | st.text(alphabet=st.sampled_from(list('{}[]()<>,;.#"\n model input dense5%')), max_size=200).map(str.encode))
     def run(data: bytes) -> None:
         _run("bytes", data)
 

@@ -247,7 +247,7 @@ def test_section_twice_in_one_file_is_e102_but_across_files_merges(tmp_path: Pat
     [
         "prune { schedule constant {\n target 80% } }",  # `target` as a key after a line break
         "prune { schedule constant { begin 1; target 80% } }",
-        "train {\n    data file \"x.csv\" target label\n}",
+        'train {\n    data file "x.csv" target label\n}',
         "sweep {\n    train.lr in [1e-3, 1e-4]\n}",
     ],
 )
