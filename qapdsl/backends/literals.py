@@ -60,7 +60,8 @@ class SpecLines:
         self._sources: dict[str, list[str]] = {}
         for path, src in (sources or {}).items():
             text = src.text if isinstance(src, SourceFile) else src
-            self._sources[path] = text.splitlines()
+            # lines as the parser counts them (\n only): str.splitlines would also split at \v, \f, \u2028, ...
+            self._sources[path] = [line.removesuffix("\r") for line in text.split("\n")]
 
     def line(self, span: Span | None) -> str | None:
         if span is None:

@@ -119,6 +119,13 @@ def _regularizer(layer: ir.Layer) -> str | None:
     return None
 
 
+def saturating(fx: quant.Fixed) -> quant.Fixed:
+    """A default type for tensors QKeras keeps in float: rounding and saturating unless the spec set modes."""
+    if fx.rounding or fx.saturation:
+        return fx
+    return quant.Fixed(fx.signed, fx.width, fx.integer, "RND", "SAT")
+
+
 def _width(layer: ir.Layer, layer_shapes: list[shapes.LayerShape]) -> int:
     """Values per sample at the output of `layer` (the softmax's slice width)."""
     for ls in layer_shapes:
@@ -149,8 +156,7 @@ def make_plan(spec: ir.Spec) -> Plan:
     inq = quant.input_quant(model)
     cur: quant.Fixed
     if inq.kind == "float":
-        cur = default
-        input_precision = default
+        cur = input_precision = saturating(default)
     else:
         fx = quant.activation_fixed(inq, None)
         if fx is None:
@@ -253,7 +259,7 @@ def make_plan(spec: ir.Spec) -> Plan:
             elif w_fx is not None and eff.weights.kind != "po2":
                 result = accum
             else:
-                result = default  # a float layer: hls4ml's default precision, as a hand-written config would
+                result = saturating(default)  # a float layer: the default precision, saturating instead of wrapping
             precision["accum"] = _prec(accum)
             precision["result"] = _prec(result)
             reuse = layer.reuse or target.reuse

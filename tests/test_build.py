@@ -1,0 +1,330 @@
+"""`qapc build`: generated files, determinism, safety of spec strings, atomic output, golden files.
+
+Fast: no TensorFlow here (the generated scripts run in tests/test_build_integration.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qapdsl import ir, quant
+from qapdsl.backends import BuildError, build, render
+from qapdsl.backends.manifest import ML_STACK
+from qapdsl.cli import main
+from qapdsl.loader import load_file
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden" / "build"
+FILES = ("train.py", "hls4ml_config.yml", "convert.py", "manifest.json")
+
+BASE = """model m {{
+    input 16
+    quant weights fixed<6,1>, activations ufixed<6,0>
+    dense fc1 8 relu {{ batchnorm; l1 1e-4 }}
+    dense out 3 softmax
+}}
+train {{
+    data {data}
+    epochs 2
+}}
+target fpga {{
+    part {part}
+}}
+"""
+
+
+def load(path: Path, cwd: Path | None = None):  # type: ignore[no-untyped-def]
+    loaded = load_file(path)
+    assert loaded.ok and loaded.spec is not None, [d.message for d in loaded.diagnostics]
+    return loaded
+
+
+def example_specs() -> list[str]:
+    return sorted(p.name for p in (ROOT / "specs").glob("*.qap"))
+
+
+# -- contents -------------------------------------------------------------------
+
+
+def test_jet_files_and_precisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    loaded = load(Path("specs/jet.qap"))
+    out = build(loaded.spec, tmp_path / "jet", spec_path="specs/jet.qap", sources=loaded.sources)
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    cfg = yaml.safe_load((out / "hls4ml_config.yml").read_text())
+    assert cfg["Backend"] == "Vitis" and cfg["Part"] == "xcu250-figd2104-2L-e" and cfg["ClockPeriod"] == 5
+    assert cfg["IOType"] == "io_parallel" and cfg["ProjectName"] == "jet_tagger"
+    model_cfg = cfg["HLSConfig"]["Model"]
+    assert model_cfg == {"Precision": {"default": "fixed<16,6>"}, "ReuseFactor": 1, "Strategy": "Latency"}
+    layers = cfg["HLSConfig"]["LayerName"]
+    assert layers["fc1"]["Precision"]["weight"] == "fixed<6,1>"
+    assert layers["out"]["Precision"]["weight"] == "fixed<8,2>"
+    assert layers["fc1_relu"]["Precision"]["result"] == "ufixed<6,0,RND_CONV,SAT>"
+    # exact accumulators, computed here by brute force over the extreme values
+    in_t = quant.Fixed(True, 16, 6)  # float input: the default precision
+    w_t = quant.Fixed(True, 6, 1)
+    for name, n, a_t in (("fc1", 16, in_t), ("fc2", 64, quant.Fixed(False, 6, 0))):
+        acc = layers[name]["Precision"]["accum"]
+        width, integer = (int(v) for v in acc[len("fixed<") : -1].split(","))
+        lo_a, hi_a = a_t.bounds()
+        lo_w, hi_w = w_t.bounds()
+        extremes = [x * y for x in (lo_a, hi_a) for y in (lo_w, hi_w)]
+        top = n * max(extremes) + hi_w
+        bottom = n * min(extremes) + lo_w
+        assert top < 2 ** (integer - 1) and bottom >= -(2 ** (integer - 1)), (name, acc)
+        assert width - integer >= a_t.fraction + w_t.fraction
+        assert layers[name]["Precision"]["result"] == acc
+        assert layers[f"{name}_linear"]["Precision"]["result"] == acc
+    train = (out / "train.py").read_text()
+    assert "# specs/jet.qap:6  dense fc1 64 relu { batchnorm; l1 1e-4 }" in train
+    assert "quantized_bits(6, 0, keep_negative=1, alpha=1)" in train and "quantized_relu(6, 0)" in train
+    assert "prunable(QDense(64," in train and "x = QDense(5," in train  # `skip out`
+    for name in ("train.py", "convert.py"):
+        compile((out / name).read_text(), name, "exec")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["spec"] == {"path": "specs/jet.qap", "sha256": hashlib.sha256(Path("specs/jet.qap").read_bytes()).hexdigest()}
+    assert manifest["ml_stack"]["hls4ml"] == "==1.3.0"
+    assert manifest["ir"]["model"]["name"] == "jet_tagger"
+
+
+def test_imports_are_hashed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    loaded = load(Path("specs/digits_qap.qap"))
+    manifest = json.loads(render(loaded.spec, tmp_path)["manifest.json"])
+    assert manifest["imports"] == [{"path": "specs/digits_float.qap", "sha256": hashlib.sha256((ROOT / "specs/digits_float.qap").read_bytes()).hexdigest()}]
+
+
+def test_ml_stack_matches_pyproject() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["ml"]
+    pins = {}
+    for req in extra:
+        name = req.split("#")[0].strip()
+        for i, ch in enumerate(name):
+            if ch in "=<>!~":
+                pins[name[:i]] = name[i:]
+                break
+    assert pins == ML_STACK
+
+
+@pytest.mark.parametrize("spec_name", example_specs())
+def test_deterministic(spec_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    loaded = load(Path("specs") / spec_name)
+    a = build(loaded.spec, tmp_path / "a", sources=loaded.sources)
+    again = load(Path("specs") / spec_name)
+    b = build(again.spec, tmp_path / "b", sources=again.sources)
+    for name in FILES:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_build_does_not_import_the_ml_stack(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from qapdsl.cli import main\n"
+        f"rc = main(['build', {str(ROOT / 'specs' / 'jet.qap')!r}, '-o', {str(tmp_path / 'o')!r}])\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'qkeras', 'hls4ml', 'numpy', 'tensorflow_model_optimization') if m in sys.modules]\n"
+        "assert rc == 0 and not heavy, (rc, heavy)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+# -- spec strings stay literals ---------------------------------------------------
+
+HOSTILE = [
+    r"x\"); __import__(\"os\").system(\"touch PWNED\"); (\"",
+    r"a\nimport os; os.system('touch PWNED')\n#",
+    r"../../../etc/passwd\\..\\x",
+    r"'''\"\"\"; exec('1')",
+]
+
+
+def _check_literals(out: Path, expected: dict[str, str]) -> None:
+    for name in ("train.py", "convert.py"):
+        tree = ast.parse((out / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                assert node.id not in ("__import__", "exec", "eval"), (name, node.id)
+            if isinstance(node, ast.Attribute):
+                assert node.attr != "system", name
+    train = (out / "train.py").read_text(encoding="utf-8")
+    namespace: dict[str, object] = {}
+    tree = ast.parse(train)
+    for node in tree.body:  # the spec's values, evaluated as the literals they must be
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ("DATA", "MODEL_NAME"):
+            namespace[node.targets[0].id] = ast.literal_eval(node.value)
+    data = namespace["DATA"]
+    assert isinstance(data, dict)
+    if "name" in expected:
+        assert data["name"] == expected["name"]
+    cfg = yaml.safe_load((out / "hls4ml_config.yml").read_text(encoding="utf-8"))
+    if "part" in expected:
+        assert cfg["Part"] == expected["part"]
+    assert not (out / "PWNED").exists()
+
+
+HOSTILE_DECODED = [t.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\") for t in HOSTILE]
+
+
+def _with(spec: ir.Spec, *, part: str | None = None, data: ir.Data | None = None) -> ir.Spec:
+    """The IR with hostile values put in directly: the backends must be safe on their own, whatever the checker lets through."""
+    if part is not None:
+        spec = spec.model_copy(update={"target": spec.target.model_copy(update={"part": part})})
+    if data is not None:
+        spec = spec.model_copy(update={"train": spec.train.model_copy(update={"data": data})})
+    return spec
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_strings_in_the_language(text: str, write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    """Through the front end: whatever the checker accepts builds into literals."""
+    decoded = text.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+    spec = write_spec(BASE.format(data=f'openml "{text}"', part='"xcu250-figd2104-2L-e"'))
+    loaded = load_file(spec)
+    if loaded.ok and loaded.spec is not None:
+        assert loaded.spec.train.data.name == decoded
+        out = build(loaded.spec, tmp_path / "out", sources=loaded.sources)
+        _check_literals(out, {"name": decoded})
+    spec2 = write_spec(BASE.format(data=f'file "{text}.npz" target "{text}"', part='"xcu250-figd2104-2L-e"'), name="two.qap")
+    loaded2 = load_file(spec2)
+    if loaded2.ok and loaded2.spec is not None:
+        out2 = build(loaded2.spec, tmp_path / "out2", sources=loaded2.sources)
+        _check_literals(out2, {"name": decoded + ".npz"})
+    assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize("text", HOSTILE_DECODED)
+def test_hostile_strings_stay_literals(text: str, write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    loaded = load(write_spec(BASE.format(data="sklearn iris", part='"p"')))
+    for i, data in enumerate(
+        [ir.Data(source="openml", name=text), ir.Data(source="file", name=text + ".npz", target=text), ir.Data(source="file", name="/abs/" + text + ".csv")]
+    ):
+        spec = _with(loaded.spec, part=text, data=data)
+        out = build(spec, tmp_path / f"out{i}", sources=loaded.sources)
+        _check_literals(out, {"name": data.name, "part": text})
+    # nothing written next to the output folders (a data path with ../ is never touched at build time)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out0", "out1", "out2", "spec.qap"]
+
+
+def test_hostile_names_and_quantizers_are_refused(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    loaded = load(write_spec(BASE.format(data="sklearn iris", part='"p"')))
+    spec = loaded.spec
+    layers = list(spec.model.layers)
+    bad_layer = layers[0].model_copy(update={"name": "fc1'); __import__('os').system('x'); ('"})
+    bad = spec.model_copy(update={"model": spec.model.model_copy(update={"layers": (bad_layer, *layers[1:])})})
+    with pytest.raises(BuildError, match="identifier"):
+        render(bad, tmp_path)
+    weights = spec.model.quant.weights
+    assert weights is not None
+    hostile_alpha = weights.model_copy(update={"alpha": "__import__('os').getcwd()"})
+    quants = spec.model.quant.model_copy(update={"weights": hostile_alpha})
+    bad2 = spec.model_copy(update={"model": spec.model.model_copy(update={"quant": quants})})
+    with pytest.raises((BuildError, ValueError)):
+        render(bad2, tmp_path)
+    assert list(tmp_path.iterdir()) == [tmp_path / "spec.qap"]
+
+
+def test_comment_quoting_escapes_line_breaks(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    # a spec line holding characters Python or editors treat as line breaks must not end the comment
+    spec = write_spec(BASE.format(data="sklearn iris", part='"p"').replace("dense out 3 softmax", "dense out 3 softmax  # \x0b\x0c\u2028 __import__('os')"))
+    loaded = load(spec)
+    out = build(loaded.spec, tmp_path / "o", sources=loaded.sources)
+    text = (out / "train.py").read_text(encoding="utf-8")
+    line = next(t for t in text.splitlines() if "dense out 3 softmax" in t)
+    assert line.lstrip().startswith("# ") and "\\u2028" in line and "\\x0b" in line
+    _check_literals(out, {})
+
+
+# -- errors and atomic output -----------------------------------------------------
+
+
+def test_name_collision_is_a_build_error(write_spec: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(BASE.format(data="sklearn iris", part='"p"').replace("dense out 3 softmax", "dense fc1_relu 4 relu\n    dense out 3 softmax"))
+    loaded = load(spec)
+    with pytest.raises(BuildError, match="fc1_relu"):
+        render(loaded.spec, tmp_path)
+    assert main(["build", str(spec), "-o", str(tmp_path / "o")]) == 1
+    assert "fc1_relu" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_failed_build_keeps_previous_output(write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = write_spec(BASE.format(data="sklearn iris", part='"p"'))
+    out = tmp_path / "o"
+    assert main(["build", str(spec), "-o", str(out)]) == 0
+    (out / "model.h5").write_bytes(b"trained")  # a previous run's output stays
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # 1. a spec that cannot be built
+    spec.write_text(BASE.format(data="sklearn iris", part='"other"').replace("dense out 3 softmax", "dense fc1_bn 4\n    dense out 3 softmax"))
+    assert main(["build", str(spec), "-o", str(out)]) == 1
+    # 2. an I/O failure while staging
+    import qapdsl.backends.writer as writer
+
+    real_fsync = os.fsync
+    calls = []
+
+    def failing_fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    spec.write_text(BASE.format(data="sklearn iris", part='"other"'))
+    monkeypatch.setattr(writer.os, "fsync", failing_fsync)
+    assert main(["build", str(spec), "-o", str(out)]) == 2
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # and a successful rebuild replaces the generated files only
+    assert main(["build", str(spec), "-o", str(out)]) == 0
+    assert (out / "model.h5").read_bytes() == b"trained"
+    assert yaml.safe_load((out / "hls4ml_config.yml").read_text())["Part"] == "other"
+
+
+def test_default_output_folder(write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = write_spec(BASE.format(data="sklearn iris", part='"p"'))
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", str(spec)]) == 0
+    assert sorted(p.name for p in (tmp_path / "build" / "m").iterdir()) == sorted(FILES)
+
+
+def test_spec_errors_exit_1(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    spec = write_spec("model m { input 4\n dense out 3 softmax }\n")  # no train section
+    assert main(["build", str(spec), "-o", str(tmp_path / "o")]) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_data_file_path_is_relative_to_the_script(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    spec = write_spec(BASE.format(data='file "data/jets.csv" target label', part='"p"'))
+    loaded = load(spec)
+    out = build(loaded.spec, tmp_path / "build" / "m", sources=loaded.sources)
+    text = (out / "train.py").read_text()
+    assert "'path': '../../data/jets.csv'" in text and "'target': 'label'" in text
+
+
+# -- golden files -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec_name", example_specs())
+def test_golden(spec_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    loaded = load(Path("specs") / spec_name)
+    files = render(loaded.spec, Path("build") / loaded.spec.model.name, spec_path=f"specs/{spec_name}", sources=loaded.sources)
+    folder = GOLDEN / spec_name.removesuffix(".qap")
+    if os.environ.get("QAPC_UPDATE_GOLDEN"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+    for name, data in files.items():
+        golden = folder / name
+        assert golden.exists(), f"{golden} missing: run QAPC_UPDATE_GOLDEN=1 pytest tests/test_build.py"
+        assert data == golden.read_bytes(), f"{name} of {spec_name} differs from {golden} (QAPC_UPDATE_GOLDEN=1 to accept)"
