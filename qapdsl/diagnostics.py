@@ -49,7 +49,7 @@ CODES: dict[str, str] = {
     "E403": "quantizer not usable here",
     "E501": "selector matches no layer",
     "E502": "no layer left to prune",
-    "E601": "unknown data source",
+    "E601": "unsupported data file type",
     "E602": "split fractions out of range",
     "E801": "sweep or search path does not exist",
     "E802": "value not valid for this path",
