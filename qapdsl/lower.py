@@ -84,7 +84,7 @@ def as_float(v: ast.Value, what: str, lo: float = -math.inf, hi: float = math.in
         x = float(v.value)
         if not math.isfinite(x) or x < lo or x > hi or (lo_open and x == lo):
             bound = f"greater than {lo:g}" if lo_open else f"at least {lo:g}"
-            rng = bound if hi == math.inf else f"between {lo:g} and {hi:g}"
+            rng = bound if hi == math.inf else f"{bound} and at most {hi:g}" if lo_open else f"between {lo:g} and {hi:g}"
             raise Bad("E205", f"{what} must be {rng}, not {v.text}", v.span, None)
         return x
     raise Bad("E203", f"{what} must be a number, not {describe(v)}", v.span, None)
@@ -432,7 +432,7 @@ def lower_layer(ctx: Ctx, stmt: ast.Stmt) -> ir.Layer | None:
         take_units("filters")
         take_activation(False)
         take_options(rank_opts)
-        if "kernel" not in fields:
+        if not any(isinstance(v, ast.Word) and v.name == "kernel" for v in rest):  # a bad kernel is reported where it is
             ctx.error("E202", f"{kind} layer '{name}' needs a kernel size", stmt.key.span, usage)
             fields["kernel"] = (1,) if kind == "conv1d" else (1, 1)
     elif kind in ("maxpool", "avgpool"):
@@ -911,13 +911,13 @@ def lower_search(ctx: Ctx, body: Sequence[ast.Stmt], span: Span) -> ir.Search:
                 else:
                     ctx.error("E203", f"`log` takes axis paths, not {describe(v)}", v.span, None)
     axes = lower_axes(ctx, body, "search", ranges=True)
-    known = {a.path for a in axes}
+    known = {s.key.name for s in body if s.member is not None}  # axes written, even those with a bad value
     for s in body:
         if s.member is None and s.key.name == "log":
             for v in flat(s):
                 if isinstance(v, ast.Word) and v.name not in known:
                     ctx.error("E801", f"`log {v.name}` names no axis of this search", v.span, did_you_mean(v.name, known))
     axes = [a.model_copy(update={"log": a.path in log_paths}) for a in axes]
-    if not axes:
+    if not known:
         ctx.error("E803", "search has no axes", span, "e.g. fc1.units in 8..64")
     return ir.Search.model_construct(**fields, axes=tuple(axes), span=span)

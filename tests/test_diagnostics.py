@@ -300,3 +300,30 @@ def test_json_diagnostics_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "end_line": 3,
         "end_column": 31,
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        # a bad kernel is reported once, at the kernel, not also as a missing one
+        (BASE.replace("input 16", "input (8, 8, 1)").replace("dense fc1 8 relu", "conv2d c1 4 relu kernel (3, 3, 3)\n    flatten f"), ["E302"]),
+        # an axis with a bad range is one error, not also "search has no axes" and "log names no axis"
+        (BASE + "search {\n    fc1.units in 4..2\n    log fc1.units\n}\n", ["E205"]),
+        # a bad `input` value is not also a missing `input`
+        (BASE.replace("input 16", "input 0"), ["E205"]),
+        # an unknown base model is not also "no input" and "no layers"
+        (BASE + "model n from mm {\n}\n", ["E103"]),
+        # `fc.1` is one invalid name, not three errors
+        (BASE.replace("dense fc1 8", "dense fc.1 8"), ["E207"]),
+    ],
+    ids=["bad-kernel", "bad-range", "bad-input", "unknown-base", "dotted-name"],
+)
+def test_no_cascades(text: str, codes: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, diags = _first(tmp_path, monkeypatch, Case("cascade", text, "", 0, 0, None))
+    assert [d.code for d in diags] == codes  # type: ignore[attr-defined]
+
+
+def test_open_lower_bound_message() -> None:
+    loaded = load_bytes(BASE.replace("classes 5", "classes 5\n    optimizer adam lr 0").encode(), "spec.qap", base_dir=Path.cwd())
+    (d,) = loaded.diagnostics
+    assert (d.code, d.message) == ("E205", "learning rate must be greater than 0 and at most 10, not 0")
