@@ -143,7 +143,7 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
     measured: dict[str, Any] | None = None
     notes: list[str] = []
     if results is not None and measured_rows is not None:
-        missing = [r.name for r in declared if r.kind in schema.WEIGHT_LAYERS and r.name not in sparsity]
+        missing = [r.name for r in declared if r.kind in schema.WEIGHT_LAYERS and r.name not in sparsity and r.sparsity > 0]
         if missing:
             notes.append(f"no measured sparsity for {', '.join(missing)}: their declared sparsity is used in the measured BOPs")
         total_sp = metrics_json.get("sparsity", {}).get("total") if isinstance(metrics_json.get("sparsity"), Mapping) else None
@@ -247,7 +247,7 @@ def _summary(rep: Report) -> list[tuple[str, str]]:
         ("AUC (mean over classes)", _num(m.get("auc"), 4)),
         ("accuracy (HLS emulation)", _pct(m.get("hls_accuracy"), 2)),
         ("QKeras ↔ HLS argmax agreement", f"{_pct(agree, 2)}" + (f" of {n} test rows" if n else "")),
-        ("max |QKeras − HLS| output", _num(m.get("max_abs_diff"), 6)),
+        ("max abs. output difference QKeras − HLS", _num(m.get("max_abs_diff"), 6)),
         ("achieved sparsity (weights)", _pct(rep.totals.get("sparsity_measured"), 1)),
         ("BOPs (measured sparsity)", _int(rep.totals.get("bops_measured"))),
         ("neural efficiency (network)", _num(m.get("efficiency"), 4)),

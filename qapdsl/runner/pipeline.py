@@ -101,11 +101,17 @@ def cause_from_output(lines: list[str], returncode: int) -> str:
 
 
 def _diverged(event: Mapping[str, Any]) -> str | None:
+    """A non-finite loss at the end of an epoch (the generated scripts write it as null)."""
     for key in ("loss", "val_loss"):
-        v = event.get(key)
-        if isinstance(v, float) and not math.isfinite(v):
+        if key not in event:
+            continue
+        v = event[key]
+        if (isinstance(v, float) and not math.isfinite(v)) or (v is None and key == "loss" and event.get("epoch") is not None):
             where = ", ".join(f"{k} {event[k]}" for k in ("round", "epoch") if event.get(k) is not None)
-            return f"training diverged: {key} became {v}" + (f" ({where})" if where else "") + "; lower the learning rate or check the data for NaN/inf values"
+            value = "NaN or infinite" if v is None else str(v)
+            return (
+                f"training diverged: {key} became {value}" + (f" ({where})" if where else "") + "; lower the learning rate or check the data for NaN/inf values"
+            )
     return None
 
 
@@ -182,9 +188,12 @@ def _read_json(path: Path, step: str) -> dict[str, Any]:
 
 
 def _build(spec: ir.Spec, out_dir: Path, spec_path: str | None) -> None:
-    from qapdsl.backends import build
+    from qapdsl.backends import BuildError, build
 
-    build(spec, out_dir, spec_path=spec_path)
+    try:
+        build(spec, out_dir, spec_path=spec_path)
+    except BuildError as e:
+        raise StepError("build", str(e)) from None
 
 
 def _data_arg(spec: ir.Spec, data: str | None, spec_path: str | None) -> str | None:
@@ -213,6 +222,8 @@ def _check_metrics(metrics: Mapping[str, Any], log: Path) -> None:
             raise StepError("train", f"training diverged: the final {key} is {v}; lower the learning rate or check the data for NaN/inf values", log)
     if not isinstance(metrics.get("accuracy"), int | float):
         raise StepError("train", "metrics.json has no accuracy", log)
+    if "loss" in metrics and metrics["loss"] is None:
+        raise StepError("train", "training diverged: the final test loss is NaN or infinite; lower the learning rate or check the data for NaN/inf values", log)
 
 
 def _synth_plan(spec: ir.Spec, synth: bool) -> dict[str, Any]:
@@ -285,8 +296,8 @@ def run_spec(
             raise StepError("convert", "g++ not found on PATH: hls4ml's C++ emulation needs a C++ compiler (install g++)")
         _clear(out_dir, "firmware.json")
         args = ["--model", str(out_dir / "model.h5"), "--data", str(out_dir / "test_data.npz"), "--out", str(out_dir)]
-        if synth_plan.get("ran"):
-            args.append("--synth")
+        if synth:
+            args.append("--synth")  # convert.py records why synthesis did not run, if it cannot
         run_script("convert", out_dir / "convert.py", args, out_dir, emit)
         firmware = _read_json(out_dir / "firmware.json", "convert")
         agreement = firmware.get("agreement")

@@ -92,6 +92,8 @@ class Display:
         if event.get("event") == "warning":
             self._write_line(f"{self._prefix(stage)} warning: {event.get('message', '')}")
             return
+        if event.get("step") == "done":
+            return  # the script's own summary: the step's "done" line says it
         text = describe(event)
         if not text:
             return

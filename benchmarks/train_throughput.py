@@ -1,0 +1,168 @@
+"""Training throughput: qapc's generated train.py against a hand-written QKeras + tfmot script.
+
+Both train the same model on the same data (the digits MLP of specs/digits_qap.qap
+with a tfmot ConstantSparsity schedule; benchmarks/handwritten_digits.py is the
+hand-written one, in the hls4ml tutorial's style), one after the other, `--repeats`
+times, interleaved so both see the same machine load. Each is timed the same way,
+from its own output: the arrival times of its epoch lines give the duration of
+every epoch after the first (start-up, data loading, graph tracing and saving
+left out); a run's throughput is the training-set size over its median epoch
+time, which a burst of load from other processes on the machine does not move.
+Prints samples/s of both (median over the repeats), their ratio (generated /
+hand-written; the target is at least 0.9) and both test accuracies.
+
+    python benchmarks/train_throughput.py [--epochs N] [--repeats R] [--min-ratio 0.9]
+
+Exits 1 when the median ratio is below --min-ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SPEC = """# train_throughput.py: digits_qap with tfmot's ConstantSparsity, as the hand-written script
+import "digits_qap.qap"
+
+model digits_bench from digits_qap {
+}
+
+prune {
+    scope layer
+    schedule constant { target 80%; begin 90; frequency 18 }
+}
+
+train {
+    epochs 40
+}
+"""
+
+
+@dataclass
+class Timing:
+    epochs: int
+    n_train: int
+    epoch_seconds: float  # median time of one epoch (after the first)
+    accuracy: float
+
+    @property
+    def throughput(self) -> float:
+        return self.n_train / self.epoch_seconds
+
+
+def _run(cmd: list[str], cwd: Path, is_epoch: Callable[[str], bool]) -> list[float]:
+    """Run a training script; return the arrival times of its epoch lines."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=_env())
+    stamps: list[float] = []
+    lines: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        now = time.perf_counter()
+        lines.append(line.rstrip("\n"))
+        if is_epoch(line):
+            stamps.append(now)
+    if proc.wait() != 0:
+        sys.exit(f"train_throughput: {' '.join(cmd)} failed:\n" + "\n".join(lines[-20:]))
+    return stamps
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    return env
+
+
+def _is_qapc_epoch(line: str) -> bool:
+    if not line.startswith("@qapc "):
+        return False
+    event = json.loads(line[6:])
+    return event.get("step") == "train" and event.get("epoch") is not None
+
+
+def _timing(stamps: list[float], metrics: dict[str, float]) -> Timing:
+    if len(stamps) < 2:
+        sys.exit("train_throughput: fewer than two epochs ran (early stopping?): nothing to time")
+    epoch_times = [b - a for a, b in itertools.pairwise(stamps)]
+    return Timing(len(stamps), int(metrics["n_train"]), statistics.median(epoch_times), float(metrics["accuracy"]))
+
+
+def run_generated(build: Path, epochs: int) -> Timing:
+    stamps = _run([sys.executable, str(build / "train.py"), "--out", str(build), "--epochs", str(epochs)], build, _is_qapc_epoch)
+    metrics = json.loads((build / "metrics.json").read_text())
+    return _timing(stamps, metrics)
+
+
+def run_handwritten(work: Path, epochs: int) -> Timing:
+    script = ROOT / "benchmarks" / "handwritten_digits.py"
+    stamps = _run([sys.executable, str(script), "--out", str(work), "--epochs", str(epochs)], work, lambda s: s.startswith("epoch "))
+    metrics = json.loads((work / "handwritten_metrics.json").read_text())
+    return _timing(stamps, metrics)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--min-ratio", type=float, default=0.9)
+    parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2 (throughput is measured between the first and the last epoch)")
+
+    from qapdsl.backends import build
+    from qapdsl.loader import load_file
+
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="qapc-throughput-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        for name in ("digits_float.qap", "digits_qap.qap"):
+            shutil.copy(ROOT / "specs" / name, work / name)
+        (work / "bench.qap").write_text(SPEC, encoding="utf-8")
+        loaded = load_file(work / "bench.qap")
+        if loaded.spec is None:
+            sys.exit(f"train_throughput: the benchmark spec does not check: {[d.message for d in loaded.diagnostics]}")
+        gen_dir, hand_dir = work / "generated", work / "handwritten"
+        hand_dir.mkdir(exist_ok=True)
+        build(loaded.spec, gen_dir, spec_path=str(work / "bench.qap"))
+
+        gen: list[Timing] = []
+        hand: list[Timing] = []
+        for r in range(args.repeats):
+            # alternate which goes first, so a change of machine load hits both alike
+            order = [("generated", gen_dir), ("handwritten", hand_dir)]
+            for label, d in order if r % 2 == 0 else order[::-1]:
+                t = run_generated(d, args.epochs) if label == "generated" else run_handwritten(d, args.epochs)
+                (gen if label == "generated" else hand).append(t)
+                print(f"run {r + 1}/{args.repeats} {label:<11} {t.epochs} epochs, {t.throughput:8.0f} samples/s, test accuracy {t.accuracy:.4f}", flush=True)
+
+        g = statistics.median(t.throughput for t in gen)
+        h = statistics.median(t.throughput for t in hand)
+        ratio = g / h
+        print()
+        print(f"generated train.py   {g:8.0f} samples/s   accuracy {statistics.mean(t.accuracy for t in gen):.4f}")
+        print(f"hand-written         {h:8.0f} samples/s   accuracy {statistics.mean(t.accuracy for t in hand):.4f}")
+        print(f"throughput ratio (generated / hand-written): {ratio:.3f}  (target >= {args.min_ratio})")
+        return 0 if ratio >= args.min_ratio else 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
