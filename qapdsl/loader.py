@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qapdsl import ast, ir, lower, schema
@@ -159,7 +159,7 @@ def merge_stmts(base: Sequence[ast.Stmt], over: Sequence[ast.Stmt]) -> list[ast.
             continue
         b = out[idx]
         if s.block is not None and b.block is not None and _first_word(s) == _first_word(b):
-            out[idx] = replace(s, block=tuple(merge_stmts(b.block, s.block)))
+            out[idx] = s.replace(block=tuple(merge_stmts(b.block, s.block)))
         else:
             out[idx] = s
     return out
@@ -236,7 +236,7 @@ def derive(ctx: lower.Ctx, base: list[ast.Stmt], over: Sequence[ast.Stmt]) -> li
             groups = {_group_role(g): g for g in out[idx].groups}
             for g in s.groups:
                 groups[_group_role(g)] = g
-            out[idx] = replace(s, groups=tuple(groups.values()))
+            out[idx] = s.replace(groups=tuple(groups.values()))
         elif key in ("layer", "remove"):
             name = _first_word(s)
             names = [n for n in (_layer_name(b) for b in out) if n]
@@ -252,7 +252,7 @@ def derive(ctx: lower.Ctx, base: list[ast.Stmt], over: Sequence[ast.Stmt]) -> li
                 ctx.error("E202", f"`layer {name}` needs a block of settings", s.span, f"e.g. layer {name} {{ reuse 4 }}")
                 continue
             b = out[idx]
-            out[idx] = replace(b, block=tuple(merge_stmts(b.block or (), s.block)))
+            out[idx] = b.replace(block=tuple(merge_stmts(b.block or (), s.block)))
         elif key in schema.LAYER_KINDS and _layer_name(s) is not None:
             idx = next((i for i, b in enumerate(out) if _layer_name(b) == _layer_name(s) and b.key.name in schema.LAYER_KINDS), None)
             if idx is None:
