@@ -196,6 +196,9 @@ def _run_study(job: Any, points: Any, axes: list[str], out: Path, title: str, jo
         while any(p.is_alive() for p in procs) or not events.empty():
             try:
                 ev = events.get(timeout=0.5)
+                if ev.get("event") in ("done", "failed"):
+                    with contextlib.suppress(Exception):
+                        display.status = status()
                 display.event(ev)
                 if ev.get("event") == "worker_error":
                     crashed += 1

@@ -40,6 +40,7 @@ import fcntl
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import threading
@@ -114,13 +115,24 @@ def make_storage(job: Job) -> optuna.storages.RDBStorage:
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if _sqlite_path(job.storage) is not None:
         engine_kwargs = {"connect_args": {"timeout": 120}}
-    return optuna.storages.RDBStorage(
-        job.storage,
-        engine_kwargs=engine_kwargs,
-        heartbeat_interval=job.heartbeat,
-        grace_period=job.grace,
-        failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=job.max_retry),
-    )
+    import sqlalchemy.exc
+
+    for attempt in range(8):
+        try:
+            return optuna.storages.RDBStorage(
+                job.storage,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=job.heartbeat,
+                grace_period=job.grace,
+                failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=job.max_retry),
+            )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError):
+            # workers starting together on an empty database race to create Optuna's tables
+            # (CREATE TYPE / CREATE TABLE collide); the loser finds them made on the next try
+            if attempt == 7:
+                raise
+            time.sleep(0.3 + random.random() * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _grid_sampler_class() -> type[optuna.samplers.GridSampler]:

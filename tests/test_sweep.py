@@ -1,0 +1,265 @@
+"""qapc sweep: expansion of axes into points, tables and plots, a real sweep killed and resumed, a search's budget."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from sweep_support import QAPC, check_point_dir, load_study, point_keys, tiny_study, trials_by_point
+
+from qapdsl import ir
+from qapdsl.loader import load_file, load_text
+from qapdsl.sweep import expand, table
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+
+def _spec(path: Path) -> ir.Spec:
+    loaded = load_file(path)
+    assert loaded.ok and loaded.spec is not None, [d.message for d in loaded.diagnostics]
+    return loaded.spec
+
+
+# -- expansion ----------------------------------------------------------------------------------
+
+
+def test_digits_sweep_expands_to_checked_variants() -> None:
+    spec = _spec(SPECS / "digits_sweep.qap")
+    assert spec.sweep is not None
+    points = expand.expand_sweep(spec.sweep, spec)
+    got = [(p.params["quant.bits"], p.params["prune.rounds"]) for p in points]
+    assert got == [(4, 0), (4, 4), (6, 0), (6, 4), (8, 0), (8, 4)]
+    for p in points:
+        bits, rounds = p.params["quant.bits"], p.params["prune.rounds"]
+        q = p.spec.model.quant
+        assert q.weights is not None and q.weights.width == bits and q.activations is not None and q.activations.width == bits
+        assert p.spec.prune is not None and p.spec.prune.schedule.rounds == rounds
+        assert p.spec.sweep is None and p.spec.search is None
+        assert p.spec.train == spec.train  # only the swept settings change
+    keys = [p.key for p in points]
+    assert len(set(keys)) == len(keys)
+    # the same points, keys and order in another process and from a fresh load
+    again = expand.expand_sweep(spec.sweep, _spec(SPECS / "digits_sweep.qap"))
+    assert [p.key for p in again] == keys
+
+
+def test_jet_sweep_is_the_papers_grid() -> None:
+    spec = _spec(SPECS / "jet_sweep.qap")
+    assert spec.sweep is not None
+    points = expand.expand_sweep(spec.sweep, spec)
+    assert len(points) == 6 * 4
+    assert {p.params["quant.bits"] for p in points} == {4, 6, 8, 12, 16, 32}
+    assert {p.params["prune.rounds"] for p in points} == {0, 4, 8, 11}
+    for p in points:
+        out = next(layer for layer in p.spec.model.layers if layer.name == "out")
+        assert out.quant.weights is not None and (out.quant.weights.width, out.quant.weights.integer) == (8, 2)  # the per-layer override stays
+        assert p.spec.model.quant.weights is not None and p.spec.model.quant.weights.width == p.params["quant.bits"]
+        assert p.spec.prune is not None and p.spec.prune.skip == ("out",)
+    assert len({p.key for p in points}) == 24
+
+
+def test_point_keys_depend_on_settings_only() -> None:
+    a = expand.point_key({"quant.bits": 4, "prune.rounds": 0})
+    b = expand.point_key({"prune.rounds": 0, "quant.bits": 4})
+    c = expand.point_key({"quant.bits": 4, "prune.rounds": 1})
+    assert a.split("-")[-1] == b.split("-")[-1] != c.split("-")[-1]  # the hash: sorted settings
+    assert a == expand.point_key({"quant.bits": 4, "prune.rounds": 0}) != c
+    assert a.startswith("bits4_rounds0-")  # the readable part follows the axes' order
+
+
+def test_quantizer_axis_values_become_tokens(tmp_path: Path) -> None:
+    text = (SPECS / "digits_qap.qap").read_text() + "\nsweep { quant.weights in [fixed<4,1>, fixed<8,2>]; fc1.units in [8, 16] }\n"
+    loaded = load_text(text, str(tmp_path / "s.qap"), base_dir=SPECS)
+    assert loaded.ok and loaded.spec is not None and loaded.spec.sweep is not None, [d.message for d in loaded.diagnostics]
+    points = expand.expand_sweep(loaded.spec.sweep, loaded.spec)
+    assert [p.params["quant.weights"] for p in points] == ["fixed<4,1>", "fixed<4,1>", "fixed<8,2>", "fixed<8,2>"]
+    assert [p.spec.model.layers[0].units for p in points] == [8, 16, 8, 16]
+    w = points[3].spec.model.quant.weights
+    assert w is not None and (w.kind, w.width, w.integer, w.signed) == ("fixed", 8, 2, True)
+
+
+def test_a_variant_that_does_not_check_is_reported(tmp_path: Path) -> None:
+    # reuse 7 is valid for no layer of 64→32→32→10; every point is re-checked, not only the axis path
+    spec = tmp_path / "bad.qap"
+    spec.write_text('import "' + str(SPECS / "digits_qap.qap") + '"\nsweep { target.reuse in [1, 7] }\n')
+    r = subprocess.run([*QAPC, "sweep", str(spec), "--list"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert "target.reuse=7" in r.stderr and "E306" in r.stderr
+
+
+def test_fingerprint_ignores_where_the_spec_is(tmp_path: Path) -> None:
+    spec = _spec(SPECS / "digits_sweep.qap")
+    for name in ("digits_float.qap", "digits_qap.qap", "digits_sweep.qap"):
+        (tmp_path / name).write_text((SPECS / name).read_text())
+    moved = _spec(tmp_path / "digits_sweep.qap")
+    assert expand.fingerprint(spec, epochs=None) == expand.fingerprint(moved, epochs=None)
+    assert expand.fingerprint(spec, epochs=None) != expand.fingerprint(spec, epochs=2)
+
+
+# -- tables and plots --------------------------------------------------------------------------
+
+
+ROWS = [
+    {"trial": 0, "point": "a", "state": "complete", "quant.bits": 4, "bits": 4.0, "bops": 1000.0, "accuracy": 0.70, "sparsity": 0.5},
+    {"trial": 1, "point": "b", "state": "complete", "quant.bits": 4, "bits": 4.0, "bops": 3000.0, "accuracy": 0.60, "sparsity": 0.0},
+    {"trial": 2, "point": "c", "state": "complete", "quant.bits": 8, "bits": 8.0, "bops": 2000.0, "accuracy": 0.80, "sparsity": 0.5},
+    {"trial": 3, "point": "d", "state": "complete", "quant.bits": 8, "bits": 8.0, "bops": 5000.0, "accuracy": 0.80, "sparsity": 0.0},
+    {"trial": 4, "point": "e", "state": "failed", "label": "quant.bits=16", "quant.bits": 16, "error": "step 'train' failed: x_y"},
+]
+
+
+def test_pareto_front() -> None:
+    assert [r["point"] for r in table.pareto(ROWS)] == ["a", "c"]
+
+
+def test_csv_markdown_latex() -> None:
+    rows = list(csv.DictReader(io.StringIO(table.to_csv(ROWS, ["quant.bits"]))))
+    assert [r["point"] for r in rows] == ["a", "b", "c", "d", "e"]
+    assert [r["pareto"] for r in rows] == ["1", "0", "1", "0", "0"]
+    assert rows[4]["state"] == "failed" and rows[4]["error"].startswith("step 'train'")
+    assert float(rows[2]["accuracy"]) == 0.80
+    md = table.to_markdown(ROWS, ["quant.bits"], "t")
+    assert md.count("★") == 2 and "1 point failed" in md and "| 1,000 |" in md
+    tex = table.to_latex(ROWS, ["quant.bits"], "t")
+    assert "\\begin{tabular}{rrrrrrr}" in tex and "50.0\\%" in tex and "\\textbf{1,000}" in tex
+
+
+def test_plots_are_deterministic(tmp_path: Path) -> None:
+    from qapdsl.sweep import plots
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    plots.write_pareto(ROWS, a, "t")
+    plots.write_pareto(ROWS, b, "t")
+    assert (a / "pareto.svg").read_bytes() == (b / "pareto.svg").read_bytes()
+    assert (a / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = (a / "pareto.svg").read_text()
+    assert "<dc:date>" not in svg
+    ET.fromstring(svg)
+
+
+# -- a real sweep, killed and resumed -------------------------------------------------------
+
+
+def _wait_for(pred: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():  # type: ignore[operator]
+            return
+        time.sleep(1.0)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.integration
+def test_real_sweep_killed_and_resumed(tmp_path: Path) -> None:
+    """4 points, 2 jobs: kill the whole sweep (SIGKILL) while one point is done and another runs, then resume.
+
+    Afterwards every point has exactly one result, the points done before the kill were
+    not rerun, the ones running were; every point's folder, sweep.csv, the tables and
+    the plots are checked.
+    """
+    from optuna.trial import TrialState
+
+    spec = tiny_study(tmp_path, "    quant.bits in [4, 8]\n    prune.rounds in [0, 1]")
+    out = tmp_path / "out"
+    storage = f"sqlite:///{out / 'study.db'}"
+    cmd = [*QAPC, "sweep", str(spec), "-o", str(out), "--jobs", "2", "--epochs", "1"]
+    with open(tmp_path / "first.log", "w") as log:
+        first = subprocess.Popen(cmd, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def done_and_running() -> bool:
+        if first.poll() is not None or not (out / "study.db").exists():
+            return first.poll() is not None
+        try:
+            states = [t.state for t in load_study(storage).get_trials(deepcopy=False)]
+        except Exception:
+            return False
+        return TrialState.COMPLETE in states and TrialState.RUNNING in states
+
+    _wait_for(done_and_running, 400, "a finished and a running point")
+    assert first.poll() is None, (tmp_path / "first.log").read_text()
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+
+    study = load_study(storage)
+    before = {t.user_attrs["qapc_point"]: t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE}
+    killed = {t.user_attrs["qapc_point"] for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING}
+    assert before and killed
+    stamps = {k: (out / "points" / k / "point.json").stat().st_mtime_ns for k in before}
+
+    second = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "requeued" in second.stderr
+
+    study = load_study(storage)
+    by_point = trials_by_point(study)
+    keys = point_keys(spec)
+    assert len(keys) == 4 and set(by_point) == set(keys)
+    assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
+    summaries = {}
+    for key in keys:
+        complete = [t for t in by_point[key] if t.state == TrialState.COMPLETE]
+        assert len(complete) == 1, f"{key}: {len(complete)} results"
+        if key in before:  # done before the kill: not rerun
+            assert complete[0].number == before[key].number
+            assert (out / "points" / key / "point.json").stat().st_mtime_ns == stamps[key]
+        if key in killed:  # running at the kill: failed, then rerun
+            assert any(t.state == TrialState.FAIL for t in by_point[key])
+            assert complete[0].number > min(t.number for t in by_point[key])
+        summaries[key] = check_point_dir(out / "points" / key, key)
+        assert complete[0].user_attrs["qapc_summary"] == summaries[key]
+        assert complete[0].value == summaries[key]["accuracy"]
+    assert sorted(p.name for p in (out / "points").iterdir()) == sorted(keys)
+
+    rows = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text())))
+    assert sorted(r["point"] for r in rows) == sorted(keys)
+    for r in rows:
+        s = summaries[r["point"]]
+        assert r["state"] == "complete"
+        assert float(r["accuracy"]) == s["accuracy"] and float(r["bops"]) == s["bops"] and float(r["bits"]) == float(r["quant.bits"])
+    assert sum(r["pareto"] == "1" for r in rows) >= 1
+    md = (out / "sweep.md").read_text()
+    assert md.count("\n| ") == 1 + 4  # header + one line per point
+    assert "\\begin{tabular}" in (out / "sweep.tex").read_text()
+    assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = (out / "pareto.svg").read_bytes()
+    ET.fromstring(svg)
+    assert b"Pareto front" in svg and b"4 bits" in svg and b"8 bits" in svg
+
+    # a third run finds nothing to do; --report rewrites identical files from the storage
+    third = subprocess.run([*cmd, "--report"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert third.returncode == 0, third.stderr
+    assert (out / "pareto.svg").read_bytes() == svg
+    assert len(load_study(storage).get_trials(deepcopy=False)) == len(study.get_trials(deepcopy=False))
+
+
+# -- a search: the trials budget and the BOPs budget --------------------------------------------
+
+
+def test_search_counts_over_budget_trials_without_training(tmp_path: Path) -> None:
+    """Every sampled width is over a 1-BOP budget: each trial fails before training, and exactly `trials` are made."""
+    text = (SPECS / "digits_qap.qap").read_text() + "\nsearch { objective maximize accuracy; budget bops 1; trials 5; sampler random; fc1.units in 8..64 }\n"
+    spec = tmp_path / "s.qap"
+    for name in ("digits_float.qap",):
+        (tmp_path / name).write_text((SPECS / name).read_text())
+    spec.write_text(text)
+    out = tmp_path / "out"
+    r = subprocess.run([*QAPC, "sweep", str(spec), "-o", str(out), "--jobs", "2"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 3, r.stdout + r.stderr  # no trial could complete
+    study = load_study(f"sqlite:///{out / 'study.db'}")
+    counted = [t for t in study.get_trials(deepcopy=False) if "qapc_discarded" not in t.user_attrs]
+    assert len(counted) == 5
+    assert all(t.user_attrs.get("qapc_over_budget", 0) > 1 for t in counted)
+    assert all(8 <= t.params["fc1.units"] <= 64 for t in counted)
+    assert not (out / "points").exists()  # nothing was trained
+    rows = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text())))
+    assert len(rows) == 5 and all(r["state"] == "failed" and "BOPs budget" in r["error"] for r in rows)
+    assert json.loads(json.dumps(study.user_attrs))["qapc_kind"] == "search"
