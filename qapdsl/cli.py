@@ -44,9 +44,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     from qapdsl.loader import load_file
 
     status = EXIT_OK
+    found: list[dict[str, object]] = []  # --json: one list for all the files, one JSON document
     for path in args.files:
         loaded = load_file(path, model_name=args.model)
-        print_diagnostics(loaded, as_json=args.json)
+        if args.json:
+            found += [d.to_dict() for d in loaded.diagnostics]
+        else:
+            print_diagnostics(loaded)
         if not loaded.ok or loaded.spec is None:
             status = EXIT_SPEC
             continue
@@ -55,6 +59,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         elif not args.json:
             m = loaded.spec.model
             print(f"{path}: ok (model {m.name}, {len(m.layers)} layers)")
+    if args.json:
+        print(json.dumps(found, indent=2))
     return status
 
 
@@ -124,7 +130,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="parse and check specs; print diagnostics")
     c.add_argument("files", nargs="+", metavar="SPEC")
     c.add_argument("--emit-ir", action="store_true", help="print the checked IR as JSON")
-    c.add_argument("--json", action="store_true", help="print diagnostics as JSON")
+    c.add_argument("--json", action="store_true", help="print the diagnostics of all the files as one JSON list")
     c.add_argument("--model", help="build this model instead of the last one declared")
     c.set_defaults(func=cmd_check)
 

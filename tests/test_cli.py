@@ -166,3 +166,11 @@ def test_check_builds_no_pydantic_schema() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)
     assert proc.stdout.strip() == "0 []"
+
+
+def test_json_of_several_files_is_one_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.qap").write_text(BAD, encoding="utf-8")
+    (tmp_path / "b.qap").write_text(BAD.replace("input 16", "input 16 16"), encoding="utf-8")
+    code, out, _ = run(["check", "--json", str(tmp_path / "a.qap"), str(JET), str(tmp_path / "b.qap")], capsys)
+    assert code == 1
+    assert [(Path(d["file"]).name, d["code"]) for d in json.loads(out)] == [("a.qap", "E204"), ("b.qap", "E206"), ("b.qap", "E204")]
