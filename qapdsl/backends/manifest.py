@@ -20,7 +20,7 @@ ML_STACK: dict[str, str] = {
     "scikit-learn": ">=1.3,<1.6",
     "h5py": ">=3.9",
     "pandas": ">=2",
-    "pyarrow": ">=14",
+    "pyarrow": ">=14,<21",
 }
 
 FILES = ("train.py", "hls4ml_config.yml", "convert.py", "manifest.json")
