@@ -218,6 +218,8 @@ def test_cause_from_output() -> None:
     assert cause_from_output(lines, 1) == "InvalidArgumentError: bad shape"
     assert cause_from_output(["done"], -9) == "the script was killed by SIGKILL (out of memory?)"
     assert cause_from_output(["warming up", "stopped early"], 4) == "the script exited with code 4; last output: stopped early"
+    own = ["train.py: warning: pruning begins late", "train.py: the data has samples of shape (3,), the model expects (64,)", "bye"]
+    assert cause_from_output(own, 1, "train.py") == "the data has samples of shape (3,), the model expects (64,)"
 
 
 def test_display_in_a_log() -> None:

@@ -82,13 +82,18 @@ def _step(name: str, emit: Progress, timings: dict[str, float]) -> Iterator[dict
 _EXC_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning))(?::\s*(.*))?$")
 
 
-def cause_from_output(lines: list[str], returncode: int) -> str:
-    """Why a script died: its last exception line (`ValueError: ...`), else how it ended."""
+def cause_from_output(lines: list[str], returncode: int, script: str | None = None) -> str:
+    """Why a script died: its last exception line (`ValueError: ...`), else its last own
+    message (`train.py: ...`, what the generated scripts exit with), else how it ended."""
     for line in reversed(lines):
         m = _EXC_LINE.match(line.strip())
         if m:
             name, message = m.group(1), (m.group(2) or "").strip()
             return f"{name}: {message}" if message else name
+    if script is not None:
+        own = next((ln.strip() for ln in reversed(lines) if ln.startswith(f"{script}: ")), None)
+        if own:
+            return own[len(script) + 2 :]
     if returncode < 0:
         try:
             sig = signal.Signals(-returncode).name
@@ -169,7 +174,7 @@ def run_script(
             proc.kill()
             proc.wait()
     if rc != 0:
-        raise StepError(step, reported or cause_from_output(list(tail), rc), log_path)
+        raise StepError(step, reported or cause_from_output(list(tail), rc, script.name), log_path)
 
 
 def _read_json(path: Path, step: str) -> dict[str, Any]:

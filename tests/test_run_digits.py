@@ -1,0 +1,80 @@
+"""The digits demo through the real pipeline: `qapc run` on the float baseline and the 6-bit QAP model.
+
+The targets the README quotes: the QAP model within 2 percentage points of the
+float accuracy, at least 80% of its weights pruned, at least 20x fewer BOPs,
+and its hls4ml C++ emulation agreeing with QKeras on at least 99.5% of the
+test rows. Real TensorFlow, QKeras, hls4ml and g++; about 1.5 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import SPECS
+
+from qapdsl.cli import main
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _run(spec: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    rc = main(["run", str(spec), "-o", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err[-3000:]
+    assert "Traceback" not in cap.err
+    results: dict[str, Any] = json.loads((out / "results.json").read_text())
+    return results
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ for hls4ml's C++ emulation")
+def test_digits_qap_meets_the_targets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    flt = _run(SPECS / "digits_float.qap", tmp_path / "float", capsys)
+    qap = _run(SPECS / "digits_qap.qap", tmp_path / "qap", capsys)
+
+    acc_float = flt["report"]["measured"]["accuracy"]
+    acc_qap = qap["report"]["measured"]["accuracy"]
+    assert acc_float > 0.9
+    assert acc_qap >= acc_float - 0.02, (acc_qap, acc_float)
+
+    t = qap["report"]["totals"]
+    assert qap["metrics"]["sparsity"]["total"] >= 0.80
+    assert t["sparsity_measured"] == qap["metrics"]["sparsity"]["total"]
+    assert flt["report"]["totals"]["bops_measured"] / t["bops_measured"] >= 20
+    assert round(flt["report"]["totals"]["bops_measured"]) == 3_709_504  # 64→32→32→10 in float: nothing pruned
+
+    fw = qap["firmware"]
+    assert fw["n_rows"] == 360
+    assert fw["agreement"]["fraction"] >= 0.995, fw["agreement"]
+    assert qap["report"]["measured"]["agreement"] == fw["agreement"]["fraction"]
+
+    # the pruned weights really are zero in the saved model, layer by layer as measured
+    import h5py
+
+    with h5py.File(tmp_path / "qap" / "model.h5") as f:
+        kernels = {name: f["model_weights"][name][name]["kernel:0"][()] for name in ("fc1", "fc2", "out")}
+    for name, k in kernels.items():
+        assert np.mean(k == 0) >= qap["metrics"]["sparsity"]["layers"][name] - 1e-9
+
+    # neural efficiency as qapdsl.metrics computes it, and `qapc report` reads it all back
+    assert 0 < qap["efficiency"]["network"] <= 1
+    assert main(["report", str(SPECS / "digits_qap.qap"), "-o", str(tmp_path / "qap"), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["measured"]["efficiency"] == pytest.approx(qap["efficiency"]["network"])
+    assert rep["totals"]["bops_measured"] == pytest.approx(t["bops_measured"])
+    assert "| QKeras ↔ HLS argmax agreement |" in (tmp_path / "qap" / "report.md").read_text()
+
+
+def test_bad_data_fails_the_train_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "wrong.npz"
+    np.savez(data, X=np.zeros((40, 3), "float32"), y=np.arange(40) % 10)
+    rc = main(["run", str(SPECS / "digits_float.qap"), "-o", str(tmp_path / "b"), "--data", str(data), "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert rc == 3
+    assert "qapc: step 'train' failed: the data has samples of shape (3,), the model expects (64,)" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "b" / "train.py").is_file() and not (tmp_path / "b" / "results.json").exists()
