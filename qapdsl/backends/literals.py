@@ -71,6 +71,20 @@ class SpecLines:
         where = f"{span.file}:{span.line}"
         return comment_text(f"{where}  {text}" if text else where)
 
+    def block(self, span: Span | None, indent: str = "") -> str:
+        """Every non-blank line of a section, each quoted with its location."""
+        if span is None:
+            return ""
+        lines = self._sources.get(span.file)
+        if lines is None:
+            return self.comment(span, indent)
+        out = []
+        for number in range(span.line, min(span.end_line, len(lines)) + 1):
+            text = lines[number - 1].strip()
+            if text:
+                out.append(f"{indent}# " + comment_text(f"{span.file}:{number}  {text}"))
+        return "\n".join(out)
+
     def comment(self, span: Span | None, indent: str = "") -> str:
         text = self.line(span)
         return f"{indent}# {text}" if text else ""

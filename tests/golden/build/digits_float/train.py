@@ -34,9 +34,17 @@ MODEL_NAME = 'digits_float'
 INPUT_SHAPE = (64,)
 OUTPUT_WIDTH = 10
 CLASSES = 10
-# specs/digits_float.qap:11  data sklearn digits
-DATA = {'source': 'sklearn', 'name': 'digits', 'target': None}
 # specs/digits_float.qap:10  train {
+# specs/digits_float.qap:11  data sklearn digits
+# specs/digits_float.qap:12  split test 0.2, val 0.2
+# specs/digits_float.qap:13  scale standard
+# specs/digits_float.qap:14  seed 7
+# specs/digits_float.qap:15  optimizer adam lr 3e-3
+# specs/digits_float.qap:16  batch 64
+# specs/digits_float.qap:17  epochs 60
+# specs/digits_float.qap:18  early_stop patience 10
+# specs/digits_float.qap:19  }
+DATA = {'source': 'sklearn', 'name': 'digits', 'target': None}
 TEST_FRACTION = 0.2
 VAL_FRACTION = 0.2
 SCALE = 'standard'

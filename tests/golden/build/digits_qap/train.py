@@ -34,9 +34,17 @@ MODEL_NAME = 'digits_qap'
 INPUT_SHAPE = (64,)
 OUTPUT_WIDTH = 10
 CLASSES = 10
-# specs/digits_float.qap:11  data sklearn digits
-DATA = {'source': 'sklearn', 'name': 'digits', 'target': None}
 # specs/digits_float.qap:10  train {
+# specs/digits_float.qap:11  data sklearn digits
+# specs/digits_float.qap:12  split test 0.2, val 0.2
+# specs/digits_float.qap:13  scale standard
+# specs/digits_float.qap:14  seed 7
+# specs/digits_float.qap:15  optimizer adam lr 3e-3
+# specs/digits_float.qap:16  batch 64
+# specs/digits_float.qap:17  epochs 60
+# specs/digits_float.qap:18  early_stop patience 10
+# specs/digits_float.qap:19  }
+DATA = {'source': 'sklearn', 'name': 'digits', 'target': None}
 TEST_FRACTION = 0.2
 VAL_FRACTION = 0.2
 SCALE = 'standard'
@@ -48,7 +56,10 @@ BATCH = 64
 EPOCHS = 60
 PATIENCE = 10  # early stopping on val_loss; None: off
 # specs/digits_qap.qap:9  prune {
+# specs/digits_qap.qap:10  method magnitude
+# specs/digits_qap.qap:11  scope global
 # specs/digits_qap.qap:12  schedule iterative { rounds 8; rate 20%; rewind none; epochs 30 }
+# specs/digits_qap.qap:13  }
 PRUNE = {'kind': 'iterative', 'scope': 'global', 'layers': ('fc1', 'fc2', 'out'), 'bias': False, 'target': None, 'initial': 0.0, 'begin_step': 0, 'end_step': None, 'frequency': 100, 'power': 3.0, 'rounds': 8, 'rate': 0.2, 'rewind': 'none', 'epochs_per_round': 30, 'final_sparsity': 0.8322278399999999}
 # spec layer -> Keras layer whose output is that layer's (relu / linear) activation
 ACTIVATION_OUTPUTS = {'fc1': 'fc1_relu', 'fc2': 'fc2_relu'}

@@ -34,9 +34,17 @@ MODEL_NAME = 'jet_tagger'
 INPUT_SHAPE = (16,)
 OUTPUT_WIDTH = 5
 CLASSES = 5
-# specs/jet.qap:20  data openml "hls4ml_lhc_jets_hlf"
-DATA = {'source': 'openml', 'name': 'hls4ml_lhc_jets_hlf', 'target': None}
 # specs/jet.qap:19  train {
+# specs/jet.qap:20  data openml "hls4ml_lhc_jets_hlf"
+# specs/jet.qap:21  split test 0.2, val 0.25
+# specs/jet.qap:22  seed 42
+# specs/jet.qap:23  classes 5
+# specs/jet.qap:24  optimizer adam lr 1e-4
+# specs/jet.qap:25  batch 1024
+# specs/jet.qap:26  epochs 250
+# specs/jet.qap:27  early_stop patience 10
+# specs/jet.qap:28  }
+DATA = {'source': 'openml', 'name': 'hls4ml_lhc_jets_hlf', 'target': None}
 TEST_FRACTION = 0.2
 VAL_FRACTION = 0.25
 SCALE = 'standard'
@@ -48,7 +56,11 @@ BATCH = 1024
 EPOCHS = 250
 PATIENCE = 10  # early stopping on val_loss; None: off
 # specs/jet.qap:12  prune {
+# specs/jet.qap:13  method magnitude
+# specs/jet.qap:14  scope global
+# specs/jet.qap:15  skip out  # keep the output layer dense
 # specs/jet.qap:16  schedule iterative { rounds 11; rate 20%; rewind none }
+# specs/jet.qap:17  }
 PRUNE = {'kind': 'iterative', 'scope': 'global', 'layers': ('fc1', 'fc2', 'fc3'), 'bias': False, 'target': None, 'initial': 0.0, 'begin_step': 0, 'end_step': None, 'frequency': 100, 'power': 3.0, 'rounds': 11, 'rate': 0.2, 'rewind': 'none', 'epochs_per_round': None, 'final_sparsity': 0.91410065408}
 # spec layer -> Keras layer whose output is that layer's (relu / linear) activation
 ACTIVATION_OUTPUTS = {'fc1': 'fc1_relu', 'fc2': 'fc2_relu', 'fc3': 'fc3_relu'}

@@ -34,9 +34,17 @@ MODEL_NAME = 'jet_float'
 INPUT_SHAPE = (16,)
 OUTPUT_WIDTH = 5
 CLASSES = 5
-# specs/jet_float.qap:13  data openml "hls4ml_lhc_jets_hlf"
-DATA = {'source': 'openml', 'name': 'hls4ml_lhc_jets_hlf', 'target': None}
 # specs/jet_float.qap:12  train {
+# specs/jet_float.qap:13  data openml "hls4ml_lhc_jets_hlf"
+# specs/jet_float.qap:14  split test 0.2, val 0.25
+# specs/jet_float.qap:15  seed 42
+# specs/jet_float.qap:16  classes 5
+# specs/jet_float.qap:17  optimizer adam lr 1e-4
+# specs/jet_float.qap:18  batch 1024
+# specs/jet_float.qap:19  epochs 250
+# specs/jet_float.qap:20  early_stop patience 10
+# specs/jet_float.qap:21  }
+DATA = {'source': 'openml', 'name': 'hls4ml_lhc_jets_hlf', 'target': None}
 TEST_FRACTION = 0.2
 VAL_FRACTION = 0.25
 SCALE = 'standard'
