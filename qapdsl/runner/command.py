@@ -54,7 +54,9 @@ def summary(results: dict[str, Any]) -> str:
     lines = [
         f"{results['model']}: done in {results.get('wall_time_s', 0):.1f} s",
         f"  accuracy        {_pct(m.get('accuracy'))} (QKeras)   {_pct(m.get('hls_accuracy'))} (HLS emulation)   AUC {m.get('auc', 0) or 0:.4f}",
-        f"  QKeras ↔ HLS    {agree} agree (argmax), max |diff| {m.get('max_abs_diff') if m.get('max_abs_diff') is not None else '-'}",
+        f"  QKeras ↔ HLS    {agree} agree (argmax), max |diff| {m['max_abs_diff']:.3g}"
+        if isinstance(m.get("max_abs_diff"), int | float)
+        else f"  QKeras ↔ HLS    {agree} agree (argmax)",
         f"  sparsity        {_pct(t.get('sparsity_measured'), 1)} of the weights pruned (declared {_pct(t.get('sparsity'), 1)})",
         f"  BOPs            {_int(bops_measured)} (with the measured sparsity; declared {_int(bops_declared)})",
         f"  memory          {_int(t.get('memory_bits_measured'))} bits of weights and biases",
