@@ -78,3 +78,16 @@ def test_bad_data_fails_the_train_step(tmp_path: Path, capsys: pytest.CaptureFix
     assert "qapc: step 'train' failed: the data has samples of shape (3,), the model expects (64,)" in err
     assert "Traceback" not in err
     assert (tmp_path / "b" / "train.py").is_file() and not (tmp_path / "b" / "results.json").exists()
+
+
+def test_nan_in_the_data_is_divergence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = digits.data.astype("float32")
+    x[::7, 3] = np.nan
+    np.savez(tmp_path / "nan.npz", X=x, y=digits.target)
+    rc = main(["run", str(SPECS / "digits_float.qap"), "-o", str(tmp_path / "b"), "--data", str(tmp_path / "nan.npz"), "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert rc == 3 and "Traceback" not in err
+    assert "qapc: step 'train' failed: training diverged: the trained weights of fc1 are NaN or infinite; the data has NaN/inf values" in err

@@ -45,7 +45,9 @@ if BEHAVIOUR == "crash":
 if BEHAVIOUR == "reported":
     print("@qapc " + json.dumps({{"step": "train", "error": "data: label column 'y' not found"}}))
     sys.exit(1)
-open("model.h5", "wb").write(b"h5")
+import h5py
+with h5py.File("model.h5", "w") as f:
+    f["model_weights/fc1/fc1/kernel:0"] = np.full((64, 32), float("nan") if BEHAVIOUR == "nanweights" else 0.5, "float32")
 np.savez("test_data.npz", X_test=np.zeros((4, 64)), y_test=np.zeros(4, int))
 np.savez("activations.npz", fc1=np.array([[1, 0], [0, 1], [1, 1], [1, 0]], bool))
 json.dump({{"accuracy": 0.93, "auc": {{"mean": 0.99}}, "loss": 0.2, "epochs": a.epochs, "rounds": 2,
@@ -156,6 +158,14 @@ def test_null_loss_is_divergence(tmp_path: Path, fake_build: Callable[[str], lis
     with pytest.raises(StepError) as e:
         run_spec(_spec(), tmp_path / "b", epochs=3)
     assert e.value.step == "train" and e.value.cause.startswith("training diverged: loss became NaN or infinite (round 2, epoch 1)")
+
+
+def test_nan_weights_are_divergence(tmp_path: Path, fake_build: Callable[[str], list[Path]]) -> None:
+    # Keras's clipped cross-entropy can stay finite while the weights turn NaN
+    fake_build("nanweights")
+    with pytest.raises(StepError) as e:
+        run_spec(_spec(), tmp_path / "b", epochs=1)
+    assert (e.value.step, e.value.cause) == ("train", "training diverged: the trained weights of fc1 are NaN or infinite; lower the learning rate")
 
 
 def test_bad_data_file(tmp_path: Path, fake_build: Callable[[str], list[Path]], capsys: pytest.CaptureFixture[str]) -> None:

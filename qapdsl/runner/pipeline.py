@@ -231,6 +231,41 @@ def _check_metrics(metrics: Mapping[str, Any], log: Path) -> None:
         raise StepError("train", "training diverged: the final test loss is NaN or infinite; lower the learning rate or check the data for NaN/inf values", log)
 
 
+def check_trained(out_dir: Path) -> None:
+    """Divergence the loss did not show: Keras's clipped cross-entropy stays finite while the
+    weights turn NaN (the model then predicts one class). Reads model.h5 with h5py, no TensorFlow."""
+    log = out_dir / "train.log"
+    try:
+        import h5py
+        import numpy as np
+    except ImportError:  # pragma: no cover - both come with the ML stack
+        return
+    bad: list[str] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f" and not np.all(np.isfinite(obj[()])):
+            parts = name.split("/")
+            bad.append(parts[1] if parts[0] == "model_weights" and len(parts) > 1 else parts[0])
+
+    try:
+        with h5py.File(out_dir / "model.h5", "r") as f:
+            f.visititems(visit)
+    except OSError as e:
+        raise StepError("train", f"cannot read model.h5: {e}", log) from None
+    if not bad:
+        return
+    hint = "lower the learning rate"
+    try:
+        with np.load(out_dir / "test_data.npz") as d:
+            rows = int(np.sum(~np.all(np.isfinite(d["X_test"].reshape(len(d["X_test"]), -1)), axis=1)))
+        if rows:
+            hint = f"the data has NaN/inf values ({rows} of the test rows): clean it"
+    except (OSError, KeyError, ValueError):
+        pass
+    layers = ", ".join(dict.fromkeys(bad))
+    raise StepError("train", f"training diverged: the trained weights of {layers} are NaN or infinite; {hint}", log)
+
+
 def _synth_plan(spec: ir.Spec, synth: bool) -> dict[str, Any]:
     if not synth:
         return {"requested": False}
@@ -289,6 +324,7 @@ def run_spec(
         _check_metrics(metrics, out_dir / "train.log")
         if not (out_dir / "model.h5").is_file():
             raise StepError("train", "train.py finished but wrote no model.h5", out_dir / "train.log")
+        check_trained(out_dir)
         info["accuracy"] = metrics.get("accuracy")
         sp = metrics.get("sparsity")
         info["sparsity"] = sp.get("total") if isinstance(sp, Mapping) else None
