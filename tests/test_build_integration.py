@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,13 +68,38 @@ class Trained:
     progress: list[dict[str, Any]]
 
 
+@contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """One process at a time (pytest-xdist workers share the trained models instead of each training them)."""
+    import fcntl
+
+    with open(lock, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # under xdist, every worker's base temp shares a parent: the data and models are made once there
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    d = root / "qap_build"
+    d.mkdir(exist_ok=True)
+    with exclusive(root / "qap_build.lock"):
+        if not (d / "ready").exists():
+            make_data(d)
+            (d / "ready").write_text("ok")
+    return d
+
+
+def make_data(d: Path) -> None:
     import h5py
     import pandas as pd
     from sklearn.datasets import make_classification
 
-    d = tmp_path_factory.mktemp("qap_build")
     features, y = make_classification(
         n_samples=ROWS, n_features=FEATURES, n_informative=10, n_classes=CLASSES, n_clusters_per_class=1, class_sep=1.5, random_state=0
     )
@@ -88,7 +114,6 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f["y"] = y
     for name, (data, prune, io) in SPECS.items():
         (d / f"{name}.qap").write_text(MODEL.format(name=name, data=data, io=io) + prune + "\n", encoding="utf-8")
-    return d
 
 
 def run_script(args: list[str], cwd: Path) -> tuple[str, list[dict[str, Any]]]:
@@ -100,10 +125,16 @@ def run_script(args: list[str], cwd: Path) -> tuple[str, list[dict[str, Any]]]:
 
 
 def train(workdir: Path, name: str, *extra: str) -> Trained:
+    """Build and train `name` once (shared between xdist workers)."""
     loaded = load_file(workdir / f"{name}.qap")
     assert loaded.ok and loaded.spec is not None, [d.message for d in loaded.diagnostics]
-    out = build(loaded.spec, workdir / "build" / name, sources=loaded.sources)
-    _, events = run_script([str(out / "train.py"), *extra], cwd=workdir)
+    out = workdir / "build" / name
+    with exclusive(workdir / f"{name}.lock"):
+        if not (out / "progress.json").exists():
+            build(loaded.spec, out, sources=loaded.sources)
+            _, events = run_script([str(out / "train.py"), *extra], cwd=workdir)
+            (out / "progress.json").write_text(json.dumps(events))
+    events = json.loads((out / "progress.json").read_text())
     metrics = json.loads((out / "metrics.json").read_text())
     return Trained(loaded.spec, out, metrics, events)
 
@@ -115,9 +146,7 @@ def lottery(workdir: Path) -> Trained:
 
 @pytest.fixture(scope="module")
 def lottery_firmware(lottery: Trained) -> dict[str, Any]:
-    run_script([str(lottery.out / "convert.py")], cwd=lottery.out.parent)
-    firmware: dict[str, Any] = json.loads((lottery.out / "firmware.json").read_text())
-    return firmware
+    return convert(lottery.out)
 
 
 def h5_weights(path: Path) -> dict[str, Any]:
@@ -254,7 +283,9 @@ def test_tfmot_polynomial_schedule(workdir: Path) -> None:
 
 
 def convert(out: Path) -> dict[str, Any]:
-    run_script([str(out / "convert.py")], cwd=out.parent)
+    with exclusive(out / "convert.lock"):
+        if not (out / "firmware.json").exists():
+            run_script([str(out / "convert.py")], cwd=out.parent)
     firmware: dict[str, Any] = json.loads((out / "firmware.json").read_text())
     return firmware
 
