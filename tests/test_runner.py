@@ -245,6 +245,7 @@ def test_display_in_a_log() -> None:
     assert len(lines) == 5  # first and last epoch of each round, then done
     assert lines[-1] == "[2/4] train    done in 3.2 s (accuracy 95.0%)"
     assert describe({"stage": "convert", "step": "emulate", "message": "compiling"}) == "emulate · compiling"
+    assert describe({"stage": "train", "step": "train", "round": 0, "rounds": 0, "epoch": 2, "epochs": 9}) == "epoch 2/9"
 
 
 def test_display_on_a_terminal() -> None:

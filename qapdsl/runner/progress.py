@@ -34,6 +34,8 @@ def describe(event: dict[str, Any]) -> str:
     if isinstance(phase, str) and phase != event.get("stage"):
         parts.append(phase)
     for key in ("round", "epoch"):
+        if key == "round" and event.get("rounds") == 0:
+            continue  # no pruning rounds: training only
         if event.get(key) is not None:
             total = event.get(key + "s")
             parts.append(f"{key} {event[key]}/{total}" if total is not None else f"{key} {event[key]}")
