@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import queue
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -181,6 +182,11 @@ def _run_study(job: Any, points: Any, axes: list[str], out: Path, title: str, jo
         return st.sweep_status(study, points) if points is not None else st.search_status(study, budget)
 
     display.set_status(status())
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
     ctx = multiprocessing.get_context("spawn")
     events: Any = ctx.Queue()
     procs = []
@@ -210,11 +216,14 @@ def _run_study(job: Any, points: Any, axes: list[str], out: Path, title: str, jo
                 with contextlib.suppress(Exception):  # a busy database: try again on the next tick
                     display.set_status(status())
     except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: each worker fails and requeues its trial, then exits
         for p in procs:
             if p.is_alive():
-                p.terminate()  # SIGTERM: the worker fails its trial and requeues it
+                p.terminate()
         for p in procs:
             p.join(30)
+            if p.is_alive():
+                p.kill()
         display.close()
         print(f"qapc: interrupted; run the same command again to continue ({out})", file=sys.stderr)
         return 130

@@ -32,7 +32,7 @@ def write_pareto(rows: Sequence[Row], out_dir: Path, title: str) -> list[Path]:
         keys = sorted(by_bits)
         for i, bits in enumerate(keys):
             pts = sorted(by_bits[bits], key=lambda r: float(r["bops"]))
-            color = cmap(i / max(1, len(keys) - 1)) if len(keys) > 1 else cmap(0.3)
+            color = cmap(0.85 * i / max(1, len(keys) - 1)) if len(keys) > 1 else cmap(0.3)  # viridis' last 15% is too pale to see
             ax.plot(
                 [float(r["bops"]) for r in pts], [float(r["accuracy"]) for r in pts], "o-", color=color, label=f"{bits:.0f} bits", markersize=5, linewidth=1.2
             )

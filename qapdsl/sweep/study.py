@@ -292,6 +292,14 @@ def search_status(study: optuna.Study, budget: int) -> Status:
 # -- preparing: enqueue, fail stale trials ---------------------------------------------------
 
 
+def _failed_trial_callback(study: optuna.Study) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None:
+    """The storage's RetryFailedTrialCallback (the study's storage is Optuna's cache around our RDBStorage)."""
+    from optuna.storages._heartbeat import BaseHeartbeat
+
+    storage = study._storage
+    return storage.get_failed_trial_callback() if isinstance(storage, BaseHeartbeat) else None
+
+
 def fail_running(study: optuna.Study, everything: bool) -> int:
     """Fail trials whose process is gone and re-enqueue them (via the storage's callback).
 
@@ -307,7 +315,7 @@ def fail_running(study: optuna.Study, everything: bool) -> int:
         optuna.storages.fail_stale_trials(study)
         return before - len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
     n = 0
-    callback = storage.get_failed_trial_callback() if isinstance(storage, optuna.storages.RDBStorage) else None
+    callback = _failed_trial_callback(study)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         try:
             if not storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
@@ -547,9 +555,9 @@ def _give_back(study: optuna.Study, trial: optuna.Trial) -> None:
     from optuna.trial import TrialState
 
     storage = study._storage
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
         if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
-            callback = storage.get_failed_trial_callback() if isinstance(storage, optuna.storages.RDBStorage) else None
+            callback = _failed_trial_callback(study)
             if callback is not None:
                 callback(study, storage.get_trial(trial._trial_id))
 
@@ -613,11 +621,19 @@ def _die_with_parent() -> None:
 def worker_main(job_json: str, index: int, events: Any) -> None:
     """Entry point of a worker process (multiprocessing, spawn): run `work`, report over `events`."""
     _die_with_parent()
+    stopping = False
 
-    def to_kill(*_: object) -> None:
-        raise KeyboardInterrupt
+    def stop(*_: object) -> None:
+        # the first SIGTERM / SIGINT stops the trial (which is failed and requeued); later ones
+        # (Ctrl-C reaches the whole process group, then the parent sends SIGTERM) must not cut that short
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, to_kill)
+    signal.signal(signal.SIGTERM, stop)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, stop)
     job = Job(**json.loads(job_json))
 
     def emit(ev: dict[str, Any]) -> None:

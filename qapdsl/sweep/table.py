@@ -56,6 +56,12 @@ def _cell(col: str, x: Any, latex: bool = False) -> str:
     return f"{v:g}"
 
 
+def _setting(x: Any) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
 def _sorted(rows: Sequence[Row]) -> list[Row]:
     done = [r for r in rows if r.get("state") == "complete"]
     return sorted(done, key=lambda r: (_f(r.get("bits")) or 0.0, _f(r.get("bops")) or 0.0, str(r.get("point"))))
@@ -94,7 +100,7 @@ def to_markdown(rows: Sequence[Row], axes: Sequence[str], title: str) -> str:
     head = [*extra, *(h for h, _ in COLUMNS.values()), "Pareto"]
     lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + "|".join("---" if i < len(extra) else "---:" for i in range(len(head) - 1)) + "|:---:|"]
     for r in _sorted(rows):
-        cells = [str(r.get(a, "-")) for a in extra] + [_cell(c, r.get(c)) for c in COLUMNS] + ["★" if id(r) in front else ""]
+        cells = [_setting(r.get(a)) for a in extra] + [_cell(c, r.get(c)) for c in COLUMNS] + ["★" if id(r) in front else ""]
         lines.append("| " + " | ".join(cells) + " |")
     fails = _failures(rows)
     if fails:
@@ -135,7 +141,7 @@ def to_latex(rows: Sequence[Row], axes: Sequence[str], title: str) -> str:
         "\\hline",
     ]
     for r in _sorted(rows):
-        cells = [_tex(str(r.get(a, "-"))) for a in extra] + [_cell(c, r.get(c), latex=True) for c in COLUMNS]
+        cells = [_tex(_setting(r.get(a))) for a in extra] + [_cell(c, r.get(c), latex=True) for c in COLUMNS]
         if id(r) in front:
             cells = [f"\\textbf{{{c}}}" for c in cells]
         lines.append(" & ".join(cells) + " \\\\")
