@@ -60,6 +60,25 @@ SPECS: dict[str, tuple[str, str, str]] = {
 }
 
 
+CNN = """model cnn {
+    input (16, 1)
+    quant inputs fixed<10,4>, weights fixed<8,2>, activations ufixed<8,3>
+    conv1d c1 6 relu kernel 3
+    maxpool p1 2
+    conv1d c2 6 linear kernel 3 { activations fixed<10,4> }
+    activation a2 relu
+    avgpool p2 2
+    flatten f
+    dropout d 0.1
+    batchnorm bn
+    dense out 4 softmax
+}
+prune { scope global; schedule iterative { rounds 1; rate 50%; rewind none; epochs 2 } }
+train { data file "data.npz"; split test 0.25, val 0.2; seed 5; optimizer adam lr 5e-3; batch 64; epochs 3 }
+target fpga { backend vivado; part "xcu250-figd2104-2L-e"; clock 5 ns; io parallel; strategy latency; reuse 1 }
+"""
+
+
 @dataclass
 class Trained:
     spec: ir.Spec
@@ -112,6 +131,7 @@ def make_data(d: Path) -> None:
     with h5py.File(d / "data.h5", "w") as f:
         f["X"] = x
         f["y"] = y
+    (d / "cnn.qap").write_text(CNN, encoding="utf-8")
     for name, (data, prune, io) in SPECS.items():
         (d / f"{name}.qap").write_text(MODEL.format(name=name, data=data, io=io) + prune + "\n", encoding="utf-8")
 
@@ -291,6 +311,19 @@ def convert(out: Path) -> dict[str, Any]:
 
 
 # -- hls4ml -----------------------------------------------------------------------
+
+
+def test_conv_pool_and_standalone_layers_convert(workdir: Path) -> None:
+    """conv1d, max/avg pooling, standalone activation and batch norm, flatten, dropout: the emulation still agrees."""
+    t = train(workdir, "cnn")
+    assert abs(t.metrics["sparsity"]["total"] - 0.5) < 0.01
+    with np.load(t.out / "activations.npz") as a:
+        assert sorted(a.files) == ["a2", "c1", "c2"] and a["c1"].shape == (ROWS // 4, 14 * 6)
+    f = convert(t.out)
+    print(f"cnn: argmax agreement {100 * f['agreement']['fraction']:.2f}%, max |diff| {f['max_abs_diff']:.5f}")
+    assert f["agreement"]["fraction"] >= 0.99 and f["max_abs_diff"] < 0.02
+    classes = {row["layer"]: row["class"] for row in f["precision"]}
+    assert classes["c1"] == "Conv1D" and classes["p2"] == "Pooling1D" and "d" not in classes
 
 
 def test_emulation_agrees_with_qkeras(lottery: Trained, lottery_firmware: dict[str, Any]) -> None:
