@@ -91,3 +91,26 @@ def test_nan_in_the_data_is_divergence(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert rc == 3 and "Traceback" not in err
     assert "qapc: step 'train' failed: training diverged: the trained weights of fc1 are NaN or infinite; the data has NaN/inf values" in err
+
+
+def test_throughput_benchmark_runs(tmp_path: Path) -> None:
+    """The benchmark's harness and hand-written script stay in working order (the ratio itself is measured, not asserted, here)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--epochs", "4", "--repeats", "1", "--min-ratio", "0", "--keep", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = proc.stdout
+    assert "generated train.py" in out and "hand-written" in out and "throughput ratio (generated / hand-written):" in out
+    gen = json.loads((tmp_path / "generated" / "metrics.json").read_text())
+    hand = json.loads((tmp_path / "handwritten" / "handwritten_metrics.json").read_text())
+    assert gen["n_train"] == hand["n_train"] and gen["n_test"] == 360
+    assert gen["epochs"] == hand["epochs"] == 4
+    assert abs(gen["accuracy"] - hand["accuracy"]) <= 0.02  # the same model, data and seed
