@@ -4,8 +4,8 @@
    `python -c "import lark, pydantic"` (the two libraries the check path
    cannot avoid), interleaved so all see the same machine load; medians of
    N runs and their ratio (target: at most 1.3x). `import pydantic` alone is
-   lazy and loads no BaseModel machinery, so a second floor also imports
-   `pydantic.BaseModel`, which a Pydantic IR cannot avoid. Also one run with
+   lazy and loads no BaseModel machinery, so a second floor also defines
+   one frozen BaseModel class, which a Pydantic IR cannot avoid. Also one run with
    an empty Lark grammar cache (a cold first run after install).
    Bytecode: the processes run as an installed qapc does, with .pyc files
    (PYTHONDONTWRITEBYTECODE is removed from their environment); one more
@@ -21,6 +21,7 @@ Usage: python benchmarks/check_startup.py [--runs N] [--no-scaling]
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -57,7 +58,7 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
 
 def startup(runs: int) -> float:
     floor_argv = [PY, "-c", "import lark, pydantic"]
-    model_argv = [PY, "-c", "import lark, pydantic; from pydantic import BaseModel"]
+    model_argv = [PY, "-c", "import lark, pydantic\n" + PYDANTIC_MODEL]
     check_argv = [*qapc_argv(), "check", str(JET)]
     timed(check_argv)  # warm the OS file cache, the .pyc files and the grammar cache
     floor, model, check = [], [], []
@@ -68,7 +69,7 @@ def startup(runs: int) -> float:
     f, m, c = statistics.median(floor), statistics.median(model), statistics.median(check)
     print(f"startup, median of {runs} fresh processes (interleaved):")
     print(f"  floor  python -c 'import lark, pydantic'             {f * 1000:7.1f} ms  (min {min(floor) * 1000:.1f})")
-    print(f"  floor + from pydantic import BaseModel              {m * 1000:7.1f} ms  (min {min(model) * 1000:.1f})")
+    print(f"  floor + one frozen pydantic BaseModel class         {m * 1000:7.1f} ms  (min {min(model) * 1000:.1f})")
     print(f"  qapc check specs/jet.qap                            {c * 1000:7.1f} ms  (min {min(check) * 1000:.1f})")
     ratio = c / f
     print(f"  ratio to the floor                                  {ratio:7.2f}x  (target <= 1.30x: {'met' if ratio <= 1.3 else 'NOT met'})")
@@ -83,12 +84,17 @@ def startup(runs: int) -> float:
     return ratio
 
 
+PYDANTIC_MODEL = """from pydantic import BaseModel, ConfigDict, Field
+class _P(BaseModel):
+    model_config = ConfigDict(frozen=True, defer_build=True)
+    x: int | None = Field(default=None)
+"""
 BREAKDOWN = """
 import time, io, contextlib, json
 t0 = time.perf_counter()
 import lark, pydantic
 t1 = time.perf_counter()
-from pydantic import BaseModel
+PYDANTIC_MODEL
 t2 = time.perf_counter()
 import qapdsl.cli, qapdsl.loader, qapdsl.checks
 t3 = time.perf_counter()
@@ -106,11 +112,18 @@ def breakdown(runs: int) -> None:
     """Where the time of one start goes, measured inside fresh processes."""
     rows = []
     for _ in range(runs):
-        proc = subprocess.run([PY, "-c", BREAKDOWN.replace("JET", repr(str(JET)))], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [PY, "-c", BREAKDOWN.replace("JET", repr(str(JET))).replace("PYDANTIC_MODEL", PYDANTIC_MODEL)],
+            cwd=ROOT,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     names = [
         "import lark, pydantic (the floor)",
-        "from pydantic import BaseModel",
+        "pydantic BaseModel machinery (one model class)",
         "import qapdsl (cli, loader, ir, checks, ...)",
         "Lark parser from the grammar cache",
         "check jet.qap (parse, imports, lower, checks)",
@@ -156,25 +169,32 @@ def scaling() -> None:
     from qapdsl.loader import load_file
 
     print("scaling (generated specs, dense layers of 8 units):")
-    print(f"  {'layers':>6}  {'process ms':>10}  {'in-process ms (min of 5)':>24}  {'us/layer':>9}")
-    per_layer = []
+    print(f"  {'layers':>6}  {'process ms':>10}  {'in-process ms (min of 7)':>24}  {'us/layer':>9}")
+    per_layer, totals, sizes = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (250, 500, 1000, 2000):
             path = Path(tmp) / f"deep{n}.qap"
             path.write_text(layered_spec(n), encoding="utf-8")
             process = statistics.median(timed([*qapc_argv(), "check", str(path)]) for _ in range(3))
             samples = []
-            for _ in range(5):
+            for _ in range(7):
                 start = time.perf_counter()
                 loaded = load_file(path)
                 samples.append(time.perf_counter() - start)
                 assert loaded.ok, [str(d) for d in loaded.diagnostics[:3]]
-            inproc = min(samples)  # the least disturbed of 5 runs: the machine may be shared
+            inproc = min(samples)  # the least disturbed of 7 runs: the machine may be shared
             per_layer.append(inproc / n)
+            totals.append(inproc)
+            sizes.append(n)
             print(f"  {n:>6}  {process * 1000:>10.1f}  {inproc * 1000:>24.1f}  {inproc / n * 1e6:>9.1f}")
     spread = max(per_layer) / min(per_layer)
-    verdict = "linear" if spread <= 1.5 else "NOT linear"
-    print(f"  time per layer varies by {spread:.2f}x from 250 to 2000 layers: {verdict}")
+    doublings = [b / a for a, b in itertools.pairwise(totals)]  # the layer count doubles at each step
+    marginal = [(b - a) / (m - n) * 1e6 for a, b, n, m in zip(totals, totals[1:], sizes, sizes[1:])]
+    print(f"  time per layer varies by {spread:.2f}x from {sizes[0]} to {sizes[-1]} layers (fixed costs weigh more in small specs)")
+    print("  time ratio at each doubling of the layers: " + ", ".join(f"{d:.2f}x" for d in doublings) + " (linear: 2x, quadratic: 4x)")
+    print("  marginal cost per added layer: " + ", ".join(f"{c:.0f} us" for c in marginal))
+    verdict = "linear" if max(doublings) <= 2.5 else "NOT linear"
+    print(f"  growth: {verdict}")
 
 
 def main() -> None:
