@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -328,3 +329,97 @@ def test_golden(spec_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         golden = folder / name
         assert golden.exists(), f"{golden} missing: run QAPC_UPDATE_GOLDEN=1 pytest tests/test_build.py"
         assert data == golden.read_bytes(), f"{name} of {spec_name} differs from {golden} (QAPC_UPDATE_GOLDEN=1 to accept)"
+
+
+# -- the generated data loading, without TensorFlow -------------------------------
+
+
+def _train_module(spec_text: str, write_spec: Callable[..., Path], tmp_path: Path, name: str = "spec.qap") -> Any:
+    import importlib.util
+
+    loaded = load(write_spec(spec_text, name=name))
+    out = build(loaded.spec, tmp_path / f"out_{name}", sources=loaded.sources)
+    module_spec = importlib.util.spec_from_file_location(f"generated_train_{name.replace('.', '_')}", out / "train.py")
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def test_openml_code_path(write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fetch_openml is the real call (it needs the network): here it is replaced to see what the script asks for."""
+    np = pytest.importorskip("numpy")
+    datasets = pytest.importorskip("sklearn.datasets")
+    calls: list[dict[str, Any]] = []
+
+    def fake_fetch_openml(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        rng = np.random.default_rng(0)
+        return datasets.load_iris().__class__(data=rng.normal(size=(40, 16)), target=np.array(["t", "g", "q", "w", "z"] * 8, dtype=object))
+
+    monkeypatch.setattr(datasets, "fetch_openml", fake_fetch_openml)
+    by_name = _train_module(BASE.format(data='openml "hls4ml_lhc_jets_hlf"', part='"p"'), write_spec, tmp_path)
+    x, y = by_name.load_data(None)
+    assert calls[-1] == {"as_frame": False, "parser": "auto", "name": "hls4ml_lhc_jets_hlf"}
+    assert x.shape == (40, 16) and x.dtype == np.float32 and sorted(set(y.tolist())) == [0, 1, 2, 3, 4]
+    assert y[0] == 2  # 't' among the sorted g, q, t, w, z
+    by_id = _train_module(BASE.format(data='openml "42468" target class', part='"p"'), write_spec, tmp_path, name="id.qap")
+    by_id.load_data(None)
+    assert calls[-1] == {"as_frame": False, "parser": "auto", "data_id": 42468, "target_column": "class"}
+
+
+def test_file_formats_and_label_columns(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    pd = pytest.importorskip("pandas")
+    h5py = pytest.importorskip("h5py")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(30, 16)).astype("float32")
+    y = rng.integers(0, 3, size=30)
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(16)])
+    frame.insert(0, "kind", np.array(["x", "y", "z"])[y])
+    frame.to_csv(tmp_path / "named.csv", index=False)
+    frame.drop(columns=["kind"]).assign(label=y).to_csv(tmp_path / "last.csv", index=False)
+    np.savez(tmp_path / "arrays.npz", features=x, cls=y)
+    with h5py.File(tmp_path / "arrays.h5", "w") as f:
+        f["X"] = x
+        f["y"] = y
+    cases = {
+        'file "named.csv" target kind': "named",
+        'file "last.csv"': "last",
+        'file "arrays.npz" target cls': "npz",
+        'file "arrays.h5"': "h5",
+    }
+    for i, data in enumerate(cases):
+        module = _train_module(BASE.format(data=data, part='"p"'), write_spec, tmp_path, name=f"s{i}.qap")
+        got_x, got_y = module.load_data(None)
+        assert np.allclose(got_x, x) and np.array_equal(got_y, y), data
+    # --data overrides the file (same target)
+    module = _train_module(BASE.format(data='file "named.csv" target kind', part='"p"'), write_spec, tmp_path, name="o.qap")
+    (tmp_path / "other.csv").write_text(frame.iloc[:10].to_csv(index=False))
+    assert len(module.load_data(str(tmp_path / "other.csv"))[0]) == 10
+    with pytest.raises(SystemExit, match="no column 'nope'"):
+        _train_module(BASE.format(data='file "named.csv" target nope', part='"p"'), write_spec, tmp_path, name="bad.qap").load_data(None)
+
+
+def test_bias_pruning_needs_the_iterative_schedule(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    text = BASE.format(data="sklearn iris", part='"p"') + "prune { bias on; schedule constant { target 50% } }\n"
+    with pytest.raises(BuildError, match="iterative"):
+        render(load(write_spec(text)).spec, tmp_path)
+    iterative = BASE.format(data="sklearn iris", part='"p"') + "prune { bias on; schedule iterative { rounds 2 } }\n"
+    assert b"'bias': True" in render(load(write_spec(iterative, name="it.qap")).spec, tmp_path)["train.py"]
+
+
+@pytest.mark.parametrize(
+    ("quantizer", "expected"),
+    [
+        ("fixed<6,1> alpha 0.5", "quantized_bits(6, 0, keep_negative=1, alpha=0.5)"),
+        ("fixed<6,1> alpha auto", "quantized_bits(6, 0, keep_negative=1, alpha='auto')"),
+        ("8 bits int 2", "quantized_bits(8, 2, keep_negative=1, alpha=1)"),
+        ("ternary", "ternary(alpha=1)"),
+        ("po2 4 bits", "quantized_po2(4)"),
+    ],
+)
+def test_weight_quantizer_forms(quantizer: str, expected: str, write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    text = BASE.format(data="sklearn iris", part='"p"').replace("quant weights fixed<6,1>", f"quant weights {quantizer}")
+    files = render(load(write_spec(text)).spec, tmp_path)
+    assert f"kernel_quantizer={expected}" in files["train.py"].decode()
