@@ -263,3 +263,25 @@ def test_search_counts_over_budget_trials_without_training(tmp_path: Path) -> No
     rows = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text())))
     assert len(rows) == 5 and all(r["state"] == "failed" and "BOPs budget" in r["error"] for r in rows)
     assert json.loads(json.dumps(study.user_attrs))["qapc_kind"] == "search"
+
+
+def test_progress_display_shows_the_study_and_each_worker() -> None:
+    from qapdsl.sweep.progress import Display, describe
+    from qapdsl.sweep.study import Status
+
+    assert describe({"stage": "train", "round": 1, "rounds": 4, "epoch": 2, "epochs": 3, "accuracy": 0.5}) == "train round 1/4 epoch 2/3 accuracy 0.500"
+    log = io.StringIO()
+    d = Display("tiny sweep", 2, stream=log, live=False)
+    d.set_status(Status(total=4, done=1, running=1))
+    d.event({"worker": 0, "event": "start", "label": "quant.bits=4", "trial": 3})
+    d.event({"worker": 0, "event": "progress", "label": "quant.bits=4", "stage": "train", "epoch": 1, "epochs": 2})
+    d.event({"worker": 1, "event": "failed", "label": "quant.bits=8", "error": "step 'train' failed: boom"})
+    assert "start  quant.bits=4 (trial 3) (1/4 done, 1 running)" in log.getvalue()
+    assert "FAILED quant.bits=8: step 'train' failed: boom" in log.getvalue()
+    tty = io.StringIO()
+    live = Display("tiny sweep", 2, stream=tty, live=True)
+    live.set_status(Status(total=4, done=2, running=2))
+    live.event({"worker": 1, "event": "progress", "label": "quant.bits=6", "stage": "convert"})
+    live.close()
+    last = tty.getvalue().rsplit("\x1b[J", 1)[-1]
+    assert "tiny sweep: 2/4 done, 2 running" in last and "[2] quant.bits=6: convert" in last and "[1] idle" in last

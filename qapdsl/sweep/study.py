@@ -399,9 +399,10 @@ def pop_trial(study: optuna.Study, job: Job, storage: optuna.storages.RDBStorage
     with queue_lock(job), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fail_running(study, everything=False)
-        for t in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,)):
+        cached = study._storage  # Optuna's cache in front of `storage`: keep it in the loop, as Study.ask does
+        for t in cached.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,)):
             try:
-                if not storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
+                if not cached.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
                     continue
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
@@ -504,7 +505,7 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, job: Job, storage: optun
                 shutil.rmtree(point_dir)  # a rerun: what a killed run left is not this run's
             point_dir.mkdir(parents=True)
             try:
-                results = _run_point(point, point_dir, job, lambda ev: emit({"event": "progress", **base, **ev}))
+                results = _run_point(point, point_dir, job, lambda ev: emit({**ev, "kind": ev.get("event"), "event": "progress", **base}))
             except Exception as e:
                 error = str(e) or type(e).__name__
                 (point_dir / "error.txt").write_text(error + "\n\n" + traceback.format_exc(), encoding="utf-8")
