@@ -416,10 +416,17 @@ def test_bias_pruning_needs_the_iterative_schedule(write_spec: Callable[..., Pat
         ("fixed<6,1> alpha auto", "quantized_bits(6, 0, keep_negative=1, alpha='auto')"),
         ("8 bits int 2", "quantized_bits(8, 2, keep_negative=1, alpha=1)"),
         ("ternary", "ternary(alpha=1)"),
-        ("po2 4 bits", "quantized_po2(4)"),
+        ("po2 4 bits, bias fixed<8,3>", "quantized_po2(4)"),
     ],
 )
 def test_weight_quantizer_forms(quantizer: str, expected: str, write_spec: Callable[..., Path], tmp_path: Path) -> None:
     text = BASE.format(data="sklearn iris", part='"p"').replace("quant weights fixed<6,1>", f"quant weights {quantizer}")
     files = render(load(write_spec(text)).spec, tmp_path)
     assert f"kernel_quantizer={expected}" in files["train.py"].decode()
+
+
+def test_po2_bias_is_refused(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    # hls4ml 1.3.0 types po2 biases as exponents, which its dense kernels cannot add: the C++ would not compile
+    text = BASE.format(data="sklearn iris", part='"p"').replace("quant weights fixed<6,1>", "quant weights po2 4 bits")
+    with pytest.raises(BuildError, match="power-of-two biases"):
+        render(load(write_spec(text)).spec, tmp_path)

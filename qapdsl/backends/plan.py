@@ -218,6 +218,8 @@ def make_plan(spec: ir.Spec) -> Plan:
         eff = quant.effective(model, layer)
         kind = layer.kind
         if kind in ("dense", "conv1d", "conv2d"):
+            if layer.use_bias and eff.bias.kind == "po2":
+                raise BuildError(f"hls4ml 1.3.0 cannot compile power-of-two biases (layer '{name}'); give the bias its own quantizer, e.g. `bias fixed<8,3>`")
             wq = quantizer(eff.weights, "weights")
             bq = quantizer(eff.bias, "bias") if layer.use_bias else None
             quantized = wq is not None or bq is not None
