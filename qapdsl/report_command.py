@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qapdsl import ir
+if TYPE_CHECKING:
+    from qapdsl import ir
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 
