@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from sweep_support import QAPC, check_point_dir, load_study, point_keys, tiny_st
 from qapdsl import ir
 from qapdsl.loader import load_file, load_text
 from qapdsl.sweep import expand, table
+from qapdsl.sweep import study as st
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -149,10 +151,10 @@ def test_plots_are_deterministic(tmp_path: Path) -> None:
 # -- a real sweep, killed and resumed -------------------------------------------------------
 
 
-def _wait_for(pred: object, timeout: float, what: str) -> None:
+def _wait_for(pred: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if pred():  # type: ignore[operator]
+        if pred():
             return
         time.sleep(1.0)
     raise AssertionError(f"timed out waiting for {what}")
@@ -285,3 +287,59 @@ def test_progress_display_shows_the_study_and_each_worker() -> None:
     live.close()
     last = tty.getvalue().rsplit("\x1b[J", 1)[-1]
     assert "tiny sweep: 2/4 done, 2 running" in last and "[2] quant.bits=6: convert" in last and "[1] idle" in last
+
+
+# -- the queue: stale trials, duplicates (no training: trials are popped and left as a killed worker would) --
+
+
+def _job(tmp_path: Path, heartbeat: int = 10, grace: int = 60) -> tuple[st.Job, list[expand.Point]]:
+    spec = _spec(SPECS / "digits_sweep.qap")
+    assert spec.sweep is not None
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    job = st.Job(kind="sweep", spec_json=spec.model_dump_json(), storage=storage, study_name="s", out_dir=str(tmp_path), heartbeat=heartbeat, grace=grace)
+    return job, expand.expand_sweep(spec.sweep, spec)
+
+
+def test_a_trial_whose_heartbeat_stopped_is_failed_and_requeued(tmp_path: Path) -> None:
+    from optuna.trial import TrialState
+
+    job, points = _job(tmp_path, heartbeat=1, grace=2)
+    study = st.prepare(job, points)
+    storage = st.make_storage(job)
+    assert len(study.get_trials(states=(TrialState.WAITING,))) == 6
+    killed = st.pop_trial(study, job, storage)
+    assert killed is not None  # RUNNING with one heartbeat, then nobody beats: its worker "died"
+    point = study.get_trials()[killed.number].user_attrs["qapc_point"]
+    other = st.pop_trial(study, job, storage)
+    assert other is not None and study.get_trials()[killed.number].state == TrialState.RUNNING  # within the grace period
+    time.sleep(3.5)
+    st.pop_trial(study, job, storage)
+    trials = study.get_trials()
+    assert trials[killed.number].state == TrialState.FAIL
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed.number]
+    assert len(retries) == 1 and retries[0].user_attrs["qapc_point"] == point and retries[0].params == trials[killed.number].params
+    # the other popped trial is stale by now too; a new run of the same study (owner) adds nothing twice
+    st.prepare(job, points)
+    live = [t for t in study.get_trials() if t.state in (TrialState.WAITING, TrialState.RUNNING)]
+    keys = [t.user_attrs["qapc_point"] for t in live]
+    assert sorted(keys) == sorted({p.key for p in points}) and len(keys) == len(set(keys))
+
+
+def test_a_duplicate_of_a_running_point_is_discarded(tmp_path: Path) -> None:
+    from optuna.trial import TrialState
+
+    job, points = _job(tmp_path)
+    study = st.prepare(job, points[:1])
+    study.enqueue_trial(points[0].params, user_attrs={"qapc_point": points[0].key})  # as a race between two workers could
+    storage = st.make_storage(job)
+    first = st.pop_trial(study, job, storage)
+    second = st.pop_trial(study, job, storage)
+    assert first is not None and second is not None
+    assert st._duplicate_of(study, first, points[0].key) is None  # the older one runs
+    events: list[dict[str, object]] = []
+    assert st.run_trial(study, second, job, storage, events.append) == "discarded"
+    assert events[-1]["of"] == first.number
+    t = study.get_trials()[second.number]
+    assert t.state == TrialState.PRUNED and "qapc_discarded" in t.user_attrs
+    assert st.sweep_status(study, points[:1]).running == 1
+    assert not (tmp_path / "points").exists()

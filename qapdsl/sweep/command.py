@@ -44,8 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synth", action="store_true", help="run HLS synthesis too when the vendor tool is on PATH")
     p.add_argument("--list", action="store_true", help="print the points (sweep) or axes (search) and exit")
     p.add_argument("--report", action="store_true", help="write the tables and plots from the storage; run nothing")
-    p.add_argument("--heartbeat", type=int, default=5, metavar="S", help="seconds between a running trial's heartbeats (default 5)")
-    p.add_argument("--grace", type=int, default=20, metavar="S", help="a trial with no heartbeat for this long was killed: rerun it (default 20)")
+    p.add_argument("--heartbeat", type=int, default=10, metavar="S", help="seconds between a running trial's heartbeats (default 10)")
+    p.add_argument("--grace", type=int, default=60, metavar="S", help="a trial with no heartbeat for this long was killed: rerun it (default 60)")
 
 
 @contextlib.contextmanager

@@ -82,8 +82,8 @@ class Job:
     study_name: str
     out_dir: str
     owner: bool = False  # the storage is ours alone (default SQLite file under our lock)
-    heartbeat: int = 5
-    grace: int = 20
+    heartbeat: int = 10
+    grace: int = 60
     poll: float = 2.0
     max_retry: int = 3
     epochs: int | None = None
