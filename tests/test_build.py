@@ -225,6 +225,9 @@ def test_hostile_names_and_quantizers_are_refused(write_spec: Callable[..., Path
     bad = spec.model_copy(update={"model": spec.model.model_copy(update={"layers": (bad_layer, *layers[1:])})})
     with pytest.raises(BuildError, match="identifier"):
         render(bad, tmp_path)
+    bad_model = spec.model_copy(update={"model": spec.model.model_copy(update={"name": 'm"""\nimport os#'})})
+    with pytest.raises(BuildError, match="identifier"):
+        render(bad_model, tmp_path)
     weights = spec.model.quant.weights
     assert weights is not None
     hostile_alpha = weights.model_copy(update={"alpha": "__import__('os').getcwd()"})

@@ -141,6 +141,7 @@ def _prec(fx: quant.Fixed) -> str:
 def make_plan(spec: ir.Spec) -> Plan:
     model = spec.model
     target = spec.target
+    check_name(model.name)  # it names the hls4ml project (C++ functions) and appears in docstrings
     default = fixed_of(target.precision) if target.precision else fixed_of(quant.DEFAULT_PRECISION)
     layer_shapes, _ = shapes.infer(model)
     prune_layers = tuple(spec.prune.layers) if spec.prune else ()
