@@ -289,8 +289,10 @@ def test_failed_build_keeps_previous_output(write_spec: Callable[..., Path], tmp
     assert main(["build", str(spec), "-o", str(out)]) == 2
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    # and a successful rebuild replaces the generated files only
+    # and a successful rebuild replaces the generated files only (and clears a killed build's staging folder)
+    (out / ".qapc-build-killed").mkdir()
     assert main(["build", str(spec), "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "model.h5"])
     assert (out / "model.h5").read_bytes() == b"trained"
     assert yaml.safe_load((out / "hls4ml_config.yml").read_text())["Part"] == "other"
 

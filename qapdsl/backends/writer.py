@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+STAGE_PREFIX = ".qapc-build-"
+
 
 def write_files(out_dir: Path, files: Mapping[str, bytes]) -> Path:
     for name in files:
@@ -21,7 +23,10 @@ def write_files(out_dir: Path, files: Mapping[str, bytes]) -> Path:
             raise ValueError(f"refusing to write {name!r}: not a plain file name")
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".qapc-build-", dir=out_dir))
+    for stale in out_dir.glob(f"{STAGE_PREFIX}*"):  # left by a build that was killed
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+    stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=out_dir))
     try:
         for name, data in files.items():
             with open(stage / name, "wb") as f:
