@@ -55,7 +55,7 @@ def write_pareto(rows: Sequence[Row], out_dir: Path, title: str) -> list[Path]:
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
         if done:
-            ax.legend(loc="lower right", fontsize="small")
+            ax.legend(loc="best", fontsize="small")
         else:
             ax.text(0.5, 0.5, "no complete points yet", transform=ax.transAxes, ha="center", va="center")
         fig.tight_layout()
