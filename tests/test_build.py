@@ -90,7 +90,7 @@ def test_jet_files_and_precisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     train = (out / "train.py").read_text()
     assert "# specs/jet.qap:6  dense fc1 64 relu { batchnorm; l1 1e-4 }" in train
     assert "quantized_bits(6, 0, keep_negative=1, alpha=1)" in train and "quantized_relu(6, 0)" in train
-    assert "prunable(QDense(64," in train and "x = QDense(5," in train  # `skip out`
+    assert "x = prunable(QDense(\n        64," in train and "x = QDense(\n        5," in train  # `skip out`
     for name in ("train.py", "convert.py"):
         compile((out / name).read_text(), name, "exec")
     manifest = json.loads((out / "manifest.json").read_text())

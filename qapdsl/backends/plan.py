@@ -57,6 +57,7 @@ class KerasLayer:
     ctor: str  # Python expression constructing it (generated from checked values only)
     hls: dict[str, object] = field(default_factory=dict)  # hls4ml LayerName entry (empty: none written)
     prunable: bool = False  # a weight layer selected for pruning
+    call: tuple[str, tuple[str, ...]] | None = None  # (callable, arguments) of `ctor`, for line wrapping
 
 
 @dataclass
@@ -242,9 +243,8 @@ def make_plan(spec: ir.Spec) -> Plan:
             cls = {"dense": "Dense", "conv1d": "Conv1D", "conv2d": "Conv2D"}[kind]
             if quantized:
                 imports.add("Q" + cls)
-                ctor = f"Q{cls}({', '.join(args)})"
-            else:
-                ctor = f"keras.layers.{cls}({', '.join(args)})"
+            callee = f"Q{cls}" if quantized else f"keras.layers.{cls}"
+            ctor = f"{callee}({', '.join(args)})"
             # hls4ml types: weights on their grid, accumulator and result exact
             w_fx = quant.to_fixed(eff.weights) if eff.weights.kind not in ("float", "po2") else None
             b_fx = quant.to_fixed(eff.bias) if eff.bias.kind not in ("float", "po2") else None
@@ -267,7 +267,7 @@ def make_plan(spec: ir.Spec) -> Plan:
             precision["result"] = _prec(result)
             reuse = layer.reuse or target.reuse
             hls: dict[str, object] = {"Precision": precision, "ReuseFactor": reuse, "Strategy": strategy}
-            layers.append(KerasLayer(name, layer, ctor, hls, prunable=name in prune_layers))
+            layers.append(KerasLayer(name, layer, ctor, hls, prunable=name in prune_layers, call=(callee, tuple(args))))
             cur = result
             # hls4ml splits the (linear) activation of a Dense/Conv into `<name>_linear`; with the
             # same type as the layer's result it is removed instead of becoming a cast

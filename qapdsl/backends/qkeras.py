@@ -10,6 +10,8 @@ from qapdsl import ir
 from qapdsl.backends.literals import SpecLines, comment_text
 from qapdsl.backends.plan import BuildError, Plan
 
+WRAP = 120  # longer layer constructors get one argument per line
+
 
 def data_literal(spec: ir.Spec, out_dir: Path) -> dict[str, Any]:
     """The data source; a file path is stored relative to the output folder (the script resolves it from its own)."""
@@ -68,7 +70,12 @@ def train_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Path, sp
             if c:
                 model_lines.append(c)
         ctor = f"prunable({kl.ctor})" if kl.prunable else kl.ctor
-        model_lines.append(f"    x = {ctor}(x)")
+        line = f"    x = {ctor}(x)"
+        if len(line) > WRAP and kl.call is not None:
+            callee, args = kl.call
+            opening, closing = (f"prunable({callee}(", "))") if kl.prunable else (f"{callee}(", ")")
+            line = "\n".join([f"    x = {opening}", *(f"        {a}," for a in args), f"    {closing}(x)"])
+        model_lines.append(line)
     input_comment = lines.comment(model.input_span, "    ")
     classes = spec.train.classes if spec.train.classes is not None else (plan.output_width if plan.output_width > 1 else 2)
     prune = prune_literal(spec)

@@ -234,13 +234,28 @@ def build_model(prunable=lambda layer: layer):
     # specs/digits_qap.qap:6  quant inputs fixed<8,3>, weights fixed<6,1>, activations ufixed<6,2>
     x = QActivation(quantized_bits(8, 2, keep_negative=1, alpha=1), name='input_q')(x)
     # specs/digits_float.qap:5  dense fc1 32 relu
-    x = prunable(QDense(32, kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1), bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1), name='fc1'))(x)
+    x = prunable(QDense(
+        32,
+        kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
+        bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
+        name='fc1',
+    ))(x)
     x = QActivation(quantized_relu(6, 2), name='fc1_relu')(x)
     # specs/digits_float.qap:6  dense fc2 32 relu
-    x = prunable(QDense(32, kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1), bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1), name='fc2'))(x)
+    x = prunable(QDense(
+        32,
+        kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
+        bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
+        name='fc2',
+    ))(x)
     x = QActivation(quantized_relu(6, 2), name='fc2_relu')(x)
     # specs/digits_float.qap:7  dense out 10 softmax
-    x = prunable(QDense(10, kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1), bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1), name='out'))(x)
+    x = prunable(QDense(
+        10,
+        kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
+        bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
+        name='out',
+    ))(x)
     x = keras.layers.Activation('softmax', name='out_softmax')(x)
     return keras.Model(inputs, x, name=MODEL_NAME)
 

@@ -233,19 +233,42 @@ def build_model(prunable=lambda layer: layer):
     inputs = keras.Input(shape=(16,), name='inputs')
     x = inputs
     # specs/jet.qap:6  dense fc1 64 relu { batchnorm; l1 1e-4 }
-    x = prunable(QDense(64, kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1), bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1), kernel_regularizer=keras.regularizers.l1(0.0001), name='fc1'))(x)
+    x = prunable(QDense(
+        64,
+        kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
+        bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
+        kernel_regularizer=keras.regularizers.l1(0.0001),
+        name='fc1',
+    ))(x)
     x = keras.layers.BatchNormalization(name='fc1_bn')(x)
     x = QActivation(quantized_relu(6, 0), name='fc1_relu')(x)
     # specs/jet.qap:7  dense fc2 32 relu { batchnorm; l1 1e-4 }
-    x = prunable(QDense(32, kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1), bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1), kernel_regularizer=keras.regularizers.l1(0.0001), name='fc2'))(x)
+    x = prunable(QDense(
+        32,
+        kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
+        bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
+        kernel_regularizer=keras.regularizers.l1(0.0001),
+        name='fc2',
+    ))(x)
     x = keras.layers.BatchNormalization(name='fc2_bn')(x)
     x = QActivation(quantized_relu(6, 0), name='fc2_relu')(x)
     # specs/jet.qap:8  dense fc3 32 relu { batchnorm; l1 1e-4 }
-    x = prunable(QDense(32, kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1), bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1), kernel_regularizer=keras.regularizers.l1(0.0001), name='fc3'))(x)
+    x = prunable(QDense(
+        32,
+        kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
+        bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
+        kernel_regularizer=keras.regularizers.l1(0.0001),
+        name='fc3',
+    ))(x)
     x = keras.layers.BatchNormalization(name='fc3_bn')(x)
     x = QActivation(quantized_relu(6, 0), name='fc3_relu')(x)
     # specs/jet.qap:9  dense out 5 softmax { weights fixed<8,2> }  # per-layer override
-    x = QDense(5, kernel_quantizer=quantized_bits(8, 1, keep_negative=1, alpha=1), bias_quantizer=quantized_bits(8, 1, keep_negative=1, alpha=1), name='out')(x)
+    x = QDense(
+        5,
+        kernel_quantizer=quantized_bits(8, 1, keep_negative=1, alpha=1),
+        bias_quantizer=quantized_bits(8, 1, keep_negative=1, alpha=1),
+        name='out',
+    )(x)
     x = keras.layers.Activation('softmax', name='out_softmax')(x)
     return keras.Model(inputs, x, name=MODEL_NAME)
 
