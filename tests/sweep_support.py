@@ -51,14 +51,14 @@ target fpga {{
     reuse 1
 }}
 
-sweep {{
+{block} {{
 {axes}
 }}
 """
 
 
-def tiny_study(folder: Path, axes: str) -> Path:
-    """Write tiny.npz (600 rows, 8 features, 3 classes, learnable) and a spec sweeping `axes`."""
+def tiny_study(folder: Path, axes: str, block: str = "sweep") -> Path:
+    """Write tiny.npz (600 rows, 8 features, 3 classes, learnable) and a spec with a `block` (sweep / search) of `axes`."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -66,7 +66,7 @@ def tiny_study(folder: Path, axes: str) -> Path:
     y = np.argmax(x @ rng.normal(size=(8, 3)), axis=1)
     np.savez(folder / "tiny.npz", X=x, y=y)
     spec = folder / "tiny_sweep.qap"
-    spec.write_text(TINY.format(axes=axes), encoding="utf-8")
+    spec.write_text(TINY.format(block=block, axes=axes), encoding="utf-8")
     return spec
 
 

@@ -343,3 +343,29 @@ def test_a_duplicate_of_a_running_point_is_discarded(tmp_path: Path) -> None:
     assert t.state == TrialState.PRUNED and "qapc_discarded" in t.user_attrs
     assert st.sweep_status(study, points[:1]).running == 1
     assert not (tmp_path / "points").exists()
+
+
+@pytest.mark.integration
+def test_real_search_with_tpe(tmp_path: Path) -> None:
+    """A TPE search over a layer width and a log-scaled learning rate: 2 trials, 2 jobs, each trained and converted."""
+    from optuna.trial import TrialState
+
+    axes = "    objective maximize accuracy\n    trials 2\n    sampler tpe\n    fc1.units in 4..12\n    train.lr in 0.001..0.05\n    log train.lr"
+    spec = tiny_study(tmp_path, axes, block="search")
+    out = tmp_path / "out"
+    r = subprocess.run([*QAPC, "sweep", str(spec), "-o", str(out), "--jobs", "2", "--epochs", "1"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    study = load_study(f"sqlite:///{out / 'study.db'}")
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    assert len(done) == 2 and len({t.user_attrs["qapc_point"] for t in done}) == 2
+    for t in done:
+        assert 4 <= t.params["fc1.units"] <= 12 and 0.001 <= t.params["train.lr"] <= 0.05
+        summary = check_point_dir(out / "points" / t.user_attrs["qapc_point"], t.user_attrs["qapc_point"])
+        assert t.value == summary["accuracy"]
+        built = json.loads((out / "points" / t.user_attrs["qapc_point"] / "manifest.json").read_text())["ir"]
+        assert built["model"]["layers"][0]["units"] == t.params["fc1.units"]  # what was sampled was built
+        assert built["train"]["lr"] == t.params["train.lr"]
+    best = max(done, key=lambda t: t.value or 0.0)
+    assert f"best trial {best.number}: value {best.value:.4f}" in r.stdout
+    rows = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text())))
+    assert len(rows) == 2 and all(row["state"] == "complete" for row in rows)
