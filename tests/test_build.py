@@ -461,3 +461,19 @@ def test_sklearn_datasets(dataset: str, features: int, classes: int, write_spec:
     assert len(test_x) == math.ceil(0.2 * len(x)) and len(val_x) == math.ceil(0.25 * (len(x) - len(test_x)))  # as scikit-learn rounds
     assert abs(float(train_x.mean())) < 1e-3 and set(test_y.tolist()) == set(range(classes))  # standard scaling fitted on train, stratified
     assert module.targets(train_y).shape == (len(train_y), classes)
+
+
+@pytest.mark.parametrize("spec_name", example_specs())
+def test_scripts_need_only_the_ml_stack(spec_name: str) -> None:
+    """The generated scripts import the standard library and the ML stack, never qapc."""
+    allowed = {"argparse", "json", "math", "os", "random", "shutil", "sys", "time", "pathlib", "__future__"}
+    allowed |= {"numpy", "tensorflow", "qkeras", "tensorflow_model_optimization", "hls4ml", "sklearn", "yaml", "h5py", "pandas"}
+    for name in ("train.py", "convert.py"):
+        tree = ast.parse((GOLDEN / spec_name.removesuffix(".qap") / name).read_text(encoding="utf-8"))
+        modules = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules.add(node.module.split(".")[0])
+        assert modules <= allowed, (name, modules - allowed)
