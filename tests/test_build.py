@@ -403,6 +403,9 @@ def test_file_formats_and_label_columns(write_spec: Callable[..., Path], tmp_pat
     module = _train_module(BASE.format(data='file "named.csv" target kind', part='"p"'), write_spec, tmp_path, name="o.qap")
     (tmp_path / "other.csv").write_text(frame.iloc[:10].to_csv(index=False))
     assert len(module.load_data(str(tmp_path / "other.csv"))[0]) == 10
+    four = BASE.format(data='file "named.csv" target kind', part='"p"').replace("dense out 3 softmax", "dense out 2 softmax")
+    with pytest.raises(SystemExit, match="3 classes, the model has 2 outputs"):
+        _train_module(four, write_spec, tmp_path, name="four.qap").load_data(None)
     with pytest.raises(SystemExit, match="no column 'nope'"):
         _train_module(BASE.format(data='file "named.csv" target nope', part='"p"'), write_spec, tmp_path, name="bad.qap").load_data(None)
 

@@ -175,7 +175,11 @@ def load_data(data_override):
     X = X.reshape((len(X), *INPUT_SHAPE)) if X[0].size == math.prod(INPUT_SHAPE) else X
     if X.shape[1:] != tuple(INPUT_SHAPE):
         raise SystemExit(f"train.py: the data has samples of shape {X.shape[1:]}, the model expects {tuple(INPUT_SHAPE)}")
-    return X, _labels(y)
+    y = _labels(y)
+    classes = int(y.max()) + 1 if len(y) else 0
+    if classes > max(OUTPUT_WIDTH, 2) or (OUTPUT_WIDTH == 1 and classes > 2):
+        raise SystemExit(f"train.py: the data has {classes} classes, the model has {OUTPUT_WIDTH} outputs")
+    return X, y
 
 
 def split_and_scale(X, y):
