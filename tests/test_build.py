@@ -364,12 +364,13 @@ def test_openml_code_path(write_spec: Callable[..., Path], tmp_path: Path, monke
         return datasets.load_iris().__class__(data=rng.normal(size=(40, 16)), target=np.array(["t", "g", "q", "w", "z"] * 8, dtype=object))
 
     monkeypatch.setattr(datasets, "fetch_openml", fake_fetch_openml)
-    by_name = _train_module(BASE.format(data='openml "hls4ml_lhc_jets_hlf"', part='"p"'), write_spec, tmp_path)
+    five = BASE.replace("dense out 3 softmax", "dense out 5 softmax")
+    by_name = _train_module(five.format(data='openml "hls4ml_lhc_jets_hlf"', part='"p"'), write_spec, tmp_path)
     x, y = by_name.load_data(None)
     assert calls[-1] == {"as_frame": False, "parser": "auto", "name": "hls4ml_lhc_jets_hlf"}
     assert x.shape == (40, 16) and x.dtype == np.float32 and sorted(set(y.tolist())) == [0, 1, 2, 3, 4]
     assert y[0] == 2  # 't' among the sorted g, q, t, w, z
-    by_id = _train_module(BASE.format(data='openml "42468" target class', part='"p"'), write_spec, tmp_path, name="id.qap")
+    by_id = _train_module(five.format(data='openml "42468" target class', part='"p"'), write_spec, tmp_path, name="id.qap")
     by_id.load_data(None)
     assert calls[-1] == {"as_frame": False, "parser": "auto", "data_id": 42468, "target_column": "class"}
 
