@@ -369,3 +369,10 @@ def test_real_search_with_tpe(tmp_path: Path) -> None:
     assert f"best trial {best.number}: value {best.value:.4f}" in r.stdout
     rows = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text())))
     assert len(rows) == 2 and all(row["state"] == "complete" for row in rows)
+
+
+def test_a_spec_without_sweep_or_search_is_a_usage_error(tmp_path: Path) -> None:
+    r = subprocess.run([*QAPC, "sweep", str(SPECS / "digits_qap.qap"), "-o", str(tmp_path / "o")], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and "has no sweep { ... } or search { ... } block" in r.stderr
+    r = subprocess.run([*QAPC, "sweep", str(SPECS / "digits_sweep.qap"), "--jobs", "0"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and "--jobs" in r.stderr
