@@ -12,32 +12,11 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from qapdsl import __version__
+from qapdsl.cmdutil import EXIT_INTERNAL, EXIT_OK, EXIT_SPEC, EXIT_STEP, EXIT_USAGE, print_diagnostics, use_color
 
-if TYPE_CHECKING:
-    from qapdsl.loader import Loaded
-
-EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_STEP, EXIT_INTERNAL = 0, 1, 2, 3, 70
-
-
-def _color(stream: object) -> bool:
-    return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
-
-
-def print_diagnostics(loaded: Loaded, as_json: bool = False) -> None:
-    from qapdsl.diagnostics import render
-
-    diags = loaded.diagnostics
-    if as_json:
-        print(json.dumps([d.to_dict() for d in diags], indent=2))
-        return
-    if diags:
-        text = render(diags, loaded.sources, color=_color(sys.stderr))
-        n = sum(1 for d in diags if d.severity == "error")
-        print(text, file=sys.stderr)
-        print(f"{n} error{'s' if n != 1 else ''}", file=sys.stderr)
+__all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_SPEC", "EXIT_STEP", "EXIT_USAGE", "main", "print_diagnostics"]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -84,7 +63,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
             formatted = format_text(text, path)
         except SpecError as e:
             src = {path: SourceFile(path, data.decode("utf-8", errors="replace"))}
-            print(render(e.diagnostics, src, color=_color(sys.stderr)), file=sys.stderr)
+            print(render(e.diagnostics, src, color=use_color(sys.stderr)), file=sys.stderr)
             status = EXIT_SPEC
             continue
         if formatted == text:

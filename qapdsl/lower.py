@@ -124,7 +124,7 @@ def as_str(v: ast.Value, what: str) -> str:
 
 def as_name(v: ast.Value, what: str, glob: bool = False) -> str:
     if isinstance(v, ast.Word):
-        if "." in v.name or (not glob and any(c in v.name for c in "*?")):
+        if "." in v.name or "-" in v.name or (not glob and any(c in v.name for c in "*?")):
             raise Bad("E207", f"invalid {what} '{v.name}'", v.span, "names are letters, digits and '_', starting with a letter")
         return v.name
     raise Bad("E203", f"{what} must be a name, not {describe(v)}", v.span, None)
@@ -380,12 +380,6 @@ def lower_layer(ctx: Ctx, stmt: ast.Stmt) -> ir.Layer | None:
     name = ctx.attempt(lambda: as_name(vals[0], "layer name"), None)
     if name is None:
         return None
-    glued = vals[1] if len(vals) > 1 else None
-    if isinstance(glued, ast.Num) and glued.span.line == vals[0].span.end_line and glued.span.column == vals[0].span.end_column:
-        # `fc.1` or `fc-1` lexes as the name `fc` and the number `.1`: one mistake, not three
-        bad = name + glued.text
-        ctx.error("E207", f"invalid layer name '{bad}'", _join(vals[0].span, glued.span), "names are letters, digits and '_', starting with a letter")
-        return None
     spans["name"] = vals[0].span
     fields: dict[str, Any] = {"kind": kind, "name": name}
     rest = vals[1:]
@@ -550,7 +544,7 @@ def lower_model(ctx: Ctx, name: ast.Word, base: str | None, body: Sequence[ast.S
     if input_shape is None:
         ctx.error("E202", f"model '{name.name}' has no `input`", name.span, "add e.g. `input 16` or `input (28, 28, 1)`")
         input_shape = (1,)
-    if not layers:
+    if not any(s.key.name in schema.LAYER_KINDS for s in body):  # a layer that failed to read was reported already
         ctx.error("E305", f"model '{name.name}' has no layers", name.span, "add e.g. `dense out 5 softmax`")
     seen: dict[str, ir.Layer] = {}
     for layer in layers:

@@ -73,7 +73,10 @@ class QapLexer(RegexLexer):  # type: ignore[misc]  # Pygments is untyped
                 _NOT_BEFORE + r"(model)(\s+)(" + _NAME + r")(?:(\s+)(from)(\s+)(" + _NAME + r"))?",
                 bygroups(Keyword.Declaration, Whitespace, Name.Class, Whitespace, Keyword, Whitespace, Name.Class),
             ),
-            (_ITEM_START + r"(\s*)(" + _alt(SECTIONS) + r")(?:(\s+)(" + _NAME + r"))?(?=\s*\{)", bygroups(Whitespace, Keyword.Declaration, Whitespace, Name.Namespace)),
+            (
+                _ITEM_START + r"(\s*)(" + _alt(SECTIONS) + r")(?:(\s+)(" + _NAME + r"))?(?=\s*\{)",
+                bygroups(Whitespace, Keyword.Declaration, Whitespace, Name.Namespace),
+            ),
             (_NOT_BEFORE + r"(?:model|from)" + _NOT_AFTER, Keyword),
             (_STMT_START + r"(\s*)(" + _NAME + r")(\s+)(in)" + _NOT_AFTER, bygroups(Whitespace, Name.Variable, Whitespace, Operator.Word)),
             (_STMT_START + r"(\s*)(" + _alt(LAYER_KINDS) + r")(\s+)(" + _NAME + ")", bygroups(Whitespace, Keyword.Type, Whitespace, Name.Function)),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from qapdsl import ir
 
-EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC
 
 
 def default_build_dir(spec: ir.Spec) -> Path:
@@ -33,14 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qapdsl import report
-    from qapdsl.cli import print_diagnostics
-    from qapdsl.loader import UsageError, load_file
+    from qapdsl.cmdutil import load_checked
+    from qapdsl.loader import UsageError
 
-    loaded = load_file(args.spec, model_name=args.model)
-    print_diagnostics(loaded)
-    if not loaded.ok or loaded.spec is None:
+    checked = load_checked(args.spec, args.model)
+    if checked is None:
         return EXIT_SPEC
-    spec = loaded.spec
+    spec = checked[0]
     build_dir = Path(args.out) if args.out else default_build_dir(spec)
     results_path = Path(args.results) if args.results else build_dir / "results.json"
     results: dict[str, Any] | None = None

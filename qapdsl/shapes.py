@@ -30,6 +30,20 @@ class LayerShape:
         return self.weights + self.biases
 
 
+def pool_geometry(layer: ir.Layer, rank: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Pool size and stride of a pooling layer over `rank` spatial axes.
+
+    Defaults as in Keras: pool 2, stride = pool; a single number applies to every axis.
+    """
+    pool = layer.pool or (2,) * rank
+    if len(pool) == 1 and rank == 2:
+        pool = pool * 2
+    stride = layer.stride or pool
+    if len(stride) == 1 and rank == 2:
+        stride = stride * 2
+    return pool, stride
+
+
 def _out_len(size: int, k: int, s: int, padding: str) -> int:
     if padding == "same":
         return math.ceil(size / s)
@@ -105,12 +119,7 @@ def infer(model: ir.Model) -> tuple[list[LayerShape], list[Diagnostic]]:
                     )
                 )
             else:
-                pool = layer.pool or (2,) * rank
-                if len(pool) == 1 and rank == 2:
-                    pool = pool * 2
-                stride = layer.stride or pool
-                if len(stride) == 1 and rank == 2:
-                    stride = stride * 2
+                pool, stride = pool_geometry(layer, rank)
                 if len(pool) != rank:
                     report(Diagnostic("E302", f"pool size {_fmt(pool)} of '{layer.name}' does not match a {rank}D input", layer.spans.get("pool", where), None))
                 else:

@@ -228,7 +228,10 @@ def test_diagnostics_match_qapc_check_and_clear_when_fixed(client: Client, tmp_p
     end = _pos(good, "}", nth=good.count("}") - 1)
     client.notify(
         "textDocument/didChange",
-        {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"range": {"start": end, "end": {**end, "character": end["character"] + 1}}, "text": ""}]},
+        {
+            "textDocument": {"uri": uri, "version": 3},
+            "contentChanges": [{"range": {"start": end, "end": {**end, "character": end["character"] + 1}}, "text": ""}],
+        },
     )
     diags = client.diagnostics(uri)
     assert [x["code"] for x in diags] == ["E003"]
@@ -286,7 +289,7 @@ def test_hover_on_a_layer_shows_shape_precisions_and_bops(client: Client, tmp_pa
 
 
 def test_formatting_is_qapc_fmt(client: Client, tmp_path: Path) -> None:
-    messy = 'model m {\n  input 4   # four\n dense   out 2 softmax {weights fixed<8,2>}\n}\ntrain { data sklearn digits;seed 1 }\n'
+    messy = "model m {\n  input 4   # four\n dense   out 2 softmax {weights fixed<8,2>}\n}\ntrain { data sklearn digits;seed 1 }\n"
     path = tmp_path / "messy.qap"
     path.write_text(messy)
     uri = _open(client, path)

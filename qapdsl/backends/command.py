@@ -15,14 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qapdsl.backends import BuildError, build
-    from qapdsl.cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE, print_diagnostics
-    from qapdsl.loader import load_file
+    from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_USAGE, load_checked
 
-    loaded = load_file(args.spec, model_name=args.model)
-    print_diagnostics(loaded)
-    if not loaded.ok or loaded.spec is None:
+    checked = load_checked(args.spec, args.model)
+    if checked is None:
         return EXIT_SPEC
-    spec = loaded.spec
+    spec, loaded = checked
     out = Path(args.out) if args.out else Path("build") / spec.model.name
     try:
         build(spec, out, spec_path=args.spec, sources=loaded.sources)

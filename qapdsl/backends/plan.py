@@ -307,12 +307,7 @@ def make_plan(spec: ir.Spec) -> Plan:
                 act_outputs[name] = out
         elif kind in ("maxpool", "avgpool"):
             rank = len(ls.in_shape) - 1
-            pool = layer.pool or (2,) * rank
-            if len(pool) == 1 and rank == 2:
-                pool = pool * 2
-            stride = layer.stride or pool
-            if len(stride) == 1 and rank == 2:
-                stride = stride * 2
+            pool, stride = shapes.pool_geometry(layer, rank)
             cls = ("MaxPooling" if kind == "maxpool" else "AveragePooling") + f"{rank}D"
             ctor = f"keras.layers.{cls}(pool_size={_tuple(pool)}, strides={_tuple(stride)}, padding={layer.padding!r}, name={name!r})"
             if kind == "maxpool":

@@ -79,10 +79,7 @@ def refresh(ls: QapServer, uri: str) -> None:
             if target in ls.docs:
                 continue  # an open file publishes its own diagnostics
             others.add(target)
-        items = [
-            lsp.Diagnostic(range=_range(d.range), message=d.message, severity=_severity(d.severity), code=d.code, source="qapc")
-            for d in diags
-        ]
+        items = [lsp.Diagnostic(range=_range(d.range), message=d.message, severity=_severity(d.severity), code=d.code, source="qapc") for d in diags]
         ls.publish_diagnostics(target, items, version=text_doc.version if target == uri else None)
     for stale in ls.published.get(uri, set()) - others:
         if stale not in ls.docs:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_STEP = 0, 1, 2, 3
+from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_STEP
 
 
 def _positive(text: str) -> int:
@@ -71,17 +71,15 @@ def summary(results: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qapdsl.cli import print_diagnostics
-    from qapdsl.loader import load_file
+    from qapdsl.cmdutil import load_checked
     from qapdsl.report_command import default_build_dir
     from qapdsl.runner.pipeline import StepError, run_spec
     from qapdsl.runner.progress import Display
 
-    loaded = load_file(args.spec, model_name=args.model)
-    print_diagnostics(loaded)
-    if not loaded.ok or loaded.spec is None:
+    checked = load_checked(args.spec, args.model)
+    if checked is None:
         return EXIT_SPEC
-    spec = loaded.spec
+    spec = checked[0]
     out_dir = Path(args.out) if args.out else default_build_dir(spec)
     display = None if args.quiet else Display(sys.stderr)
     if display is not None:

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_STEP = 0, 1, 2, 3
+from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_STEP, EXIT_USAGE
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -84,19 +84,18 @@ def write_outputs(study: Any, points: Any, axes: list[str], out: Path, title: st
 
 
 def run(args: argparse.Namespace) -> int:
-    from qapdsl.cli import print_diagnostics
-    from qapdsl.loader import UsageError, load_file
+    from qapdsl.cmdutil import load_checked
+    from qapdsl.loader import UsageError
     from qapdsl.sweep import expand
 
     if args.jobs < 1:
         raise UsageError("--jobs takes a number of at least 1")
     if not Path(args.spec).is_file():
         raise UsageError(f"cannot read {args.spec}: no such file")
-    loaded = load_file(args.spec, model_name=args.model)
-    print_diagnostics(loaded)
-    if not loaded.ok or loaded.spec is None:
+    checked = load_checked(args.spec, args.model)
+    if checked is None:
         return EXIT_SPEC
-    spec = loaded.spec
+    spec = checked[0]
     if spec.sweep is None and spec.search is None:
         raise UsageError(f"{args.spec} has no sweep {{ ... }} or search {{ ... }} block")
     kind = "search" if spec.search is not None and (args.search or spec.sweep is None) else "sweep"
