@@ -49,6 +49,7 @@ CODES: dict[str, str] = {
     "E403": "quantizer not usable here",
     "E501": "selector matches no layer",
     "E502": "no layer left to prune",
+    "E503": "global scope with a tfmot schedule",
     "E601": "unsupported data file type",
     "E602": "split fractions out of range",
     "E801": "sweep or search path does not exist",

@@ -575,6 +575,7 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
     schedule: ir.Schedule | None = None
     selector_spans: list[tuple[str, str, Span]] = []
     selector_stmt: Span | None = None
+    scope_span: Span | None = None
     for s in body:
         if not keys.accept(s):
             continue
@@ -587,6 +588,7 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
             fields["method"] = ctx.attempt(lambda: as_word(single(s), "pruning method", ("magnitude",)), "magnitude")
         elif key == "scope":
             fields["scope"] = ctx.attempt(lambda: as_word(single(s), "pruning scope", ("global", "layer")), "global")
+            scope_span = s.span
         elif key == "bias":
             fields["bias"] = ctx.attempt(lambda: as_switch(single(s), "bias"), False)
         elif key in ("select", "skip"):
@@ -607,6 +609,18 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
     if schedule is None:
         ctx.error("E202", "`prune` needs a `schedule`", span, "e.g. schedule iterative { rounds 11; rate 20% }")
         schedule = ir.Schedule.model_construct(kind="iterative")
+    if schedule.kind in ("constant", "polynomial"):
+        # tfmot prunes each wrapped layer to the schedule's target: there is no
+        # global threshold to offer, so an explicit `scope global` is an error
+        # rather than a setting quietly ignored, and the default is per layer.
+        if fields.get("scope") == "global" and scope_span is not None:
+            ctx.error(
+                "E503",
+                f"the {schedule.kind} schedule (tfmot) prunes every layer to its target; it has no global threshold",
+                scope_span,
+                "write `scope layer`, or use `schedule iterative { ... }` for one threshold across layers",
+            )
+        fields["scope"] = "layer"
     # selectors resolve against the model's weight layers
     import fnmatch
 

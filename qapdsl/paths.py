@@ -135,7 +135,10 @@ def apply(spec: ir.Spec, path: str, value: Any) -> ir.Spec:
                 raise PathError(f"{path} needs a constant or polynomial schedule", "sweep prune.rounds or prune.rate instead")
             upd = {"target": _num(value, path, lo=0.0, hi=0.99)}
         elif rest == "scope":
-            prune = spec.prune.model_copy(update={"scope": _choice(value, path, ("global", "layer"))})
+            scope = _choice(value, path, ("global", "layer"))
+            if scope == "global" and sched.kind != "iterative":
+                raise PathError(f"{path}: the {sched.kind} schedule (tfmot) has no global threshold", "global scope needs `schedule iterative`")
+            prune = spec.prune.model_copy(update={"scope": scope})
             return spec.model_copy(update={"prune": prune})
         if upd:
             prune = spec.prune.model_copy(update={"schedule": sched.model_copy(update=upd)})

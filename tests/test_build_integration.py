@@ -56,7 +56,7 @@ SPECS: dict[str, tuple[str, str, str]] = {
     "lottery": ('file "data.npz"', "prune { scope global; skip out; schedule iterative { rounds 3; rate 30%; rewind init; epochs 2 } }", "parallel"),
     "perlayer": ('file "data.csv" target label', "prune { scope layer; schedule iterative { rounds 2; rate 50%; rewind none; epochs 2 } }", "parallel"),
     "constant": ('file "data.parquet"', "prune { scope layer; skip out; schedule constant { target 60%; frequency 5 } }", "stream"),
-    "polynomial": ('file "data.h5"', "prune { scope global; select fc*; schedule polynomial { initial 10%; target 80%; frequency 4 } }", "parallel"),
+    "polynomial": ('file "data.h5"', "prune { scope layer; select fc*; schedule polynomial { initial 10%; target 80%; frequency 4 } }", "parallel"),
 }
 
 

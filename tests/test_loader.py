@@ -229,9 +229,17 @@ def test_sections_merge_key_by_key_across_imports(tmp_path: Path) -> None:
 
 
 def test_a_schedule_of_another_kind_replaces_the_block(tmp_path: Path) -> None:
-    write(tmp_path, {"base.qap": BASE, "spec.qap": 'import "base.qap"\nprune {\n    schedule constant { target 50% }\n}\n'})
+    write(tmp_path, {"base.qap": BASE, "spec.qap": 'import "base.qap"\nprune {\n    scope layer\n    schedule constant { target 50% }\n}\n'})
     s = ok(load_file(tmp_path / "spec.qap")).prune.schedule  # type: ignore[union-attr]
     assert (s.kind, s.target, s.rounds) == ("constant", 0.5, 11)
+
+
+def test_an_inherited_global_scope_does_not_silently_vanish_with_a_tfmot_schedule(tmp_path: Path) -> None:
+    # the base prunes globally (iterative); switching to tfmot's per-layer schedule must say so
+    write(tmp_path, {"base.qap": BASE, "spec.qap": 'import "base.qap"\nprune {\n    schedule constant { target 50% }\n}\n'})
+    loaded = load_file(tmp_path / "spec.qap")
+    assert codes(loaded) == ["E503"]
+    assert loaded.diagnostics[0].span is not None and loaded.diagnostics[0].span.file.endswith("base.qap")
 
 
 def test_section_twice_in_one_file_is_e102_but_across_files_merges(tmp_path: Path) -> None:
