@@ -25,6 +25,21 @@ def check(spec: ir.Spec) -> list[Diagnostic]:
     return diags
 
 
+def check_buildable(spec: ir.Spec) -> list[Diagnostic]:
+    """What the backends refuse (generated-name clashes, limits of hls4ml), found by planning the build.
+
+    The plan is pure Python (no jinja2, no ML stack), so `qapc check` runs it
+    and reports these with their spans instead of leaving them to `qapc build`.
+    """
+    from qapdsl.backends.plan import BuildError, make_plan
+
+    try:
+        make_plan(spec)
+    except BuildError as e:
+        return [Diagnostic(e.code, e.message, e.span, e.hint)]
+    return []
+
+
 def check_quant(model: ir.Model) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     for layer in model.layers:

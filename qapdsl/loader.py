@@ -88,6 +88,8 @@ def load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None
         from qapdsl import checks
 
         ctx.diagnostics.extend(checks.check(spec))
+        if not ctx.diagnostics:  # the generator's own limits, once the spec itself is sound
+            ctx.diagnostics.extend(checks.check_buildable(spec))
     ok = spec is not None and not any(d.severity == "error" for d in ctx.diagnostics)
     ctx.diagnostics.sort(key=lambda d: (d.span.file if d.span else "", d.span.line if d.span else 0, d.span.column if d.span else 0))
     return Loaded(spec if ok else None, ctx.diagnostics, st.sources, files)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from qapdsl import ir, quant
+from qapdsl import ir, paths, quant
 from qapdsl.backends import BuildError, build, render
 from qapdsl.backends.manifest import ML_STACK
 from qapdsl.cli import main
@@ -253,14 +253,26 @@ def test_comment_quoting_escapes_line_breaks(write_spec: Callable[..., Path], tm
 # -- errors and atomic output -----------------------------------------------------
 
 
+def diagnosed(path: Path) -> list[tuple[str, int]]:
+    loaded = load_file(path)
+    assert loaded.spec is None
+    return [(d.code, d.span.line if d.span else 0) for d in loaded.diagnostics]
+
+
 def test_name_collision_is_a_build_error(write_spec: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = write_spec(BASE.format(data="sklearn iris", part='"p"').replace("dense out 3 softmax", "dense fc1_relu 4 relu\n    dense out 3 softmax"))
-    loaded = load(spec)
-    with pytest.raises(BuildError, match="fc1_relu"):
-        render(loaded.spec, tmp_path)
+    text = BASE.format(data="sklearn iris", part='"p"')
+    spec = write_spec(text.replace("dense out 3 softmax", "dense fc1_relu 4 relu\n    dense out 3 softmax"))
+    # `qapc check` already knows (the plan runs in the checks), at the clashing layer's line
+    line = next(i for i, t in enumerate(spec.read_text().splitlines(), 1) if "fc1_relu" in t)
+    assert diagnosed(spec) == [("E309", line)]
     assert main(["build", str(spec), "-o", str(tmp_path / "o")]) == 1
     assert "fc1_relu" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+    # and the backend itself refuses such an IR, however it was made
+    clean = load(write_spec(text, name="clean.qap")).spec
+    renamed = tuple(layer.model_copy(update={"name": "fc1_relu"}) if layer.name == "out" else layer for layer in clean.model.layers)
+    with pytest.raises(BuildError, match="fc1_relu"):
+        render(clean.model_copy(update={"model": clean.model.model_copy(update={"layers": renamed})}), tmp_path)
 
 
 def test_failed_build_keeps_previous_output(write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -412,11 +424,15 @@ def test_file_formats_and_label_columns(write_spec: Callable[..., Path], tmp_pat
 
 
 def test_bias_pruning_needs_the_iterative_schedule(write_spec: Callable[..., Path], tmp_path: Path) -> None:
-    text = BASE.format(data="sklearn iris", part='"p"') + "prune { bias on; schedule constant { target 50% } }\n"
-    with pytest.raises(BuildError, match="iterative"):
-        render(load(write_spec(text)).spec, tmp_path)
+    text = BASE.format(data="sklearn iris", part='"p"') + "prune { bias on; scope layer; schedule constant { target 50% } }\n"
+    assert [code for code, _ in diagnosed(write_spec(text))] == ["E504"]
     iterative = BASE.format(data="sklearn iris", part='"p"') + "prune { bias on; schedule iterative { rounds 2 } }\n"
-    assert b"'bias': True" in render(load(write_spec(iterative, name="it.qap")).spec, tmp_path)["train.py"]
+    spec = load(write_spec(iterative, name="it.qap")).spec
+    assert b"'bias': True" in render(spec, tmp_path)["train.py"]
+    assert spec.prune is not None
+    constant = spec.prune.model_copy(update={"scope": "layer", "schedule": ir.Schedule(kind="constant", target=0.5)})
+    with pytest.raises(BuildError, match="iterative"):
+        render(spec.model_copy(update={"prune": constant}), tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -438,8 +454,11 @@ def test_weight_quantizer_forms(quantizer: str, expected: str, write_spec: Calla
 def test_po2_bias_is_refused(write_spec: Callable[..., Path], tmp_path: Path) -> None:
     # hls4ml 1.3.0 types po2 biases as exponents, which its dense kernels cannot add: the C++ would not compile
     text = BASE.format(data="sklearn iris", part='"p"').replace("quant weights fixed<6,1>", "quant weights po2 4 bits")
+    assert [code for code, _ in diagnosed(write_spec(text))] == ["E403"]
+    clean = load(write_spec(BASE.format(data="sklearn iris", part='"p"'), name="clean.qap")).spec
+    po2 = paths.apply(clean, "quant.weights", ir.Quant(kind="po2", width=4))
     with pytest.raises(BuildError, match="power-of-two biases"):
-        render(load(write_spec(text)).spec, tmp_path)
+        render(po2, tmp_path)
 
 
 def test_hostile_spec_file_name(tmp_path: Path) -> None:

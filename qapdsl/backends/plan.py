@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from qapdsl import ir, quant, shapes
+from qapdsl.source import Span
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # What qapdsl.quant.qkeras_quantizer produces: a call with numbers, keywords and 'auto' strings.
@@ -45,7 +46,15 @@ HLS_BACKENDS = {"vivado": "Vivado", "vitis": "Vitis", "quartus": "Quartus", "one
 
 
 class BuildError(Exception):
-    """The spec is valid but cannot be built (e.g. a generated layer name collides)."""
+    """The spec passes the language's checks but cannot be built (e.g. a generated layer name collides).
+
+    `qapdsl.checks` runs `make_plan` too, so `qapc check` reports these as
+    diagnostics (code, span, hint) before anyone builds.
+    """
+
+    def __init__(self, message: str, span: Span | None = None, hint: str | None = None, code: str = "E309") -> None:
+        super().__init__(message)
+        self.message, self.span, self.hint, self.code = message, span, hint, code
 
 
 @dataclass
@@ -79,9 +88,9 @@ def fixed_of(p: ir.Precision) -> quant.Fixed:
     return quant.Fixed(p.signed, p.width, p.integer, p.rounding, p.saturation)
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, span: Span | None = None) -> str:
     if not IDENTIFIER.match(name):
-        raise BuildError(f"'{name}' is not an identifier")
+        raise BuildError(f"'{name}' is not an identifier", span, "names are letters, digits and '_', starting with a letter", code="E207")
     return name
 
 
@@ -142,7 +151,14 @@ def _prec(fx: quant.Fixed) -> str:
 def make_plan(spec: ir.Spec) -> Plan:
     model = spec.model
     target = spec.target
-    check_name(model.name)  # it names the hls4ml project (C++ functions) and appears in docstrings
+    check_name(model.name, model.span)  # it names the hls4ml project (C++ functions) and appears in docstrings
+    if spec.prune is not None and spec.prune.bias and spec.prune.schedule.kind != "iterative":
+        raise BuildError(
+            "pruning biases (`bias on`) needs the iterative schedule; tfmot prunes kernels only",
+            spec.prune.span,
+            "write `bias off`, or use `schedule iterative { ... }`",
+            code="E504",
+        )
     default = fixed_of(target.precision) if target.precision else fixed_of(quant.DEFAULT_PRECISION)
     layer_shapes, _ = shapes.infer(model)
     prune_layers = tuple(spec.prune.layers) if spec.prune else ()
@@ -162,7 +178,7 @@ def make_plan(spec: ir.Spec) -> Plan:
     else:
         fx = quant.activation_fixed(inq, None)
         if fx is None:
-            raise BuildError(f"{inq.kind} is not usable for the network input")
+            raise BuildError(f"{inq.kind} is not usable for the network input", inq.span, "use fixed<W,I>, N bits or float", code="E403")
         cur = input_precision = fx
         expr = quantizer(inq, "inputs")
         assert expr is not None
@@ -216,12 +232,17 @@ def make_plan(spec: ir.Spec) -> Plan:
         return name
 
     for layer, ls in zip(model.layers, layer_shapes, strict=True):
-        name = check_name(layer.name)
+        name = check_name(layer.name, layer.spans.get("name", layer.span))
         eff = quant.effective(model, layer)
         kind = layer.kind
         if kind in ("dense", "conv1d", "conv2d"):
             if layer.use_bias and eff.bias.kind == "po2":
-                raise BuildError(f"hls4ml 1.3.0 cannot compile power-of-two biases (layer '{name}'); give the bias its own quantizer, e.g. `bias fixed<8,3>`")
+                raise BuildError(
+                    f"hls4ml 1.3.0 cannot compile power-of-two biases (layer '{name}')",
+                    eff.bias.span or layer.spans.get("name", layer.span),
+                    f"give the bias its own quantizer, e.g. `{layer.kind} {name} ... {{ bias fixed<8,3> }}`",
+                    code="E403",
+                )
             wq = quantizer(eff.weights, "weights")
             bq = quantizer(eff.bias, "bias") if layer.use_bias else None
             quantized = wq is not None or bq is not None
@@ -332,8 +353,11 @@ def make_plan(spec: ir.Spec) -> Plan:
     names = [input_name] + [kl.name for kl in layers] + list(linear_entries)
     dupes = sorted({n for n in names if names.count(n) > 1} | ({n for n in names if n in RESERVED}))
     if dupes:
+        clash = next((layer for layer in model.layers if layer.name in dupes), None)
         raise BuildError(
-            f"generated Keras layer name(s) {', '.join(dupes)} collide with a spec layer; rename the spec layer (qapc adds _bn, _relu, _quant, _softmax, ...)"
+            f"layer name '{dupes[0]}' clashes with a name qapc generates or hls4ml reserves",
+            clash.spans.get("name", clash.span) if clash else model.span,
+            "rename the layer (qapc adds _bn, _relu, _linear, _quant, _softmax, ... to layer names; hls4ml reserves `input`)",
         )
     found = [ls for ls in layer_shapes if ls.kind in ("dense", "conv1d", "conv2d", "flatten")]
     output_width = math.prod(found[-1].out_shape) if found else math.prod(model.input_shape)

@@ -34,8 +34,8 @@ def prune_literal(spec: ir.Spec) -> dict[str, Any] | None:
     if p is None:
         return None
     s = p.schedule
-    if p.bias and s.kind != "iterative":
-        raise BuildError("pruning biases (`bias on`) is supported by the iterative schedule only; tfmot prunes kernels")
+    if p.bias and s.kind != "iterative":  # make_plan reports it (E504); kept for callers that skip the plan
+        raise BuildError("pruning biases (`bias on`) needs the iterative schedule; tfmot prunes kernels only", p.span, code="E504")
     return {
         "kind": s.kind,
         "scope": p.scope,
