@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ir_support import strip_spans
 
 from qapdsl.fmt import format_text
 from qapdsl.loader import load_bytes
@@ -15,15 +16,6 @@ from qapdsl.syntax import parse
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_FILES = sorted((ROOT / "specs").glob("*.qap")) + sorted((ROOT / "tests" / "specs").glob("*.qap"))
 FILES = [p for p in SPEC_FILES if not p.name.endswith(".formatted.qap")]
-
-
-def strip_spans(obj: Any) -> Any:
-    """The IR without where things were written (formatting moves them) and file digests."""
-    if isinstance(obj, dict):
-        return {k: strip_spans(v) for k, v in obj.items() if k not in ("span", "spans", "input_span", "sources")}
-    if isinstance(obj, list):
-        return [strip_spans(v) for v in obj]
-    return obj
 
 
 def ir_of(text: str, path: Path) -> Any:

@@ -15,10 +15,10 @@ import os
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ir_support import strip_spans
 
 from qapdsl import ast, ir
 from qapdsl.diagnostics import CODES, SpecError, render
@@ -44,15 +44,6 @@ RUN: Counter[str] = Counter()
 # In CI the inputs are drawn from a fixed seed, so a landing never depends on luck;
 # locally every run draws new ones and keeps hunting.
 FUZZ = settings(deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=bool(os.environ.get("CI")))
-
-
-def _strip(obj: Any) -> Any:
-    """IR as plain data without where it was written (spans, file digests)."""
-    if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if k not in ("span", "spans", "input_span", "sources")}
-    if isinstance(obj, list):
-        return [_strip(v) for v in obj]
-    return obj
 
 
 def _comments(tree: ast.File) -> Counter[str]:
@@ -84,7 +75,7 @@ def check_outcome(data: bytes) -> None:
     reloaded = load_bytes(formatted.encode("utf-8"), "fuzz.qap", base_dir=SPECS)
     assert (reloaded.spec is None) == (loaded.spec is None)
     if loaded.spec is not None and reloaded.spec is not None:
-        assert _strip(reloaded.spec.model_dump(mode="json")) == _strip(loaded.spec.model_dump(mode="json"))
+        assert strip_spans(reloaded.spec.model_dump(mode="json")) == strip_spans(loaded.spec.model_dump(mode="json"))
     else:
         assert [d.code for d in reloaded.diagnostics] == [d.code for d in loaded.diagnostics]
 

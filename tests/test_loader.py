@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
+from ir_support import strip_spans
 
 from qapdsl import ir
 from qapdsl.loader import Loaded, UsageError, load_file, load_text
@@ -50,14 +50,6 @@ def write(root: Path, files: dict[str, str]) -> None:
 def ok(loaded: Loaded) -> ir.Spec:
     assert loaded.ok and loaded.spec is not None, [(d.code, d.message, str(d.span)) for d in loaded.diagnostics]
     return loaded.spec
-
-
-def strip_spans(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: strip_spans(v) for k, v in obj.items() if k not in ("span", "spans")}
-    if isinstance(obj, list):
-        return [strip_spans(v) for v in obj]
-    return obj
 
 
 def codes(loaded: Loaded) -> list[str]:
