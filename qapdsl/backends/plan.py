@@ -148,6 +148,12 @@ def _prec(fx: quant.Fixed) -> str:
     return fx.hls()
 
 
+def batchnorm_layer(name: str, layer: ir.Layer) -> KerasLayer:
+    """A float BatchNormalization and the wide hls4ml precisions that keep its firmware close to it."""
+    hls: dict[str, object] = {"Precision": {"scale": _prec(BN_SCALE), "bias": _prec(BN_BIAS), "result": _prec(BN_RESULT)}}
+    return KerasLayer(name, layer, f"keras.layers.BatchNormalization(name={name!r})", hls)
+
+
 def make_plan(spec: ir.Spec) -> Plan:
     model = spec.model
     target = spec.target
@@ -296,14 +302,7 @@ def make_plan(spec: ir.Spec) -> Plan:
             out_name = name
             if layer.batchnorm:
                 bn = f"{name}_bn"
-                layers.append(
-                    KerasLayer(
-                        bn,
-                        layer,
-                        f"keras.layers.BatchNormalization(name={bn!r})",
-                        {"Precision": {"scale": _prec(BN_SCALE), "bias": _prec(BN_BIAS), "result": _prec(BN_RESULT)}},
-                    )
-                )
+                layers.append(batchnorm_layer(bn, layer))
                 cur = BN_RESULT
                 out_name = bn
             act = layer.activation or "linear"
@@ -312,14 +311,7 @@ def make_plan(spec: ir.Spec) -> Plan:
             if act in ("relu", "linear"):
                 act_outputs[name] = out
         elif kind == "batchnorm":
-            layers.append(
-                KerasLayer(
-                    name,
-                    layer,
-                    f"keras.layers.BatchNormalization(name={name!r})",
-                    {"Precision": {"scale": _prec(BN_SCALE), "bias": _prec(BN_BIAS), "result": _prec(BN_RESULT)}},
-                )
-            )
+            layers.append(batchnorm_layer(name, layer))
             cur = BN_RESULT
         elif kind == "activation":
             act = layer.activation or "linear"

@@ -325,12 +325,14 @@ def _path_of(doc: Document, model: ast.ModelDecl) -> Path | None:
     return doc.path
 
 
+def doc_hit(doc: Document, line: int, column: int) -> Hit | None:
+    """What is under a 1-based (line, column) of a document that parses; None otherwise."""
+    return hit_at(doc.tree, line, column) if doc.tree is not None else None
+
+
 def definition(doc: Document, line: int, column: int) -> Located | None:
     """Where the thing under a 1-based (line, column) is declared: an imported file, a base model, a layer."""
-    tree = doc.tree
-    if tree is None:
-        return None
-    hit = hit_at(tree, line, column)
+    hit = doc_hit(doc, line, column)
     if hit is None:
         return None
     if hit.role == "import":
@@ -417,10 +419,7 @@ _WORD_TABLES: tuple[dict[str, str], ...] = (schema.ACTIVATIONS, schema.QUANT_KIN
 
 def hover(doc: Document, line: int, column: int) -> tuple[str, Span] | None:
     """Markdown for what is under a 1-based (line, column), with the span it covers."""
-    tree = doc.tree
-    if tree is None:
-        return None
-    hit = hit_at(tree, line, column)
+    hit = doc_hit(doc, line, column)
     if hit is None:
         return None
     text: str | None = None
