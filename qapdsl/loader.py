@@ -18,6 +18,7 @@ it declares none, the last one it imports).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from collections.abc import Sequence
@@ -73,6 +74,18 @@ def load_text(text: str, path: str = "<spec>", base_dir: Path | None = None, mod
 
 
 def load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None = None) -> Loaded:
+    # Loading allocates many small acyclic objects (tokens, AST and IR nodes); the cyclic garbage
+    # collector would walk all of them again and again, which made big specs grow faster than linearly.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_bytes(data, display, base_dir, model_name)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None = None) -> Loaded:
     st = _State()
     key = str((base_dir / Path(display).name).resolve()) if display != "<spec>" else "<spec>"
     _read(st, data, display, key, base_dir, stack=[], import_span=None)
