@@ -124,7 +124,12 @@ def check_signedness(spec: ir.Spec) -> list[Diagnostic]:
         if layer.kind in schema.WEIGHT_LAYERS:
             for role, q in (("weights", eff.weights), ("bias", eff.bias if layer.use_bias else None)):
                 if q is not None and unsigned(q):
-                    report(q, f"{role} of '{layer.name}' are signed, but the unsigned ufixed<{q.width},{q.integer}> is asked", where, _signed_hint(q.width, q.integer))
+                    report(
+                        q,
+                        f"{role} of '{layer.name}' are signed, but the unsigned ufixed<{q.width},{q.integer}> is asked",
+                        where,
+                        _signed_hint(q.width, q.integer),
+                    )
             for name, p in (("accum", layer.accum), ("result", layer.result)):
                 if p is not None and not p.signed:
                     diags.append(
@@ -237,7 +242,11 @@ def check_output(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[D
             )
         elif last.activation not in wanted:
             act = last.activation or "linear"
-            fix = f"write `{last.kind} {last.name} {last.units} {wanted[0]}`" if last.kind in schema.WEIGHT_LAYERS else f"write `activation {last.name} {wanted[0]}`"
+            fix = (
+                f"write `{last.kind} {last.name} {last.units} {wanted[0]}`"
+                if last.kind in schema.WEIGHT_LAYERS
+                else f"write `activation {last.name} {wanted[0]}`"
+            )
             diags.append(
                 Diagnostic(
                     "E311",
@@ -264,9 +273,15 @@ def check_data(spec: ir.Spec) -> list[Diagnostic]:
     train = spec.train
     split_span = train.spans.get("split", train.span)
     if train.test <= 0.0:
-        diags.append(Diagnostic("E602", "`split test 0` leaves no test rows: nothing would measure accuracy or firmware agreement", split_span, "e.g. split test 0.2, val 0.25"))
+        diags.append(
+            Diagnostic(
+                "E602", "`split test 0` leaves no test rows: nothing would measure accuracy or firmware agreement", split_span, "e.g. split test 0.2, val 0.25"
+            )
+        )
     if train.val <= 0.0:
-        diags.append(Diagnostic("E602", "`split val 0` leaves no validation rows: training and early stopping need them", split_span, "e.g. split test 0.2, val 0.25"))
+        diags.append(
+            Diagnostic("E602", "`split val 0` leaves no validation rows: training and early stopping need them", split_span, "e.g. split test 0.2, val 0.25")
+        )
     facts = data.known(spec)
     if facts is None or train.data.span is None:  # no span: a stand-in after an error in `data`
         return diags
@@ -315,13 +330,19 @@ def check_pruning(spec: ir.Spec) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     weight_layers = [layer.name for layer in spec.model.layers if layer.kind in schema.WEIGHT_LAYERS]
     if not weight_layers:
-        diags.append(Diagnostic("E502", f"model '{spec.model.name}' has no dense or conv layer, so there is nothing to prune", prune.span, "remove the prune section"))
+        diags.append(
+            Diagnostic("E502", f"model '{spec.model.name}' has no dense or conv layer, so there is nothing to prune", prune.span, "remove the prune section")
+        )
         return diags
     s = prune.schedule
     where = s.span or prune.span
     if s.kind == "iterative" and (s.rounds == 0 or s.rate == 0.0):
         why = "0 rounds" if s.rounds == 0 else "a rate of 0%"
-        diags.append(Diagnostic("W501", f"the iterative schedule with {why} prunes nothing", where, "remove the prune section, or prune e.g. rounds 4; rate 20%", "warning"))
+        diags.append(
+            Diagnostic(
+                "W501", f"the iterative schedule with {why} prunes nothing", where, "remove the prune section, or prune e.g. rounds 4; rate 20%", "warning"
+            )
+        )
     if s.kind in ("constant", "polynomial") and (s.target or 0.0) == 0.0:
         diags.append(Diagnostic("W501", f"the {s.kind} schedule's target of 0% prunes nothing", where, "e.g. target 80%", "warning"))
     facts = data.known(spec)

@@ -72,7 +72,6 @@ def token(value: ir.SweepValue) -> Token:
     return f"{text} alpha {q.alpha}" if q.alpha else text
 
 
-
 class PathError(Exception):
     """E801: the path does not exist; E802: the value does not fit the path."""
 

@@ -133,10 +133,17 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
         layers.append(entry)
 
     n_weights = sum(weights_of[r.name] for r in declared if r.kind in schema.WEIGHT_LAYERS)
+    pruned = list(spec.prune.layers) if spec.prune is not None else []
+    n_pruned = sum(weights_of[n] for n in pruned)
+    # Sparsity is given twice, each time declared and measured over the same weights: over all the
+    # weights of the model (the table's total), and over the layers the prune section selects (what
+    # train.py's metrics.json `total` measures; a spec that skips `out` prunes fewer than all).
     totals: dict[str, Any] = {
         "params": sum(r.params for r in declared),
         "weights": n_weights,
         "sparsity": (sum(weights_of[r.name] * r.sparsity for r in declared if r.kind in schema.WEIGHT_LAYERS) / n_weights) if n_weights else 0.0,
+        "pruned_layers": pruned,
+        "sparsity_pruned": spec.prune.schedule.final_sparsity if spec.prune is not None and n_pruned else 0.0,
         "bops": sum(r.bops for r in declared),
         "memory_bits": sum(r.memory_bits for r in declared),
     }
@@ -146,10 +153,14 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
         missing = [r.name for r in declared if r.kind in schema.WEIGHT_LAYERS and r.name not in sparsity and r.sparsity > 0]
         if missing:
             notes.append(f"no measured sparsity for {', '.join(missing)}: their declared sparsity is used in the measured BOPs")
-        total_sp = metrics_json.get("sparsity", {}).get("total") if isinstance(metrics_json.get("sparsity"), Mapping) else None
-        if total_sp is None and n_weights and not missing:
-            total_sp = sum(weights_of[n] * s for n, s in sparsity.items() if n in weights_of) / n_weights
-        totals["sparsity_measured"] = total_sp
+        pruned_sp = metrics_json.get("sparsity", {}).get("total") if isinstance(metrics_json.get("sparsity"), Mapping) else None
+        if pruned_sp is None and n_pruned and all(n in sparsity for n in pruned):
+            pruned_sp = sum(weights_of[n] * sparsity[n] for n in pruned) / n_pruned
+        totals["sparsity_pruned_measured"] = pruned_sp if pruned else 0.0
+        # layers outside the prune section are not pruned: their share of pruned weights is 0
+        totals["sparsity_measured"] = (
+            sum(weights_of[n] * sparsity.get(n, 0.0) for n in weights_of if n in pruned or n in sparsity) / n_weights if n_weights and not missing else None
+        )
         totals["bops_measured"] = sum(r.bops for r in measured_rows)
         totals["memory_bits_measured"] = sum(r.memory_bits for r in measured_rows)
         agreement = firmware.get("agreement")

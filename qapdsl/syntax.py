@@ -348,7 +348,30 @@ def decode(data: bytes, path: str) -> str:
         line = text[: text.index("\x00")].count("\n") + 1
         span = Span.model_construct(file=path, line=line, column=1, end_line=line, end_column=2)
         raise SpecError([Diagnostic("E001", "unexpected NUL character", span, "the file looks binary, not a .qap spec")])
+    bad = _INVISIBLE.search(text)
+    if bad is not None:
+        before = text[: bad.start()]
+        line = before.count("\n") + 1
+        column = bad.start() - (before.rfind("\n") + 1) + 1
+        span = Span.model_construct(file=path, line=line, column=column, end_line=line, end_column=column + 1)
+        char = bad.group()
+        if char == "\r":
+            message, hint = (
+                "carriage return without a line feed",
+                "editors show a line break here but the spec would not have one: save the file with LF (or CRLF) line endings",
+            )
+        elif char in "\x85\u2028\u2029":
+            message, hint = f"unusual line terminator U+{ord(char):04X}", "some editors break the line here and others do not: use a plain line break"
+        else:
+            message, hint = f"bidirectional control character U+{ord(char):04X}", "it makes editors show the text in another order than it is read: remove it"
+        raise SpecError([Diagnostic("E001", message, span, hint)])
     return text
+
+
+# Characters that make a spec look different from what it says: a line break for some readers but not
+# for the parser (lone CR, NEL, LS, PS; a comment would silently swallow what follows), or text shown
+# in another order than it is parsed (bidirectional overrides and isolates, "Trojan Source").
+_INVISIBLE = re.compile("\r(?!\n)|[\x85\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def _comments(text: str) -> tuple[ast.Comment, ...]:

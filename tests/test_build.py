@@ -21,9 +21,11 @@ import yaml
 
 from qapdsl import ir, paths, quant
 from qapdsl.backends import BuildError, build, render
+from qapdsl.backends.literals import SpecLines
 from qapdsl.backends.manifest import ML_STACK
 from qapdsl.cli import main
 from qapdsl.loader import load_file
+from qapdsl.source import Span
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "build"
@@ -243,13 +245,16 @@ def test_hostile_names_and_quantizers_are_refused(write_spec: Callable[..., Path
 
 def test_comment_quoting_escapes_line_breaks(write_spec: Callable[..., Path], tmp_path: Path) -> None:
     # a spec line holding characters Python or editors treat as line breaks must not end the comment
-    spec = write_spec(BASE.format(data="sklearn iris", part='"p"').replace("dense out 3 softmax", "dense out 3 softmax  # \x0b\x0c\u2028 __import__('os')"))
-    loaded = load(spec)
+    # (U+2028 and its kind are refused by `qapc check` already: E001; the quoting does not rely on that)
+    text = BASE.format(data="sklearn iris", part='"p"').replace("dense out 3 softmax", "dense out 3 softmax  # \x0b\x0c __import__('os')")
+    loaded = load(write_spec(text))
     out = build(loaded.spec, tmp_path / "o", sources=loaded.sources)
     text = (out / "train.py").read_text(encoding="utf-8")
     line = next(t for t in text.splitlines() if "dense out 3 softmax" in t)
-    assert line.lstrip().startswith("# ") and "\\u2028" in line and "\\x0b" in line
+    assert line.lstrip().startswith("# ") and "\\x0c" in line and "\\x0b" in line
     _check_literals(out, {})
+    quoted = SpecLines({"s.qap": "dense out 3  # \u2028 __import__('os')\n"}).line(Span(file="s.qap", line=1, column=1, end_line=1, end_column=2))
+    assert quoted is not None and "\\u2028" in quoted and "\u2028" not in quoted
 
 
 # -- errors and atomic output -----------------------------------------------------
@@ -507,3 +512,65 @@ def test_scripts_need_only_the_ml_stack(spec_name: str) -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 modules.add(node.module.split(".")[0])
         assert modules <= allowed, (name, modules - allowed)
+
+
+def test_output_folder_that_cannot_hold_a_build(write_spec: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each gives a message that says what is wrong, exit 2, and changes nothing."""
+    spec = write_spec(BASE.format(data="sklearn iris", part='"p"'))
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    cases = {
+        str(tmp_path / "afile"): "is a file, not a folder",
+        str(tmp_path / "afile" / "sub"): "is a file",
+        str(tmp_path / "dangling"): "is a symbolic link to",
+        "/": "refusing to write into the root folder",
+        str(tmp_path / 'we"ird'): "which hls4ml would paste into C macros",
+        str(tmp_path / "a$(x)"): "which hls4ml would paste into C macros",
+    }
+    for out, message in cases.items():
+        assert main(["build", str(spec), "-o", out]) == 2, out
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+    assert not (tmp_path / "nowhere").exists() and not (tmp_path / 'we"ird').exists()
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_a_folder_in_the_way_changes_nothing(write_spec: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_spec(BASE.format(data="sklearn iris", part='"p"'))
+    out = tmp_path / "o"
+    assert main(["build", str(spec), "-o", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".qapc.lock"}
+    (out / "convert.py").unlink()
+    (out / "convert.py").mkdir()  # a folder where a generated file goes
+    (out / "convert.py" / "keep.txt").write_text("mine")
+    spec.write_text(BASE.format(data="sklearn iris", part='"other"'))
+    assert main(["build", str(spec), "-o", str(out)]) == 2
+    assert "convert.py is a folder" in capsys.readouterr().err
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".qapc.lock"}
+    assert after == {k: v for k, v in before.items() if k != "convert.py"}  # train.py etc. untouched: all or nothing
+    assert (out / "convert.py" / "keep.txt").read_text() == "mine"
+
+
+def test_replace_failing_midway_puts_everything_back(write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qapdsl.backends.writer as writer
+
+    spec = write_spec(BASE.format(data="sklearn iris", part='"p"'))
+    out = tmp_path / "o"
+    assert main(["build", str(spec), "-o", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".qapc.lock"}
+    real_replace = os.replace
+    moved: list[str] = []
+
+    def flaky_replace(src: Any, dst: Any) -> None:
+        if Path(dst).parent == out and Path(src).parent.name.startswith(writer.STAGE_PREFIX):
+            moved.append(Path(dst).name)
+            if len(moved) == 3:  # the third new file fails to move in
+                raise OSError(5, "Input/output error")
+        real_replace(src, dst)
+
+    spec.write_text(BASE.format(data="sklearn iris", part='"other"'))
+    monkeypatch.setattr(writer.os, "replace", flaky_replace)
+    assert main(["build", str(spec), "-o", str(out)]) == 2
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".qapc.lock"} == before
+    assert not [p for p in out.iterdir() if p.name.startswith(writer.STAGE_PREFIX)]

@@ -232,9 +232,40 @@ CASES: list[Case] = [
     Case("derive_cycle", BASE + "model a from b {\n}\nmodel b from a {\n}\n", "E006", 10, 14, None),
     Case("layer_in_base_model", BASE.replace("dense fc1 8 relu", "layer fc1 { reuse 2 }"), "E201", 3, 5, "write `model m from BASE { ... }`"),
     Case("remove_unknown", BASE + "model n from m {\n    remove fc3\n}\n", "E308", 11, 12, "did you mean 'fc1'?"),
+    Case(
+        "lone_cr",
+        BASE.replace("input 16\n", "input 16  # no line feed\r    dense fc0 8 relu\n"),
+        "E001",
+        2,
+        29,
+        "editors show a line break here but the spec would not have one: save the file with LF (or CRLF) line endings",
+    ),
+    Case(
+        "line_separator",
+        BASE.replace("input 16\n", "input 16  # \u2028dense fc0 8 relu\n"),
+        "E001",
+        2,
+        17,
+        "some editors break the line here and others do not: use a plain line break",
+    ),
+    Case("bidi_override", BASE.replace('"x"', '"x\u202e"'), "E001", 7, 19, "it makes editors show the text in another order than it is read: remove it"),
     # -- what would fail at run time, or build firmware that disagrees with the model --------------
-    Case("ufixed_weights", BASE.replace("input 16", "input 16\n    quant weights ufixed<6,0>"), "E404", 3, 19, "use fixed<7,1>: the same step and range, with a sign bit"),
-    Case("ufixed_bias", BASE.replace("dense fc1 8 relu", "dense fc1 8 relu { bias ufixed<4,1> }"), "E404", 3, 29, "use fixed<5,2>: the same step and range, with a sign bit"),
+    Case(
+        "ufixed_weights",
+        BASE.replace("input 16", "input 16\n    quant weights ufixed<6,0>"),
+        "E404",
+        3,
+        19,
+        "use fixed<7,1>: the same step and range, with a sign bit",
+    ),
+    Case(
+        "ufixed_bias",
+        BASE.replace("dense fc1 8 relu", "dense fc1 8 relu { bias ufixed<4,1> }"),
+        "E404",
+        3,
+        29,
+        "use fixed<5,2>: the same step and range, with a sign bit",
+    ),
     Case(
         "ufixed_linear",
         BASE.replace("dense fc1 8 relu", "dense fc1 8 linear { activations ufixed<6,0> }"),
@@ -272,7 +303,14 @@ CASES: list[Case] = [
         11,
         "write `dense out 5 softmax`",
     ),
-    Case("activation_after_output", BASE.replace("dense out 5 softmax", "dense out 5 softmax\n    activation act relu"), "E311", 5, 20, "write `activation act softmax`"),
+    Case(
+        "activation_after_output",
+        BASE.replace("dense out 5 softmax", "dense out 5 softmax\n    activation act relu"),
+        "E311",
+        5,
+        20,
+        "write `activation act softmax`",
+    ),
     Case(
         "dropout_after_output",
         BASE.replace("dense out 5 softmax", "dense out 5 softmax\n    dropout d 0.1"),
@@ -283,7 +321,10 @@ CASES: list[Case] = [
     ),
     Case(
         "digits_input",
-        BASE.replace("input 16", "input 128").replace('data openml "x"', "data sklearn digits").replace("classes 5", "classes 10").replace("dense out 5", "dense out 10"),
+        BASE.replace("input 16", "input 128")
+        .replace('data openml "x"', "data sklearn digits")
+        .replace("classes 5", "classes 10")
+        .replace("dense out 5", "dense out 10"),
         "E603",
         2,
         11,
@@ -300,7 +341,8 @@ CASES: list[Case] = [
     Case("split_test_zero", BASE.replace("classes 5", "classes 5\n    split test 0, val 0.25"), "E602", 9, 5, "e.g. split test 0.2, val 0.25"),
     Case(
         "prune_nothing_prunable",
-        BASE.replace("input 16\n    dense fc1 8 relu\n    dense out 5 softmax", "input 5\n    activation out softmax") + "prune {\n    schedule iterative { rounds 2 }\n}\n",
+        BASE.replace("input 16\n    dense fc1 8 relu\n    dense out 5 softmax", "input 5\n    activation out softmax")
+        + "prune {\n    schedule iterative { rounds 2 }\n}\n",
         "E502",
         9,
         1,
@@ -385,12 +427,36 @@ def test_every_code_is_exercised_or_documented() -> None:
 
 
 WARNINGS = [
-    Case("unsigned_inputs", BASE.replace("input 16", "input 16\n    quant inputs ufixed<8,3>"), "W404", 3, 18, "write `scale minmax` in the train section (values in [0, 1]), or use a signed fixed<W,I> input"),
-    Case("prune_rounds_zero", BASE + "prune {\n    schedule iterative { rounds 0 }\n}\n", "W501", 11, 5, "remove the prune section, or prune e.g. rounds 4; rate 20%"),
-    Case("prune_rate_zero", BASE + "prune {\n    schedule iterative { rate 0% }\n}\n", "W501", 11, 5, "remove the prune section, or prune e.g. rounds 4; rate 20%"),
+    Case(
+        "unsigned_inputs",
+        BASE.replace("input 16", "input 16\n    quant inputs ufixed<8,3>"),
+        "W404",
+        3,
+        18,
+        "write `scale minmax` in the train section (values in [0, 1]), or use a signed fixed<W,I> input",
+    ),
+    Case(
+        "prune_rounds_zero",
+        BASE + "prune {\n    schedule iterative { rounds 0 }\n}\n",
+        "W501",
+        11,
+        5,
+        "remove the prune section, or prune e.g. rounds 4; rate 20%",
+    ),
+    Case(
+        "prune_rate_zero",
+        BASE + "prune {\n    schedule iterative { rate 0% }\n}\n",
+        "W501",
+        11,
+        5,
+        "remove the prune section, or prune e.g. rounds 4; rate 20%",
+    ),
     Case(
         "prune_after_training",
-        BASE.replace("input 16", "input 4").replace('data openml "x"', "data sklearn iris").replace("classes 5", "epochs 3").replace("dense out 5", "dense out 3")
+        BASE.replace("input 16", "input 4")
+        .replace('data openml "x"', "data sklearn iris")
+        .replace("classes 5", "epochs 3")
+        .replace("dense out 5", "dense out 3")
         + "prune {\n    schedule constant { target 50%; begin 5000 }\n}\n",
         "W502",
         11,

@@ -259,3 +259,66 @@ def test_emit_ir_round_trip() -> None:
     spec = ok(load_text(BASE))
     again = ir.Spec.model_validate_json(spec.model_dump_json())
     assert again == spec
+
+
+def test_comments_inside_multiline_lists_and_tuples(tmp_path: Path) -> None:
+    """A value list over several lines may carry comments, at the ends of lines and on lines of their own."""
+    text = (
+        "model m {\n    input (\n        # the features\n        16,\n    )\n    dense out 5 softmax\n}\n"
+        'train {\n    data openml "x"\n    classes 5\n}\n'
+        "sweep {\n    quant.bits in [\n        4,  # small\n        # medium\n        6,\n\n        8,  # large\n    ]\n}\n"
+    )
+    loaded = load_text(text, str(tmp_path / "spec.qap"), base_dir=tmp_path)
+    assert loaded.ok and loaded.spec is not None, loaded.diagnostics
+    assert loaded.spec.model.input_shape == (16,)
+    assert loaded.spec.sweep is not None and loaded.spec.sweep.axes[0].values == (4, 6, 8)
+
+
+BASE_MODEL = "model b {\n    input 16\n    quant weights fixed<6,1>, activations ufixed<6,0>\n    dense fc1 8 relu\n    dense out 5 softmax { reuse 1 }\n}\n"
+TRAIN = 'train {\n    data openml "x"\n    classes 5\n}\n'
+
+
+@pytest.mark.parametrize("where", ["same file", "imported"])
+def test_derived_models_follow_one_rule_wherever_the_base_is(where: str, tmp_path: Path) -> None:
+    """A derived body may replace each thing of its base once; saying it twice is an error: the same
+    whether the base model is in the same file or in an imported one."""
+
+    def load(body: str) -> Loaded:
+        derived = f"model d from b {{\n{body}}}\n"
+        if where == "same file":
+            (tmp_path / "spec.qap").write_text(BASE_MODEL + derived + TRAIN)
+        else:
+            (tmp_path / "base.qap").write_text(BASE_MODEL + TRAIN)
+            (tmp_path / "spec.qap").write_text('import "base.qap"\n' + derived)
+        return load_file(tmp_path / "spec.qap")
+
+    ok = load("    input 32\n    dense fc1 4 relu\n    quant weights fixed<8,2>\n    layer out { reuse 2 }\n")
+    assert ok.ok and ok.spec is not None, ok.diagnostics
+    model = ok.spec.model
+    assert model.input_shape == (32,) and [layer.units for layer in model.layers] == [4, 5]
+    assert model.quant.weights is not None and model.quant.weights.width == 8
+    assert model.layers[1].reuse == 2
+    for body, code in [
+        ("    input 32\n    input 8\n", "E104"),
+        ("    dense fc1 4 relu\n    dense fc1 2 relu\n", "E301"),
+        ("    dense fc1 4 relu\n    layer fc1 { reuse 2 }\n", "E104"),
+        ("    quant weights fixed<8,2>, weights fixed<4,1>\n", "E104"),
+        ("    quant weights fixed<8,2>\n    quant weights fixed<4,1>\n", "E104"),
+        ("    layer out { reuse 2; reuse 4 }\n", "E104"),
+    ]:
+        bad = load(body)
+        assert not bad.ok and [d.code for d in bad.diagnostics] == [code], (body, bad.diagnostics)
+
+
+def test_chains_of_a_thousand_imports_and_derivations(tmp_path: Path) -> None:
+    """Deep chains end in a model, not in Python's recursion limit."""
+    n = 1200
+    for i in range(n):
+        imp = f'import "f{i + 1}.qap"\n' if i + 1 < n else BASE_MODEL + TRAIN
+        (tmp_path / f"f{i}.qap").write_text(imp)
+    loaded = load_file(tmp_path / "f0.qap")
+    assert loaded.ok and loaded.spec is not None and loaded.spec.model.name == "b"
+    chain = BASE_MODEL + "".join(f"model level{i} from {'b' if i == 0 else f'level{i - 1}'} {{\n    layer out {{ reuse 1 }}\n}}\n" for i in range(n)) + TRAIN
+    (tmp_path / "chain.qap").write_text(chain)
+    loaded = load_file(tmp_path / "chain.qap")
+    assert loaded.ok and loaded.spec is not None and loaded.spec.model.name == f"level{n - 1}"

@@ -127,6 +127,35 @@ def test_measured_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "BOPs (measured)" in out
 
 
+def test_declared_and_measured_sparsity_cover_the_same_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A spec that skips `out` prunes fc1 and fc2 only: each figure is declared and measured over the same weights."""
+    text = (SPECS / "digits_qap.qap").read_text().replace("scope global", "scope global\n    skip out")
+    (tmp_path / "digits_float.qap").write_text((SPECS / "digits_float.qap").read_text())
+    (tmp_path / "skip.qap").write_text(text)
+    spec = load_file(tmp_path / "skip.qap").spec
+    assert spec is not None and spec.prune is not None and spec.prune.layers == ("fc1", "fc2")
+    target = spec.prune.schedule.final_sparsity
+    # measured exactly what was declared, on fc1 and fc2; metrics.json's total is over those two
+    build = tmp_path / "b"
+    build.mkdir()
+    (build / "results.json").write_text(
+        json.dumps(
+            {"model": spec.model.name, "metrics": {"accuracy": 0.9, "sparsity": {"layers": {"fc1": target, "fc2": target}, "total": target}}, "firmware": {}}
+        )
+    )
+    t = _report_json(capsys, str(tmp_path / "skip.qap"), "-o", str(build))["totals"]
+    w = {"fc1": 64 * 32, "fc2": 32 * 32, "out": 32 * 10}
+    assert t["pruned_layers"] == ["fc1", "fc2"]
+    assert t["sparsity_pruned"] == pytest.approx(target) and t["sparsity_pruned_measured"] == pytest.approx(target)
+    over_all = target * (w["fc1"] + w["fc2"]) / sum(w.values())
+    assert t["sparsity"] == pytest.approx(over_all) and t["sparsity_measured"] == pytest.approx(over_all)
+    from qapdsl.runner.command import _sparsity_line
+
+    line = _sparsity_line(t)
+    assert f"{100 * over_all:.1f}% of all weights pruned (declared {100 * over_all:.1f}%)" in line
+    assert f"{100 * target:.1f}% of the pruned layers' (declared {100 * target:.1f}%)" in line
+
+
 def test_results_of_another_model_or_version(tmp_path: Path, write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
     build = _fake_run(tmp_path / "b", SPECS / "digits_qap.qap", {"fc1": 0.5}, {"fc1": np.zeros((4, 32), bool)})
     assert main(["report", str(SPECS / "digits_float.qap"), "-o", str(build)]) == 2

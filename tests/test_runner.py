@@ -115,7 +115,7 @@ def test_run_spec_results_and_progress(tmp_path: Path, fake_build: Callable[[str
     assert json.loads((out / "results.json").read_text()) == results
     assert results["metrics"]["accuracy"] == 0.93 and results["firmware"]["agreement"]["fraction"] == 1.0
     assert results["report"]["measured"]["agreement"] == 1.0
-    assert results["report"]["totals"]["sparsity_measured"] == 0.8
+    assert results["report"]["totals"]["sparsity_measured"] == pytest.approx(0.8)
     assert results["efficiency"]["layers"]["fc1"] == pytest.approx(1.5 / 2)  # 3 patterns: 1/2, 1/4, 1/4 → 1.5 bits over 2 neurons
     assert results["overrides"]["epochs"] == 2 and results["metrics"]["epochs"] == 2
     assert "# qapc run: digits_qap" in (out / "report.md").read_text()
@@ -361,3 +361,26 @@ def test_killed_run_leaves_no_process(sig: signal.Signals, tmp_path: Path) -> No
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(p) for p in pids), "train.py or its child outlived qapc"
+
+
+def test_data_file_of_an_imported_spec_is_relative_to_that_spec(
+    tmp_path: Path, fake_build: Callable[[str], list[Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`data file "x.npz"` written in sub/base.qap means sub/x.npz, for the build and for the run alike."""
+    import numpy as np
+
+    from qapdsl.backends import render
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "base.qap").write_text('model b {\n    input 4\n    dense out 3 softmax\n}\ntrain {\n    data file "x.npz"\n    classes 3\n}\n')
+    (tmp_path / "main.qap").write_text('import "sub/base.qap"\nmodel m from b {\n    input 4\n}\n')
+    np.savez(sub / "x.npz", X=np.zeros((30, 4)), y=np.arange(30) % 3)
+    monkeypatch.chdir(tmp_path)
+    loaded = load_file("main.qap")
+    assert loaded.spec is not None, loaded.diagnostics
+    train_py = render(loaded.spec, Path("build/m"))["train.py"].decode()
+    assert "'path': '../../sub/x.npz'" in train_py  # from the build folder to sub/x.npz
+    assert pipeline.preflight(loaded.spec, None)["data"] is None  # found (no override needed), not "data file not found"
+    fake_build("ok")
+    assert run_spec(loaded.spec, tmp_path / "out", spec_path="main.qap")["metrics"]["accuracy"] == 0.93

@@ -95,7 +95,7 @@ def test_a_variant_that_does_not_check_is_reported(tmp_path: Path) -> None:
     spec.write_text('import "' + str(SPECS / "digits_qap.qap") + '"\nsweep { target.reuse in [1, 7] }\n')
     r = subprocess.run([*QAPC, "sweep", str(spec), "--list"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 1, r.stderr
-    assert "target.reuse=7" in r.stderr and "E306" in r.stderr
+    assert "with target.reuse = 7" in r.stderr and "E306" in r.stderr  # found by `qapc check`, caret at the 7
 
 
 def test_fingerprint_ignores_where_the_spec_is(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from qapdsl import ir, schema
 from qapdsl.backends.literals import comment_text
 from qapdsl.backends.plan import HLS_BACKENDS, BuildError, Plan
+from qapdsl.outdir import PATH_UNSAFE
 
 OUTPUT_DIR = "hls_project"
 
@@ -63,4 +64,5 @@ def convert_context(spec: ir.Spec, plan: Plan, spec_path: str, version: str) -> 
         "model_name": spec.model.name,
         "backend": HLS_BACKENDS[spec.target.backend],
         "output_dir": OUTPUT_DIR,
+        "unsafe_path_characters": "".join(sorted(PATH_UNSAFE)),
     }

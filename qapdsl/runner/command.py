@@ -59,6 +59,17 @@ def _int(v: Any) -> str:
     return f"{round(v):,}" if isinstance(v, int | float) else "-"
 
 
+def _sparsity_line(t: dict[str, Any]) -> str:
+    """Measured against declared, always over the same weights."""
+    pruned = t.get("pruned_layers") or []
+    if not pruned:
+        return "  sparsity        no pruning"
+    line = f"  sparsity        {_pct(t.get('sparsity_measured'), 1)} of all weights pruned (declared {_pct(t.get('sparsity'), 1)})"
+    if t.get("sparsity_pruned_measured") != t.get("sparsity_measured") or t.get("sparsity_pruned") != t.get("sparsity"):
+        line += f"; {_pct(t.get('sparsity_pruned_measured'), 1)} of the pruned layers' (declared {_pct(t.get('sparsity_pruned'), 1)})"
+    return line
+
+
 def summary(results: dict[str, Any]) -> str:
     """The closing lines of `qapc run`: the figures that matter, and where the files are."""
     rep = results.get("report") or {}
@@ -74,7 +85,7 @@ def summary(results: dict[str, Any]) -> str:
         f"  QKeras ↔ HLS    {agree} agree (argmax), max |diff| {m['max_abs_diff']:.3g}"
         if isinstance(m.get("max_abs_diff"), int | float)
         else f"  QKeras ↔ HLS    {agree} agree (argmax)",
-        f"  sparsity        {_pct(t.get('sparsity_measured'), 1)} of the weights pruned (declared {_pct(t.get('sparsity'), 1)})",
+        _sparsity_line(t),
         f"  BOPs            {_int(bops_measured)} (with the measured sparsity; declared {_int(bops_declared)})",
         f"  memory          {_int(t.get('memory_bits_measured'))} bits of weights and biases",
         f"  efficiency      {eff:.4f} (neural efficiency, network)" if isinstance(eff, int | float) else "  efficiency      -",

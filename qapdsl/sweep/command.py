@@ -66,6 +66,7 @@ def write_outputs(study: Any, points: Any, axes: list[str], out: Path, title: st
 
 
 def run(args: argparse.Namespace) -> int:
+    from qapdsl import paths
     from qapdsl.cmdutil import load_checked
     from qapdsl.loader import UsageError
     from qapdsl.sweep import expand
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{p.key}\t{p.label}")
         else:
             for a in block.axes:
-                rng = ", ".join(str(expand.token(v)) for v in a.values) if a.values else f"{a.low:g}..{a.high:g}{' (log)' if a.log else ''}"
+                rng = ", ".join(str(paths.token(v)) for v in a.values) if a.values else f"{a.low:g}..{a.high:g}{' (log)' if a.log else ''}"
                 print(f"{a.path}\t{rng}")
         return EXIT_OK
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from qapdsl import checks, ir, paths
-from qapdsl.paths import Token, token
 from qapdsl.diagnostics import Diagnostic
+from qapdsl.paths import Token, token
+
 
 class ExpandError(Exception):
     """A point's settings do not apply, or the variant does not check."""

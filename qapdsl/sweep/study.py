@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from qapdsl import ir, metrics
+from qapdsl import ir, metrics, paths
 from qapdsl.sweep import expand, summary
 
 if TYPE_CHECKING:
@@ -470,8 +470,8 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, job: Job, storage: optun
 
     spec = job.spec()
     settings = _settings(trial, spec, job)
-    key = expand.point_key({p: expand.token(v) for p, v in settings})
-    label = expand.label({p: expand.token(v) for p, v in settings})
+    key = expand.point_key({p: paths.token(v) for p, v in settings})
+    label = expand.label({p: paths.token(v) for p, v in settings})
     base = {"trial": trial.number, "point": key, "label": label}
     try:
         dup = _duplicate_of(study, trial, key)

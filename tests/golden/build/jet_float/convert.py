@@ -29,6 +29,8 @@ BACKEND = 'Vitis'
 # hls4ml compiles these backends' emulation with g++ alone; the others need their vendor compilers
 EMULATED_BACKENDS = ("Vivado", "Vitis")
 SYNTH_TOOLS = {"Vivado": "vivado_hls", "Vitis": "vitis_hls"}
+# hls4ml pastes the project folder's path into a C macro, Tcl and shell scripts: none of these in it
+UNSAFE_PATH_CHARACTERS = '"$\';[\\]`{}'
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -74,6 +76,13 @@ def main(argv=None):
     parser.add_argument("--synth", action="store_true", help="also run HLS synthesis (needs vivado_hls / vitis_hls on PATH)")
     args = parser.parse_args(argv)
     out = Path(args.out)
+    project = str((out / OUTPUT_DIR).resolve())
+    bad = next((c for c in project if c in UNSAFE_PATH_CHARACTERS or not c.isprintable()), None)
+    if bad is not None:
+        raise SystemExit(
+            f"convert.py: the hls4ml project folder {project!r} holds {bad!r}, which hls4ml would paste into C macros, "
+            "Tcl and shell scripts; move the build folder to a path without any of " + UNSAFE_PATH_CHARACTERS
+        )
     out.mkdir(parents=True, exist_ok=True)
     model_path = Path(args.model) if args.model else out / "model.h5"
     data_path = Path(args.data) if args.data else out / "test_data.npz"
@@ -92,7 +101,7 @@ def main(argv=None):
 
     # hls4ml 1.3.0's convert_from_config honours only an in-memory `KerasModel`
     config["KerasModel"] = model
-    config["OutputDir"] = str((out / OUTPUT_DIR).resolve())
+    config["OutputDir"] = project
     emulation_backend = config.get("Backend", BACKEND)
     if emulation_backend not in EMULATED_BACKENDS:
         print(f"convert.py: the {emulation_backend} backend cannot be emulated with g++ alone; emulating with Vitis", file=sys.stderr)
