@@ -7,8 +7,10 @@ lowering, where the syntax is still at hand.)
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import re
 
 from qapdsl import data, ir, paths, quant, schema, shapes
 from qapdsl.diagnostics import Diagnostic
@@ -373,8 +375,10 @@ def check_pruning(spec: ir.Spec) -> list[Diagnostic]:
     return diags
 
 
+@functools.lru_cache(maxsize=4096)
 def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
-    """hls4ml's own rule (FPGABackend._validate_reuse_factor), mirrored."""
+    """hls4ml's own rule (FPGABackend._validate_reuse_factor), mirrored. (Cached: layers repeat shapes,
+    and every sweep point is checked.) Callers must not change the list."""
     valid = []
     total = n_in * n_out
     for rf in range(1, total + 1):
@@ -418,10 +422,22 @@ MAX_GRID = 4096
 """Points a sweep grid may have: each is trained and converted; a larger space is a job for `search`."""
 
 
-def check_point(spec: ir.Spec) -> list[Diagnostic]:
-    """The errors of one variant of a spec (a sweep point, a search trial): the checks and the build plan."""
+def check_point(spec: ir.Spec, plan: bool = True) -> list[Diagnostic]:
+    """The errors of one variant of a spec (a sweep point, a search trial): the checks and the build plan.
+
+    `plan=False` skips planning the build, for variants whose settings cannot change what the
+    plan refuses (`plan_sensitive`) of a spec whose plan passed."""
     errors = [d for d in check(spec) if d.severity == "error"]
-    return errors or check_buildable(spec)
+    return errors or (check_buildable(spec) if plan else [])
+
+
+# Settings that change numbers only (widths, rates, steps, sizes): what the build plan refuses (names,
+# generated names, quantizer kinds, bias pruning) does not depend on them. Any other path replans.
+_PLAN_NEUTRAL = re.compile(r"(train|target|prune)\.[a-z_]+|quant\.bits|[^.]+\.(units|filters|reuse|l1|l2|rate)")
+
+
+def plan_sensitive(path: str) -> bool:
+    return _PLAN_NEUTRAL.fullmatch(path) is None
 
 
 def _probes(axis: ir.Axis) -> list[tuple[ir.SweepValue, Span | None]]:
@@ -457,30 +473,36 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
             seen.add(key)
             diags.append(Diagnostic(d.code, prefix + d.message, where, d.hint, d.severity))
 
+    def try_point(settings: list[tuple[str, ir.SweepValue]]) -> Diagnostic | None:
+        variant = base
+        try:
+            for path, value in settings:
+                variant = paths.apply(variant, path, value)
+        except paths.PathError as e:
+            return Diagnostic(e.code, e.message, None, e.hint)
+        if variant == base:
+            return None  # the spec itself, checked already
+        errors = check_point(variant, plan=any(plan_sensitive(path) for path, _ in settings))
+        return errors[0] if errors else None
+
     for block in (spec.sweep, spec.search):
         if block is None:
             continue
-        alone_ok: list[list[tuple[ir.SweepValue, Span | None]]] = []
-        for axis in block.axes:
-            good: list[tuple[ir.SweepValue, Span | None]] = []
-            for value, span in _probes(axis):
+        probes = [_probes(axis) for axis in block.axes]
+        bad_path = False
+        for axis, axis_probes in zip(block.axes, probes):  # values a path cannot take: no spec needed to say so
+            for value, span in axis_probes:
                 try:
-                    variant = paths.apply(base, axis.path, value)
+                    paths.apply(base, axis.path, value)
                 except paths.PathError as e:  # a path that does not exist: at the path; a value it cannot take: at the value
                     diags.append(Diagnostic(e.code, e.message, (span if e.code == "E802" else None) or axis.span, e.hint))
+                    bad_path = True
                     if e.code == "E801":
                         break
-                    continue
-                errors = check_point(variant) if base_ok else []
-                for d in errors[:1]:
-                    report(d, [(axis.path, value)], span, axis.span)
-                if not errors:
-                    good.append((value, span))
-            alone_ok.append(good)
-        if not base_ok or len(block.axes) < 2 or any(not g for g in alone_ok):
+        if bad_path or not base_ok:
             continue
         if isinstance(block, ir.Sweep):
-            count = math.prod(len(a.values) for a in block.axes)
+            count = math.prod(len(p) for p in probes)
             if count > MAX_GRID:
                 diags.append(
                     Diagnostic(
@@ -491,24 +513,29 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
                     )
                 )
                 continue
-            combos: list[tuple[tuple[ir.SweepValue, Span | None], ...]] = list(itertools.product(*alone_ok))
-        else:  # a search: both corners of the box (every axis at its first value / at its last)
-            combos = [tuple(g[0] for g in alone_ok), tuple(g[-1] for g in alone_ok)]
+            combos: list[tuple[tuple[ir.SweepValue, Span | None], ...]] = list(itertools.product(*probes))
+        else:  # a search: both corners of its box (every axis at its first value or low end; at its last or high end)
+            combos = [tuple(p[0] for p in probes), tuple(p[-1] for p in probes)]
+        # Every point (each value appears in one), then, for a point that fails, each of its values
+        # alone, so that the caret lands on the value that breaks it when one does on its own.
         failed = 0
         for combo in combos:
             settings = [(axis.path, value) for axis, (value, _) in zip(block.axes, combo)]
-            variant = base
-            try:
-                for path, value in settings:
-                    variant = paths.apply(variant, path, value)
-            except paths.PathError as e:
-                report(Diagnostic(e.code, e.message, None, e.hint), settings, combo[-1][1], block.span)
-                failed += 1
+            problem = try_point(settings)
+            if problem is None:
+                continue
+            failed += 1
+            culprit = None
+            if len(settings) > 1:
+                for (path, value), (_, span) in zip(settings, combo):
+                    alone = try_point([(path, value)])
+                    if alone is not None:
+                        culprit = (alone, [(path, value)], span)
+                        break
+            if culprit is not None:
+                report(culprit[0], culprit[1], culprit[2], block.span)
             else:
-                errors = check_point(variant)
-                if errors:
-                    report(errors[0], settings, combo[-1][1], block.span)
-                    failed += 1
+                report(problem, settings, combo[-1][1], block.span)
             if failed >= 5:
                 break
     return diags

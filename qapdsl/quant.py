@@ -14,6 +14,7 @@ sum of n products of a<Wa,Ia> × w<Ww,Iw> plus a bias b<Wb,Ib> is exact in
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ class Fixed:
     def fraction(self) -> int:
         return self.width - self.integer
 
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - frozen and hashable; planning calls it for every tensor of every sweep point
     def hls(self) -> str:
         """hls4ml's precision string, e.g. `fixed<6,1>` or `ufixed<6,0,RND_CONV,SAT>`."""
         base = "fixed" if self.signed else "ufixed"

@@ -1,0 +1,147 @@
+"""Differential testing of the whole pipeline on random valid specs (tests/specgen.py).
+
+For each generated spec: `qapc check`; if it passes, `qapc run --epochs 8` (build,
+train, convert with hls4ml, C++ emulation with g++, report, verify), whose verify
+step fails the run when QKeras and the firmware agree on less than 99% of the
+test rows. The property: check ok ⇒ the run succeeds.
+
+    python tests/differential.py --count 300 --jobs 2 --out /tmp/diff     # a local campaign
+    python tests/differential.py --show 17                                # print case 17's spec
+
+Cases are drawn deterministically (hypothesis, a fixed seed, de-duplicated), so a
+case number names the same spec on every machine with the same hypothesis version.
+tests/test_differential.py runs the first cases in CI; every counterexample found
+and fixed is kept as a regression spec in tests/specs/regressions/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, seed, settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from specgen import GeneratedSpec, valid_specs, write_data  # noqa: E402
+
+SEED = 20261129
+
+
+def draw_cases(count: int, draw_seed: int = SEED) -> list[GeneratedSpec]:
+    """`count` distinct generated specs, the same ones every time for the same seed."""
+    box: list[GeneratedSpec] = []
+    seen: set[str] = set()
+
+    @settings(max_examples=count * 2 + 10, phases=[Phase.generate], database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @seed(draw_seed)
+    @given(valid_specs())
+    def grab(g: GeneratedSpec) -> None:
+        if g.text not in seen:
+            seen.add(g.text)
+            box.append(g)
+
+    grab()
+    return box[:count]
+
+
+@dataclass
+class Outcome:
+    case: int
+    status: str  # "ok", "rejected" (check said no: not a counterexample), "failed" (a counterexample)
+    step: str | None = None
+    cause: str | None = None
+    agreement: float | None = None
+    max_abs_diff: float | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+EPOCHS = 8  # enough for a network to be more than a coin toss: near-ties between classes flip under any rounding
+
+
+def run_case(case: int, gen: GeneratedSpec, folder: Path, python: str = sys.executable, timeout: float = 900, epochs: int = EPOCHS) -> Outcome:
+    """Check, then run one generated spec in `folder`; never raises for what the pipeline does."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = folder / "spec.qap"
+    spec.write_text(gen.text, encoding="utf-8")
+    if gen.data is not None:
+        write_data(gen.data, folder)
+    started = time.monotonic()
+    check = subprocess.run([python, "-m", "qapdsl.cli", "check", str(spec)], capture_output=True, text=True, timeout=120)
+    if check.returncode != 0:
+        cause = next((line for line in check.stderr.splitlines() if "error[" in line), check.stderr.strip()[-300:])
+        status = "rejected" if check.returncode == 1 else "failed"
+        return Outcome(case, status, "check", cause, seconds=time.monotonic() - started)
+    out = folder / "out"
+    try:
+        run = subprocess.run(
+            [python, "-m", "qapdsl.cli", "run", str(spec), "-o", str(out), "--epochs", str(epochs), "-q"], capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return Outcome(case, "failed", "run", f"timed out after {timeout:.0f} s", seconds=time.monotonic() - started)
+    results: dict[str, Any] = {}
+    if (out / "results.json").is_file():
+        results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    firmware = results.get("firmware") or {}
+    agreement = (firmware.get("agreement") or {}).get("fraction")
+    if run.returncode == 0:
+        return Outcome(case, "ok", agreement=agreement, max_abs_diff=firmware.get("max_abs_diff"), seconds=time.monotonic() - started)
+    line = next((ln for ln in run.stderr.splitlines() if ln.startswith("qapc: ")), run.stderr.strip()[-400:])
+    step = line.split("'")[1] if line.startswith("qapc: step '") else "run"
+    return Outcome(case, "failed", step, line, agreement, firmware.get("max_abs_diff"), time.monotonic() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=20, help="cases to run (the first N)")
+    ap.add_argument("--start", type=int, default=0, help="first case number")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--out", type=Path, default=Path("build/differential"))
+    ap.add_argument("--show", type=int, metavar="N", help="print the spec of case N and exit")
+    ap.add_argument("--epochs", type=int, default=EPOCHS, help="training epochs of every run (per pruning round)")
+    args = ap.parse_args(argv)
+    cases = draw_cases(max(args.start + args.count, (args.show or 0) + 1), args.seed)
+    if args.show is not None:
+        print(cases[args.show].text)
+        return 0
+    todo = list(range(args.start, min(args.start + args.count, len(cases))))
+    args.out.mkdir(parents=True, exist_ok=True)
+    outcomes: list[Outcome] = []
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        futures = {pool.submit(run_case, i, cases[i], args.out / f"case{i:04d}", epochs=args.epochs): i for i in todo}
+        for fut in concurrent.futures.as_completed(futures):
+            o = fut.result()
+            outcomes.append(o)
+            extra = f"agreement {o.agreement:.4f}" if isinstance(o.agreement, float) else ""
+            print(f"case {o.case:4d} {o.status:8s} {o.seconds:6.1f} s {o.step or ''} {extra} {o.cause or ''}", flush=True)
+    outcomes.sort(key=lambda o: o.case)
+    summary = {
+        "seed": args.seed,
+        "cases": len(outcomes),
+        "ok": sum(o.status == "ok" for o in outcomes),
+        "rejected": sum(o.status == "rejected" for o in outcomes),
+        "failed": sum(o.status == "failed" for o in outcomes),
+        "wall_time_s": round(time.monotonic() - t0, 1),
+        "outcomes": [o.to_dict() for o in outcomes],
+    }
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"{summary['cases']} cases: {summary['ok']} ran end to end, {summary['rejected']} rejected by qapc check, "
+        f"{summary['failed']} counterexamples ({summary['wall_time_s']} s)"
+    )
+    return 1 if summary["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
