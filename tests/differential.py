@@ -29,7 +29,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from specgen import GeneratedSpec, valid_specs, write_data  # noqa: E402
+from specgen import GeneratedSpec, valid_specs, write_data
 
 SEED = 20261129
 
