@@ -256,7 +256,14 @@ def test_diagnostics_of_imported_files(client: Client, tmp_path: Path) -> None:
     base_diags = client.diagnostics((tmp_path / "base.qap").as_uri())
     assert [d["code"] for d in base_diags] == ["E204"]
     assert base_diags[0]["range"]["start"] == _pos(BASE, "relu")
-    assert client.diagnostics(uri) == []
+    # the importing buffer says so on its import line, with the problem as related information
+    (summary,) = client.diagnostics(uri)
+    start = _pos(MAIN, '"base.qap"')
+    assert summary["range"] == {"start": start, "end": {**start, "character": start["character"] + len('"base.qap"')}}
+    assert summary["severity"] == 1 and summary["message"].startswith("base.qap has 1 error; first: base.qap:5: unknown activation 'rleu'")
+    (related,) = summary["relatedInformation"]
+    assert related["location"] == {"uri": (tmp_path / "base.qap").as_uri(), "range": base_diags[0]["range"]}
+    assert related["message"].startswith("E204: unknown activation 'rleu'")
 
 
 def test_hover_on_a_layer_shows_shape_precisions_and_bops(client: Client, tmp_path: Path) -> None:
@@ -285,7 +292,7 @@ def test_hover_on_a_layer_shows_shape_precisions_and_bops(client: Client, tmp_pa
     key = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": _pos(text, "rewind")})
     assert "lottery ticket" in key["contents"]["value"]
     # white space: nothing
-    assert client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 2, "character": 0}}) is None
+    assert client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": text.split("\n").index(""), "character": 0}}) is None
 
 
 def test_formatting_is_qapc_fmt(client: Client, tmp_path: Path) -> None:
