@@ -1,23 +1,17 @@
-"""`qapc lsp` tested as an editor uses it: a subprocess spoken to in JSON-RPC over stdio.
-
-Every read has a timeout and the server is killed at the end whatever
-happens, so a broken server fails the test instead of hanging it.
-"""
+"""`qapc lsp` tested as an editor uses it: a subprocess spoken to in JSON-RPC over stdio (tests/lsp_client.py)."""
 
 from __future__ import annotations
 
 import json
-import queue
 import shutil
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lsp_client import TIMEOUT, Client, position
 
 from qapdsl import metrics
 from qapdsl.fmt import format_text
@@ -26,7 +20,6 @@ from qapdsl.loader import load_file
 pytest.importorskip("pygls")
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 15.0
 
 BASE = """\
 # a base model in its own file
@@ -60,123 +53,15 @@ prune {
 """
 
 
-def _qapc() -> list[str]:
-    exe = Path(sys.executable).with_name("qapc")
-    if exe.exists():
-        return [str(exe), "lsp"]
-    found = shutil.which("qapc")
-    return [found, "lsp"] if found else [sys.executable, "-m", "qapdsl.cli", "lsp"]
-
-
-class Client:
-    """A minimal LSP client: Content-Length framing, requests with ids, notifications kept in order."""
-
-    def __init__(self, cwd: Path) -> None:
-        self.proc = subprocess.Popen(_qapc(), cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self.notifications: list[dict[str, Any]] = []
-        self.next_id = 0
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        out = self.proc.stdout
-        assert out is not None
-        try:
-            while True:
-                headers: dict[str, str] = {}
-                while True:
-                    line = out.readline()
-                    if not line:
-                        self.messages.put(None)
-                        return
-                    line = line.strip()
-                    if not line:
-                        break
-                    name, _, value = line.decode("ascii").partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                body = out.read(int(headers["content-length"]))
-                self.messages.put(json.loads(body))
-        except (OSError, ValueError, KeyError):
-            self.messages.put(None)
-
-    def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
-        stdin = self.proc.stdin
-        assert stdin is not None
-        stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        stdin.flush()
-
-    def _next(self, deadline: float) -> dict[str, Any]:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("no message from the server in time")
-        try:
-            msg = self.messages.get(timeout=remaining)
-        except queue.Empty:
-            raise TimeoutError("no message from the server in time") from None
-        if msg is None:
-            raise EOFError("the server closed its output: " + self.stderr())
-        return msg
-
-    def request(self, method: str, params: Any) -> Any:
-        self.next_id += 1
-        rid = self.next_id
-        self.send({"id": rid, "method": method, "params": params})
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            msg = self._next(deadline)
-            if msg.get("id") == rid and "method" not in msg:
-                assert "error" not in msg, msg
-                return msg.get("result")
-            if "method" in msg and "id" in msg:  # a request from the server (e.g. registerCapability)
-                self.send({"id": msg["id"], "result": None})
-            elif "method" in msg:
-                self.notifications.append(msg)
-
-    def notify(self, method: str, params: Any) -> None:
-        self.send({"method": method, "params": params})
-
-    def wait_for(self, method: str, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        """The first notification (already received or to come) with this method whose params match."""
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            for i, n in enumerate(self.notifications):
-                if n["method"] == method and match(n["params"]):
-                    return self.notifications.pop(i)["params"]  # type: ignore[no-any-return]
-            msg = self._next(deadline)
-            if "method" in msg and "id" in msg:
-                self.send({"id": msg["id"], "result": None})
-            elif "method" in msg:
-                self.notifications.append(msg)
-
-    def diagnostics(self, uri: str) -> list[dict[str, Any]]:
-        return self.wait_for("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)["diagnostics"]  # type: ignore[no-any-return]
-
-    def stderr(self) -> str:
-        if self.proc.poll() is None:
-            return ""
-        assert self.proc.stderr is not None
-        return self.proc.stderr.read().decode("utf-8", "replace")[-2000:]
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=TIMEOUT)
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[Client]:
     c = Client(tmp_path)
     try:
-        result = c.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}})
-        caps = result["capabilities"]
+        caps = c.initialize(tmp_path)["capabilities"]
         assert caps["hoverProvider"] and caps["documentFormattingProvider"] and caps["definitionProvider"]
+        assert caps["referencesProvider"] and caps["renameProvider"] == {"prepareProvider": True}
+        assert caps["documentSymbolProvider"] and caps["codeActionProvider"]
         assert "completionProvider" in caps
-        c.notify("initialized", {})
         yield c
     finally:
         c.close()
@@ -188,14 +73,7 @@ def _open(client: Client, path: Path, text: str | None = None) -> str:
     return uri
 
 
-def _pos(text: str, needle: str, nth: int = 0, offset: int = 0) -> dict[str, int]:
-    """The LSP position of the nth occurrence of `needle` (plus `offset` characters)."""
-    index = -1
-    for _ in range(nth + 1):
-        index = text.index(needle, index + 1)
-    index += offset
-    line = text.count("\n", 0, index)
-    return {"line": line, "character": index - (text.rfind("\n", 0, index) + 1)}
+_pos = position
 
 
 def _labels(result: Any) -> set[str]:

@@ -13,12 +13,16 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qapdsl import ast
 from qapdsl.diagnostics import Diagnostic
 from qapdsl.loader import Loaded, load_bytes
 from qapdsl.lsp.cursor import split_lines
 from qapdsl.source import Span
+
+if TYPE_CHECKING:
+    from qapdsl.metrics import LayerFigures
 
 # -- positions -------------------------------------------------------------------
 
@@ -90,6 +94,7 @@ class Document:
     version: int | None = None
     _by_model: dict[str, Loaded] = field(default_factory=dict)
     _partial: dict[str | None, Partial | None] = field(default_factory=dict)
+    _figures: dict[int, dict[str, LayerFigures]] = field(default_factory=dict)
 
     @property
     def display(self) -> str:
@@ -122,6 +127,16 @@ class Document:
         if model not in self._partial:
             self._partial[model] = _partial(self, model)
         return self._partial[model]
+
+    def figures(self, loaded: Loaded) -> dict[str, LayerFigures]:
+        """Per-layer figures (shapes, precisions, BOPs) of one of this document's clean specs, computed once."""
+        key = id(loaded)  # `loaded` is this document's (kept alive by it), so its id stays its own
+        if key not in self._figures:
+            from qapdsl import metrics
+
+            assert loaded.spec is not None
+            self._figures[key] = {r.name: r for r in metrics.layer_figures(loaded.spec)}
+        return self._figures[key]
 
     def file_path(self, display: str) -> Path | None:
         """The file on disk behind a span's `file`."""

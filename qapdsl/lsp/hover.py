@@ -9,9 +9,9 @@ elsewhere does not hide the figures), else the last version that checked clean.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from qapdsl import ir, metrics, quant, schema
+from qapdsl import ir, quant, schema
 from qapdsl.loader import Loaded
 from qapdsl.lsp.analysis import Document
 from qapdsl.lsp.cursor import LAYER_REF_KEYS, Hit, split_lines
@@ -34,14 +34,14 @@ def _fmt_shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _figures(spec: ir.Spec, name: str) -> str | None:
-    rows = [r for r in metrics.layer_figures(spec) if r.name == name]
-    if not rows:
+def _figures(doc: Document, loaded: Loaded, name: str) -> str | None:
+    r = doc.figures(loaded).get(name)
+    if r is None or loaded.spec is None:
         return None
-    r = rows[0]
+    model = loaded.spec.model.name
     return "\n".join(
         [
-            f"**{r.name}** · {r.kind}" + (f" · model `{spec.model.name}`" if spec.model.name else ""),
+            f"**{r.name}** · {r.kind}" + (f" · model `{model}`" if model else ""),
             "",
             f"- shape: {_fmt_shape(r.in_shape)} → {_fmt_shape(r.out_shape)}, {r.params:,} parameters",
             f"- weights `{r.weight}`, bias `{r.bias}`, activation `{r.activation}`",
@@ -89,7 +89,7 @@ def layer_hover(analyses: Analyses, hit: Hit) -> str | None:
             continue
         loaded, note = _spec_of(doc, model)
         if loaded.spec is not None:
-            text = _figures(loaded.spec, name)
+            text = _figures(doc, loaded, name)
             if text is not None:
                 return text + (note or older)
     if not kind_doc:
@@ -159,13 +159,19 @@ def word_hover(text: str, hit: Hit) -> str | None:
         word = "target" if hit.role == "section-arg" else hit.name
         doc = schema.KEYWORDS.get(word)
         return f"`{doc}`" if doc is not None else None
-    if hit.key is not None:
+    option = hit.words[-1] if hit.words and hit.words[-1] in schema.QUANT_OPTIONS else None
+    if option is not None:  # `... alpha auto_po2`
+        hit = replace(hit, key=option)
+        usage: str | None = schema.QUANT_OPTIONS[option]
+    elif hit.key is not None:
         usage = key_doc(hit, hit.key)
         if usage is None and hit.model is not None and not hit.parents and hit.key in schema.LAYER_KINDS:
             usage = schema.LAYER_KINDS[hit.key]
-        if usage is not None and hit.name in usage_choices(usage):
-            extra = next((t[hit.name] for t in _WORD_TABLES if hit.name in t), None)
-            return f"**{hit.name}** — " + (extra or f"a value of `{hit.key}`") + f"\n\n`{usage}`"
+    else:
+        usage = None
+    if usage is not None and hit.name in usage_choices(usage):
+        extra = next((t[hit.name] for t in _WORD_TABLES if hit.name in t), None)
+        return f"**{hit.name}** — " + (extra or f"a value of `{hit.key}`") + f"\n\n`{usage}`"
     for table in _WORD_TABLES:
         if hit.name in table:
             return f"**{hit.name}** — {table[hit.name]}"

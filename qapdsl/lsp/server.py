@@ -91,6 +91,7 @@ class QapServer(LanguageServer):
             self.parsed[uri] = doc
         if doc.loaded.ok:
             self.clean[uri] = doc
+            self.requests.submit(doc.figures, doc.loaded)  # ready before the first hover asks
         by_file = analysis.diagnostics(doc)
         others: set[str] = set()
         for path, diags in by_file.items():
@@ -455,6 +456,7 @@ def serve(log_file: str | None = None) -> int:
         logging.basicConfig(filename=log_file, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     else:
         logging.basicConfig(level=logging.WARNING)  # stderr; stdout carries the protocol
-    analysis.analyse("model m { input 1; dense out 1 softmax }\ntrain { data sklearn digits }", None)  # warm up: parser and lazy imports
+    warm = analysis.analyse("model m { input 64; dense out 10 softmax }\ntrain { data sklearn digits }", None)
+    warm.figures(warm.loaded)  # the parser, and every lazy import, before the first check (a check may be interrupted)
     server.start_io()
     return 0
