@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lsp_client import TIMEOUT, Client, position
+from lsp_client import TIMEOUT, Client, ResponseError, position
 
 from qapdsl import metrics
 from qapdsl.fmt import format_text
@@ -319,3 +319,67 @@ def test_lsp_module_is_cheap_to_import() -> None:
     code = "import sys, qapdsl.cli; qapdsl.cli.build_parser(); print('pygls' in sys.modules, 'lsprotocol' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_rename_references_symbols_and_quick_fix(client: Client, tmp_path: Path) -> None:
+    base = tmp_path / "base.qap"
+    base.write_text(BASE)
+    main = tmp_path / "main.qap"
+    main.write_text(MAIN)
+    (tmp_path / "other.qap").write_text('import "base.qap"\n\nmodel wide from base_net { layer fc1 { reuse 4 } }\n')
+    uri = _open(client, main)
+    assert client.diagnostics(uri) == []
+    # references: across the open file, the imported base and another file of the workspace
+    refs = client.request("textDocument/references", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7), "context": {"includeDeclaration": True}})
+    got = sorted((Path(r["uri"][len("file://") :]).name, r["range"]["start"]["line"]) for r in refs)
+    assert got == [("base.qap", 4), ("main.qap", 3), ("other.qap", 2)]
+    refs = client.request("textDocument/references", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7), "context": {"includeDeclaration": False}})
+    assert len(refs) == 2
+    # prepare: the name under the cursor; a key cannot be renamed
+    prep = client.request("textDocument/prepareRename", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7)})
+    assert prep == {"range": {"start": _pos(MAIN, "fc1"), "end": _pos(MAIN, "fc1", offset=3)}, "placeholder": "fc1"}
+    with pytest.raises(ResponseError, match="only the names of models and layers"):
+        client.request("textDocument/prepareRename", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "reuse")})
+    # rename: versioned edits of the open file, plain ones of the files on disk
+    edit = client.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7), "newName": "first"})
+    changes = {Path(c["textDocument"]["uri"][len("file://") :]).name: c for c in edit["documentChanges"]}
+    assert set(changes) == {"base.qap", "main.qap", "other.qap"}
+    assert changes["main.qap"]["textDocument"]["version"] == 1 and changes["base.qap"]["textDocument"]["version"] is None
+    assert all(e["newText"] == "first" for c in changes.values() for e in c["edits"])
+    # invalid names are refused with the reason
+    for bad, why in [("2fast", "not a valid layer name"), ("fc2", "already has a layer named 'fc2'"), ("in", "keyword")]:
+        with pytest.raises(ResponseError, match=why) as err:
+            client.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7), "newName": bad})
+        assert err.value.code == -32803
+    # document symbols
+    syms = client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    assert [(s["name"], s["kind"]) for s in syms] == [("base.qap", 1), ("small", 5), ("prune", 3)]
+    assert [c["name"] for c in syms[1]["children"]] == ["fc1", "fc2"]
+    # a quick fix for a misspelled key
+    typo = MAIN.replace("rounds 4", "rouns 4")
+    client.change(uri, 2, typo)
+    (diag,) = client.diagnostics(uri, 2)
+    actions = client.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": diag["range"], "context": {"diagnostics": [diag]}})
+    assert [a["title"] for a in actions] == ["Change 'rouns' to 'rounds'"]
+    assert actions[0]["kind"] == "quickfix" and actions[0]["isPreferred"] is True
+    assert actions[0]["edit"]["changes"][uri] == [{"range": diag["range"], "newText": "rounds"}]
+
+
+def test_hover_and_completion_do_not_wait_for_the_check(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "jet.qap"
+    text = (ROOT / "specs" / "jet.qap").read_text()
+    uri = _open(client, path, text)
+    assert client.diagnostics(uri, 1) == []
+    # the spec no longer parses: hover still shows the figures (of the last clean version), completion still knows the layers
+    broken = text.replace("weights fixed<8,2> }", "weights fixed<8, }").replace("    skip out", "    skip f")
+    client.change(uri, 2, broken)
+    hover = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": _pos(broken, "fc2", offset=1)})
+    assert "(64,) → (32,)" in hover["contents"]["value"]
+    got = client.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": _pos(broken, "skip f", offset=6)})
+    assert _labels(got) == {"fc1", "fc2", "fc3"}
+    # requests about positions that no longer exist answer nothing instead of failing
+    far = {"line": 500, "character": 80}
+    assert client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": far}) is None
+    assert client.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": far}) is None
+    assert client.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": {"start": far, "end": far}, "context": {"diagnostics": []}}) == []
+    assert [d["code"] for d in client.diagnostics(uri, 2)] == ["E002"]

@@ -297,7 +297,7 @@ def test_definition(project: list[analysis.Document]) -> None:
 
 
 def test_rename_checks_the_new_name(project: list[analysis.Document]) -> None:
-    base, main = project
+    _base, main = project
     fc1 = symbol_at(main, "layer fc1", 6)
     assert fc1 is not None
     navigation.check_new_name(fc1, "first", project)
