@@ -171,8 +171,8 @@ def tmlanguage(w: Words) -> dict[str, object]:
         ),
         "structure": rule(word_re(["model", "from"]), "keyword.other.qap"),
         "membership": rule(STMT_START + "(" + NAME + r")\s+(in)" + NOT_AFTER, "variable.other.path.qap", "keyword.operator.in.qap"),
-        "layer": rule(STMT_START + "(" + alt(w.layer_kinds) + r")\s+(" + NAME + ")", "storage.type.layer.qap", "entity.name.layer.qap"),
-        "layer_ref": rule(STMT_START + "(" + alt(w.layer_refs) + r")\s+(" + NAME + ")", "keyword.other.key.qap", "variable.other.layer.qap"),
+        "layer": rule(STMT_START + "(" + alt(w.layer_kinds) + r")\s+(" + NAME + ")", "storage.type.layer.qap", "entity.name.function.layer.qap"),
+        "layer_ref": rule(STMT_START + "(" + alt(w.layer_refs) + r")\s+(" + NAME + ")", "keyword.other.key.qap", "entity.name.function.layer.qap"),
         "key": rule(STMT_START + "(" + alt(w.keys) + ")" + NOT_AFTER, "keyword.other.key.qap"),
         "layer_kind": rule(STMT_START + "(" + alt(w.layer_kinds + w.layer_refs) + ")" + NOT_AFTER, "storage.type.layer.qap"),
         "fixtype": {
@@ -246,10 +246,13 @@ def vocabulary_test(w: Words) -> str:
         case(line, u, "keyword.other.unit.qap", at=line.rindex(u))
     for f in w.fixkinds:
         case(f" weights {f}<6,1>", f, "storage.type.fixed.qap")
+    case(" model m from base {", "m", "entity.name.type.model.qap", at=len(" model "))
     for k in w.layer_kinds:
         case(f" {k} layer_name", k, "storage.type.layer.qap")
+        case(f" {k} layer_name", "layer_name", "entity.name.function.layer.qap")
     for r in w.layer_refs:
         case(f" {r} layer_name", r, "keyword.other.key.qap")
+        case(f" {r} layer_name", "layer_name", "entity.name.function.layer.qap")
     for k in w.keys:
         case(f" {k} 1", k, "keyword.other.key.qap")
     for a in w.activations:

@@ -80,7 +80,7 @@ class QapLexer(RegexLexer):  # type: ignore[misc]  # Pygments is untyped
             (_NOT_BEFORE + r"(?:model|from)" + _NOT_AFTER, Keyword),
             (_STMT_START + r"(\s*)(" + _NAME + r")(\s+)(in)" + _NOT_AFTER, bygroups(Whitespace, Name.Variable, Whitespace, Operator.Word)),
             (_STMT_START + r"(\s*)(" + _alt(LAYER_KINDS) + r")(\s+)(" + _NAME + ")", bygroups(Whitespace, Keyword.Type, Whitespace, Name.Function)),
-            (_STMT_START + r"(\s*)(" + _alt(LAYER_REFS) + r")(\s+)(" + _NAME + ")", bygroups(Whitespace, Name.Attribute, Whitespace, Name.Variable)),
+            (_STMT_START + r"(\s*)(" + _alt(LAYER_REFS) + r")(\s+)(" + _NAME + ")", bygroups(Whitespace, Name.Attribute, Whitespace, Name.Function)),
             (_STMT_START + r"(\s*)(" + _alt(KEYS) + ")" + _NOT_AFTER, bygroups(Whitespace, Name.Attribute)),
             (_STMT_START + r"(\s*)(" + _alt(LAYER_KINDS + LAYER_REFS) + ")" + _NOT_AFTER, bygroups(Whitespace, Keyword.Type)),
             (r"[ \t\f\r]+", Whitespace),
