@@ -319,7 +319,10 @@ def vim_syntax(w: Words) -> str:
         r'syntax match qapPath "\v<[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+>"',
         r'syntax match qapGlob "\v[A-Za-z0-9_]*[*?][A-Za-z0-9_*?]*"',
         r'syntax match qapNumber "\v(\w|\.)@<!' + number + r'"',
-        r'syntax match qapRange "\v\d\zs\.\.\ze[+-.]?\d"',
+        # a range is one match (defined after qapNumber, so it wins where both start): its bounds are numbers
+        r'syntax match qapRange "\v(\w|\.)@<!' + number + r'\.\.' + number + r'" contains=qapRangeBound,qapRangeDots',
+        r'syntax match qapRangeBound "\v' + number + r'" contained',
+        r'syntax match qapRangeDots "\.\." contained',
         # a quantity starts at its number, so its unit wins over a keyword of the same spelling (`6 bits`)
         r'syntax match qapQuantity "\v(\w|\.)@<!' + number + r'\s*(' + valt(alpha_units) + r'>' + "".join("|\\" + u for u in other_units) + r')" contains=qapUnit',
         r'syntax match qapUnit "\v(' + valt(alpha_units) + r'>' + "".join("|\\" + u for u in other_units) + r')" contained',
@@ -347,7 +350,8 @@ def vim_syntax(w: Words) -> str:
         "highlight default link qapPath Identifier",
         "highlight default link qapGlob Special",
         "highlight default link qapNumber Number",
-        "highlight default link qapRange Operator",
+        "highlight default link qapRangeBound Number",
+        "highlight default link qapRangeDots Operator",
         "highlight default link qapQuantity Number",
         "highlight default link qapUnit Special",
         "highlight default link qapFixMode Constant",

@@ -35,7 +35,9 @@ syntax match qapModelName "\v(<(model|from)\s+)@<=[A-Za-z_][A-Za-z0-9_]*"
 syntax match qapPath "\v<[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+>"
 syntax match qapGlob "\v[A-Za-z0-9_]*[*?][A-Za-z0-9_*?]*"
 syntax match qapNumber "\v(\w|\.)@<![+-]?(\d+\.\d+([eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+([eE][+-]?\d+)?|\d+)"
-syntax match qapRange "\v\d\zs\.\.\ze[+-.]?\d"
+syntax match qapRange "\v(\w|\.)@<![+-]?(\d+\.\d+([eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+([eE][+-]?\d+)?|\d+)\.\.[+-]?(\d+\.\d+([eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+([eE][+-]?\d+)?|\d+)" contains=qapRangeBound,qapRangeDots
+syntax match qapRangeBound "\v[+-]?(\d+\.\d+([eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+([eE][+-]?\d+)?|\d+)" contained
+syntax match qapRangeDots "\.\." contained
 syntax match qapQuantity "\v(\w|\.)@<![+-]?(\d+\.\d+([eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+([eE][+-]?\d+)?|\d+)\s*((bits|GHz|MHz|bit|kHz|ms|ns|us)>|\%)" contains=qapUnit
 syntax match qapUnit "\v((bits|GHz|MHz|bit|kHz|ms|ns|us)>|\%)" contained
 syntax region qapFixType matchgroup=qapQuantKind start="\v<(ufixed|fixed)\s*\<" end="\v\>|$" contains=qapNumber,qapFixMode oneline
@@ -60,7 +62,8 @@ highlight default link qapModelName Function
 highlight default link qapPath Identifier
 highlight default link qapGlob Special
 highlight default link qapNumber Number
-highlight default link qapRange Operator
+highlight default link qapRangeBound Number
+highlight default link qapRangeDots Operator
 highlight default link qapQuantity Number
 highlight default link qapUnit Special
 highlight default link qapFixMode Constant
