@@ -383,3 +383,7 @@ def test_hover_and_completion_do_not_wait_for_the_check(client: Client, tmp_path
     assert client.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": far}) is None
     assert client.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": {"start": far, "end": far}, "context": {"diagnostics": []}}) == []
     assert [d["code"] for d in client.diagnostics(uri, 2)] == ["E002"]
+    # a document the client never opened: nothing (not an error, and not read from disk)
+    closed = (tmp_path / "never-opened.qap").as_uri()
+    assert client.request("textDocument/hover", {"textDocument": {"uri": closed}, "position": {"line": 0, "character": 0}}) is None
+    assert _labels(client.request("textDocument/completion", {"textDocument": {"uri": closed}, "position": {"line": 0, "character": 0}})) == set()

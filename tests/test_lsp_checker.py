@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import sys
 import threading
 import time
@@ -201,3 +202,39 @@ def test_interrupting_a_real_load_of_a_big_spec() -> None:
 def test_lone_surrogates_are_invalid_utf8_not_a_crash(text: str) -> None:
     doc = analyse(text, None)
     assert [d.code for d in doc.loaded.diagnostics] == ["E004"]
+
+
+def test_a_long_check_does_not_hold_up_other_documents() -> None:
+    release = threading.Event()
+    published: list[str] = []
+
+    def analyse(uri: str, version: int, text: str) -> str:
+        if text == "long":
+            release.wait(10)
+        return text
+
+    async def main() -> None:
+        checker: Checker[str] = Checker(analyse, lambda uri, r: published.append(r), min_delay=0.0, detach_after=0.2)
+        checker.update("big", 1, "long")
+        await asyncio.sleep(0.05)
+        checker.update("small", 1, "short")
+        for _ in range(100):
+            if published:
+                break
+            await asyncio.sleep(0.02)
+        assert published == ["short"]
+        release.set()  # the long check ends: its result is still the newest of its document, so it is published
+        for _ in range(100):
+            if len(published) == 2:
+                break
+            await asyncio.sleep(0.02)
+
+    asyncio.run(main())
+    assert published == ["short", "long"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_importing_a_named_pipe_does_not_block(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.qap")
+    doc = analyse('import "pipe.qap"\nmodel m { input 4; dense out 2 softmax }\n', tmp_path / "main.qap")
+    assert [(d.code, d.message) for d in doc.loaded.diagnostics] == [("E005", "cannot read imported file 'pipe.qap': not a regular file")]

@@ -126,13 +126,15 @@ class Checker(Generic[T]):
         max_delay: float = 0.3,
         delay_factor: float = 0.25,
         abandon_after: float = 2.0,
+        detach_after: float = 10.0,
     ) -> None:
         self.analyse, self.publish = analyse, publish
         self.min_delay, self.max_delay, self.delay_factor = min_delay, max_delay, delay_factor
-        self.abandon_after = abandon_after
+        self.abandon_after, self.detach_after = abandon_after, detach_after
         self._entries: dict[str, _Entry[T]] = {}
         self._ready: list[str] = []
         self._job: _Job[T] | None = None
+        self._detached: set[_Job[T]] = set()  # checks that took too long: they go on beside the next ones
         self._gc = gc.isenabled()
         self.checks_started = 0
         self.checks_cancelled = 0
@@ -147,11 +149,11 @@ class Checker(Generic[T]):
             immediate = True
         entry.version, entry.text = version, text
         entry.seq += 1
-        job = self._job
-        if job is not None and job.uri == uri and not job.cancelled:
-            job.cancel()
-            self.checks_cancelled += 1
-            asyncio.get_running_loop().call_later(self.abandon_after, self._abandon, job)
+        for job in [self._job, *self._detached]:
+            if job is not None and job.uri == uri and not job.cancelled:
+                job.cancel()
+                self.checks_cancelled += 1
+                asyncio.get_running_loop().call_later(self.abandon_after, self._abandon, job)
         if entry.timer is not None:
             entry.timer.cancel()
             entry.timer = None
@@ -204,8 +206,9 @@ class Checker(Generic[T]):
             return
         if entry.timer is not None:
             entry.timer.cancel()
-        if self._job is not None and self._job.uri == uri:
-            self._job.cancel()
+        for job in [self._job, *self._detached]:
+            if job is not None and job.uri == uri:
+                job.cancel()
         self._wake(entry)
 
     # -- the queue --------------------------------------------------------------------------------------
@@ -232,14 +235,18 @@ class Checker(Generic[T]):
             self._job = job
             self.checks_started += 1
             job.start()
+            asyncio.get_running_loop().call_later(self.detach_after, self._detach, job)
             return
 
     def _finished(self, job: _Job[T]) -> None:
         if self._gc and not gc.isenabled() and (self._job is job or self._job is None):
             gc.enable()  # the loader turns the collector off while loading; an interrupted load may not have turned it back on
-        if self._job is not job:
-            return  # abandoned: a newer check already runs
-        self._job = None
+        if self._job is job:
+            self._job = None
+        elif job in self._detached:
+            self._detached.discard(job)
+        else:
+            return  # abandoned after it was cancelled: a newer check already runs
         entry = self._entries.get(job.uri)
         if entry is not None:
             entry.duration = job.duration if not job.cancelled else max(entry.duration, job.duration)
@@ -257,6 +264,14 @@ class Checker(Generic[T]):
             elif entry.result_seq != entry.seq and entry.timer is None and job.uri not in self._ready:
                 self._ready.append(job.uri)
         self._start_next()
+
+    def _detach(self, job: _Job[T]) -> None:
+        """A check that runs for long (a huge spec): the other documents' checks need not wait for it."""
+        if self._job is job and not job.cancelled:
+            log.warning("checking %s takes more than %.0f s; other documents are checked meanwhile", job.uri, self.detach_after)
+            self._job = None
+            self._detached.add(job)
+            self._start_next()
 
     def _abandon(self, job: _Job[T]) -> None:
         """A cancelled check that does not stop (blocked outside Python): let it run out on its own."""

@@ -116,7 +116,10 @@ class QapServer(LanguageServer):
     async def off_loop(self, fn: Callable[..., R], *args: Any) -> R:
         return await asyncio.get_running_loop().run_in_executor(self.requests, fn, *args)
 
-    def text(self, uri: str) -> str:
+    def text(self, uri: str) -> str | None:
+        """The text of an open document (None: not open; pygls would read it from disk)."""
+        if uri not in self.workspace.text_documents:
+            return None
         return self.workspace.get_text_document(uri).source
 
     # -- references across files -------------------------------------------------------------------------
@@ -246,8 +249,8 @@ def did_close(ls: QapServer, params: lsp.DidCloseTextDocumentParams) -> None:
 async def hover(ls: QapServer, params: lsp.HoverParams) -> lsp.Hover | None:
     uri = params.text_document.uri
     text = ls.text(uri)
-    hit = cursor.word_at(text, *_cursor(text, params.position))
-    if hit is None:
+    hit = cursor.word_at(text, *_cursor(text, params.position)) if text is not None else None
+    if text is None or hit is None:
         return None
     value = await ls.off_loop(hovers.hover, ls.analyses(uri), text, hit)
     if value is None:
@@ -259,7 +262,7 @@ async def hover(ls: QapServer, params: lsp.HoverParams) -> lsp.Hover | None:
 def complete(ls: QapServer, params: lsp.CompletionParams) -> lsp.CompletionList:
     uri = params.text_document.uri
     text = ls.text(uri)
-    items = completion.completions(ls.parsed.get(uri), text, *_cursor(text, params.position))
+    items = completion.completions(ls.parsed.get(uri), text, *_cursor(text, params.position)) if text is not None else []
     return lsp.CompletionList(
         is_incomplete=False,
         items=[lsp.CompletionItem(label=i.label, kind=_COMPLETION_KINDS.get(i.kind, lsp.CompletionItemKind.Text), detail=i.detail or None) for i in items],
@@ -270,6 +273,8 @@ def complete(ls: QapServer, params: lsp.CompletionParams) -> lsp.CompletionList:
 async def formatting(ls: QapServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None:
     text = ls.text(params.text_document.uri)
     path = _path(params.text_document.uri)
+    if text is None:
+        return None
     try:
         formatted = await ls.off_loop(format_text, text, str(path) if path else "<spec>")
     except SpecError:
