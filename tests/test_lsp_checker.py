@@ -20,6 +20,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from check_startup import layered_spec
 
 
+async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
+    """Let the event loop run until the condition holds (or the time is up)."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+def blocking(release: threading.Event, slow: str) -> Callable[[str, int, str], str]:
+    """An analysis that, for the text `slow`, blocks in C (where no interruption lands) until `release` is set."""
+
+    def analyse(uri: str, version: int, text: str) -> str:
+        if text == slow:
+            release.wait(10)
+        return text
+
+    return analyse
+
+
 class Recorder:
     """An analysis that records what it was asked, optionally busy in Python for a while."""
 
@@ -71,10 +89,7 @@ def test_an_edit_interrupts_the_stale_check_and_only_the_newest_is_published() -
         checker.update("u", 1, "slow")
         await asyncio.sleep(0.2)  # the slow check is running
         checker.update("u", 2, "fast")
-        for _ in range(100):
-            if rec.published:
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: bool(rec.published))
         assert checker.checks_cancelled == 1
 
     t0 = time.monotonic()
@@ -146,23 +161,14 @@ def test_documents_are_checked_one_after_the_other_and_close_drops_one() -> None
 
 def test_a_check_that_cannot_be_interrupted_is_left_behind() -> None:
     release = threading.Event()
-
-    def analyse(uri: str, version: int, text: str) -> str:
-        if text == "stuck":
-            release.wait(10)  # blocked in C: an interruption only lands when it returns
-        return text
-
     published: list[str] = []
 
     async def main() -> None:
-        checker: Checker[str] = Checker(analyse, lambda uri, r: published.append(r), min_delay=0.0, abandon_after=0.2)
+        checker: Checker[str] = Checker(blocking(release, "stuck"), lambda uri, r: published.append(r), min_delay=0.0, abandon_after=0.2)
         checker.update("u", 1, "stuck")
         await asyncio.sleep(0.05)
-        checker.update("u", 2, "next")
-        for _ in range(100):
-            if published:
-                break
-            await asyncio.sleep(0.02)
+        checker.update("u", 2, "next")  # the stuck check is stale now: left behind, its result dropped
+        await until(lambda: bool(published))
         release.set()
         await asyncio.sleep(0.1)
 
@@ -208,26 +214,15 @@ def test_a_long_check_does_not_hold_up_other_documents() -> None:
     release = threading.Event()
     published: list[str] = []
 
-    def analyse(uri: str, version: int, text: str) -> str:
-        if text == "long":
-            release.wait(10)
-        return text
-
     async def main() -> None:
-        checker: Checker[str] = Checker(analyse, lambda uri, r: published.append(r), min_delay=0.0, detach_after=0.2)
+        checker: Checker[str] = Checker(blocking(release, "long"), lambda uri, r: published.append(r), min_delay=0.0, detach_after=0.2)
         checker.update("big", 1, "long")
         await asyncio.sleep(0.05)
         checker.update("small", 1, "short")
-        for _ in range(100):
-            if published:
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: bool(published))
         assert published == ["short"]
         release.set()  # the long check ends: its result is still the newest of its document, so it is published
-        for _ in range(100):
-            if len(published) == 2:
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: len(published) == 2)
 
     asyncio.run(main())
     assert published == ["short", "long"]

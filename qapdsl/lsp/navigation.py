@@ -236,15 +236,18 @@ class Reference:
     declaration: bool
 
 
+def _parsed(docs: Iterable[Document]) -> Iterator[tuple[Document, ast.File, Resolver]]:
+    """The documents that parse, with their trees and resolvers."""
+    for doc in docs:
+        if doc.tree is not None:
+            yield doc, doc.tree, Resolver(doc)
+
+
 def references(docs: Iterable[Document], symbol: Symbol) -> list[Reference]:
     """Every place in `docs` (each analysed as its own root) that names the symbol; each place once."""
     out: dict[tuple[str, int, int], Reference] = {}
     want = symbol.root.key()
-    for doc in docs:
-        tree = doc.tree
-        if tree is None:
-            continue
-        resolver = Resolver(doc)
+    for doc, tree, resolver in _parsed(docs):
         for hit in occurrences(tree):
             if hit.name.split(".")[0] != symbol.name:
                 continue
@@ -274,11 +277,7 @@ def check_new_name(symbol: Symbol, new: str, docs: list[Document]) -> None:
     if new == symbol.name:
         return
     want = symbol.root.key()
-    for doc in docs:
-        tree = doc.tree
-        if tree is None:
-            continue
-        resolver = Resolver(doc)
+    for doc, tree, resolver in _parsed(docs):
         if symbol.kind == "model":
             if new in resolver.model_names():
                 raise RenameError(f"a model named '{new}' already exists ({doc.path.name if doc.path else 'this file'})")
@@ -295,9 +294,8 @@ def check_new_name(symbol: Symbol, new: str, docs: list[Document]) -> None:
 def glob_warnings(docs: Iterable[Document], old: str, new: str) -> list[str]:
     """Selectors and paths with globs that match the old name and would not match the new one."""
     out: list[str] = []
-    for doc in docs:
-        tree = doc.tree
-        for hit in occurrences(tree) if tree is not None else ():
+    for doc, tree, _resolver in _parsed(docs):
+        for hit in occurrences(tree):
             pattern = hit.name.split(".")[0] if hit.role == "path" else hit.name
             if _is_glob(pattern) and fnmatch.fnmatchcase(old, pattern) and not fnmatch.fnmatchcase(new, pattern):
                 where = doc.path.name if doc.path is not None else "this file"
