@@ -68,13 +68,14 @@ def test_quick_edits_are_debounced_into_one_check() -> None:
     rec = Recorder()
 
     async def main() -> None:
-        checker: Checker[tuple[int, str]] = Checker(rec.analyse, rec.publish, min_delay=0.05)
+        checker: Checker[tuple[int, str]] = Checker(rec.analyse, rec.publish, min_delay=0.3)
         checker.update("u", 1, "v1")  # a new document: checked at once
-        await asyncio.sleep(0.1)
+        await until(lambda: bool(rec.published))
         for v in range(2, 7):
             checker.update("u", v, f"v{v}")
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)
+        await until(lambda: len(rec.published) == 2)
+        await asyncio.sleep(0.4)  # and nothing after it
 
     asyncio.run(main())
     assert rec.started == ["v1", "v6"]
