@@ -7,10 +7,12 @@ lowering, where the syntax is still at hand.)
 
 from __future__ import annotations
 
+import itertools
 import math
 
-from qapdsl import ir, paths, quant, schema, shapes
+from qapdsl import data, ir, paths, quant, schema, shapes
 from qapdsl.diagnostics import Diagnostic
+from qapdsl.source import Span
 
 
 def check(spec: ir.Spec) -> list[Diagnostic]:
@@ -18,7 +20,11 @@ def check(spec: ir.Spec) -> list[Diagnostic]:
     layer_shapes, shape_diags = shapes.infer(spec.model)
     diags += shape_diags
     diags += check_quant(spec.model)
+    diags += check_signedness(spec)
     diags += check_classes(spec, layer_shapes)
+    diags += check_output(spec, layer_shapes)
+    diags += check_data(spec)
+    diags += check_pruning(spec)
     if not shape_diags:  # fan-ins after a shape error are guesses
         diags += check_reuse(spec, layer_shapes)
     diags += check_axes(spec)
@@ -87,6 +93,79 @@ def check_quant(model: ir.Model) -> list[Diagnostic]:
     return diags
 
 
+def _signed_hint(width: int, integer: int) -> str:
+    return f"use fixed<{min(width + 1, 32)},{integer + 1}>: the same step and range, with a sign bit"
+
+
+def check_signedness(spec: ir.Spec) -> list[Diagnostic]:
+    """Unsigned types (`ufixed`) where the values can be negative: QKeras and hls4ml would each clip or
+    wrap them in their own way, and the firmware would silently disagree with the model."""
+    model = spec.model
+    diags: list[Diagnostic] = []
+    reported: set[tuple[str, int, int]] = set()  # a model-wide default is reported once, not per layer
+
+    def unsigned(q: ir.Quant | None) -> bool:
+        return q is not None and q.kind == "fixed" and not q.signed
+
+    def report(q: ir.Quant, what: str, fallback: Span | None, hint: str, severity: str = "error") -> None:
+        span = q.span or fallback
+        key = (span.file, span.line, span.column) if span else ("", 0, 0)
+        if key in reported:
+            return
+        reported.add(key)
+        code = "E404" if severity == "error" else "W404"
+        diags.append(Diagnostic(code, what, span, hint, severity))
+
+    for layer in model.layers:
+        if layer.kind not in schema.WEIGHT_LAYERS and layer.kind != "activation":
+            continue
+        eff = quant.effective(model, layer)
+        where = layer.spans.get("name", layer.span)
+        if layer.kind in schema.WEIGHT_LAYERS:
+            for role, q in (("weights", eff.weights), ("bias", eff.bias if layer.use_bias else None)):
+                if q is not None and unsigned(q):
+                    report(q, f"{role} of '{layer.name}' are signed, but the unsigned ufixed<{q.width},{q.integer}> is asked", where, _signed_hint(q.width, q.integer))
+            for name, p in (("accum", layer.accum), ("result", layer.result)):
+                if p is not None and not p.signed:
+                    diags.append(
+                        Diagnostic(
+                            "E404",
+                            f"the {name} of '{layer.name}' (a sum of signed products) is signed, but ufixed<{p.width},{p.integer}> is asked",
+                            p.span or where,
+                            f"use fixed<{p.width + 1},{p.integer + 1}>",
+                        )
+                    )
+        act = eff.activations
+        if (layer.activation or "linear") == "linear" and (layer.kind == "activation" or layer.activation is not None) and unsigned(act):
+            report(
+                act,
+                f"the linear output of '{layer.name}' can be negative, but the unsigned ufixed<{act.width},{act.integer}> is asked",
+                where,
+                f"write `relu` if negative values should become 0, else {_signed_hint(act.width, act.integer)}",
+            )
+    p = spec.target.precision
+    if p is not None and not p.signed:
+        diags.append(
+            Diagnostic(
+                "E404",
+                f"the default precision types signed tensors (sums, float layers), but ufixed<{p.width},{p.integer}> is asked",
+                p.span or spec.target.span,
+                f"use fixed<{p.width + 1},{p.integer + 1}>",
+            )
+        )
+    inq = model.quant.inputs
+    if unsigned(inq) and spec.train.scale == "standard":
+        assert inq is not None
+        report(
+            inq,
+            f"the inputs are unsigned ufixed<{inq.width},{inq.integer}>, but `scale standard` (the default) makes about half of the values negative, which both QKeras and the firmware clip to 0",
+            model.span,
+            "write `scale minmax` in the train section (values in [0, 1]), or use a signed fixed<W,I> input",
+            severity="warning",
+        )
+    return diags
+
+
 def output_width(layer_shapes: list[shapes.LayerShape]) -> tuple[int, int] | None:
     """(index, width) of the last layer that sets the output width."""
     for i in range(len(layer_shapes) - 1, -1, -1):
@@ -114,17 +193,163 @@ def check_classes(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[
                 f"make it `{layer.kind} {layer.name} {want} ...`",
             )
         ]
-    last = spec.model.layers[-1]
-    if spec.train.loss == "categorical_crossentropy" and last.activation not in ("softmax",) and last.kind != "activation":
-        return [
+    return []
+
+
+LOSS_OUTPUT = {
+    "categorical_crossentropy": ("softmax",),
+    "sparse_categorical_crossentropy": ("softmax",),
+    "binary_crossentropy": ("sigmoid",),
+}
+
+
+def check_output(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[Diagnostic]:
+    """The model's output must be what the loss expects: probabilities from the last layer, a flat vector,
+    and no softmax over a single value (always 1)."""
+    model = spec.model
+    diags: list[Diagnostic] = []
+    for layer, ls in zip(model.layers, layer_shapes):
+        if layer.activation == "softmax" and ls.out_shape and ls.out_shape[-1] == 1:
+            diags.append(
+                Diagnostic(
+                    "E311",
+                    f"softmax over the single output of '{layer.name}' is always 1",
+                    layer.spans.get("activation", layer.spans.get("name", layer.span)),
+                    "use sigmoid for one output (with `loss binary_crossentropy`), or give the layer one unit per class",
+                )
+            )
+    if not model.layers or not layer_shapes:
+        return diags
+    last, last_shape = model.layers[-1], layer_shapes[-1]
+    wanted = LOSS_OUTPUT.get(spec.train.loss)
+    if "activation" in last.spans and last.activation is None:
+        return diags  # its activation could not be read: that error says it already
+    where = last.spans.get("name", last.span)
+    if wanted is not None:
+        if last.kind in ("dropout", "batchnorm", "flatten", "maxpool", "avgpool"):
+            diags.append(
+                Diagnostic(
+                    "E311",
+                    f"the model ends in {last.kind} layer '{last.name}', after its output activation; {spec.train.loss} needs {wanted[0]} probabilities",
+                    where,
+                    f"end the model with the layer whose activation is {wanted[0]}",
+                )
+            )
+        elif last.activation not in wanted:
+            act = last.activation or "linear"
+            fix = f"write `{last.kind} {last.name} {last.units} {wanted[0]}`" if last.kind in schema.WEIGHT_LAYERS else f"write `activation {last.name} {wanted[0]}`"
+            diags.append(
+                Diagnostic(
+                    "E311",
+                    f"{spec.train.loss} needs {wanted[0]} probabilities, but the last layer '{last.name}' ends in {act}",
+                    last.spans.get("activation", where),
+                    fix,
+                )
+            )
+        if len(last_shape.out_shape) != 1:
+            diags.append(
+                Diagnostic(
+                    "E311",
+                    f"the model's output has shape {shapes.fmt(last_shape.out_shape)}; class probabilities must be one flat vector",
+                    where,
+                    "add `flatten f` and a `dense` layer with one unit per class at the end",
+                )
+            )
+    return diags
+
+
+def check_data(spec: ir.Spec) -> list[Diagnostic]:
+    """What the spec's data is known to be (scikit-learn's sets) against the model, and the split."""
+    diags: list[Diagnostic] = []
+    train = spec.train
+    split_span = train.spans.get("split", train.span)
+    if train.test <= 0.0:
+        diags.append(Diagnostic("E602", "`split test 0` leaves no test rows: nothing would measure accuracy or firmware agreement", split_span, "e.g. split test 0.2, val 0.25"))
+    if train.val <= 0.0:
+        diags.append(Diagnostic("E602", "`split val 0` leaves no validation rows: training and early stopping need them", split_span, "e.g. split test 0.2, val 0.25"))
+    facts = data.known(spec)
+    if facts is None or train.data.span is None:  # no span: a stand-in after an error in `data`
+        return diags
+    name = train.data.name
+    features = math.prod(spec.model.input_shape)
+    if features != facts.features:
+        shape_hint = {"digits": "input 64, or input (8, 8, 1) for the 8×8 images"}.get(name, f"input {facts.features}")
+        diags.append(
+            Diagnostic(
+                "E603",
+                f"sklearn {name} has {facts.features} features per sample, but the model's input takes {features}",
+                spec.model.input_span or spec.model.span,
+                f"write `{shape_hint}`",
+            )
+        )
+    if train.classes is not None and train.classes != facts.classes:
+        diags.append(
             Diagnostic(
                 "E304",
-                f"the last layer '{last.name}' should end in softmax for categorical cross-entropy",
-                last.span,
-                f"write `... {last.name} {width} softmax`",
+                f"sklearn {name} has {facts.classes} classes, not {train.classes}",
+                train.spans.get("classes", train.span),
+                f"write `classes {facts.classes}`, or leave `classes` out",
             )
-        ]
-    return []
+        )
+    if train.test > 0.0 and train.val > 0.0:
+        n_train, n_val, n_test = data.split_sizes(facts.samples, train.test, train.val)
+        if min(n_train, n_val, n_test) < facts.classes:
+            diags.append(
+                Diagnostic(
+                    "E602",
+                    f"the split leaves {n_train} training, {n_val} validation and {n_test} test rows of sklearn {name}'s {facts.samples}: "
+                    f"fewer than its {facts.classes} classes",
+                    split_span,
+                    "hold out less data, e.g. split test 0.2, val 0.25",
+                )
+            )
+    return diags
+
+
+def check_pruning(spec: ir.Spec) -> list[Diagnostic]:
+    """A prune section that cannot prune: no weight layer at all (an error), or a schedule that removes
+    nothing or starts after training ends (warnings: the spec runs, but does not do what it says)."""
+    prune = spec.prune
+    if prune is None:
+        return []
+    diags: list[Diagnostic] = []
+    weight_layers = [layer.name for layer in spec.model.layers if layer.kind in schema.WEIGHT_LAYERS]
+    if not weight_layers:
+        diags.append(Diagnostic("E502", f"model '{spec.model.name}' has no dense or conv layer, so there is nothing to prune", prune.span, "remove the prune section"))
+        return diags
+    s = prune.schedule
+    where = s.span or prune.span
+    if s.kind == "iterative" and (s.rounds == 0 or s.rate == 0.0):
+        why = "0 rounds" if s.rounds == 0 else "a rate of 0%"
+        diags.append(Diagnostic("W501", f"the iterative schedule with {why} prunes nothing", where, "remove the prune section, or prune e.g. rounds 4; rate 20%", "warning"))
+    if s.kind in ("constant", "polynomial") and (s.target or 0.0) == 0.0:
+        diags.append(Diagnostic("W501", f"the {s.kind} schedule's target of 0% prunes nothing", where, "e.g. target 80%", "warning"))
+    facts = data.known(spec)
+    if s.kind in ("constant", "polynomial") and facts is not None and spec.train.test > 0 and spec.train.val > 0:
+        n_train, _, _ = data.split_sizes(facts.samples, spec.train.test, spec.train.val)
+        steps = math.ceil(n_train / spec.train.batch) * spec.train.epochs
+        if s.begin_step >= steps:
+            diags.append(
+                Diagnostic(
+                    "W502",
+                    f"pruning begins at step {s.begin_step}, but training has only {steps} steps "
+                    f"({spec.train.epochs} epochs of {math.ceil(n_train / spec.train.batch)} batches of {spec.train.batch} over {n_train} rows)",
+                    where,
+                    f"begin before step {steps}, or train longer",
+                    "warning",
+                )
+            )
+        elif s.end_step is not None and s.end_step >= steps and s.kind == "polynomial":
+            diags.append(
+                Diagnostic(
+                    "W502",
+                    f"the polynomial schedule ends at step {s.end_step}, after training's last step {steps - 1}: the target sparsity is never reached",
+                    where,
+                    f"end before step {steps}, or leave `end` out (the end of training)",
+                    "warning",
+                )
+            )
+    return diags
 
 
 def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
@@ -168,19 +393,101 @@ def check_reuse(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[Di
     return diags
 
 
+MAX_GRID = 4096
+"""Points a sweep grid may have: each is trained and converted; a larger space is a job for `search`."""
+
+
+def check_point(spec: ir.Spec) -> list[Diagnostic]:
+    """The errors of one variant of a spec (a sweep point, a search trial): the checks and the build plan."""
+    errors = [d for d in check(spec) if d.severity == "error"]
+    return errors or check_buildable(spec)
+
+
+def _probes(axis: ir.Axis) -> list[tuple[ir.SweepValue, Span | None]]:
+    """The values of an axis to check, each with where it was written: every listed value, or both ends of a range."""
+    spans = list(axis.value_spans) + [None] * max(0, len(axis.values) + 2 - len(axis.value_spans))
+    if axis.values:
+        return list(zip(axis.values, spans[: len(axis.values)]))
+    if axis.low is None or axis.high is None:
+        return []
+    lo, hi = (int(axis.low), int(axis.high)) if axis.integer else (axis.low, axis.high)
+    return [(lo, spans[0]), (hi, spans[1])]
+
+
 def check_axes(spec: ir.Spec) -> list[Diagnostic]:
+    """Every sweep point and both ends of every search range, checked like a spec.
+
+    A value a path cannot take, or a variant that would not build, is reported at
+    the value that breaks it ("with fc1.units = 10: ..."); a grid is checked point by
+    point, so values that are fine alone but not together are found too.
+    """
+    if spec.sweep is None and spec.search is None:
+        return []
+    base = spec.model_copy(update={"sweep": None, "search": None})
+    base_ok = not [d for d in check(base) if d.severity == "error"]
     diags: list[Diagnostic] = []
+    seen: set[tuple[str, str, int, int]] = set()
+
+    def report(d: Diagnostic, settings: list[tuple[str, ir.SweepValue]], span: Span | None, fallback: Span | None) -> None:
+        where = span or fallback
+        prefix = "with " + ", ".join(f"{p} = {paths.token(v)}" for p, v in settings) + ": "
+        key = (d.code, d.message, where.line if where else 0, where.column if where else 0)
+        if key not in seen:
+            seen.add(key)
+            diags.append(Diagnostic(d.code, prefix + d.message, where, d.hint, d.severity))
+
     for block in (spec.sweep, spec.search):
         if block is None:
             continue
+        alone_ok: list[list[tuple[ir.SweepValue, Span | None]]] = []
         for axis in block.axes:
-            probe: list[ir.SweepValue] = list(axis.values)
-            if not probe and axis.low is not None:
-                probe = [int(axis.low) if axis.integer else axis.low]
-            for value in probe:
+            good: list[tuple[ir.SweepValue, Span | None]] = []
+            for value, span in _probes(axis):
                 try:
-                    paths.apply(spec, axis.path, value)
-                except paths.PathError as e:
-                    diags.append(Diagnostic(e.code, e.message, axis.span, e.hint))
-                    break
+                    variant = paths.apply(base, axis.path, value)
+                except paths.PathError as e:  # a path that does not exist: at the path; a value it cannot take: at the value
+                    diags.append(Diagnostic(e.code, e.message, (span if e.code == "E802" else None) or axis.span, e.hint))
+                    if e.code == "E801":
+                        break
+                    continue
+                errors = check_point(variant) if base_ok else []
+                for d in errors[:1]:
+                    report(d, [(axis.path, value)], span, axis.span)
+                if not errors:
+                    good.append((value, span))
+            alone_ok.append(good)
+        if not base_ok or len(block.axes) < 2 or any(not g for g in alone_ok):
+            continue
+        if isinstance(block, ir.Sweep):
+            count = math.prod(len(a.values) for a in block.axes)
+            if count > MAX_GRID:
+                diags.append(
+                    Diagnostic(
+                        "E805",
+                        f"the sweep's grid has {count:,} points; qapc sweep runs at most {MAX_GRID:,} (each is trained and converted)",
+                        block.span,
+                        "give the axes fewer values, or explore the space with a `search { ... }` block",
+                    )
+                )
+                continue
+            combos: list[tuple[tuple[ir.SweepValue, Span | None], ...]] = list(itertools.product(*alone_ok))
+        else:  # a search: both corners of the box (every axis at its first value / at its last)
+            combos = [tuple(g[0] for g in alone_ok), tuple(g[-1] for g in alone_ok)]
+        failed = 0
+        for combo in combos:
+            settings = [(axis.path, value) for axis, (value, _) in zip(block.axes, combo)]
+            variant = base
+            try:
+                for path, value in settings:
+                    variant = paths.apply(variant, path, value)
+            except paths.PathError as e:
+                report(Diagnostic(e.code, e.message, None, e.hint), settings, combo[-1][1], block.span)
+                failed += 1
+            else:
+                errors = check_point(variant)
+                if errors:
+                    report(errors[0], settings, combo[-1][1], block.span)
+                    failed += 1
+            if failed >= 5:
+                break
     return diags

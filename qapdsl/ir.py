@@ -111,6 +111,7 @@ class Model(Node):
     layers: tuple[Layer, ...]
     span: Span | None = None
     input_span: Span | None = None
+    name_span: Span | None = None
 
 
 class Schedule(Node):
@@ -173,6 +174,7 @@ class Train(Node):
     patience: int | None = None  # early stopping on val_loss
     classes: int | None = None
     span: Span | None = None
+    spans: dict[str, Span] = Field(default_factory=dict)  # where each key was written ("split", "classes", ...)
 
 
 class Target(Node):
@@ -184,6 +186,7 @@ class Target(Node):
     strategy: Literal["latency", "resource"] = "latency"
     reuse: int = 1
     precision: Precision | None = None  # model-wide default precision (hls4ml Model.Precision)
+    agreement: float = 0.99  # least QKeras ↔ HLS argmax agreement for `qapc run` to succeed
     span: Span | None = None
 
 
@@ -200,6 +203,7 @@ class Axis(Node):
     integer: bool = False
     log: bool = False
     span: Span | None = None
+    value_spans: tuple[Span, ...] = ()  # where each value (list) or each end (range: low, high) was written
 
 
 class Sweep(Node):

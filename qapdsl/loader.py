@@ -88,7 +88,7 @@ def load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None
 def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None = None) -> Loaded:
     st = _State()
     key = str((base_dir / Path(display).name).resolve()) if display != "<spec>" else "<spec>"
-    _read(st, data, display, key, base_dir, stack=[], import_span=None)
+    _read(st, data, display, key, base_dir)
     main = st.files.get(key)
     if main is None:
         return Loaded(None, st.diagnostics, st.sources)
@@ -101,14 +101,14 @@ def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | Non
         from qapdsl import checks
 
         ctx.diagnostics.extend(checks.check(spec))
-        if not ctx.diagnostics:  # the generator's own limits, once the spec itself is sound
+        if not any(d.severity == "error" for d in ctx.diagnostics):  # the generator's own limits, once the spec itself is sound
             ctx.diagnostics.extend(checks.check_buildable(spec))
     ok = spec is not None and not any(d.severity == "error" for d in ctx.diagnostics)
     ctx.diagnostics.sort(key=lambda d: (d.span.file if d.span else "", d.span.line if d.span else 0, d.span.column if d.span else 0))
     return Loaded(spec if ok else None, ctx.diagnostics, st.sources, files)
 
 
-def _read(st: _State, data: bytes, display: str, key: str, base_dir: Path, stack: list[str], import_span: Span | None) -> None:
+def _parse_one(st: _State, data: bytes, display: str, key: str) -> ast.File | None:
     st.digests[key] = hashlib.sha256(data).hexdigest()
     st.display[key] = display
     try:
@@ -119,21 +119,49 @@ def _read(st: _State, data: bytes, display: str, key: str, base_dir: Path, stack
         if display not in st.sources:
             st.sources[display] = SourceFile(display, data.decode("utf-8", errors="replace"))
         st.diagnostics.extend(e.diagnostics)
-        return
+        return None
     st.files[key] = tree
-    for item in tree.items:
-        if not isinstance(item, ast.ImportDecl):
+    return tree
+
+
+@dataclass
+class _Frame:
+    """A file whose imports are being read (the explicit stack of `_read`)."""
+
+    key: str
+    display: str
+    base_dir: Path
+    imports: list[ast.ImportDecl]
+    next: int = 0
+
+
+def _read(st: _State, data: bytes, display: str, key: str, base_dir: Path) -> None:
+    """Read a file and, depth first, everything it imports; `st.order` lists imports before importers.
+
+    An explicit stack instead of recursion: a chain of a thousand imports is read like any other.
+    """
+    tree = _parse_one(st, data, display, key)
+    if tree is None:
+        return
+    stack = [_Frame(key, display, base_dir, [i for i in tree.items if isinstance(i, ast.ImportDecl)])]
+    while stack:
+        frame = stack[-1]
+        if frame.next >= len(frame.imports):
+            st.order.append(frame.key)
+            stack.pop()
             continue
+        item = frame.imports[frame.next]
+        frame.next += 1
         rel = item.path.value
-        target_dir = base_dir
-        child_path = (target_dir / rel).resolve()
+        child_path = (frame.base_dir / rel).resolve()
         child_key = str(child_path)
-        child_display = os.path.normpath(os.path.join(os.path.dirname(display), rel)) if display != "<spec>" else rel
+        child_display = os.path.normpath(os.path.join(os.path.dirname(frame.display), rel)) if frame.display != "<spec>" else rel
         if not rel.endswith(".qap"):
             st.diagnostics.append(Diagnostic("E005", f"cannot import '{rel}': not a .qap file", item.path.span, 'import another spec, e.g. import "jet.qap"'))
             continue
-        if child_key in stack + [key]:
-            chain = " → ".join([st.display[k] for k in stack + [key] if k in st.display] + [child_display])
+        path_keys = [f.key for f in stack]
+        if child_key in path_keys:
+            chain = " → ".join([st.display[k] for k in path_keys if k in st.display] + [child_display])
             st.diagnostics.append(Diagnostic("E006", f"import cycle: {chain}", item.path.span, "remove one of the imports"))
             continue
         if child_key in st.files or child_key in st.digests:
@@ -152,8 +180,9 @@ def _read(st: _State, data: bytes, display: str, key: str, base_dir: Path, stack
                 )
             )
             continue
-        _read(st, child_data, child_display, child_key, child_path.parent, stack + [key], item.span)
-    st.order.append(key)
+        child = _parse_one(st, child_data, child_display, child_key)
+        if child is not None:
+            stack.append(_Frame(child_key, child_display, child_path.parent, [i for i in child.items if isinstance(i, ast.ImportDecl)]))
 
 
 # -- merging -------------------------------------------------------------------
@@ -219,18 +248,29 @@ def _models(st: _State) -> dict[str, tuple[ast.ModelDecl, str]]:
     return models
 
 
-def resolve_model_body(ctx: lower.Ctx, models: dict[str, tuple[ast.ModelDecl, str]], decl: ast.ModelDecl, chain: tuple[str, ...] = ()) -> list[ast.Stmt]:
-    """The statements of a model with its `from` chain applied."""
-    if decl.base is None:
-        return list(decl.body)
-    if decl.base.name in chain + (decl.name.name,):
-        ctx.error("E006", f"model '{decl.name.name}' derives from itself through '{decl.base.name}'", decl.base.span, None)
-        return list(decl.body)
-    if decl.base.name not in models:
-        ctx.error("E103", f"unknown base model '{decl.base.name}'", decl.base.span, did_you_mean(decl.base.name, models) or "import the file that declares it")
-        return [s for s in decl.body if s.key.name not in ("layer", "remove")]
-    body = resolve_model_body(ctx, models, models[decl.base.name][0], chain + (decl.name.name,))
-    return derive(ctx, body, decl.body)
+def resolve_model_body(ctx: lower.Ctx, models: dict[str, tuple[ast.ModelDecl, str]], decl: ast.ModelDecl) -> list[ast.Stmt]:
+    """The statements of a model with its `from` chain applied (iteratively: a chain of any length)."""
+    chain = [decl]  # decl, its base, the base's base, ...
+    names = {decl.name.name}
+    while chain[-1].base is not None:
+        here = chain[-1]
+        assert here.base is not None
+        base = here.base.name
+        if base in names:
+            ctx.error("E006", f"model '{decl.name.name}' derives from itself through '{base}'", here.base.span, None)
+            return list(decl.body) if len(chain) == 1 else [s for s in decl.body if s.key.name not in ("layer", "remove")]
+        if base not in models:
+            ctx.error("E103", f"unknown base model '{base}'", here.base.span, did_you_mean(base, models) or "import the file that declares it")
+            if len(chain) == 1:
+                return [s for s in decl.body if s.key.name not in ("layer", "remove")]
+            chain[-1] = ast.ModelDecl(name=here.name, base=None, body=tuple(s for s in here.body if s.key.name not in ("layer", "remove")), span=here.span)
+            break
+        names.add(base)
+        chain.append(models[base][0])
+    body = list(chain[-1].body)
+    for model in reversed(chain[:-1]):
+        body = derive(ctx, body, model.body)
+    return body
 
 
 def _layer_name(stmt: ast.Stmt) -> str | None:
@@ -239,9 +279,72 @@ def _layer_name(stmt: ast.Stmt) -> str | None:
     return None
 
 
-def derive(ctx: lower.Ctx, base: list[ast.Stmt], over: Sequence[ast.Stmt]) -> list[ast.Stmt]:
+def _override(base: Sequence[ast.Stmt], over: Sequence[ast.Stmt]) -> list[ast.Stmt]:
+    """The settings of a `layer NAME { ... }` block applied to the base layer's: each replaces the one with its key."""
     out = list(base)
     for s in over:
+        idx = next((i for i, b in enumerate(out) if b.key.name == s.key.name), None)
+        if idx is None:
+            out.append(s)
+        else:
+            out[idx] = s
+    return out
+
+
+def _repeats(ctx: lower.Ctx, over: Sequence[ast.Stmt]) -> set[int]:
+    """Statements a derived model's own body gives twice, reported as in any model body; their indices.
+
+    A derived body may replace each thing of its base once: `input`, a layer (by name), a quantizer
+    role, a setting in `layer NAME { ... }`. Saying one of them twice in the same body is an error
+    (E104, E301), whether the base model is in the same file or imported: it used to be a silent
+    "last one wins".
+    """
+    skip: set[int] = set()
+    seen: dict[tuple[str, str], ast.Stmt] = {}
+    roles: dict[str, ast.Word] = {}
+    for i, s in enumerate(over):
+        key = s.key.name
+        if key == "quant":
+            for g in s.groups:
+                if g and isinstance(g[0], ast.Word):
+                    if g[0].name in roles:
+                        ctx.error("E104", f"`{g[0].name}` given twice", g[0].span, f"first given at line {roles[g[0].name].span.line}")
+                    roles[g[0].name] = g[0]
+            continue
+        name = _layer_name(s)
+        ident = ("input", "") if key == "input" else ("layer", name) if name is not None and key in (*schema.LAYER_KINDS, "layer", "remove") else None
+        if ident is None:
+            continue
+        if ident in seen:
+            first = seen[ident]
+            if key == "input":
+                ctx.error("E104", "`input` given twice in the derived model", s.key.span, f"first given at line {first.key.span.line}")
+            else:
+                where = s.groups[0][0].span if s.groups and s.groups[0] else s.key.span
+                ctx.error(
+                    "E301" if key in schema.LAYER_KINDS and first.key.name in schema.LAYER_KINDS else "E104",
+                    f"layer '{name}' is declared or changed twice in the derived model",
+                    where,
+                    f"first at line {first.key.span.line}; say everything about it in one statement",
+                )
+            skip.add(i)
+            continue
+        seen[ident] = s
+        if s.block is not None and key == "layer":
+            settings: dict[str, ast.Stmt] = {}
+            for b in s.block:
+                if b.key.name in settings:
+                    ctx.error("E104", f"`{b.key.name}` given twice in layer '{name}'", b.key.span, f"first given at line {settings[b.key.name].key.span.line}")
+                settings[b.key.name] = b
+    return skip
+
+
+def derive(ctx: lower.Ctx, base: list[ast.Stmt], over: Sequence[ast.Stmt]) -> list[ast.Stmt]:
+    out = list(base)
+    skip = _repeats(ctx, over)
+    for i, s in enumerate(over):
+        if i in skip:
+            continue
         key = s.key.name
         if key == "input":
             out = [s if b.key.name == "input" else b for b in out] if any(b.key.name == "input" for b in out) else [s, *out]
@@ -269,7 +372,7 @@ def derive(ctx: lower.Ctx, base: list[ast.Stmt], over: Sequence[ast.Stmt]) -> li
                 ctx.error("E202", f"`layer {name}` needs a block of settings", s.span, f"e.g. layer {name} {{ reuse 4 }}")
                 continue
             b = out[idx]
-            out[idx] = b.replace(block=tuple(merge_stmts(b.block or (), s.block)))
+            out[idx] = b.replace(block=tuple(_override(b.block or (), s.block)))
         elif key in schema.LAYER_KINDS and _layer_name(s) is not None:
             idx = next((i for i, b in enumerate(out) if _layer_name(b) == _layer_name(s) and b.key.name in schema.LAYER_KINDS), None)
             if idx is None:

@@ -8,6 +8,7 @@ cannot be read falls back to its default so later checks still run.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -563,6 +564,7 @@ def lower_model(ctx: Ctx, name: ast.Word, base: str | None, body: Sequence[ast.S
         layers=tuple(layers),
         span=span,
         input_span=input_span,
+        name_span=name.span,
     )
 
 
@@ -690,12 +692,14 @@ def lower_schedule(ctx: Ctx, stmt: ast.Stmt) -> ir.Schedule | None:
 def lower_train(ctx: Ctx, body: Sequence[ast.Stmt], span: Span | None) -> ir.Train:
     keys = KeyTracker(ctx, schema.TRAIN_KEYS, "train")
     fields: dict[str, Any] = {}
+    spans: dict[str, Span] = {}
     data: ir.Data | None = None
     for s in body:
         if not keys.accept(s):
             continue
         no_block(ctx, s)
         k = s.key.name
+        spans[k] = s.span
         if k == "data":
             data = ctx.attempt(lambda: read_data(ctx, s), None)
         elif k == "split":
@@ -750,7 +754,7 @@ def lower_train(ctx: Ctx, body: Sequence[ast.Stmt], span: Span | None) -> ir.Tra
         data = ir.Data.model_construct(source="sklearn", name="digits")
     if data.source == "sklearn" and "classes" not in fields:
         fields["classes"] = schema.SKLEARN_DATASETS.get(data.name)
-    return ir.Train.model_construct(data=data, **fields, span=span)
+    return ir.Train.model_construct(data=data, **fields, span=span, spans=spans)
 
 
 def read_data(ctx: Ctx, s: ast.Stmt) -> ir.Data:
@@ -801,13 +805,22 @@ def lower_target(ctx: Ctx, kind: ast.Word | None, body: Sequence[ast.Stmt], span
             fields["reuse"] = ctx.attempt(lambda: as_int(single(s), "reuse factor", 1, 1_000_000), 1)
         elif k == "precision":
             fields["precision"] = ctx.attempt(lambda: as_precision(single(s), "precision"), None)
+        elif k == "agreement":
+            fields["agreement"] = ctx.attempt(lambda: as_fraction(single(s), "agreement", allow_one=True), 0.99)
     return ir.Target.model_construct(**fields, span=span)
 
 
 def _part(v: ast.Value) -> str:
     part = as_str(v, "part")
-    if not part or any(c.isspace() or c in "\"'\\/;`$" for c in part):
-        raise Bad("E205", f"part {part!r} is not an FPGA part name", v.span, 'e.g. "xcu250-figd2104-2L-e"')
+    if not re.match(schema.PART_NAME, part):
+        bad = next((c for c in part if not (c.isascii() and (c.isalnum() or c in "_.+-"))), None)
+        why = f": {bad!r} is not allowed" if bad is not None else ""
+        raise Bad(
+            "E205",
+            f"part {part!r} is not an FPGA part name{why}",
+            v.span,
+            'part names are letters, digits, "-", "_", "." and "+" (at most 80), e.g. "xcu250-figd2104-2L-e"',
+        )
     return part
 
 
@@ -862,14 +875,14 @@ def lower_axes(ctx: Ctx, body: Sequence[ast.Stmt], where: str, ranges: bool) -> 
             clean = tuple(v for v in values if v is not None)
             if len(clean) != len(values):
                 continue
-            axes.append(ir.Axis.model_construct(path=s.key.name, values=clean, span=s.span))
+            axes.append(ir.Axis.model_construct(path=s.key.name, values=clean, span=s.span, value_spans=tuple(item.span for item in m.items)))
         elif isinstance(m, ast.RangeV) and ranges:
             lo, hi = float(m.lo.value), float(m.hi.value)
             if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
                 ctx.error("E205", f"range {m.lo.text}..{m.hi.text} is empty", m.span, "write lo..hi with lo < hi")
                 continue
             integer = isinstance(m.lo.value, int) and isinstance(m.hi.value, int)
-            axes.append(ir.Axis.model_construct(path=s.key.name, low=lo, high=hi, integer=integer, span=s.span))
+            axes.append(ir.Axis.model_construct(path=s.key.name, low=lo, high=hi, integer=integer, span=s.span, value_spans=(m.lo.span, m.hi.span)))
         else:
             ctx.error(
                 "E203", f"axis `{s.key.name}` takes a list" + (" or a range" if ranges else ""), m.span, "e.g. [4, 6, 8]" + (" or 8..64" if ranges else "")

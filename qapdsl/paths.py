@@ -51,6 +51,28 @@ LAYER_PATHS: dict[str, str] = {
 }
 
 
+Token = int | float | str
+
+
+def token(value: ir.SweepValue) -> Token:
+    """A sweep value as plain data: numbers and words as they are, a quantizer as its spec text (`fixed<6,1>`).
+
+    What Optuna stores as a parameter, and how a value is named in messages and tables."""
+    if not isinstance(value, ir.Quant):
+        return value
+    q = value
+    if q.kind == "fixed":
+        text = f"{'fixed' if q.signed else 'ufixed'}<{q.width},{q.integer}>"
+    elif q.kind == "bits":
+        text = f"{q.width} bits int {q.integer}"
+    elif q.kind == "po2":
+        text = f"po2<{q.width}>"
+    else:
+        text = q.kind
+    return f"{text} alpha {q.alpha}" if q.alpha else text
+
+
+
 class PathError(Exception):
     """E801: the path does not exist; E802: the value does not fit the path."""
 
@@ -81,8 +103,12 @@ def _num(value: Any, path: str, integer: bool = False, lo: float = 0.0, hi: floa
         example = "[8, 16, 32]" if integer else "[0.001, 0.01]"
         raise PathError(f"{path} takes {'a whole number' if integer else 'a number'}, not {value!r}", f"e.g. {path} in {example}")
     if not lo <= value <= hi:
-        raise PathError(f"{path} must be between {lo:g} and {hi:g}, not {value!r}")
+        raise PathError(f"{path} must be between {_bound(lo)} and {_bound(hi)}, not {value!r}")
     return value
+
+
+def _bound(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) >= 1 else f"{x:g}"
 
 
 def _choice(value: Any, path: str, choices: tuple[str, ...]) -> str:
@@ -129,7 +155,7 @@ def apply(spec: ir.Spec, path: str, value: Any) -> ir.Spec:
         elif rest == "rewind":
             upd = {"rewind": _choice(value, path, ("none", "init"))}
         elif rest == "epochs":
-            upd = {"epochs_per_round": _num(value, path, integer=True, lo=1)}
+            upd = {"epochs_per_round": _num(value, path, integer=True, lo=1, hi=100_000)}
         elif rest == "target":
             if sched.kind == "iterative":
                 raise PathError(f"{path} needs a constant or polynomial schedule", "sweep prune.rounds or prune.rate instead")
@@ -146,18 +172,18 @@ def apply(spec: ir.Spec, path: str, value: Any) -> ir.Spec:
     elif head == "train":
         checks: dict[str, Any] = {
             "lr": lambda v: _num(v, path, lo=1e-12, hi=10.0),
-            "epochs": lambda v: _num(v, path, integer=True, lo=1),
-            "batch": lambda v: _num(v, path, integer=True, lo=1),
-            "seed": lambda v: _num(v, path, integer=True, lo=0),
+            "epochs": lambda v: _num(v, path, integer=True, lo=1, hi=100_000),
+            "batch": lambda v: _num(v, path, integer=True, lo=1, hi=1_000_000),
+            "seed": lambda v: _num(v, path, integer=True, lo=0, hi=2**32 - 1),  # NumPy seeds are 32-bit
             "optimizer": lambda v: _choice(v, path, ("adam", "sgd", "rmsprop")),
-            "patience": lambda v: _num(v, path, integer=True, lo=1),
+            "patience": lambda v: _num(v, path, integer=True, lo=1, hi=100_000),
         }
         if rest in checks:
             return spec.model_copy(update={"train": spec.train.model_copy(update={rest: checks[rest](value)})})
     elif head == "target":
         field = {"clock": "clock_ns"}.get(rest, rest)
         checks = {
-            "reuse": lambda v: _num(v, path, integer=True, lo=1),
+            "reuse": lambda v: _num(v, path, integer=True, lo=1, hi=1_000_000),
             "clock_ns": lambda v: _num(v, path, lo=0.1, hi=1e6),
             "strategy": lambda v: _choice(v, path, ("latency", "resource")),
             "io": lambda v: _choice(v, path, ("parallel", "stream")),
@@ -181,7 +207,7 @@ def _set_layer(layer: ir.Layer, key: str, value: Any, path: str) -> ir.Layer:
     if key in ("units", "filters"):
         if not weighty or (key == "filters" and layer.kind == "dense"):
             raise PathError(f"{path}: {layer.kind} layer '{layer.name}' has no {key}")
-        return layer.model_copy(update={"units": _num(value, path, integer=True, lo=1)})
+        return layer.model_copy(update={"units": _num(value, path, integer=True, lo=1, hi=1_000_000)})
     if key in ("weights", "bias", "activations"):
         if key != "activations" and not weighty:
             raise PathError(f"{path}: {layer.kind} layer '{layer.name}' has no weights")
@@ -189,7 +215,7 @@ def _set_layer(layer: ir.Layer, key: str, value: Any, path: str) -> ir.Layer:
     if key == "activation":
         return layer.model_copy(update={"activation": _choice(value, path, tuple(schema.ACTIVATIONS))})
     if key == "reuse":
-        return layer.model_copy(update={"reuse": _num(value, path, integer=True, lo=1)})
+        return layer.model_copy(update={"reuse": _num(value, path, integer=True, lo=1, hi=1_000_000)})
     if key in ("l1", "l2"):
         if not weighty:
             raise PathError(f"{path}: {layer.kind} layer '{layer.name}' has no weights")

@@ -127,6 +127,7 @@ TARGET_KEYS: dict[str, str] = {
     "strategy": "strategy latency|resource",
     "reuse": "reuse N — model-wide reuse factor",
     "precision": "precision fixed<W,I> — default precision of everything not set by a quantizer",
+    "agreement": "agreement X% — least QKeras ↔ HLS argmax agreement for `qapc run` to pass (default 99%)",
 }
 
 QUANT_OPTIONS: dict[str, str] = {
@@ -147,6 +148,10 @@ KEYWORDS: dict[str, str] = {
 }
 
 TARGET_KINDS = ("fpga",)
+
+PART_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}\Z"
+"""An FPGA part as vendors spell them (xcu250-figd2104-2L-e, AGFB014R24B2E2V, 10AX115N2F40E2LG).
+hls4ml writes it into Tcl between double quotes, where `[ ]`, `$` and `\\` would still substitute."""
 BACKENDS = ("vivado", "vitis", "quartus", "oneapi", "catapult")
 
 SEARCH_KEYS: dict[str, str] = {

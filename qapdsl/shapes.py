@@ -70,7 +70,7 @@ def infer(model: ir.Model) -> tuple[list[LayerShape], list[Diagnostic]]:
         if k == "dense":
             if len(shape) != 1:
                 report(
-                    Diagnostic("E302", f"dense layer '{layer.name}' needs a flat input, but gets shape {_fmt(shape)}", where, "add a `flatten` layer before it")
+                    Diagnostic("E302", f"dense layer '{layer.name}' needs a flat input, but gets shape {fmt(shape)}", where, "add a `flatten` layer before it")
                 )
                 shape = (math.prod(shape),)
             units = layer.units or 1
@@ -84,7 +84,7 @@ def infer(model: ir.Model) -> tuple[list[LayerShape], list[Diagnostic]]:
                 report(
                     Diagnostic(
                         "E302",
-                        f"{k} layer '{layer.name}' needs an input of shape {want}, but gets {_fmt(shape)}",
+                        f"{k} layer '{layer.name}' needs an input of shape {want}, but gets {fmt(shape)}",
                         where,
                         f"declare e.g. `input {'(32, 1)' if rank == 1 else '(28, 28, 1)'}`",
                     )
@@ -98,7 +98,7 @@ def infer(model: ir.Model) -> tuple[list[LayerShape], list[Diagnostic]]:
                     report(
                         Diagnostic(
                             "E303",
-                            f"kernel {_fmt(kernel)} of '{layer.name}' is larger than its input {_fmt(shape)}",
+                            f"kernel {fmt(kernel)} of '{layer.name}' is larger than its input {fmt(shape)}",
                             layer.spans.get("kernel", where),
                             "use a smaller kernel or `padding same`",
                         )
@@ -115,20 +115,20 @@ def infer(model: ir.Model) -> tuple[list[LayerShape], list[Diagnostic]]:
             if rank not in (1, 2):
                 report(
                     Diagnostic(
-                        "E302", f"{k} layer '{layer.name}' needs a 1D or 2D input with channels, but gets {_fmt(shape)}", where, "pool after a conv layer"
+                        "E302", f"{k} layer '{layer.name}' needs a 1D or 2D input with channels, but gets {fmt(shape)}", where, "pool after a conv layer"
                     )
                 )
             else:
                 pool, stride = pool_geometry(layer, rank)
                 if len(pool) != rank:
-                    report(Diagnostic("E302", f"pool size {_fmt(pool)} of '{layer.name}' does not match a {rank}D input", layer.spans.get("pool", where), None))
+                    report(Diagnostic("E302", f"pool size {fmt(pool)} of '{layer.name}' does not match a {rank}D input", layer.spans.get("pool", where), None))
                 else:
                     spatial = []
                     for size, pp, ss in zip(shape[:rank], pool, stride):
                         if layer.padding == "valid" and pp > size:
                             report(
                                 Diagnostic(
-                                    "E303", f"pool {_fmt(pool)} of '{layer.name}' is larger than its input {_fmt(shape)}", layer.spans.get("pool", where), None
+                                    "E303", f"pool {fmt(pool)} of '{layer.name}' is larger than its input {fmt(shape)}", layer.spans.get("pool", where), None
                                 )
                             )
                             pp = size
@@ -140,5 +140,5 @@ def infer(model: ir.Model) -> tuple[list[LayerShape], list[Diagnostic]]:
     return out, diags
 
 
-def _fmt(shape: tuple[int, ...]) -> str:
+def fmt(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"

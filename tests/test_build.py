@@ -30,7 +30,7 @@ GOLDEN = ROOT / "tests" / "golden" / "build"
 FILES = ("train.py", "hls4ml_config.yml", "convert.py", "manifest.json")
 
 BASE = """model m {{
-    input 16
+    input 4
     quant weights fixed<6,1>, activations ufixed<6,0>
     dense fc1 8 relu {{ batchnorm; l1 1e-4 }}
     dense out 3 softmax
@@ -75,7 +75,7 @@ def test_jet_files_and_precisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     # exact accumulators, computed here by brute force over the extreme values
     in_t = quant.Fixed(True, 16, 6)  # float input: the default precision
     w_t = quant.Fixed(True, 6, 1)
-    for name, n, a_t in (("fc1", 16, in_t), ("fc2", 64, quant.Fixed(False, 6, 0))):
+    for name, n, a_t in (("fc1", 4, in_t), ("fc2", 64, quant.Fixed(False, 6, 0))):
         acc = layers[name]["Precision"]["accum"]
         width, integer = (int(v) for v in acc[len("fixed<") : -1].split(","))
         lo_a, hi_a = a_t.bounds()
@@ -211,9 +211,11 @@ def test_hostile_strings_stay_literals(text: str, write_spec: Callable[..., Path
     for i, data in enumerate(
         [ir.Data(source="openml", name=text), ir.Data(source="file", name=text + ".npz", target=text), ir.Data(source="file", name="/abs/" + text + ".csv")]
     ):
-        spec = _with(loaded.spec, part=text, data=data)
+        spec = _with(loaded.spec, data=data)
         out = build(spec, tmp_path / f"out{i}", sources=loaded.sources)
-        _check_literals(out, {"name": data.name, "part": text})
+        _check_literals(out, {"name": data.name})
+    with pytest.raises(BuildError, match="not an FPGA part name"):  # hls4ml writes the part into Tcl: never a hostile one
+        render(_with(loaded.spec, part=text), tmp_path)
     # nothing written next to the output folders (a data path with ../ is never touched at build time)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out0", "out1", "out2", "spec.qap"]
 
@@ -224,10 +226,10 @@ def test_hostile_names_and_quantizers_are_refused(write_spec: Callable[..., Path
     layers = list(spec.model.layers)
     bad_layer = layers[0].model_copy(update={"name": "fc1'); __import__('os').system('x'); ('"})
     bad = spec.model_copy(update={"model": spec.model.model_copy(update={"layers": (bad_layer, *layers[1:])})})
-    with pytest.raises(BuildError, match="identifier"):
+    with pytest.raises(BuildError, match="letters, digits"):
         render(bad, tmp_path)
     bad_model = spec.model_copy(update={"model": spec.model.model_copy(update={"name": 'm"""\nimport os#'})})
-    with pytest.raises(BuildError, match="identifier"):
+    with pytest.raises(BuildError, match="letters, digits"):
         render(bad_model, tmp_path)
     weights = spec.model.quant.weights
     assert weights is not None
@@ -280,7 +282,7 @@ def test_failed_build_keeps_previous_output(write_spec: Callable[..., Path], tmp
     out = tmp_path / "o"
     assert main(["build", str(spec), "-o", str(out)]) == 0
     (out / "model.h5").write_bytes(b"trained")  # a previous run's output stays
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".qapc.lock"}
     # 1. a spec that cannot be built
     spec.write_text(BASE.format(data="sklearn iris", part='"other"').replace("dense out 3 softmax", "dense fc1_bn 4\n    dense out 3 softmax"))
     assert main(["build", str(spec), "-o", str(out)]) == 1
@@ -300,11 +302,14 @@ def test_failed_build_keeps_previous_output(write_spec: Callable[..., Path], tmp
     monkeypatch.setattr(writer.os, "fsync", failing_fsync)
     assert main(["build", str(spec), "-o", str(out)]) == 2
     monkeypatch.undo()
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    # and a successful rebuild replaces the generated files only (and clears a killed build's staging folder)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".qapc.lock"} == before
+    # and a successful rebuild replaces the generated files only, clears a killed build's staging folder
+    # (it carries qapc's marker) and keeps a folder that merely looks like one
     (out / ".qapc-build-killed").mkdir()
+    (out / ".qapc-build-killed" / writer.STAGE_MARKER).write_text(writer.MARKER_TEXT)
+    (out / ".qapc-build-mine").mkdir()
     assert main(["build", str(spec), "-o", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "model.h5"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "model.h5", ".qapc-build-mine", ".qapc.lock"])
     assert (out / "model.h5").read_bytes() == b"trained"
     assert yaml.safe_load((out / "hls4ml_config.yml").read_text())["Part"] == "other"
 
@@ -313,7 +318,7 @@ def test_default_output_folder(write_spec: Callable[..., Path], tmp_path: Path, 
     spec = write_spec(BASE.format(data="sklearn iris", part='"p"'))
     monkeypatch.chdir(tmp_path)
     assert main(["build", str(spec)]) == 0
-    assert sorted(p.name for p in (tmp_path / "build" / "m").iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in (tmp_path / "build" / "m").iterdir()) == sorted([*FILES, ".qapc.lock"])
 
 
 def test_spec_errors_exit_1(write_spec: Callable[..., Path], tmp_path: Path) -> None:
@@ -373,14 +378,14 @@ def test_openml_code_path(write_spec: Callable[..., Path], tmp_path: Path, monke
     def fake_fetch_openml(**kwargs: Any) -> Any:
         calls.append(kwargs)
         rng = np.random.default_rng(0)
-        return datasets.load_iris().__class__(data=rng.normal(size=(40, 16)), target=np.array(["t", "g", "q", "w", "z"] * 8, dtype=object))
+        return datasets.load_iris().__class__(data=rng.normal(size=(40, 4)), target=np.array(["t", "g", "q", "w", "z"] * 8, dtype=object))
 
     monkeypatch.setattr(datasets, "fetch_openml", fake_fetch_openml)
     five = BASE.replace("dense out 3 softmax", "dense out 5 softmax")
     by_name = _train_module(five.format(data='openml "hls4ml_lhc_jets_hlf"', part='"p"'), write_spec, tmp_path)
     x, y = by_name.load_data(None)
     assert calls[-1] == {"as_frame": False, "parser": "auto", "name": "hls4ml_lhc_jets_hlf"}
-    assert x.shape == (40, 16) and x.dtype == np.float32 and sorted(set(y.tolist())) == [0, 1, 2, 3, 4]
+    assert x.shape == (40, 4) and x.dtype == np.float32 and sorted(set(y.tolist())) == [0, 1, 2, 3, 4]
     assert y[0] == 2  # 't' among the sorted g, q, t, w, z
     by_id = _train_module(five.format(data='openml "42468" target class', part='"p"'), write_spec, tmp_path, name="id.qap")
     by_id.load_data(None)
@@ -392,9 +397,9 @@ def test_file_formats_and_label_columns(write_spec: Callable[..., Path], tmp_pat
     pd = pytest.importorskip("pandas")
     h5py = pytest.importorskip("h5py")
     rng = np.random.default_rng(1)
-    x = rng.normal(size=(30, 16)).astype("float32")
+    x = rng.normal(size=(30, 4)).astype("float32")
     y = rng.integers(0, 3, size=30)
-    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(16)])
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(4)])
     frame.insert(0, "kind", np.array(["x", "y", "z"])[y])
     frame.to_csv(tmp_path / "named.csv", index=False)
     frame.drop(columns=["kind"]).assign(label=y).to_csv(tmp_path / "last.csv", index=False)
@@ -469,7 +474,9 @@ def test_hostile_spec_file_name(tmp_path: Path) -> None:
     loaded = load(spec)
     out = build(loaded.spec, tmp_path / "o", sources=loaded.sources)
     _check_literals(out, {})
-    header = (out / "train.py").read_text(encoding="utf-8").splitlines()[1]
+    lines = (out / "train.py").read_text(encoding="utf-8").splitlines()
+    assert lines[1] == "# -*- coding: utf-8 -*-"
+    header = lines[2]
     assert header.startswith("# Generated by qapc") and str(spec) in header
 
 

@@ -174,9 +174,9 @@ CASES: list[Case] = [
     Case("data_file", BASE.replace('openml "x"', 'file "x.txt"'), "E601", 7, 15, "use a .npz, .h5, .csv or .parquet file"),
     Case("sweep_path", BASE + "sweep {\n    quant.bitz in [4, 6]\n}\n", "E801", 11, 5, "did you mean 'quant.bits', 'quant.bias' or 'quant.inputs'?"),
     Case("sweep_layer", BASE + "sweep {\n    fc9.units in [4, 6]\n}\n", "E801", 11, 5, "did you mean 'fc1'?"),
-    Case("sweep_value", BASE + "sweep {\n    fc1.units in [4, big]\n}\n", "E802", 11, 5, "e.g. fc1.units in [8, 16, 32]"),
+    Case("sweep_value", BASE + "sweep {\n    fc1.units in [4, big]\n}\n", "E802", 11, 22, "e.g. fc1.units in [8, 16, 32]"),
     Case("sweep_empty", BASE + "sweep {\n    quant.bits in []\n}\n", "E803", 11, 19, "list at least one value, e.g. `quant.bits in [4, 6, 8]`"),
-    Case("sweep_noprune", BASE + "sweep {\n    prune.rounds in [1, 2]\n}\n", "E802", 11, 5, "add prune { schedule iterative { ... } }"),
+    Case("sweep_noprune", BASE + "sweep {\n    prune.rounds in [1, 2]\n}\n", "E802", 11, 22, "add prune { schedule iterative { ... } }"),
     Case("bits_no_unit", BASE.replace("input 16", "input 16\n    quant weights 6"), "E209", 3, 19, "write `6 bits`"),
     Case("rewind_typo", BASE + "prune {\n    schedule iterative { rewind initial }\n}\n", "E204", 11, 33, "did you mean 'init'? (expected one of: init, none)"),
     Case(
@@ -232,6 +232,107 @@ CASES: list[Case] = [
     Case("derive_cycle", BASE + "model a from b {\n}\nmodel b from a {\n}\n", "E006", 10, 14, None),
     Case("layer_in_base_model", BASE.replace("dense fc1 8 relu", "layer fc1 { reuse 2 }"), "E201", 3, 5, "write `model m from BASE { ... }`"),
     Case("remove_unknown", BASE + "model n from m {\n    remove fc3\n}\n", "E308", 11, 12, "did you mean 'fc1'?"),
+    # -- what would fail at run time, or build firmware that disagrees with the model --------------
+    Case("ufixed_weights", BASE.replace("input 16", "input 16\n    quant weights ufixed<6,0>"), "E404", 3, 19, "use fixed<7,1>: the same step and range, with a sign bit"),
+    Case("ufixed_bias", BASE.replace("dense fc1 8 relu", "dense fc1 8 relu { bias ufixed<4,1> }"), "E404", 3, 29, "use fixed<5,2>: the same step and range, with a sign bit"),
+    Case(
+        "ufixed_linear",
+        BASE.replace("dense fc1 8 relu", "dense fc1 8 linear { activations ufixed<6,0> }"),
+        "E404",
+        3,
+        38,
+        "write `relu` if negative values should become 0, else use fixed<7,1>: the same step and range, with a sign bit",
+    ),
+    Case("ufixed_precision", BASE + "target fpga {\n    precision ufixed<16,6>\n}\n", "E404", 11, 15, "use fixed<17,7>"),
+    Case("model_cxx_keyword", BASE.replace("model m {", "model int {"), "E310", 1, 7, "rename the model, e.g. `model int_net`"),
+    Case("model_macro", BASE.replace("model m {", "model EOF {"), "E310", 1, 7, "rename the model, e.g. `model eof`"),
+    Case("model_too_long", BASE.replace("model m {", "model " + "m" * 300 + " {"), "E310", 1, 7, "rename the model, e.g. `model " + "m" * 60 + "`"),
+    Case("layer_underscore", BASE.replace("dense fc1 8 relu", "dense _fc1 8 relu"), "E310", 3, 11, "rename the layer, e.g. fc1 or conv_a"),
+    Case(
+        "typedef_clash",
+        BASE.replace("dense out 5 softmax", "dense out 5\n    activation p_exp relu\n    activation p softmax"),
+        "E309",
+        5,
+        16,
+        "rename one of them",
+    ),
+    Case(
+        "softmax_one_unit",
+        BASE.replace("dense out 5 softmax", "dense out 1 softmax").replace("classes 5", "classes 2\n    loss binary_crossentropy"),
+        "E311",
+        4,
+        17,
+        "use sigmoid for one output (with `loss binary_crossentropy`), or give the layer one unit per class",
+    ),
+    Case(
+        "sparse_ce_no_softmax",
+        BASE.replace("dense out 5 softmax", "dense out 5").replace("classes 5", "classes 5\n    loss sparse_categorical_crossentropy"),
+        "E311",
+        4,
+        11,
+        "write `dense out 5 softmax`",
+    ),
+    Case("activation_after_output", BASE.replace("dense out 5 softmax", "dense out 5 softmax\n    activation act relu"), "E311", 5, 20, "write `activation act softmax`"),
+    Case(
+        "dropout_after_output",
+        BASE.replace("dense out 5 softmax", "dense out 5 softmax\n    dropout d 0.1"),
+        "E311",
+        5,
+        13,
+        "end the model with the layer whose activation is softmax",
+    ),
+    Case(
+        "digits_input",
+        BASE.replace("input 16", "input 128").replace('data openml "x"', "data sklearn digits").replace("classes 5", "classes 10").replace("dense out 5", "dense out 10"),
+        "E603",
+        2,
+        11,
+        "write `input 64, or input (8, 8, 1) for the 8×8 images`",
+    ),
+    Case(
+        "digits_classes",
+        BASE.replace("input 16", "input 64").replace('data openml "x"', "data sklearn digits"),
+        "E304",
+        8,
+        5,
+        "write `classes 10`, or leave `classes` out",
+    ),
+    Case("split_test_zero", BASE.replace("classes 5", "classes 5\n    split test 0, val 0.25"), "E602", 9, 5, "e.g. split test 0.2, val 0.25"),
+    Case(
+        "prune_nothing_prunable",
+        BASE.replace("input 16\n    dense fc1 8 relu\n    dense out 5 softmax", "input 5\n    activation out softmax") + "prune {\n    schedule iterative { rounds 2 }\n}\n",
+        "E502",
+        9,
+        1,
+        "remove the prune section",
+    ),
+    Case("derived_input_twice", BASE + "model n from m {\n    input 8\n    input 4\n}\n", "E104", 12, 5, "first given at line 11"),
+    Case(
+        "derived_layer_twice",
+        BASE + "model n from m {\n    dense fc1 4 relu\n    layer fc1 { reuse 2 }\n}\n",
+        "E104",
+        12,
+        11,
+        "first at line 11; say everything about it in one statement",
+    ),
+    Case("sweep_point_classes", BASE + "sweep {\n    out.units in [5, 10]\n}\n", "E304", 11, 22, "make it `dense out 5 ...`"),
+    Case("sweep_seed_range", BASE + "sweep {\n    train.seed in [1, 4294967296]\n}\n", "E802", 11, 23, None),
+    Case(
+        "sweep_grid_too_large",
+        BASE + "sweep {\n" + "".join(f"    train.{k} in [1, 2, 3, 4, 5, 6, 7, 8, 9]\n" for k in ("seed", "epochs", "batch", "patience")) + "}\n",
+        "E805",
+        10,
+        1,
+        "give the axes fewer values, or explore the space with a `search { ... }` block",
+    ),
+    Case(
+        "search_range_end",
+        BASE + "search {\n    fc1.reuse in 1..3\n}\n",
+        "E306",
+        11,
+        21,
+        "nearest valid: 1, 2, 4",
+    ),
     Case(
         "early_stop_typo",
         BASE.replace("classes 5", "classes 5\n    early_stop patiense 3"),
@@ -275,12 +376,40 @@ def test_base_is_clean() -> None:
 
 
 def test_every_code_is_exercised_or_documented() -> None:
-    used = {c.code for c in CASES} | {"E004"}  # E004 is tested on raw bytes below
+    used = {c.code for c in CASES + WARNINGS} | {"E004"}  # E004 is tested on raw bytes below
     docs = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text(encoding="utf-8")
     for code in CODES:
         assert f"`{code}`" in docs, f"{code} missing from docs/language.md"
     unexercised = set(CODES) - used
     assert not unexercised, f"no golden case for {sorted(unexercised)}"
+
+
+WARNINGS = [
+    Case("unsigned_inputs", BASE.replace("input 16", "input 16\n    quant inputs ufixed<8,3>"), "W404", 3, 18, "write `scale minmax` in the train section (values in [0, 1]), or use a signed fixed<W,I> input"),
+    Case("prune_rounds_zero", BASE + "prune {\n    schedule iterative { rounds 0 }\n}\n", "W501", 11, 5, "remove the prune section, or prune e.g. rounds 4; rate 20%"),
+    Case("prune_rate_zero", BASE + "prune {\n    schedule iterative { rate 0% }\n}\n", "W501", 11, 5, "remove the prune section, or prune e.g. rounds 4; rate 20%"),
+    Case(
+        "prune_after_training",
+        BASE.replace("input 16", "input 4").replace('data openml "x"', "data sklearn iris").replace("classes 5", "epochs 3").replace("dense out 5", "dense out 3")
+        + "prune {\n    schedule constant { target 50%; begin 5000 }\n}\n",
+        "W502",
+        11,
+        5,
+        "begin before step 3, or train longer",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", WARNINGS, ids=[c.name for c in WARNINGS])
+def test_golden_warnings(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Specs that run, but not as written: a warning with its caret, and the spec still checks."""
+    (tmp_path / "spec.qap").write_text(case.text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    loaded = load_file("spec.qap")
+    assert loaded.ok and loaded.spec is not None
+    (d,) = loaded.diagnostics
+    got = (d.code, d.severity, d.span.line if d.span else None, d.span.column if d.span else None, d.hint)
+    assert got == (case.code, "warning", case.line, case.column, case.hint)
 
 
 def test_not_utf8() -> None:

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,6 +59,15 @@ json.dump({{"accuracy": 0.93, "auc": {{"mean": 0.99}}, "loss": 0.2, "epochs": a.
            "sparsity": {{"layers": {{"fc1": 0.8, "fc2": 0.8, "out": 0.8}}, "total": 0.8}}, "wall_time_s": 1.0}}, open("metrics.json", "w"))
 """
 
+# A train.py that starts a grandchild and both wait: what a kill of `qapc run` must not leave behind.
+FAKE_HANG = r"""
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+open("pids", "w").write(f"{{os.getpid()}} {{child.pid}}")
+print("@qapc {{\"step\": \"train\", \"epoch\": 1}}", flush=True)
+time.sleep(600)
+"""
+
 FAKE_CONVERT = r"""
 import argparse, json, sys
 BEHAVIOUR = {behaviour!r}
@@ -63,7 +77,8 @@ print("@qapc " + json.dumps({{"step": "convert"}}), flush=True)
 if BEHAVIOUR == "convert_error":
     raise RuntimeError("Unsupported layer type: QConv3D")
 print("@qapc " + json.dumps({{"step": "emulate"}}), flush=True)
-json.dump({{"agreement": {{"argmax": 4, "fraction": 1.0}}, "max_abs_diff": 0.0, "mean_abs_diff": 0.0, "n_rows": 4,
+agree = 3 if BEHAVIOUR == "disagree" else 4
+json.dump({{"agreement": {{"argmax": agree, "fraction": agree / 4}}, "max_abs_diff": 0.0, "mean_abs_diff": 0.0, "n_rows": 4,
            "hls_accuracy": 0.93, "qkeras_accuracy": 0.93, "synth": a.synth}}, open("firmware.json", "w"))
 """
 
@@ -76,7 +91,7 @@ def fake_build(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], list[Path]]:
     def install(behaviour: str = "ok") -> list[Path]:
         def build(spec: ir.Spec, out_dir: Path, spec_path: str | None) -> None:
             used.append(out_dir)
-            (out_dir / "train.py").write_text(FAKE_TRAIN.format(behaviour=behaviour))
+            (out_dir / "train.py").write_text((FAKE_HANG if behaviour == "hang" else FAKE_TRAIN).format(behaviour=behaviour))
             (out_dir / "convert.py").write_text(FAKE_CONVERT.format(behaviour=behaviour))
             (out_dir / "manifest.json").write_text(json.dumps({"versions": {"qapc": "test"}}))
 
@@ -117,7 +132,7 @@ def test_cli_run_prints_summary(tmp_path: Path, fake_build: Callable[[str], list
     assert main(["run", str(SPECS / "digits_qap.qap"), "-o", str(tmp_path / "b"), "--epochs", "1"]) == 0
     cap = capsys.readouterr()
     assert "93.00% (QKeras)" in cap.out and "100.00% of 4 test rows agree" in cap.out
-    assert "[2/4] train    done in" in cap.err and "[3/4] convert  done in" in cap.err
+    assert "[3/6] train    done in" in cap.err and "[4/6] convert  done in" in cap.err and "[6/6] verify   done in" in cap.err
     # and the report reads the run back
     assert main(["report", str(SPECS / "digits_qap.qap"), "-o", str(tmp_path / "b"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["measured"]["accuracy"] == 0.93
@@ -171,7 +186,7 @@ def test_nan_weights_are_divergence(tmp_path: Path, fake_build: Callable[[str], 
 def test_bad_data_file(tmp_path: Path, fake_build: Callable[[str], list[Path]], capsys: pytest.CaptureFixture[str]) -> None:
     fake_build("ok")
     err = _fails(capsys, ["run", str(SPECS / "digits_qap.qap"), "-o", str(tmp_path / "b"), "--data", str(tmp_path / "nope.npz")])
-    assert f"step 'train' failed: data file not found: {tmp_path / 'nope.npz'}" in err
+    assert f"step 'tools' failed: data file not found: {tmp_path / 'nope.npz'}" in err
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"this is not an npz file")
     err = _fails(capsys, ["run", str(SPECS / "digits_qap.qap"), "-o", str(tmp_path / "b"), "--data", str(garbage)])
@@ -188,7 +203,7 @@ def test_missing_file_named_in_spec(tmp_path: Path, write_spec: Callable[..., Pa
     assert loaded.spec is not None, loaded.diagnostics
     with pytest.raises(StepError) as e:
         run_spec(loaded.spec, tmp_path / "b", spec_path=str(path))
-    assert e.value.step == "train" and "data file not found: jets.npz" in e.value.cause
+    assert e.value.step == "tools" and "data file not found: jets.npz" in e.value.cause
 
 
 def test_gpp_missing(tmp_path: Path, fake_build: Callable[[str], list[Path]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,8 +211,8 @@ def test_gpp_missing(tmp_path: Path, fake_build: Callable[[str], list[Path]], ca
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     err = _fails(capsys, ["run", str(SPECS / "digits_qap.qap"), "-o", str(tmp_path / "b")])
-    assert "step 'convert' failed: g++ not found on PATH" in err
-    assert (tmp_path / "b" / "model.h5").is_file() and (tmp_path / "b" / "metrics.json").is_file()
+    assert "step 'tools' failed: g++ not found on PATH" in err
+    assert not (tmp_path / "b" / "model.h5").exists()  # found out before training, not after
 
 
 def test_conversion_error(tmp_path: Path, fake_build: Callable[[str], list[Path]], capsys: pytest.CaptureFixture[str]) -> None:
@@ -241,9 +256,9 @@ def test_display_in_a_log() -> None:
             d({"stage": "train", "step": "train", "round": r, "rounds": 2, "epoch": e, "epochs": 3, "loss": 0.5, "val_accuracy": 0.9})
     d({"event": "step", "stage": "train", "status": "done", "elapsed_s": 3.2, "accuracy": 0.95})
     lines = buf.getvalue().splitlines()
-    assert lines[0] == "[2/4] train    round 1/2 · epoch 1/3 · loss 0.5 · val accuracy 90.0%"
+    assert lines[0] == "[3/6] train    round 1/2 · epoch 1/3 · loss 0.5 · val accuracy 90.0%"
     assert len(lines) == 5  # first and last epoch of each round, then done
-    assert lines[-1] == "[2/4] train    done in 3.2 s (accuracy 95.0%)"
+    assert lines[-1] == "[3/6] train    done in 3.2 s (accuracy 95.0%)"
     assert describe({"stage": "convert", "step": "emulate", "message": "compiling"}) == "emulate · compiling"
     assert describe({"stage": "train", "step": "train", "round": 0, "rounds": 0, "epoch": 2, "epochs": 9}) == "epoch 2/9"
 
@@ -257,5 +272,92 @@ def test_display_on_a_terminal() -> None:
     d({"stage": "train", "epoch": 1, "epochs": 3})
     d({"event": "step", "stage": "train", "status": "failed", "elapsed_s": 1.0, "cause": "boom"})
     text = buf.getvalue()
-    assert "\r\033[K[2/4] train    epoch 1/3" in text
-    assert text.endswith("[2/4] train    FAILED after 1.0 s: boom\n")
+    assert "\r\033[K[3/6] train    epoch 1/3" in text
+    assert text.endswith("[3/6] train    FAILED after 1.0 s: boom\n")
+
+
+def test_firmware_that_disagrees_fails_the_run(tmp_path: Path, fake_build: Callable[[str], list[Path]], capsys: pytest.CaptureFixture[str]) -> None:
+    fake_build("disagree")  # 3 of 4 rows agree: 75%
+    out = tmp_path / "b"
+    err = _fails(capsys, ["run", str(SPECS / "digits_qap.qap"), "-o", str(out), "-q"])
+    assert "step 'verify' failed: the firmware disagrees with the model: QKeras ↔ HLS argmax agreement 75.00% (3/4 test rows) is below the required 99%" in err
+    results = json.loads((out / "results.json").read_text())  # the figures are kept, and say it failed
+    assert results["verify"] == {"min_agreement": 0.99, "agreement": 0.75, "ok": False, "reason": results["verify"]["reason"]}
+    assert main(["run", str(SPECS / "digits_qap.qap"), "-o", str(out), "-q", "--min-agreement", "75%"]) == 0
+    assert "75.00% of 4 test rows agree" in capsys.readouterr().out
+    # the spec's own threshold
+    spec = _spec().model_copy(update={"target": _spec().target.model_copy(update={"agreement": 0.7})})
+    assert run_spec(spec, out)["verify"]["ok"] is True
+    with pytest.raises(StepError) as e:
+        run_spec(spec, out, min_agreement=0.8)
+    assert e.value.step == "verify" and e.value.results is not None
+
+
+def test_one_run_per_folder(tmp_path: Path, fake_build: Callable[[str], list[Path]], capsys: pytest.CaptureFixture[str]) -> None:
+    from qapdsl import outdir
+
+    fake_build("ok")
+    out = tmp_path / "b"
+    with outdir.lock(out, "run"):
+        assert main(["run", str(SPECS / "digits_qap.qap"), "-o", str(out), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert f"{out} is in use by another `qapc run` (pid {os.getpid()}" in err
+        assert main(["build", str(SPECS / "digits_qap.qap"), "-o", str(out)]) == 2
+    assert not (out / "results.json").exists() and not (out / "train.py").exists()
+    assert main(["run", str(SPECS / "digits_qap.qap"), "-o", str(out), "-q"]) == 0  # free again
+
+
+def test_missing_ml_stack_stops_before_training(tmp_path: Path, fake_build: Callable[[str], list[Path]], monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_build("ok")
+    monkeypatch.setattr(pipeline, "ML_MODULES", (*pipeline.ML_MODULES, "qapc_no_such_module"))
+    with pytest.raises(StepError) as e:
+        run_spec(_spec(), tmp_path / "b")
+    assert e.value.step == "tools" and "lacks qapc_no_such_module" in e.value.cause and "pip install" in e.value.cause
+    assert not (tmp_path / "b" / "train.py").exists()
+
+
+DRIVER = r"""
+import sys
+sys.path.insert(0, {tests!r})
+import pytest
+from test_runner import FAKE_HANG
+from qapdsl.runner import pipeline
+from qapdsl.cli import main
+
+def build(spec, out_dir, spec_path):
+    (out_dir / "train.py").write_text(FAKE_HANG.format(behaviour="hang"))
+
+pipeline._build = build
+sys.exit(main(["run", {spec!r}, "-o", {out!r}, "-q"]))
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie waits for its parent to reap it: it runs no more
+        return f.read().split(") ")[-1][:1] != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_run_leaves_no_process(sig: signal.Signals, tmp_path: Path) -> None:
+    """`qapc run` killed mid-training (SIGTERM, or SIGKILL that it cannot catch): its train.py and that script's own children die too."""
+    out = tmp_path / "b"
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER.format(tests=str(Path(__file__).parent), spec=str(SPECS / "digits_qap.qap"), out=str(out)))
+    proc = subprocess.Popen([sys.executable, str(driver)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "pids").is_file() or len((out / "pids").read_text().split()) < 2:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    pids = [int(p) for p in (out / "pids").read_text().split()]
+    assert all(_alive(p) for p in pids)
+    proc.send_signal(sig)
+    rc = proc.wait(30)
+    assert rc == (130 if sig == signal.SIGTERM else -signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in pids), "train.py or its child outlived qapc"

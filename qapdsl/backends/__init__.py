@@ -26,7 +26,7 @@ def render(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, source
     import jinja2
 
     from qapdsl import __version__
-    from qapdsl.backends import hls4ml, manifest, qkeras
+    from qapdsl.backends import hls4ml, manifest, qkeras, verify
     from qapdsl.backends.literals import SpecLines, py
     from qapdsl.backends.plan import make_plan
     from qapdsl.resources import templates_dir
@@ -47,16 +47,21 @@ def render(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, source
     env.filters["py"] = py
     train = env.get_template("train.py.j2").render(**qkeras.train_context(spec, plan, lines, out_dir, path))
     convert = env.get_template("convert.py.j2").render(**hls4ml.convert_context(spec, plan, path, __version__))
-    config = hls4ml.config_yaml(spec, plan, path, __version__)
+    config = hls4ml.config(spec, plan)
+    manifest_data = manifest.manifest(spec, __version__)
     files = {
         "train.py": train,
-        "hls4ml_config.yml": config,
+        "hls4ml_config.yml": hls4ml.config_yaml(spec, plan, path, __version__),
         "convert.py": convert,
         "manifest.json": manifest.manifest_json(spec, __version__),
     }
+    out = {name: text.encode("utf-8") for name, text in files.items()}
+    # each file read back as its consumer reads it: the bytes must mean what we generated
     for name in ("train.py", "convert.py"):
-        compile(files[name], name, "exec")  # a template bug must fail the build, not the run
-    return {name: text.encode("utf-8") for name, text in files.items()}
+        verify.check_python(name, files[name], out[name])
+    verify.check_yaml("hls4ml_config.yml", out["hls4ml_config.yml"], config)
+    verify.check_json("manifest.json", out["manifest.json"], manifest_data)
+    return out
 
 
 def build(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, sources: Mapping[str, SourceFile | str] | None = None) -> Path:

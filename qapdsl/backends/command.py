@@ -14,7 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qapdsl import outdir
     from qapdsl.backends import BuildError, build
+    from qapdsl.backends.writer import WriteError
     from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_USAGE, load_checked
 
     checked = load_checked(args.spec, args.model)
@@ -23,10 +25,14 @@ def run(args: argparse.Namespace) -> int:
     spec, loaded = checked
     out = Path(args.out) if args.out else Path("build") / spec.model.name
     try:
-        build(spec, out, spec_path=args.spec, sources=loaded.sources)
+        with outdir.lock(out, "build"):
+            build(spec, out, spec_path=args.spec, sources=loaded.sources)
     except BuildError as e:
         print(f"qapc: cannot build {args.spec}: {e}", file=sys.stderr)
         return EXIT_SPEC
+    except (outdir.OutputDirError, WriteError) as e:
+        print(f"qapc: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as e:
         print(f"qapc: cannot write {out}: {e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,11 +7,12 @@ accumulators and results for dense and conv layers.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from qapdsl import ir
+from qapdsl import ir, schema
 from qapdsl.backends.literals import comment_text
-from qapdsl.backends.plan import HLS_BACKENDS, Plan
+from qapdsl.backends.plan import HLS_BACKENDS, BuildError, Plan
 
 OUTPUT_DIR = "hls_project"
 
@@ -19,6 +20,8 @@ OUTPUT_DIR = "hls_project"
 def config(spec: ir.Spec, plan: Plan) -> dict[str, Any]:
     """hls4ml's configuration dictionary (what `convert_from_config` takes, minus `KerasModel`)."""
     target = spec.target
+    if not re.match(schema.PART_NAME, target.part):  # `qapc check` refuses it (E205); the backend never trusts that
+        raise BuildError(f"part {target.part!r} is not an FPGA part name", target.span, code="E205")
     layers: dict[str, Any] = {plan.input_name: {"Precision": {"result": plan.input_precision.hls()}}}
     for kl in plan.layers:
         if kl.hls:

@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from qapdsl import ir, quant, shapes
+from qapdsl import ir, names, quant, shapes
 from qapdsl.source import Span
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -42,6 +42,8 @@ TANH_RESULT = quant.Fixed(True, 18, 2, "RND", "SAT")
 TABLE_SIZE = 1024
 
 RESERVED = frozenset({"input"})  # hls4ml refuses layers named `input`
+# What hls4ml 1.3.0 appends to a layer's name for the C++ typedefs of its tensors and tables
+HLS_TYPEDEF_SUFFIXES = ("accum_t", "table_t", "exp_table_t", "inv_table_t", "inv_inp_t", "inp_norm_t", "result_t", "scale_t", "bias_t", "weight_t")
 
 HLS_BACKENDS = {"vivado": "Vivado", "vitis": "Vitis", "quartus": "Quartus", "oneapi": "oneAPI", "catapult": "Catapult"}
 
@@ -90,9 +92,40 @@ def fixed_of(p: ir.Precision) -> quant.Fixed:
 
 
 def check_name(name: str, span: Span | None = None) -> str:
-    if not IDENTIFIER.match(name):
-        raise BuildError(f"'{name}' is not an identifier", span, "names are letters, digits and '_', starting with a letter", code="E207")
+    """A layer name TensorFlow and hls4ml's C++ accept (`qapdsl.names`), else BuildError E310."""
+    problem = names.layer_name_problem(name)
+    if problem is not None:
+        raise BuildError(f"layer name '{name}' cannot be used: {problem}", span, "rename the layer, e.g. fc1 or conv_a", code="E310")
     return name
+
+
+def check_model_name(model: ir.Model) -> None:
+    problem = names.model_name_problem(model.name)
+    if problem is not None:
+        raise BuildError(
+            f"model name '{model.name}' cannot be used: {problem}",
+            model.name_span or model.span,
+            f"rename the model, e.g. `model {names.suggestion(model.name)}`",
+            code="E310",
+        )
+
+
+def check_typedefs(layer_names: list[str], model: ir.Model) -> None:
+    """hls4ml makes C++ typedefs from layer names (`fc1_accum_t`, `fc1_relu_table_t`, `out_softmax_exp_table_t`):
+    two layers must not make the same one (`a_exp` beside a softmax `a`)."""
+    owner: dict[str, str] = {}
+    for name in layer_names:
+        for suffix in HLS_TYPEDEF_SUFFIXES:
+            typedef = f"{name}_{suffix}"
+            other = owner.setdefault(typedef, name)
+            if other != name:
+                clash = next((layer for layer in model.layers if layer.name in (name, other)), None)
+                raise BuildError(
+                    f"layers '{other}' and '{name}' would both make hls4ml's C++ type {typedef}",
+                    clash.spans.get("name", clash.span) if clash else model.span,
+                    "rename one of them",
+                    code="E309",
+                )
 
 
 def quantizer(q: ir.Quant, role: str, activation: str | None = None) -> str | None:
@@ -158,7 +191,7 @@ def batchnorm_layer(name: str, layer: ir.Layer) -> KerasLayer:
 def make_plan(spec: ir.Spec) -> Plan:
     model = spec.model
     target = spec.target
-    check_name(model.name, model.span)  # it names the hls4ml project (C++ functions) and appears in docstrings
+    check_model_name(model)  # it names the hls4ml project: the C++ top function, files, Tcl
     if spec.prune is not None and spec.prune.bias and spec.prune.schedule.kind != "iterative":
         raise BuildError(
             "pruning biases (`bias on`) needs the iterative schedule; tfmot prunes kernels only",
@@ -344,9 +377,10 @@ def make_plan(spec: ir.Spec) -> Plan:
         else:  # pragma: no cover - the IR's Literal keeps this unreachable
             raise BuildError(f"unsupported layer kind {kind}")
 
-    names = [input_name] + [kl.name for kl in layers] + list(linear_entries)
-    counts = Counter(names)  # linear: `names.count` made checking a 8,000-layer spec take 11 s
-    dupes = sorted({n for n, c in counts.items() if c > 1} | ({n for n in names if n in RESERVED}))
+    all_names = [input_name] + [kl.name for kl in layers] + list(linear_entries)
+    check_typedefs([kl.name for kl in layers], model)
+    counts = Counter(all_names)  # linear: `list.count` made checking a 8,000-layer spec take 11 s
+    dupes = sorted({n for n, c in counts.items() if c > 1} | ({n for n in all_names if n in RESERVED}))
     if dupes:
         clash = next((layer for layer in model.layers if layer.name in dupes), None)
         raise BuildError(

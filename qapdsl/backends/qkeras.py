@@ -9,6 +9,7 @@ from typing import Any
 from qapdsl import ir
 from qapdsl.backends.literals import SpecLines, comment_text
 from qapdsl.backends.plan import BuildError, Plan
+from qapdsl.data import file_path
 
 WRAP = 120  # longer layer constructors get one argument per line
 
@@ -17,15 +18,11 @@ def data_literal(spec: ir.Spec, out_dir: Path) -> dict[str, Any]:
     """The data source; a file path is stored relative to the output folder (the script resolves it from its own)."""
     data = spec.train.data
     out: dict[str, Any] = {"source": data.source, "name": data.name, "target": data.target}
-    if data.source == "file":
-        origin = data.span.file if data.span else (spec.sources[0].path if spec.sources else ".")
-        base = Path(origin).parent if origin not in ("<spec>", "") else Path(".")
-        path = Path(data.name)
-        if path.is_absolute():
-            out["path"] = str(path)
-        else:
-            resolved = (base / path).resolve()
-            out["path"] = Path(os.path.relpath(resolved, out_dir.resolve())).as_posix()
+    path = file_path(spec)
+    if path is not None:
+        # as written when absolute; else relative to the build folder, so the folder and the data can move together
+        absolute = Path(data.name).is_absolute()
+        out["path"] = str(path) if absolute else Path(os.path.relpath(path.resolve(), out_dir.resolve())).as_posix()
     return out
 
 

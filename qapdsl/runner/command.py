@@ -24,6 +24,17 @@ def _positive(text: str) -> int:
     return n
 
 
+def _fraction(text: str) -> float:
+    """`99%`, `99.5%` or `0.99`."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a fraction: {text!r} (write 99% or 0.99)") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0% and 100%, not {text}")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--model", help="run this model instead of the last one declared")
@@ -31,6 +42,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=_positive, metavar="N", help="override the spec's epochs (per pruning round for iterative pruning)")
     p.add_argument("--data", metavar="PATH", help="override the spec's data with a file (.npz, .h5, .csv, .parquet)")
     p.add_argument("--synth", action="store_true", help="also run HLS synthesis when the vendor tool is on PATH")
+    p.add_argument(
+        "--min-agreement",
+        type=_fraction,
+        metavar="X",
+        help="least QKeras ↔ HLS argmax agreement for the run to pass, e.g. 99%% or 0.99 (default: the spec's `agreement`, else 99%%)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display, only the summary")
 
 
@@ -71,7 +88,10 @@ def summary(results: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qapdsl.cmdutil import load_checked
+    import signal
+
+    from qapdsl import outdir
+    from qapdsl.cmdutil import EXIT_USAGE, load_checked
     from qapdsl.report_command import default_build_dir
     from qapdsl.runner.pipeline import StepError, run_spec
     from qapdsl.runner.progress import Display
@@ -81,14 +101,34 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     spec = checked[0]
     out_dir = Path(args.out) if args.out else default_build_dir(spec)
+
+    def terminate(*_: object) -> None:
+        raise KeyboardInterrupt  # unwinds through the runner, which stops its scripts' process groups
+
+    signal.signal(signal.SIGTERM, terminate)
     display = None if args.quiet else Display(sys.stderr)
-    if display is not None:
-        print(f"qapc run {args.spec} → {out_dir}", file=sys.stderr)
     try:
-        results = run_spec(spec, out_dir, epochs=args.epochs, data=args.data, synth=args.synth, progress=display, spec_path=args.spec)
+        with outdir.lock(out_dir, "run"):
+            if display is not None:
+                print(f"qapc run {args.spec} → {out_dir}", file=sys.stderr)
+            results = run_spec(
+                spec,
+                out_dir,
+                epochs=args.epochs,
+                data=args.data,
+                synth=args.synth,
+                progress=display,
+                spec_path=args.spec,
+                min_agreement=args.min_agreement,
+            )
+    except outdir.OutputDirError as e:
+        print(f"qapc: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except StepError as e:
         if display is not None:
             display.close()
+        if e.results is not None:
+            print(summary(e.results))
         print(f"qapc: step '{e.step}' failed: {e.cause}", file=sys.stderr)
         if e.log is not None and e.log.is_file():
             print(f"  full output: {e.log}", file=sys.stderr)

@@ -1,24 +1,34 @@
-"""The step runner behind `qapc run` (and the sweeps): build → train → convert → report.
+"""The step runner behind `qapc run` (and the sweeps): tools → build → train → convert → report → verify.
 
     results = run_spec(spec, Path("build/digits_qap"), epochs=5, progress=print)
 
+- tools:   before anything runs, what the run needs is there: g++, and the ML stack in the
+           interpreter the scripts run with; a data file exists (`preflight`).
 - build:   the backends write train.py, hls4ml_config.yml, convert.py and manifest.json (in process).
 - train:   `python train.py --out DIR [--epochs N] [--data PATH]` → model.h5, metrics.json,
            test_data.npz, activations.npz.
 - convert: `python convert.py --model model.h5 --data test_data.npz --out DIR [--synth]` → hls4ml
            project, C++ emulation compiled with g++ and compared with QKeras → firmware.json.
 - report:  neural efficiency from activations.npz, the report figures, → results.json, report.md.
+- verify:  the firmware must agree with the model: QKeras ↔ HLS argmax agreement at least
+           `target.agreement` (default 99%); below it the run fails, its figures kept.
 
-The scripts run as subprocesses of the same interpreter (sys.executable), with
-their output (stdout and stderr) saved to DIR/<step>.log; the `@qapc {json}`
-lines they print are parsed and passed to `progress`. A step that fails raises
-`StepError(step, cause)` with a cause a person can act on (the exception the
-script died of, the missing tool, the diverged loss); what earlier steps wrote
-is kept, and no results.json is written.
+The scripts run as subprocesses of the same interpreter (sys.executable), each
+under `supervise.py` in a process group of its own, so that neither a killed
+`qapc` (SIGKILL included) nor Ctrl-C leaves a train.py, convert.py or g++
+writing into the folder. Their output (stdout and stderr) is saved to
+DIR/<step>.log; the `@qapc {json}` lines they print are parsed and passed to
+`progress`. A step that fails raises `StepError(step, cause)` with a cause a
+person can act on (the exception the script died of, the missing tool, the
+diverged loss); what earlier steps wrote is kept, and no results.json is
+written (except for `verify`, whose figures are the point).
+
+The caller holds the folder (`qapdsl.outdir.lock`): one run per folder at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -37,7 +47,9 @@ from typing import Any
 
 from qapdsl import __version__, ir
 
-STEPS = ("build", "train", "convert", "report")
+STEPS = ("tools", "build", "train", "convert", "report", "verify")
+ML_MODULES = ("tensorflow", "qkeras", "tensorflow_model_optimization", "hls4ml", "sklearn", "yaml")
+SUPERVISOR = Path(__file__).with_name("supervise.py")
 DATA_SUFFIXES = (".npz", ".h5", ".hdf5", ".csv", ".parquet")
 SYNTH_TOOLS = {"vivado": "vivado_hls", "vitis": "vitis_hls", "quartus": "i++", "oneapi": "icpx", "catapult": "catapult"}
 
@@ -47,11 +59,12 @@ Progress = Callable[[dict[str, Any]], None]
 class StepError(Exception):
     """A pipeline step failed; `cause` says why in words a user can act on."""
 
-    def __init__(self, step: str, cause: str, log: Path | None = None) -> None:
+    def __init__(self, step: str, cause: str, log: Path | None = None, results: dict[str, Any] | None = None) -> None:
         super().__init__(f"step '{step}' failed: {cause}")
         self.step = step
         self.cause = cause
         self.log = log
+        self.results = results  # what the run measured, when it got that far (verify)
 
 
 def _quiet(_: dict[str, Any]) -> None:
@@ -135,9 +148,20 @@ def run_script(
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["QAPC_SUPERVISOR_PARENT"] = str(os.getpid())
     cmd = [sys.executable, str(script), *args]
     try:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, str(SUPERVISOR), *cmd],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            bufsize=1,
+            env=env,
+            start_new_session=True,  # its own process group: stopped as a whole (see supervise.py)
+        )
     except OSError as e:
         raise StepError(step, f"cannot start {sys.executable}: {e.strerror or e}") from None
     tail: deque[str] = deque(maxlen=400)
@@ -165,16 +189,21 @@ def run_script(
                 emit(event)
                 cause = watch(event) if watch else None
                 if cause:
-                    proc.kill()
-                    proc.wait()
+                    _stop(proc)
                     raise StepError(step, cause, log_path)
         rc = proc.wait()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
     if rc != 0:
         raise StepError(step, reported or cause_from_output(list(tail), rc, script.name), log_path)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Kill the supervisor's whole process group (the script and whatever it started), then reap it."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _read_json(path: Path, step: str) -> dict[str, Any]:
@@ -201,23 +230,59 @@ def _build(spec: ir.Spec, out_dir: Path, spec_path: str | None) -> None:
         raise StepError("build", str(e)) from None
 
 
-def _data_arg(spec: ir.Spec, data: str | None, spec_path: str | None) -> str | None:
-    """The --data argument for train.py (an absolute path), after checking the file is there."""
+def _data_arg(spec: ir.Spec, data: str | None) -> str | None:
+    """The --data argument for train.py (an absolute path), after checking the file is there.
+
+    Without an override, the spec's own data file is checked (relative to the spec file that
+    declares it: `qapdsl.data.file_path`, as the build writes it into train.py) and None returned.
+    """
+    from qapdsl.data import file_path
+
     if data is None:
-        if spec.train.data.source != "file":
+        p = file_path(spec)
+        if p is None:
             return None
-        p = Path(spec.train.data.name)
-        if not p.is_absolute() and spec_path is not None:
-            p = Path(spec_path).parent / p
         shown = spec.train.data.name
+        step = "tools"
     else:
         p = Path(data)
         shown = data
+        step = "tools"
     if p.suffix.lower() not in DATA_SUFFIXES:
-        raise StepError("train", f"data file {shown}: unsupported type '{p.suffix}' (use {', '.join(DATA_SUFFIXES)})")
+        raise StepError(step, f"data file {shown}: unsupported type '{p.suffix}' (use {', '.join(DATA_SUFFIXES)})")
     if not p.is_file():
-        raise StepError("train", f"data file not found: {shown}" + (f" (looked at {p.resolve()})" if str(p) != shown else ""))
+        raise StepError(step, f"data file not found: {shown}" + (f" (looked at {p.resolve()})" if str(p) != shown else ""))
     return str(p.resolve()) if data is not None else None
+
+
+def preflight(spec: ir.Spec, data: str | None) -> dict[str, Any]:
+    """What the run needs, checked before anything runs (raises StepError('tools', ...) with the fix).
+
+    g++ for hls4ml's C++ emulation; the ML stack importable by the interpreter the
+    scripts run with; the data file. Returns what was found, for the step's line.
+    """
+    found: dict[str, Any] = {}
+    gxx = shutil.which("g++")
+    if gxx is None:
+        raise StepError("tools", "g++ not found on PATH: hls4ml's C++ emulation needs a C++ compiler (Debian/Ubuntu: apt-get install g++)")
+    found["g++"] = gxx
+    probe = "import importlib.util, json, sys; print(json.dumps([m for m in sys.argv[1:] if importlib.util.find_spec(m) is None]))"
+    try:
+        out = subprocess.run([sys.executable, "-c", probe, *ML_MODULES], capture_output=True, text=True, timeout=60, check=False)
+        missing = json.loads(out.stdout or "null")
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        raise StepError("tools", f"cannot run {sys.executable}: {e}") from None
+    if not isinstance(missing, list):
+        raise StepError("tools", f"cannot check the ML stack of {sys.executable}: {out.stderr.strip()[-300:]}")
+    if missing:
+        raise StepError(
+            "tools",
+            f"{sys.executable} lacks {', '.join(missing)}: the generated scripts need the ML stack; "
+            "install it with `pip install 'qapc[ml]'` (in this repository: bash scripts/setup.sh)",
+        )
+    found["python"] = sys.executable
+    found["data"] = _data_arg(spec, data)
+    return found
 
 
 def _check_metrics(metrics: Mapping[str, Any], log: Path) -> None:
@@ -289,6 +354,7 @@ def run_spec(
     synth: bool = False,
     progress: Progress | None = None,
     spec_path: str | None = None,
+    min_agreement: float | None = None,
 ) -> dict[str, Any]:
     """Build, train, convert and emulate `spec` in `out_dir`; return (and write) results.json.
 
@@ -296,15 +362,19 @@ def run_spec(
     vendor tool is on PATH (else it is recorded as skipped). `progress` gets
     every event: the runner's own (`{"event": "step", "stage", "status": start|done|failed, ...}`,
     `{"event": "warning", ...}`) and the scripts' `@qapc` lines (with `stage` added).
-    Raises StepError when a step fails.
+    `min_agreement` overrides the spec's `target.agreement`. Raises StepError when a step fails.
     """
     from qapdsl import report
 
+    threshold = spec.target.agreement if min_agreement is None else min_agreement
     emit = progress or _quiet
     out_dir = Path(out_dir).resolve()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
     timings: dict[str, float] = {}
+
+    with _step("tools", emit, timings):
+        data_arg = preflight(spec, data)["data"]
 
     with _step("build", emit, timings):
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -312,7 +382,6 @@ def run_spec(
         _build(spec, out_dir, spec_path)
 
     with _step("train", emit, timings) as info:
-        data_arg = _data_arg(spec, data, spec_path)
         _clear(out_dir, "metrics.json")
         args = ["--out", str(out_dir)]
         if epochs is not None:
@@ -333,8 +402,6 @@ def run_spec(
     with _step("convert", emit, timings) as info:
         if synth_plan.get("reason"):
             emit({"event": "warning", "stage": "convert", "message": synth_plan["reason"]})
-        if shutil.which("g++") is None:
-            raise StepError("convert", "g++ not found on PATH: hls4ml's C++ emulation needs a C++ compiler (install g++)")
         _clear(out_dir, "firmware.json")
         args = ["--model", str(out_dir / "model.h5"), "--data", str(out_dir / "test_data.npz"), "--out", str(out_dir)]
         if synth:
@@ -363,7 +430,7 @@ def run_spec(
             "spec_sha256": spec.sources[0].sha256 if spec.sources else None,
             "build_dir": str(out_dir),
             "started": started,
-            "overrides": {"epochs": epochs, "data": data, "synth": synth},
+            "overrides": {"epochs": epochs, "data": data, "synth": synth, "min_agreement": min_agreement},
             "versions": manifest.get("versions"),
             "steps": {name: {"wall_time_s": round(t, 3)} for name, t in timings.items()},
             "metrics": metrics,
@@ -372,13 +439,42 @@ def run_spec(
         }
         rep = report.build(spec, results, efficiency)
         results["report"] = rep.to_dict()
+        results["verify"] = verdict(firmware, threshold)
         results["wall_time_s"] = round(time.monotonic() - t0, 3)
         results = report.finite(results)
         (out_dir / "report.md").write_text(render_report_md(results, rep), encoding="utf-8")
         tmp = out_dir / ".results.json.tmp"
         tmp.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         os.replace(tmp, out_dir / "results.json")
+
+    with _step("verify", emit, timings):
+        if not results["verify"]["ok"]:
+            raise StepError("verify", results["verify"]["reason"], out_dir / "convert.log", results)
     return results
+
+
+def verdict(firmware: Mapping[str, Any], threshold: float) -> dict[str, Any]:
+    """Does the firmware compute what the model computes? Argmax agreement against the threshold."""
+    agreement = firmware.get("agreement")
+    fraction = agreement.get("fraction") if isinstance(agreement, Mapping) else None
+    argmax = agreement.get("argmax") if isinstance(agreement, Mapping) else None
+    rows = firmware.get("n_rows")
+    out: dict[str, Any] = {"min_agreement": threshold, "agreement": fraction, "ok": True, "reason": None}
+    if not isinstance(fraction, int | float):
+        out.update(ok=False, reason="the conversion measured no QKeras ↔ HLS agreement (no test rows?)")
+    elif fraction < threshold:
+        diff = firmware.get("max_abs_diff")
+        out.update(
+            ok=False,
+            reason=(
+                f"the firmware disagrees with the model: QKeras ↔ HLS argmax agreement {100 * fraction:.2f}% ({argmax}/{rows} test rows) "
+                f"is below the required {100 * threshold:g}%"
+                + (f", max |diff| {diff:.3g}" if isinstance(diff, int | float) else "")
+                + "; firmware.json lists the precision hls4ml used per layer (widen `accum`/`result` or `target.precision` for float layers), "
+                "or accept less with `agreement X%` in the target section or --min-agreement"
+            ),
+        )
+    return out
 
 
 def render_report_md(results: Mapping[str, Any], rep: Any) -> str:

@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import queue
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,22 +44,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", action="store_true", help="write the tables and plots from the storage; run nothing")
     p.add_argument("--heartbeat", type=int, default=10, metavar="S", help="seconds between a running trial's heartbeats (default 10)")
     p.add_argument("--grace", type=int, default=60, metavar="S", help="a trial with no heartbeat for this long was killed: rerun it (default 60)")
-
-
-@contextlib.contextmanager
-def _dir_lock(out: Path) -> Iterator[bool]:
-    """One `qapc sweep` per build directory at a time (the points' folders are shared)."""
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / ".sweep.lock", "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _write(path: Path, text: str) -> None:
@@ -143,12 +125,15 @@ def run(args: argparse.Namespace) -> int:
         seed=spec.train.seed,
     )
     title = f"{model} {kind}"
-    with _dir_lock(out) as mine:
-        if not mine:
-            raise UsageError(f"another qapc sweep is running in {out}")
-        if args.report:
-            return _report_only(job, points, axes, out, title)
-        return _run_study(job, points, axes, out, title, args.jobs, args.worker)
+    from qapdsl import outdir
+
+    try:
+        with outdir.lock(out, "sweep"):  # one qapc per folder: the points' folders are shared
+            if args.report:
+                return _report_only(job, points, axes, out, title)
+            return _run_study(job, points, axes, out, title, args.jobs, args.worker)
+    except outdir.OutputDirError as e:
+        raise UsageError(str(e)) from None
 
 
 def _report_only(job: Any, points: Any, axes: list[str], out: Path, title: str) -> int:

@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from qapdsl import checks, ir, paths
+from qapdsl.paths import Token, token
 from qapdsl.diagnostics import Diagnostic
-
-Token = int | float | str
-
 
 class ExpandError(Exception):
     """A point's settings do not apply, or the variant does not check."""
@@ -35,22 +33,6 @@ class ExpandError(Exception):
         self.diagnostics = list(diagnostics)
         lines = [f"{d.code}: {d.message}" + (f" ({d.hint})" if d.hint else "") for d in self.diagnostics]
         super().__init__(f"point {label}: " + "; ".join(lines))
-
-
-def token(value: ir.SweepValue) -> Token:
-    """The Optuna-storable form of a sweep value (see the module docstring)."""
-    if not isinstance(value, ir.Quant):
-        return value
-    q = value
-    if q.kind == "fixed":
-        text = f"{'fixed' if q.signed else 'ufixed'}<{q.width},{q.integer}>"
-    elif q.kind == "bits":
-        text = f"{q.width} bits int {q.integer}"
-    elif q.kind == "po2":
-        text = f"po2<{q.width}>"
-    else:
-        text = q.kind
-    return f"{text} alpha {q.alpha}" if q.alpha else text
 
 
 def axis_tokens(axis: ir.Axis) -> dict[Token, ir.SweepValue]:
@@ -106,7 +88,7 @@ def variant(spec: ir.Spec, settings: Sequence[tuple[str, ir.SweepValue]]) -> ir.
             out = paths.apply(out, path, value)
         except paths.PathError as e:
             raise ExpandError(text, [Diagnostic(e.code, e.message, None, e.hint)]) from e
-    errors = [d for d in checks.check(out) if d.severity == "error"]
+    errors = checks.check_point(out)
     if errors:
         raise ExpandError(text, errors)
     return out
@@ -159,7 +141,7 @@ def fingerprint(spec: ir.Spec, **options: Any) -> str:
 
 def _strip(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if k not in ("span", "spans", "input_span")}
+        return {k: _strip(v) for k, v in obj.items() if k not in ("span", "spans", "input_span", "name_span", "value_spans")}
     if isinstance(obj, list):
         return [_strip(v) for v in obj]
     return obj

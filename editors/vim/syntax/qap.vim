@@ -19,11 +19,11 @@ syntax keyword qapConstant quartus random resource rmsprop same sgd sklearn stan
 syntax keyword qapConstant valid vitis vivado wine
 syntax keyword qapQuantKind binary bits float po2 ternary
 syntax keyword qapActivation linear relu sigmoid softmax tanh
-syntax keyword qapKey accum activations backend batch batchnorm begin bias budget classes clock data
-syntax keyword qapKey early_stop end epochs frequency initial input io l1 l2 log loss method nobias
-syntax keyword qapKey objective optimizer part power precision quant rate result reuse rewind rounds
-syntax keyword qapKey sampler scale schedule scope seed select skip split strategy target trials
-syntax keyword qapKey weights layer remove
+syntax keyword qapKey accum activations agreement backend batch batchnorm begin bias budget classes
+syntax keyword qapKey clock data early_stop end epochs frequency initial input io l1 l2 log loss
+syntax keyword qapKey method nobias objective optimizer part power precision quant rate result reuse
+syntax keyword qapKey rewind rounds sampler scale schedule scope seed select skip split strategy
+syntax keyword qapKey target trials weights layer remove
 syntax keyword qapLayerKind activation avgpool batchnorm conv1d conv2d dense dropout flatten maxpool
 syntax keyword qapSection prune search sweep target train
 syntax keyword qapStructure model from in

@@ -1,0 +1,65 @@
+"""The data a spec names: what is known about it before training, and where its file is.
+
+- scikit-learn's bundled datasets are fixed: their sample, feature and class counts
+  are facts `qapc check` uses (an `input 128` on digits, 64 features, is an error
+  at check time rather than a crash in train.py). A test compares these figures
+  with scikit-learn's own.
+- A `data file "PATH"` is relative to the spec file that declares it, also when
+  that spec is imported; `file_path` is the one place that resolves it (the
+  build writes it into train.py, the runner checks it exists before training).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from qapdsl import ir
+
+
+@dataclass(frozen=True)
+class Known:
+    samples: int
+    features: int
+    classes: int
+
+
+SKLEARN: dict[str, Known] = {
+    "digits": Known(samples=1797, features=64, classes=10),
+    "iris": Known(samples=150, features=4, classes=3),
+    "wine": Known(samples=178, features=13, classes=3),
+    "breast_cancer": Known(samples=569, features=30, classes=2),
+}
+
+
+def known(spec: ir.Spec) -> Known | None:
+    """Sample, feature and class counts when the data is fixed (scikit-learn's), else None."""
+    data = spec.train.data
+    return SKLEARN.get(data.name) if data.source == "sklearn" else None
+
+
+def split_sizes(samples: int, test: float, val: float) -> tuple[int, int, int]:
+    """(train, val, test) rows as train.py's `train_test_split` makes them (it rounds the held-out part up)."""
+    n_test = math.ceil(test * samples)
+    rest = samples - n_test
+    n_val = math.ceil(val * rest)
+    return rest - n_val, n_val, n_test
+
+
+def file_path(spec: ir.Spec) -> Path | None:
+    """The data file of a `data file` spec, resolved against the spec file that declares it (None for other sources).
+
+    Absolute paths stay as they are; a relative one is joined to the folder of the
+    file the `data` statement was written in (its span), which is the imported
+    file when the train section comes from an import.
+    """
+    data = spec.train.data
+    if data.source != "file":
+        return None
+    path = Path(data.name)
+    if path.is_absolute():
+        return path
+    origin = data.span.file if data.span else (spec.sources[0].path if spec.sources else "<spec>")
+    base = Path(origin).parent if origin not in ("<spec>", "") else Path(".")
+    return base / path

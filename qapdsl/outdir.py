@@ -1,0 +1,108 @@
+"""The output folder of `qapc build` / `qapc run`: what may be used as one, and one qapc at a time.
+
+- `check(path)` refuses, with a message a person can act on, what cannot hold a
+  build: a file, a dangling symbolic link, the root of the file system, and a path
+  with characters that hls4ml would paste into C macros, Tcl and shell scripts.
+- `lock(path, command)` holds an exclusive `flock` on `<path>/.qapc.lock` while a
+  build or a run writes there: a second `qapc build` / `qapc run` into the same
+  folder fails at once, naming the process that holds it, instead of both
+  writing and one reporting the other's figures. The lock dies with its process
+  (a killed run never leaves the folder locked).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+LOCK_NAME = ".qapc.lock"
+PATH_UNSAFE = frozenset("\"'\\$`[]{};")
+"""Characters refused in a build folder's path: hls4ml puts that path into a C macro
+(`-D WEIGHTS_DIR="..."`), Tcl scripts and shell commands, where each of these
+characters can end a string or start a substitution."""
+
+
+def unsafe_path(path: str) -> str | None:
+    """The first character of `path` that must not reach hls4ml's C, Tcl and shell, or None."""
+    for ch in path:
+        if ch in PATH_UNSAFE or not ch.isprintable():
+            return ch
+    return None
+
+
+class OutputDirError(Exception):
+    """The folder cannot be used; the message says why and what to do (exit code 2)."""
+
+
+def check(path: Path) -> Path:
+    """`path` if a build may go there (it need not exist yet); raises OutputDirError."""
+    shown = str(path)
+    if path.is_symlink() and not path.exists():
+        raise OutputDirError(f"{shown} is a symbolic link to {os.readlink(path)}, which does not exist; remove the link or create its target")
+    if path.exists() and not path.is_dir():
+        raise OutputDirError(f"{shown} is a file, not a folder; give -o a folder (it is created when missing)")
+    resolved = path.resolve()
+    if resolved == Path(resolved.anchor):
+        raise OutputDirError(f"refusing to write into the root folder {resolved}; give -o a folder of its own, e.g. -o build/model")
+    for parent in [resolved, *resolved.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise OutputDirError(f"cannot create {shown}: {parent} is a file")
+    bad = unsafe_path(str(resolved))
+    if bad is not None:
+        raise OutputDirError(
+            f"the path of {shown} ({resolved}) holds {bad!r}, which hls4ml would paste into C macros, Tcl and shell scripts; "
+            "choose a folder whose path has none of \" ' \\ $ ` [ ] { } ; or control characters"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def lock(path: Path, command: str) -> Iterator[Path]:
+    """Hold the folder for `command` ('build', 'run', ...); creates it when missing.
+
+    A folder this call created is removed again if the body fails and left nothing in it.
+    """
+    check(path)
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputDirError(f"cannot create {path}: {e.strerror or e}") from None
+    lock_path = path / LOCK_NAME
+    try:
+        fh = open(lock_path, "a+", encoding="utf-8")
+    except OSError as e:
+        raise OutputDirError(f"cannot write in {path}: {e.strerror or e}") from None
+    ok = False
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputDirError(f"{path} is in use by {_holder(lock_path)}; wait for it to finish, or use another folder (-o DIR)") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps({"pid": os.getpid(), "command": command, "since": time.strftime("%H:%M:%S")}) + "\n")
+        fh.flush()
+        yield path
+        ok = True
+    finally:
+        fh.close()  # releases the lock
+        if not ok and created:
+            with contextlib.suppress(OSError):
+                lock_path.unlink()
+                path.rmdir()  # only when empty: nothing that someone else put there is removed
+
+
+def _holder(lock_path: Path) -> str:
+    try:
+        info = json.loads(lock_path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not isinstance(info, dict) or "pid" not in info:
+        return "another qapc process"
+    return f"another `qapc {info.get('command', '?')}` (pid {info['pid']}, since {info.get('since', '?')})"
