@@ -180,7 +180,7 @@ def test_completion_of_sweep_paths_by_layer_kind() -> None:
 def test_layer_path_kinds_agree_with_paths_apply() -> None:
     """The per-kind sweep paths offered are exactly those qapdsl.paths accepts."""
     text = (ROOT / "tests" / "specs" / "all_layers.qap").read_text(encoding="utf-8")
-    conv1d = "model m { input (16, 2); conv1d k 4 relu kernel 3; flatten f; dense out 10 softmax }\ntrain { data sklearn digits }\n"
+    conv1d = "model m { input (32, 2); conv1d k 4 relu kernel 3; flatten f; dense out 10 softmax }\ntrain { data sklearn digits }\n"
     samples = {"units": 8, "filters": 8, "weights": 6, "bias": 6, "activations": 6, "activation": "relu", "reuse": 1, "l1": 0.001, "l2": 0.001, "rate": 0.1}
     assert set(samples) == set(paths.LAYER_PATHS)
     seen: set[str] = set()
