@@ -123,8 +123,8 @@ class Checker(Generic[T]):
         analyse: Callable[[str, int, str], T],
         publish: Callable[[str, T], None],
         min_delay: float = 0.03,
-        max_delay: float = 0.3,
-        delay_factor: float = 0.25,
+        max_delay: float = 0.15,
+        delay_factor: float = 0.1,
         abandon_after: float = 2.0,
         detach_after: float = 10.0,
     ) -> None:
