@@ -39,7 +39,7 @@ END_MARK = "# --- END GENERATED WORDS ---"
 # `split test 0.2, val 0.25`, `conv2d c 8 relu kernel 3 stride 1`). The
 # vocabulary does not say which words play that role, so it is said here;
 # every other vocabulary word that is not a key is a constant.
-OPTION_WORDS = frozenset({"int", "kernel", "stride", "padding", "pool", "lr", "patience", "target", "test", "val"})
+OPTION_WORDS = frozenset({"alpha", "int", "kernel", "stride", "padding", "pool", "lr", "patience", "target", "test", "val"})
 
 
 @dataclass(frozen=True)
@@ -171,8 +171,8 @@ def tmlanguage(w: Words) -> dict[str, object]:
         ),
         "structure": rule(word_re(["model", "from"]), "keyword.other.qap"),
         "membership": rule(STMT_START + "(" + NAME + r")\s+(in)" + NOT_AFTER, "variable.other.path.qap", "keyword.operator.in.qap"),
-        "layer": rule(STMT_START + "(" + alt(w.layer_kinds) + r")\s+(" + NAME + ")", "storage.type.layer.qap", "entity.name.layer.qap"),
-        "layer_ref": rule(STMT_START + "(" + alt(w.layer_refs) + r")\s+(" + NAME + ")", "keyword.other.key.qap", "variable.other.layer.qap"),
+        "layer": rule(STMT_START + "(" + alt(w.layer_kinds) + r")\s+(" + NAME + ")", "storage.type.layer.qap", "entity.name.function.layer.qap"),
+        "layer_ref": rule(STMT_START + "(" + alt(w.layer_refs) + r")\s+(" + NAME + ")", "keyword.other.key.qap", "entity.name.function.layer.qap"),
         "key": rule(STMT_START + "(" + alt(w.keys) + ")" + NOT_AFTER, "keyword.other.key.qap"),
         "layer_kind": rule(STMT_START + "(" + alt(w.layer_kinds + w.layer_refs) + ")" + NOT_AFTER, "storage.type.layer.qap"),
         "fixtype": {
@@ -246,10 +246,13 @@ def vocabulary_test(w: Words) -> str:
         case(line, u, "keyword.other.unit.qap", at=line.rindex(u))
     for f in w.fixkinds:
         case(f" weights {f}<6,1>", f, "storage.type.fixed.qap")
+    case(" model m from base {", "m", "entity.name.type.model.qap", at=len(" model "))
     for k in w.layer_kinds:
         case(f" {k} layer_name", k, "storage.type.layer.qap")
+        case(f" {k} layer_name", "layer_name", "entity.name.function.layer.qap")
     for r in w.layer_refs:
         case(f" {r} layer_name", r, "keyword.other.key.qap")
+        case(f" {r} layer_name", "layer_name", "entity.name.function.layer.qap")
     for k in w.keys:
         case(f" {k} 1", k, "keyword.other.key.qap")
     for a in w.activations:
@@ -316,7 +319,10 @@ def vim_syntax(w: Words) -> str:
         r'syntax match qapPath "\v<[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+>"',
         r'syntax match qapGlob "\v[A-Za-z0-9_]*[*?][A-Za-z0-9_*?]*"',
         r'syntax match qapNumber "\v(\w|\.)@<!' + number + r'"',
-        r'syntax match qapRange "\v\d\zs\.\.\ze[+-.]?\d"',
+        # a range is one match (defined after qapNumber, so it wins where both start): its bounds are numbers
+        r'syntax match qapRange "\v(\w|\.)@<!' + number + r'\.\.' + number + r'" contains=qapRangeBound,qapRangeDots',
+        r'syntax match qapRangeBound "\v' + number + r'" contained',
+        r'syntax match qapRangeDots "\.\." contained',
         # a quantity starts at its number, so its unit wins over a keyword of the same spelling (`6 bits`)
         r'syntax match qapQuantity "\v(\w|\.)@<!' + number + r'\s*(' + valt(alpha_units) + r'>' + "".join("|\\" + u for u in other_units) + r')" contains=qapUnit',
         r'syntax match qapUnit "\v(' + valt(alpha_units) + r'>' + "".join("|\\" + u for u in other_units) + r')" contained',
@@ -344,7 +350,8 @@ def vim_syntax(w: Words) -> str:
         "highlight default link qapPath Identifier",
         "highlight default link qapGlob Special",
         "highlight default link qapNumber Number",
-        "highlight default link qapRange Operator",
+        "highlight default link qapRangeBound Number",
+        "highlight default link qapRangeDots Operator",
         "highlight default link qapQuantity Number",
         "highlight default link qapUnit Special",
         "highlight default link qapFixMode Constant",

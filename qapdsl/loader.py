@@ -167,6 +167,8 @@ def _read(st: _State, data: bytes, display: str, key: str, base_dir: Path) -> No
         if child_key in st.files or child_key in st.digests:
             continue  # already loaded (diamond imports)
         try:
+            if child_path.exists() and not child_path.is_file():  # a FIFO or a device would block the read, or read a stream
+                raise OSError(0, "not a regular file")
             child_data = child_path.read_bytes()
         except OSError as e:
             st.diagnostics.append(

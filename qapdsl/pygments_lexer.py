@@ -25,8 +25,8 @@ LAYER_REFS: tuple[str, ...] = ('layer', 'remove')
 KEYS: tuple[str, ...] = ('accum', 'activations', 'agreement', 'backend', 'batch', 'batchnorm', 'begin', 'bias', 'budget', 'classes', 'clock', 'data', 'early_stop', 'end', 'epochs', 'frequency', 'initial', 'input', 'io', 'l1', 'l2', 'log', 'loss', 'method', 'nobias', 'objective', 'optimizer', 'part', 'power', 'precision', 'quant', 'rate', 'result', 'reuse', 'rewind', 'rounds', 'sampler', 'scale', 'schedule', 'scope', 'seed', 'select', 'skip', 'split', 'strategy', 'target', 'trials', 'weights')
 ACTIVATIONS: tuple[str, ...] = ('linear', 'relu', 'sigmoid', 'softmax', 'tanh')
 QUANT_KINDS: tuple[str, ...] = ('binary', 'bits', 'float', 'po2', 'ternary')
-OPTIONS: tuple[str, ...] = ('activations', 'bias', 'inputs', 'int', 'kernel', 'lr', 'padding', 'patience', 'pool', 'stride', 'target', 'test', 'val', 'weights')
-CONSTANTS: tuple[str, ...] = ('accuracy', 'adam', 'auc', 'bops', 'breast_cancer', 'catapult', 'cmaes', 'constant', 'digits', 'file', 'fpga', 'global', 'init', 'iris', 'iterative', 'latency', 'magnitude', 'maximize', 'minimize', 'minmax', 'none', 'off', 'on', 'oneapi', 'openml', 'parallel', 'polynomial', 'quartus', 'random', 'resource', 'rmsprop', 'same', 'sgd', 'sklearn', 'standard', 'stream', 'tpe', 'valid', 'vitis', 'vivado', 'wine')
+OPTIONS: tuple[str, ...] = ('activations', 'alpha', 'bias', 'inputs', 'int', 'kernel', 'lr', 'padding', 'patience', 'pool', 'stride', 'target', 'test', 'val', 'weights')
+CONSTANTS: tuple[str, ...] = ('accuracy', 'adam', 'auc', 'auto', 'auto_po2', 'bops', 'breast_cancer', 'catapult', 'cmaes', 'constant', 'digits', 'file', 'fpga', 'global', 'init', 'iris', 'iterative', 'latency', 'magnitude', 'maximize', 'minimize', 'minmax', 'none', 'off', 'on', 'oneapi', 'openml', 'parallel', 'polynomial', 'quartus', 'random', 'resource', 'rmsprop', 'same', 'sgd', 'sklearn', 'standard', 'stream', 'tpe', 'valid', 'vitis', 'vivado', 'wine')
 # --- END GENERATED WORDS ---
 # fmt: on
 
@@ -80,7 +80,7 @@ class QapLexer(RegexLexer):  # type: ignore[misc]  # Pygments is untyped
             (_NOT_BEFORE + r"(?:model|from)" + _NOT_AFTER, Keyword),
             (_STMT_START + r"(\s*)(" + _NAME + r")(\s+)(in)" + _NOT_AFTER, bygroups(Whitespace, Name.Variable, Whitespace, Operator.Word)),
             (_STMT_START + r"(\s*)(" + _alt(LAYER_KINDS) + r")(\s+)(" + _NAME + ")", bygroups(Whitespace, Keyword.Type, Whitespace, Name.Function)),
-            (_STMT_START + r"(\s*)(" + _alt(LAYER_REFS) + r")(\s+)(" + _NAME + ")", bygroups(Whitespace, Name.Attribute, Whitespace, Name.Variable)),
+            (_STMT_START + r"(\s*)(" + _alt(LAYER_REFS) + r")(\s+)(" + _NAME + ")", bygroups(Whitespace, Name.Attribute, Whitespace, Name.Function)),
             (_STMT_START + r"(\s*)(" + _alt(KEYS) + ")" + _NOT_AFTER, bygroups(Whitespace, Name.Attribute)),
             (_STMT_START + r"(\s*)(" + _alt(LAYER_KINDS + LAYER_REFS) + ")" + _NOT_AFTER, bygroups(Whitespace, Keyword.Type)),
             (r"[ \t\f\r]+", Whitespace),

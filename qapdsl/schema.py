@@ -130,6 +130,23 @@ TARGET_KEYS: dict[str, str] = {
     "agreement": "agreement X% — least QKeras ↔ HLS argmax agreement for `qapc run` to pass (default 99%)",
 }
 
+QUANT_OPTIONS: dict[str, str] = {
+    "alpha": "alpha auto|auto_po2|A — after a quantizer: the quantizer's scale (QKeras alpha): learned per channel, a learned power of two, or a number (default 1)",
+}
+
+# The words of the structure, for hover in editors.
+KEYWORDS: dict[str, str] = {
+    "import": 'import "FILE.qap" — use the models of another spec; its sections are the defaults of this one',
+    "model": "model NAME [from BASE] { ... } — the network: input shape, quantizers, layers",
+    "from": "model NAME from BASE { ... } — derive from BASE: replace, change (`layer`), drop (`remove`) or append layers",
+    "in": "PATH in [V1, V2, ...] | PATH in LO..HI — an axis of a sweep or search",
+    "prune": "prune { ... } — which weights are removed, and on which schedule",
+    "train": "train { ... } — data, split, optimizer, loss and training loop",
+    "target": "target fpga { ... } — hls4ml backend, FPGA part, clock, IO type, strategy, reuse",
+    "sweep": "sweep { PATH in [...] ... } — a grid of variants of the spec, run by `qapc sweep`",
+    "search": "search { PATH in ...; objective ...; trials N } — a search over settings, run by `qapc sweep`",
+}
+
 TARGET_KINDS = ("fpga",)
 
 PART_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}\Z"
@@ -170,7 +187,7 @@ SECTIONS: dict[str, dict[str, str]] = {
 def vocabulary() -> set[str]:
     """Every word with a meaning in some position (for editors and completion)."""
     words: set[str] = set()
-    for table in (MODEL_KEYS, LAYER_SETTINGS, QUANT_ROLES, QUANT_KINDS, PRUNE_KEYS, SCHEDULE_KINDS, TRAIN_KEYS, TARGET_KEYS, SEARCH_KEYS, ACTIVATIONS):
+    for table in (MODEL_KEYS, LAYER_SETTINGS, QUANT_ROLES, QUANT_KINDS, QUANT_OPTIONS, PRUNE_KEYS, SCHEDULE_KINDS, TRAIN_KEYS, TARGET_KEYS, SEARCH_KEYS, ACTIVATIONS):
         words.update(table)
     for table in SCHEDULE_KEYS.values():
         words.update(table)
@@ -217,6 +234,8 @@ def vocabulary() -> set[str]:
             "cmaes",
             "on",
             "off",
+            "auto",
+            "auto_po2",
         }
     )
     return words

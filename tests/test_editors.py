@@ -4,7 +4,7 @@ Word lists are read back from the committed editor files themselves (the
 TextMate JSON, the Vim syntax file, the Pygments lexer's behaviour), never
 copied here; the reference is grammar/qap.lark (`syntax.keywords()`) and
 qapdsl/schema.py (`schema.vocabulary()`). The TextMate grammar's scopes are
-checked by the real vscode-tmgrammar-test (scripts/test.d/tmgrammar.sh).
+checked by the real vscode-tmgrammar-test (scripts/test.d/vscode.sh).
 """
 
 from __future__ import annotations
@@ -168,8 +168,7 @@ SCOPE_TOKENS: list[tuple[str, _TokenType]] = [
     ("entity.name.type.model", Name.Class),
     ("entity.other.inherited-class", Name.Class),
     ("entity.name.section", Name.Namespace),
-    ("entity.name.layer", Name.Function),
-    ("variable.other.layer", Name.Variable),
+    ("entity.name.function.layer", Name.Function),
     ("storage.type", Keyword.Type),
     ("punctuation.definition.typeparameters", Punctuation),
     ("constant.numeric", Number),

@@ -1,23 +1,17 @@
-"""`qapc lsp` tested as an editor uses it: a subprocess spoken to in JSON-RPC over stdio.
-
-Every read has a timeout and the server is killed at the end whatever
-happens, so a broken server fails the test instead of hanging it.
-"""
+"""`qapc lsp` tested as an editor uses it: a subprocess spoken to in JSON-RPC over stdio (tests/lsp_client.py)."""
 
 from __future__ import annotations
 
 import json
-import queue
 import shutil
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lsp_client import TIMEOUT, Client, ResponseError, position
 
 from qapdsl import metrics
 from qapdsl.fmt import format_text
@@ -26,7 +20,6 @@ from qapdsl.loader import load_file
 pytest.importorskip("pygls")
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 15.0
 
 BASE = """\
 # a base model in its own file
@@ -60,123 +53,15 @@ prune {
 """
 
 
-def _qapc() -> list[str]:
-    exe = Path(sys.executable).with_name("qapc")
-    if exe.exists():
-        return [str(exe), "lsp"]
-    found = shutil.which("qapc")
-    return [found, "lsp"] if found else [sys.executable, "-m", "qapdsl.cli", "lsp"]
-
-
-class Client:
-    """A minimal LSP client: Content-Length framing, requests with ids, notifications kept in order."""
-
-    def __init__(self, cwd: Path) -> None:
-        self.proc = subprocess.Popen(_qapc(), cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self.notifications: list[dict[str, Any]] = []
-        self.next_id = 0
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        out = self.proc.stdout
-        assert out is not None
-        try:
-            while True:
-                headers: dict[str, str] = {}
-                while True:
-                    line = out.readline()
-                    if not line:
-                        self.messages.put(None)
-                        return
-                    line = line.strip()
-                    if not line:
-                        break
-                    name, _, value = line.decode("ascii").partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                body = out.read(int(headers["content-length"]))
-                self.messages.put(json.loads(body))
-        except (OSError, ValueError, KeyError):
-            self.messages.put(None)
-
-    def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
-        stdin = self.proc.stdin
-        assert stdin is not None
-        stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        stdin.flush()
-
-    def _next(self, deadline: float) -> dict[str, Any]:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("no message from the server in time")
-        try:
-            msg = self.messages.get(timeout=remaining)
-        except queue.Empty:
-            raise TimeoutError("no message from the server in time") from None
-        if msg is None:
-            raise EOFError("the server closed its output: " + self.stderr())
-        return msg
-
-    def request(self, method: str, params: Any) -> Any:
-        self.next_id += 1
-        rid = self.next_id
-        self.send({"id": rid, "method": method, "params": params})
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            msg = self._next(deadline)
-            if msg.get("id") == rid and "method" not in msg:
-                assert "error" not in msg, msg
-                return msg.get("result")
-            if "method" in msg and "id" in msg:  # a request from the server (e.g. registerCapability)
-                self.send({"id": msg["id"], "result": None})
-            elif "method" in msg:
-                self.notifications.append(msg)
-
-    def notify(self, method: str, params: Any) -> None:
-        self.send({"method": method, "params": params})
-
-    def wait_for(self, method: str, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        """The first notification (already received or to come) with this method whose params match."""
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            for i, n in enumerate(self.notifications):
-                if n["method"] == method and match(n["params"]):
-                    return self.notifications.pop(i)["params"]  # type: ignore[no-any-return]
-            msg = self._next(deadline)
-            if "method" in msg and "id" in msg:
-                self.send({"id": msg["id"], "result": None})
-            elif "method" in msg:
-                self.notifications.append(msg)
-
-    def diagnostics(self, uri: str) -> list[dict[str, Any]]:
-        return self.wait_for("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)["diagnostics"]  # type: ignore[no-any-return]
-
-    def stderr(self) -> str:
-        if self.proc.poll() is None:
-            return ""
-        assert self.proc.stderr is not None
-        return self.proc.stderr.read().decode("utf-8", "replace")[-2000:]
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=TIMEOUT)
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[Client]:
     c = Client(tmp_path)
     try:
-        result = c.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}})
-        caps = result["capabilities"]
+        caps = c.initialize(tmp_path)["capabilities"]
         assert caps["hoverProvider"] and caps["documentFormattingProvider"] and caps["definitionProvider"]
+        assert caps["referencesProvider"] and caps["renameProvider"] == {"prepareProvider": True}
+        assert caps["documentSymbolProvider"] and caps["codeActionProvider"]
         assert "completionProvider" in caps
-        c.notify("initialized", {})
         yield c
     finally:
         c.close()
@@ -188,14 +73,7 @@ def _open(client: Client, path: Path, text: str | None = None) -> str:
     return uri
 
 
-def _pos(text: str, needle: str, nth: int = 0, offset: int = 0) -> dict[str, int]:
-    """The LSP position of the nth occurrence of `needle` (plus `offset` characters)."""
-    index = -1
-    for _ in range(nth + 1):
-        index = text.index(needle, index + 1)
-    index += offset
-    line = text.count("\n", 0, index)
-    return {"line": line, "character": index - (text.rfind("\n", 0, index) + 1)}
+_pos = position
 
 
 def _labels(result: Any) -> set[str]:
@@ -256,7 +134,14 @@ def test_diagnostics_of_imported_files(client: Client, tmp_path: Path) -> None:
     base_diags = client.diagnostics((tmp_path / "base.qap").as_uri())
     assert [d["code"] for d in base_diags] == ["E204"]
     assert base_diags[0]["range"]["start"] == _pos(BASE, "relu")
-    assert client.diagnostics(uri) == []
+    # the importing buffer says so on its import line, with the problem as related information
+    (summary,) = client.diagnostics(uri)
+    start = _pos(MAIN, '"base.qap"')
+    assert summary["range"] == {"start": start, "end": {**start, "character": start["character"] + len('"base.qap"')}}
+    assert summary["severity"] == 1 and summary["message"].startswith("base.qap has 1 error; first: base.qap:5: unknown activation 'rleu'")
+    (related,) = summary["relatedInformation"]
+    assert related["location"] == {"uri": (tmp_path / "base.qap").as_uri(), "range": base_diags[0]["range"]}
+    assert related["message"].startswith("E204: unknown activation 'rleu'")
 
 
 def test_hover_on_a_layer_shows_shape_precisions_and_bops(client: Client, tmp_path: Path) -> None:
@@ -285,7 +170,7 @@ def test_hover_on_a_layer_shows_shape_precisions_and_bops(client: Client, tmp_pa
     key = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": _pos(text, "rewind")})
     assert "lottery ticket" in key["contents"]["value"]
     # white space: nothing
-    assert client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 2, "character": 0}}) is None
+    assert client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": text.split("\n").index(""), "character": 0}}) is None
 
 
 def test_formatting_is_qapc_fmt(client: Client, tmp_path: Path) -> None:
@@ -434,3 +319,71 @@ def test_lsp_module_is_cheap_to_import() -> None:
     code = "import sys, qapdsl.cli; qapdsl.cli.build_parser(); print('pygls' in sys.modules, 'lsprotocol' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_rename_references_symbols_and_quick_fix(client: Client, tmp_path: Path) -> None:
+    base = tmp_path / "base.qap"
+    base.write_text(BASE)
+    main = tmp_path / "main.qap"
+    main.write_text(MAIN)
+    (tmp_path / "other.qap").write_text('import "base.qap"\n\nmodel wide from base_net { layer fc1 { reuse 4 } }\n')
+    uri = _open(client, main)
+    assert client.diagnostics(uri) == []
+    # references: across the open file, the imported base and another file of the workspace
+    refs = client.request("textDocument/references", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7), "context": {"includeDeclaration": True}})
+    got = sorted((Path(r["uri"][len("file://") :]).name, r["range"]["start"]["line"]) for r in refs)
+    assert got == [("base.qap", 4), ("main.qap", 3), ("other.qap", 2)]
+    refs = client.request("textDocument/references", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7), "context": {"includeDeclaration": False}})
+    assert len(refs) == 2
+    # prepare: the name under the cursor; a key cannot be renamed
+    prep = client.request("textDocument/prepareRename", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7)})
+    assert prep == {"range": {"start": _pos(MAIN, "fc1"), "end": _pos(MAIN, "fc1", offset=3)}, "placeholder": "fc1"}
+    with pytest.raises(ResponseError, match="only the names of models and layers"):
+        client.request("textDocument/prepareRename", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "reuse")})
+    # rename: versioned edits of the open file, plain ones of the files on disk
+    edit = client.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7), "newName": "first"})
+    changes = {Path(c["textDocument"]["uri"][len("file://") :]).name: c for c in edit["documentChanges"]}
+    assert set(changes) == {"base.qap", "main.qap", "other.qap"}
+    assert changes["main.qap"]["textDocument"]["version"] == 1 and changes["base.qap"]["textDocument"]["version"] is None
+    assert all(e["newText"] == "first" for c in changes.values() for e in c["edits"])
+    # invalid names are refused with the reason
+    for bad, why in [("2fast", "not a valid layer name"), ("fc2", "already has a layer named 'fc2'"), ("in", "keyword")]:
+        with pytest.raises(ResponseError, match=why) as err:
+            client.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7), "newName": bad})
+        assert err.value.code == -32803
+    # document symbols
+    syms = client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    assert [(s["name"], s["kind"]) for s in syms] == [("base.qap", 1), ("small", 5), ("prune", 3)]
+    assert [c["name"] for c in syms[1]["children"]] == ["fc1", "fc2"]
+    # a quick fix for a misspelled key
+    typo = MAIN.replace("rounds 4", "rouns 4")
+    client.change(uri, 2, typo)
+    (diag,) = client.diagnostics(uri, 2)
+    actions = client.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": diag["range"], "context": {"diagnostics": [diag]}})
+    assert [a["title"] for a in actions] == ["Change 'rouns' to 'rounds'"]
+    assert actions[0]["kind"] == "quickfix" and actions[0]["isPreferred"] is True
+    assert actions[0]["edit"]["changes"][uri] == [{"range": diag["range"], "newText": "rounds"}]
+
+
+def test_hover_and_completion_do_not_wait_for_the_check(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "jet.qap"
+    text = (ROOT / "specs" / "jet.qap").read_text()
+    uri = _open(client, path, text)
+    assert client.diagnostics(uri, 1) == []
+    # the spec no longer parses: hover still shows the figures (of the last clean version), completion still knows the layers
+    broken = text.replace("weights fixed<8,2> }", "weights fixed<8, }").replace("    skip out", "    skip f")
+    client.change(uri, 2, broken)
+    hover = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": _pos(broken, "fc2", offset=1)})
+    assert "(64,) → (32,)" in hover["contents"]["value"]
+    got = client.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": _pos(broken, "skip f", offset=6)})
+    assert _labels(got) == {"fc1", "fc2", "fc3"}
+    # requests about positions that no longer exist answer nothing instead of failing
+    far = {"line": 500, "character": 80}
+    assert client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": far}) is None
+    assert client.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": far}) is None
+    assert client.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": {"start": far, "end": far}, "context": {"diagnostics": []}}) == []
+    assert [d["code"] for d in client.diagnostics(uri, 2)] == ["E002"]
+    # a document the client never opened: nothing (not an error, and not read from disk)
+    closed = (tmp_path / "never-opened.qap").as_uri()
+    assert client.request("textDocument/hover", {"textDocument": {"uri": closed}, "position": {"line": 0, "character": 0}}) is None
+    assert _labels(client.request("textDocument/completion", {"textDocument": {"uri": closed}, "position": {"line": 0, "character": 0}})) == set()

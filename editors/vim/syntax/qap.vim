@@ -10,13 +10,13 @@ syntax case match
 syntax iskeyword @,48-57,_,46,42,63
 
 " A word with several roles takes the colour of the last list it is in.
-syntax keyword qapOption activations bias inputs int kernel lr padding patience pool stride target
-syntax keyword qapOption test val weights
-syntax keyword qapConstant accuracy adam auc bops breast_cancer catapult cmaes constant digits file
-syntax keyword qapConstant fpga global init iris iterative latency magnitude maximize minimize
-syntax keyword qapConstant minmax none off on oneapi openml parallel polynomial quartus random
-syntax keyword qapConstant resource rmsprop same sgd sklearn standard stream tpe valid vitis vivado
-syntax keyword qapConstant wine
+syntax keyword qapOption activations alpha bias inputs int kernel lr padding patience pool stride
+syntax keyword qapOption target test val weights
+syntax keyword qapConstant accuracy adam auc auto auto_po2 bops breast_cancer catapult cmaes
+syntax keyword qapConstant constant digits file fpga global init iris iterative latency magnitude
+syntax keyword qapConstant maximize minimize minmax none off on oneapi openml parallel polynomial
+syntax keyword qapConstant quartus random resource rmsprop same sgd sklearn standard stream tpe
+syntax keyword qapConstant valid vitis vivado wine
 syntax keyword qapQuantKind binary bits float po2 ternary
 syntax keyword qapActivation linear relu sigmoid softmax tanh
 syntax keyword qapKey accum activations agreement backend batch batchnorm begin bias budget classes
@@ -35,7 +35,9 @@ syntax match qapModelName "\v(<(model|from)\s+)@<=[A-Za-z_][A-Za-z0-9_]*"
 syntax match qapPath "\v<[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+>"
 syntax match qapGlob "\v[A-Za-z0-9_]*[*?][A-Za-z0-9_*?]*"
 syntax match qapNumber "\v(\w|\.)@<![+-]?(\d+\.\d+([eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+([eE][+-]?\d+)?|\d+)"
-syntax match qapRange "\v\d\zs\.\.\ze[+-.]?\d"
+syntax match qapRange "\v(\w|\.)@<![+-]?(\d+\.\d+([eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+([eE][+-]?\d+)?|\d+)\.\.[+-]?(\d+\.\d+([eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+([eE][+-]?\d+)?|\d+)" contains=qapRangeBound,qapRangeDots
+syntax match qapRangeBound "\v[+-]?(\d+\.\d+([eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+([eE][+-]?\d+)?|\d+)" contained
+syntax match qapRangeDots "\.\." contained
 syntax match qapQuantity "\v(\w|\.)@<![+-]?(\d+\.\d+([eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+([eE][+-]?\d+)?|\d+)\s*((bits|GHz|MHz|bit|kHz|ms|ns|us)>|\%)" contains=qapUnit
 syntax match qapUnit "\v((bits|GHz|MHz|bit|kHz|ms|ns|us)>|\%)" contained
 syntax region qapFixType matchgroup=qapQuantKind start="\v<(ufixed|fixed)\s*\<" end="\v\>|$" contains=qapNumber,qapFixMode oneline
@@ -60,7 +62,8 @@ highlight default link qapModelName Function
 highlight default link qapPath Identifier
 highlight default link qapGlob Special
 highlight default link qapNumber Number
-highlight default link qapRange Operator
+highlight default link qapRangeBound Number
+highlight default link qapRangeDots Operator
 highlight default link qapQuantity Number
 highlight default link qapUnit Special
 highlight default link qapFixMode Constant
