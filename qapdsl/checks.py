@@ -39,10 +39,14 @@ def check_buildable(spec: ir.Spec) -> list[Diagnostic]:
     The plan is pure Python (no jinja2, no ML stack), so `qapc check` runs it
     and reports these with their spans instead of leaving them to `qapc build`.
     """
-    from qapdsl.backends.plan import BuildError, make_plan
+    from qapdsl.backends.qkeras import QKeras
+    from qapdsl.plan import BuildError, make_plan
 
     try:
-        make_plan(spec)
+        plan = make_plan(spec)
+        generator = QKeras()
+        for layer in plan.layers:  # what the dialect cannot spell
+            generator.layer(layer)
     except BuildError as e:
         return [Diagnostic(e.code, e.message, e.span, e.hint)]
     return []
