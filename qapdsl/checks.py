@@ -33,6 +33,12 @@ def check(spec: ir.Spec) -> list[Diagnostic]:
     return diags
 
 
+def check_sound(spec: ir.Spec) -> list[Diagnostic]:
+    """What is said of a spec once it has no error: what the backends would refuse, then what the firmware
+    can only approximate (a warning)."""
+    return check_buildable(spec) or check_exactness(spec)
+
+
 def check_buildable(spec: ir.Spec) -> list[Diagnostic]:
     """What the backends refuse (generated-name clashes, limits of hls4ml), found by planning the build.
 
@@ -175,6 +181,44 @@ def check_signedness(spec: ir.Spec) -> list[Diagnostic]:
             severity="warning",
         )
     return diags
+
+
+def check_exactness(spec: ir.Spec) -> list[Diagnostic]:
+    """What the firmware can only approximate, so that `qapc run`'s agreement check may fail (W405, once per spec).
+
+    Everything the spec quantizes is exact: hls4ml gets the same grids and exact sums. Float weights
+    are rounded to the target's precision in the firmware, and tanh and sigmoid (anywhere) and a
+    softmax before the last layer are lookup tables there; a softmax at the output only decides
+    near-ties, which the 99% threshold allows for.
+    """
+    model = spec.model
+    parts: list[tuple[str, Span | None]] = []
+    last = model.layers[-1] if model.layers else None
+    for layer in model.layers:
+        where = layer.spans.get("name", layer.span)
+        if layer.kind in schema.WEIGHT_LAYERS:
+            eff = quant.effective(model, layer)
+            if eff.weights.kind == "float" or (layer.use_bias and eff.bias.kind == "float"):
+                parts.append((f"{layer.name} (float weights)", where))
+        if layer.activation in ("tanh", "sigmoid") and not (layer is last and layer.activation == "sigmoid"):
+            parts.append((f"{layer.name} ({layer.activation}: a lookup table)", layer.spans.get("activation", where)))
+        elif layer.activation == "softmax" and layer is not last:
+            parts.append((f"{layer.name} (softmax before the output: a lookup table)", layer.spans.get("activation", where)))
+    if not parts:
+        return []
+    precision = spec.target.precision or quant.DEFAULT_PRECISION
+    listed = ", ".join(p for p, _ in parts[:4]) + (f" and {len(parts) - 4} more" if len(parts) > 4 else "")
+    return [
+        Diagnostic(
+            "W405",
+            f"the firmware approximates {listed}; its agreement with the model is measured by `qapc run` (at least "
+            f"{100 * spec.target.agreement:g}% or the run fails), not guaranteed",
+            parts[0][1],
+            f"quantize the weights (e.g. `quant weights fixed<8,2>`; float ones become {'fixed' if precision.signed else 'ufixed'}<{precision.width},{precision.integer}> "
+            "in the firmware) and prefer relu to tanh/sigmoid; a float baseline is approximate by nature",
+            "warning",
+        )
+    ]
 
 
 def output_width(layer_shapes: list[shapes.LayerShape]) -> tuple[int, int] | None:

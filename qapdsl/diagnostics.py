@@ -52,6 +52,7 @@ CODES: dict[str, str] = {
     "E403": "quantizer not usable here",
     "E404": "unsigned type for values that can be negative",
     "W404": "unsigned inputs clip negative values",
+    "W405": "the firmware approximates part of the model",
     "E501": "selector matches no layer",
     "E502": "no layer left to prune",
     "E503": "global scope with a tfmot schedule",

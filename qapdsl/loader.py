@@ -102,7 +102,7 @@ def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | Non
 
         ctx.diagnostics.extend(checks.check(spec))
         if not any(d.severity == "error" for d in ctx.diagnostics):  # the generator's own limits, once the spec itself is sound
-            ctx.diagnostics.extend(checks.check_buildable(spec))
+            ctx.diagnostics.extend(checks.check_sound(spec))
     ok = spec is not None and not any(d.severity == "error" for d in ctx.diagnostics)
     ctx.diagnostics.sort(key=lambda d: (d.span.file if d.span else "", d.span.line if d.span else 0, d.span.column if d.span else 0))
     return Loaded(spec if ok else None, ctx.diagnostics, st.sources, files)

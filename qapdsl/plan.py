@@ -198,7 +198,7 @@ def make_plan(spec: ir.Spec) -> Plan:
     linear_entries: dict[str, dict[str, object]] = {}
     input_name = "inputs"  # hls4ml reserves `input`
 
-    inq = quant.input_quant(model)
+    inq = quant.input_quant(spec)
     cur: quant.Fixed
     if inq.kind == "float":
         cur = input_precision = saturating(default)

@@ -88,8 +88,30 @@ def effective(model: ir.Model, layer: ir.Layer) -> LayerQuant:
     return LayerQuant(weights=weights, bias=bias, activations=acts)
 
 
-def input_quant(model: ir.Model) -> ir.Quant:
-    return model.quant.inputs or FLOAT
+def is_quantized(model: ir.Model) -> bool:
+    """Does the spec quantize any tensor (a QAT model), or is it a float model?"""
+    sets = [model.quant, *(layer.quant for layer in model.layers)]
+    return any(q is not None and q.kind != "float" for qs in sets for q in (qs.weights, qs.bias, qs.activations, qs.inputs))
+
+
+def input_quant(spec: ir.Spec) -> ir.Quant:
+    """The network input's quantizer.
+
+    The spec's `quant inputs`, when given. Otherwise, in a model that quantizes
+    anything, the firmware's input type (`target precision`, default fixed<16,6>):
+    an FPGA takes fixed-point inputs, and a float input in the model would make
+    the firmware's rounding of it the one difference between the two (a first
+    layer's quantized activation then flips on a boundary). So the model
+    quantizes its input exactly as the firmware does, and BOPs count those bits.
+    A float model keeps a float input (32 bits for BOPs).
+    """
+    model = spec.model
+    if model.quant.inputs is not None:
+        return model.quant.inputs
+    if not is_quantized(model):
+        return FLOAT
+    p = spec.target.precision or DEFAULT_PRECISION
+    return ir.Quant.model_construct(kind="fixed", width=p.width, integer=max(p.integer, 1), signed=True, alpha=None, span=None)
 
 
 def to_fixed(q: ir.Quant, unsigned: bool = False, rounding: str | None = None, saturation: str | None = None) -> Fixed | None:

@@ -95,7 +95,7 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
     declared = metrics.layer_figures(spec)
     layer_shapes, _ = shapes.infer(model)
     weights_of = {ls.name: ls.weights for ls in layer_shapes}
-    in_q = quant.input_quant(model)
+    in_q = quant.input_quant(spec)
     in_label = "float" if in_q.kind == "float" else (quant.to_fixed(in_q).spec() if quant.to_fixed(in_q) else in_q.kind)  # type: ignore[union-attr]
 
     metrics_json: Mapping[str, Any] = (results or {}).get("metrics") or {}

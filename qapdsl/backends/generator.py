@@ -93,10 +93,9 @@ class Generator:
                 if c:
                     out.append(c)
                 last = pl.spec_layer
-            if pl.spec_layer is None and model.quant.inputs is not None:
-                c = lines.comment(model.quant.inputs.span, "    ")
-                if c:
-                    out.append(c)
+            if pl.op == "input_quant":
+                c = lines.comment(model.quant.inputs.span, "    ") if model.quant.inputs is not None else ""
+                out.append(c or "    # the input, quantized as the firmware takes it (the target's precision): the spec quantizes the model but not its inputs")
             callee, args = self.layer(pl)
             ctor = f"{callee}({', '.join(args)})"
             line = f"    x = prunable({ctor})(x)" if pl.prunable else f"    x = {ctor}(x)"

@@ -244,6 +244,8 @@ def build_model(prunable=lambda layer: layer):
     # specs/jet.qap:4  input 16
     inputs = keras.Input(shape=(16,), name='inputs')
     x = inputs
+    # the input, quantized as the firmware takes it (the target's precision): the spec quantizes the model but not its inputs
+    x = QActivation(quantized_bits(16, 5, keep_negative=1, alpha=1), name='input_q')(x)
     # specs/jet.qap:6  dense fc1 64 relu { batchnorm; l1 1e-4 }
     x = prunable(QDense(
         64,
