@@ -99,10 +99,26 @@ def check_quant(model: ir.Model) -> list[Diagnostic]:
             )
         if layer.kind not in schema.WEIGHT_LAYERS and (lq.weights or lq.bias):
             diags.append(Diagnostic("E307", f"{layer.kind} layer '{layer.name}' has no weights", layer.span, None))
+        for role, q in (("weights", eff.weights if layer.kind in schema.WEIGHT_LAYERS else None), ("bias", eff.bias if layer.kind in schema.WEIGHT_LAYERS and layer.use_bias else None), ("activations", act if layer.activation == "linear" else None)):
+            bad = _one_bit_signed(q)
+            where = (q.span if q else None) or layer.span
+            if bad and not any(d.code == "E403" and d.span == where for d in diags):  # a model-wide quantizer once
+                diags.append(Diagnostic("E403", f"{bad} for the {role} of '{layer.name}'", where, "use `binary` for ±1, or at least 2 bits"))
     inputs = model.quant.inputs
+    bad_input = _one_bit_signed(inputs)
+    if bad_input:
+        diags.append(Diagnostic("E403", f"{bad_input} for the input", inputs.span if inputs else None, "use at least 2 bits"))
     if inputs is not None and inputs.kind in ("binary", "ternary", "po2"):
         diags.append(Diagnostic("E403", f"{inputs.kind} is not usable for the network input", inputs.span, "use fixed<W,I>, N bits or float"))
     return diags
+
+
+def _one_bit_signed(q: ir.Quant | None) -> str | None:
+    """A signed quantizer of one bit: QKeras's quantized_bits(1, ...) rounds to ±1 (a sign), while hls4ml's
+    fixed<1,I> holds -2^(I-1) and 0: the firmware would disagree on every value."""
+    if q is None or q.width != 1 or q.kind not in ("fixed", "bits") or (q.kind == "fixed" and not q.signed):
+        return None
+    return "a signed 1-bit quantizer is ±1 in QKeras but -1 and 0 in hls4ml's fixed<1,I>"
 
 
 def _signed_hint(width: int, integer: int) -> str:
