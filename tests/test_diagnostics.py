@@ -250,6 +250,7 @@ CASES: list[Case] = [
     ),
     Case("bidi_override", BASE.replace('"x"', '"x\u202e"'), "E001", 7, 19, "it makes editors show the text in another order than it is read: remove it"),
     # -- what would fail at run time, or build firmware that disagrees with the model --------------
+    Case("one_bit_signed", BASE.replace("input 16", "input 16\n    quant weights fixed<1,1>"), "E403", 3, 19, "use `binary` for ±1, or at least 2 bits"),
     Case(
         "ufixed_weights",
         BASE.replace("input 16", "input 16\n    quant weights ufixed<6,0>"),
