@@ -62,10 +62,14 @@ CODES: dict[str, str] = {
     "E601": "unsupported data file type",
     "E602": "split fractions out of range",
     "E603": "input does not match the data",
+    "E604": "label column or array not in the data file",
+    "W601": "data file not found",
     "E801": "sweep or search path does not exist",
     "E802": "value not valid for this path",
     "E803": "empty axis",
+    "W804": "sweep or search axis changes nothing",
     "E805": "sweep grid too large",
+    "W806": "values inside a search range cannot build",
 }
 
 

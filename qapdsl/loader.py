@@ -100,7 +100,7 @@ def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | Non
     if spec is not None:  # lowering fell back to defaults where it failed: the checks still run
         from qapdsl import checks
 
-        ctx.diagnostics.extend(checks.check(spec))
+        ctx.diagnostics.extend(checks.check(spec, stand_ins=frozenset(ctx.stand_ins)))
         if not any(d.severity == "error" for d in ctx.diagnostics):  # the generator's own limits, once the spec itself is sound
             ctx.diagnostics.extend(checks.check_sound(spec))
     ok = spec is not None and not any(d.severity == "error" for d in ctx.diagnostics)

@@ -41,7 +41,7 @@ SOFTMAX_TABLE = quant.Fixed(False, 18, 1, "RND", "SAT")
 SOFTMAX_INP_NORM = quant.Fixed(False, SOFTMAX_INDEX_BITS, 3, "TRN", "SAT")
 SIGMOID_RESULT = quant.Fixed(False, 18, 1, "RND", "SAT")
 TANH_RESULT = quant.Fixed(True, 18, 2, "RND", "SAT")
-TABLE_SIZE = 1024
+TABLE_SIZE = 4096  # sigmoid and tanh tables over [-8, 8): a step of 1/256 keeps the flips of an output sigmoid to near-ties
 
 RESERVED = frozenset({"input"})  # hls4ml refuses layers named `input`
 # What hls4ml 1.3.0 appends to a layer's name for the C++ typedefs of its tensors and tables
@@ -96,10 +96,6 @@ class Plan:
     prune_layers: tuple[str, ...]
     output_width: int
     default_precision: quant.Fixed
-
-
-def fixed_of(p: ir.Precision) -> quant.Fixed:
-    return quant.Fixed(p.signed, p.width, p.integer, p.rounding, p.saturation)
 
 
 def check_name(name: str, span: Span | None = None) -> str:
@@ -186,7 +182,7 @@ def make_plan(spec: ir.Spec) -> Plan:
             "write `bias off`, or use `schedule iterative { ... }`",
             code="E504",
         )
-    default = fixed_of(target.precision) if target.precision else fixed_of(quant.DEFAULT_PRECISION)
+    default = quant.fixed_of(target.precision) if target.precision else quant.fixed_of(quant.DEFAULT_PRECISION)
     layer_shapes, _ = shapes.infer(model)
     prune_layers = tuple(spec.prune.layers) if spec.prune else ()
     for n in prune_layers:
@@ -283,9 +279,10 @@ def make_plan(spec: ir.Spec) -> Plan:
             if b_t is not None and eff.bias.kind != "po2":
                 precision["bias"] = _prec(b_t)
             exact = quant.accumulator(cur, w_t, b_t, ls.fan_in)
-            accum = fixed_of(layer.accum) if layer.accum else exact
+            params["exact_accum"] = exact  # what an `accum` / `result` override narrower than this gives up
+            accum = quant.fixed_of(layer.accum) if layer.accum else exact
             if layer.result:
-                result = fixed_of(layer.result)
+                result = quant.fixed_of(layer.result)
             elif w_fx is not None and eff.weights.kind != "po2":
                 result = accum
             else:

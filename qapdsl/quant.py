@@ -48,6 +48,13 @@ class Fixed:
             modes = f",TRN{modes}"
         return f"{base}<{self.width},{self.integer}{modes}>"
 
+    def holds(self, other: Fixed) -> bool:
+        """Every value of `other` is a value of this type (no rounding, no overflow)."""
+        if other.signed and not self.signed:
+            return False
+        integer_needed = other.integer + (1 if self.signed and not other.signed else 0)
+        return self.fraction >= other.fraction and self.integer >= integer_needed
+
     def spec(self) -> str:
         return f"{'fixed' if self.signed else 'ufixed'}<{self.width},{self.integer}>"
 
@@ -58,6 +65,11 @@ class Fixed:
         """Smallest and largest representable value."""
         top = 2.0 ** (self.integer - (1 if self.signed else 0))
         return (-top if self.signed else 0.0), top - self.lsb()
+
+
+def fixed_of(p: ir.Precision) -> Fixed:
+    """The type of a precision written in a spec (`result`, `accum`, the target's `precision`)."""
+    return Fixed(p.signed, p.width, p.integer, p.rounding, p.saturation)
 
 
 FLOAT = ir.Quant.model_construct(kind="float", width=32)
