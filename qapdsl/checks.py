@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import os
 import re
 from typing import TYPE_CHECKING
 
@@ -474,7 +475,7 @@ def check_data_file(spec: ir.Spec) -> list[Diagnostic]:
         return [
             Diagnostic(
                 "W601",
-                f"data file {d.name!r} not found (looked at {path.resolve()})",
+                f"data file {d.name!r} not found (looked at {os.path.abspath(path)})",
                 d.span,
                 "`qapc run` needs it there, or another file with --data PATH",
                 "warning",
@@ -616,6 +617,7 @@ def check_reuse(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[Di
 
 
 MAX_GRID = 4096
+MAX_CHECK_WORK = 100_000  # points × layers: what `qapc check` spends on a sweep or search at most (a few seconds)
 """Points a sweep grid may have: each is trained and converted; a larger space is a job for `search`."""
 
 
@@ -748,8 +750,20 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
                 )
         if isinstance(block, ir.Search):
             diags += _range_interiors(spec, block, base)
+        count = math.prod(len(p) for p in probes) if isinstance(block, ir.Sweep) else 2
+        work = (count + sum(len(p) for p in probes)) * max(len(spec.model.layers), 1)
+        if work > MAX_CHECK_WORK and count <= MAX_GRID:
+            diags.append(
+                Diagnostic(
+                    "E805",
+                    f"checking every point of this {'sweep' if isinstance(block, ir.Sweep) else 'search'} ({count:,} points of a {len(spec.model.layers):,}-layer model) "
+                    f"is more than qapc check does ({MAX_CHECK_WORK:,} layer checks)",
+                    block.span,
+                    "give the axes fewer values (or the model fewer layers)",
+                )
+            )
+            continue
         if isinstance(block, ir.Sweep):
-            count = math.prod(len(p) for p in probes)
             if count > MAX_GRID:
                 diags.append(
                     Diagnostic(

@@ -7,6 +7,7 @@ errors, 3 a pipeline step failed (`run`, `sweep`), 70 an internal error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -54,7 +55,9 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path in args.files:
         try:
-            data = Path(path).read_bytes()
+            from qapdsl.loader import read_spec
+
+            data = read_spec(Path(path))
         except OSError as e:
             print(f"qapc: cannot read {path}: {e.strerror or e}", file=sys.stderr)
             return EXIT_USAGE
@@ -75,11 +78,39 @@ def cmd_fmt(args: argparse.Namespace) -> int:
                 print(f"would reformat {path}", file=sys.stderr)
             status = max(status, EXIT_SPEC)
             continue
-        tmp = Path(path).with_name(f".{Path(path).name}.qapfmt")
-        tmp.write_text(formatted, encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            _rewrite(Path(path), formatted)
+        except OSError as e:
+            print(f"qapc: cannot rewrite {path}: {e.strerror or e}", file=sys.stderr)
+            return EXIT_USAGE
         print(f"reformatted {path}", file=sys.stderr)
     return status
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Replace a spec's text at once, as the file it is: through a symbolic link to the real file, with
+    its permissions; a read-only file is left alone. The temporary file is created anew (never an existing
+    name, never through a link someone planted next to the spec)."""
+    import stat
+    import tempfile
+
+    try:
+        target = path.resolve(strict=True)
+    except RuntimeError:
+        raise OSError(f"{path} is a loop of symbolic links") from None
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    if not os.access(target, os.W_OK) or not mode & 0o222:  # no write bit: read-only, even for root
+        raise OSError(f"{path} is read-only")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".qapfmt", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 # Commands implemented outside this file: (name, help, module). The module

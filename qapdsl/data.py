@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,11 @@ def file_path(spec: ir.Spec) -> Path | None:
     return base / path
 
 
+HEADER_LIMIT = 1024 * 1024  # bytes of a CSV's first line read at check time
+# numpy's .npy header: a flat dict literal of descr, fortran_order and shape (nothing that nests or computes)
+NPY_HEADER = re.compile(r"\{\s*(?:'[a-z_]+'\s*:\s*(?:'[^']*'|True|False|\((?:\s*\d+\s*,?)*\))\s*,?\s*)*\}")
+
+
 @dataclass(frozen=True)
 class FileFacts:
     """What a data file says about itself without loading it: its columns (tables) or arrays and their shapes."""
@@ -83,23 +89,32 @@ def file_facts(path: Path) -> FileFacts | None:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            with open(path, newline="", encoding="utf-8", errors="replace") as f:
-                header = next(csv.reader(f), None)
-            return FileFacts(columns=tuple(header)) if header else None
+            with open(path, encoding="utf-8", errors="replace") as f:
+                first = f.readline(HEADER_LIMIT)  # the header line only, and a bounded one
+            header = next(csv.reader([first]), None)
+            return FileFacts(columns=tuple(header)) if header and len(header) <= 100_000 else None
         if suffix == ".npz":
             arrays: dict[str, tuple[int, ...]] = {}
             with zipfile.ZipFile(path) as z:
-                for name in z.namelist():
+                names = z.namelist()
+                if len(names) > 1000:
+                    return None
+                for name in names:
                     if not name.endswith(".npy"):
                         continue
-                    with z.open(name) as f:
+                    with z.open(name) as f:  # streamed: only the header is inflated
                         head = f.read(10)  # magic, version, header length (2 bytes in version 1, 4 after)
                         if head[:6] != b"\x93NUMPY":
                             return None
                         size = int.from_bytes(head[8:10], "little") if head[6] == 1 else int.from_bytes(head[8:10] + f.read(2), "little")
-                        meta = ast.literal_eval(f.read(size).decode("latin1"))
+                        if size > 4096:  # numpy writes a few dozen bytes: anything else is not an array header
+                            return None
+                        text = f.read(size).decode("latin1")
+                    if not NPY_HEADER.fullmatch(text.strip()):
+                        return None
+                    meta = ast.literal_eval(text.strip())
                     arrays[name[: -len(".npy")]] = tuple(int(n) for n in meta["shape"])
             return FileFacts(arrays=arrays)
-    except (OSError, ValueError, SyntaxError, KeyError, TypeError, UnicodeError, zipfile.BadZipFile):
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError, UnicodeError, RecursionError, MemoryError, csv.Error, zipfile.BadZipFile):
         return None
     return None

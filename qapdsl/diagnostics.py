@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "E402": "integer bits exceed total bits",
     "E403": "quantizer not usable here",
     "E404": "unsigned type for values that can be negative",
+    "E405": "a type wider than ap_fixed can hold",
     "W404": "unsigned inputs clip negative values",
     "W405": "the firmware approximates part of the model",
     "E501": "selector matches no layer",
@@ -131,16 +132,28 @@ def choices_hint(word: str, choices: Iterable[str]) -> str:
     return f"{guess} ({listing})" if guess else listing
 
 
+def _shown(text: str, keep_columns: bool = False) -> str:
+    """Text a terminal shows as written: control characters (escape sequences, bells) are never passed on.
+    In a quoted source line each becomes one U+FFFD, so the caret below keeps its column."""
+    out = []
+    for ch in text:
+        if ch == "\t" or ch.isprintable():
+            out.append(ch)
+        else:
+            out.append("\ufffd" if keep_columns else repr(ch)[1:-1])
+    return "".join(out)
+
+
 def render(diags: Iterable[Diagnostic], sources: dict[str, SourceFile], color: bool = False) -> str:
     """Render diagnostics as `file:line:col: error[E...]: message` plus the quoted line."""
     out: list[str] = []
     red, bold, blue, reset = ("\x1b[31m", "\x1b[1m", "\x1b[34m", "\x1b[0m") if color else ("", "", "", "")
     for d in diags:
         span = d.span
-        where = f"{span.file}:{span.line}:{span.column}: " if span else ""
-        out.append(f"{bold}{where}{red}{d.severity}[{d.code}]{reset}{bold}: {d.message}{reset}")
+        where = f"{_shown(span.file)}:{span.line}:{span.column}: " if span else ""
+        out.append(f"{bold}{where}{red}{d.severity}[{d.code}]{reset}{bold}: {_shown(d.message)}{reset}")
         if span is not None and span.file in sources:
-            text = sources[span.file].line_text(span.line).expandtabs(1)
+            text = _shown(sources[span.file].line_text(span.line).expandtabs(1), keep_columns=True)
             gutter = str(span.line)
             pad = " " * len(gutter)
             out.append(f"{blue}{gutter} |{reset} {text}")
@@ -151,5 +164,5 @@ def render(diags: Iterable[Diagnostic], sources: dict[str, SourceFile], color: b
                 width = max(len(text) - start, 1)
             out.append(f"{blue}{pad} |{reset} " + " " * start + f"{red}" + "^" * width + f"{reset}")
         if d.hint:
-            out.append(f"{blue}  = hint:{reset} {d.hint}")
+            out.append(f"{blue}  = hint:{reset} {_shown(d.hint)}")
     return "\n".join(out)

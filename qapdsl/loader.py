@@ -59,11 +59,35 @@ class _State:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
+MAX_SPEC_BYTES = 16 * 1024 * 1024  # a spec (or an import) larger than this is surely not one
+
+
+def read_spec(path: Path) -> bytes:
+    """A spec file's bytes; OSError (with a message a person can act on) for anything that is not
+    a regular file of a sensible size: a FIFO or a device would block the read or never end it,
+    a loop of symbolic links cannot be followed."""
+    try:
+        st = path.stat()
+    except RuntimeError:
+        raise OSError(0, "a loop of symbolic links") from None
+    import stat
+
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(0, "not a regular file")
+    if st.st_size > MAX_SPEC_BYTES:
+        raise OSError(0, f"{st.st_size:,} bytes: a spec has at most {MAX_SPEC_BYTES:,}")
+    with open(path, "rb") as f:
+        data = f.read(MAX_SPEC_BYTES + 1)
+    if len(data) > MAX_SPEC_BYTES:
+        raise OSError(0, f"more than {MAX_SPEC_BYTES:,} bytes")
+    return data
+
+
 def load_file(path: str | os.PathLike[str], model_name: str | None = None) -> Loaded:
     """Load a spec from disk. Raises UsageError when the file itself cannot be read."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_spec(p)
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
     return load_bytes(data, str(path), base_dir=p.parent, model_name=model_name)
@@ -153,9 +177,13 @@ def _read(st: _State, data: bytes, display: str, key: str, base_dir: Path) -> No
         item = frame.imports[frame.next]
         frame.next += 1
         rel = item.path.value
-        child_path = (frame.base_dir / rel).resolve()
+        try:
+            child_path = (frame.base_dir / rel).resolve()
+        except (RuntimeError, OSError):
+            st.diagnostics.append(Diagnostic("E005", f"cannot read imported file '{rel}': a loop of symbolic links", item.path.span, None))
+            continue
         child_key = str(child_path)
-        child_display = os.path.normpath(os.path.join(os.path.dirname(frame.display), rel)) if frame.display != "<spec>" else rel
+        child_display = _display(child_path) if frame.display != "<spec>" else rel
         if not rel.endswith(".qap"):
             st.diagnostics.append(Diagnostic("E005", f"cannot import '{rel}': not a .qap file", item.path.span, 'import another spec, e.g. import "jet.qap"'))
             continue
@@ -167,9 +195,7 @@ def _read(st: _State, data: bytes, display: str, key: str, base_dir: Path) -> No
         if child_key in st.files or child_key in st.digests:
             continue  # already loaded (diamond imports)
         try:
-            if child_path.exists() and not child_path.is_file():  # a FIFO or a device would block the read, or read a stream
-                raise OSError(0, "not a regular file")
-            child_data = child_path.read_bytes()
+            child_data = read_spec(child_path)
         except OSError as e:
             st.diagnostics.append(
                 Diagnostic(
@@ -183,6 +209,16 @@ def _read(st: _State, data: bytes, display: str, key: str, base_dir: Path) -> No
         child = _parse_one(st, child_data, child_display, child_key)
         if child is not None:
             stack.append(_Frame(child_key, child_display, child_path.parent, [i for i in child.items if isinstance(i, ast.ImportDecl)]))
+
+
+def _display(path: Path) -> str:
+    """How an imported file is named in diagnostics, spans and manifests: from where it really is (its
+    resolved path: `lnk/../base.qap` through a link names the file actually read), relative to the
+    working folder when it lies below it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 # -- merging -------------------------------------------------------------------
@@ -267,10 +303,10 @@ def resolve_model_body(ctx: lower.Ctx, models: dict[str, tuple[ast.ModelDecl, st
             break
         names.add(base)
         chain.append(models[base][0])
-    body = list(chain[-1].body)
+    body = _Body(chain[-1].body)
     for model in reversed(chain[:-1]):
-        body = derive(ctx, body, model.body)
-    return body
+        body.derive(ctx, model.body)
+    return body.stmts
 
 
 def _layer_name(stmt: ast.Stmt) -> str | None:
@@ -339,49 +375,76 @@ def _repeats(ctx: lower.Ctx, over: Sequence[ast.Stmt]) -> set[int]:
     return skip
 
 
-def derive(ctx: lower.Ctx, base: list[ast.Stmt], over: Sequence[ast.Stmt]) -> list[ast.Stmt]:
-    out = list(base)
-    skip = _repeats(ctx, over)
-    for i, s in enumerate(over):
-        if i in skip:
-            continue
-        key = s.key.name
-        if key == "input":
-            out = [s if b.key.name == "input" else b for b in out] if any(b.key.name == "input" for b in out) else [s, *out]
-        elif key == "quant":
-            idx = next((i for i, b in enumerate(out) if b.key.name == "quant"), None)
-            if idx is None:
-                out.insert(0, s)
+class _Body:
+    """A model's statements while a derivation chain is applied to them, with an index of where `input`,
+    `quant` and each layer (by name) stand: each derived body costs time in its own length, so a chain
+    of derivations costs time in the chain's total length."""
+
+    def __init__(self, stmts: Sequence[ast.Stmt]) -> None:
+        self.stmts = list(stmts)
+        self.where: dict[str, int] = {}
+        self.reindex()
+
+    def reindex(self) -> None:
+        self.where.clear()
+        for k, b in enumerate(self.stmts):
+            if b.key.name in ("input", "quant"):
+                self.where.setdefault("#" + b.key.name, k)
+            elif b.key.name in schema.LAYER_KINDS and (n := _layer_name(b)) is not None:
+                self.where.setdefault(n, k)
+
+    def derive(self, ctx: lower.Ctx, over: Sequence[ast.Stmt]) -> None:
+        out, where = self.stmts, self.where
+        skip = _repeats(ctx, over)
+        for i, s in enumerate(over):
+            if i in skip:
                 continue
-            groups = {_group_role(g): g for g in out[idx].groups}
-            for g in s.groups:
-                groups[_group_role(g)] = g
-            out[idx] = s.replace(groups=tuple(groups.values()))
-        elif key in ("layer", "remove"):
-            name = _first_word(s)
-            names = [n for n in (_layer_name(b) for b in out) if n]
-            idx = next((i for i, b in enumerate(out) if _layer_name(b) == name and b.key.name in schema.LAYER_KINDS), None)
-            if name is None or idx is None:
-                where = s.groups[0][0].span if s.groups and s.groups[0] else s.key.span
-                ctx.error("E308", f"the base model has no layer '{name}'" if name else f"`{key}` needs a layer name", where, did_you_mean(name or "", names))
-                continue
-            if key == "remove":
-                del out[idx]
-                continue
-            if s.block is None:
-                ctx.error("E202", f"`layer {name}` needs a block of settings", s.span, f"e.g. layer {name} {{ reuse 4 }}")
-                continue
-            b = out[idx]
-            out[idx] = b.replace(block=tuple(_override(b.block or (), s.block)))
-        elif key in schema.LAYER_KINDS and _layer_name(s) is not None:
-            idx = next((i for i, b in enumerate(out) if _layer_name(b) == _layer_name(s) and b.key.name in schema.LAYER_KINDS), None)
-            if idx is None:
-                out.append(s)
+            key = s.key.name
+            if key in ("input", "quant"):
+                idx = where.get("#" + key)
+                if idx is None:
+                    out.insert(0, s)
+                    self.reindex()
+                elif key == "input":
+                    out[idx] = s
+                else:
+                    groups = {_group_role(g): g for g in out[idx].groups}
+                    for g in s.groups:
+                        groups[_group_role(g)] = g
+                    out[idx] = s.replace(groups=tuple(groups.values()))
+            elif key in ("layer", "remove"):
+                name = _first_word(s)
+                idx = where.get(name) if name is not None else None
+                if name is None or idx is None:
+                    names = [n for n in where if not n.startswith("#")]
+                    at = s.groups[0][0].span if s.groups and s.groups[0] else s.key.span
+                    ctx.error("E308", f"the base model has no layer '{name}'" if name else f"`{key}` needs a layer name", at, did_you_mean(name or "", names))
+                    continue
+                if key == "remove":
+                    del out[idx]
+                    self.reindex()
+                    continue
+                if s.block is None:
+                    ctx.error("E202", f"`layer {name}` needs a block of settings", s.span, f"e.g. layer {name} {{ reuse 4 }}")
+                    continue
+                b = out[idx]
+                out[idx] = b.replace(block=tuple(_override(b.block or (), s.block)))
+            elif key in schema.LAYER_KINDS and (name := _layer_name(s)) is not None:
+                idx = where.get(name)
+                if idx is None:
+                    where[name] = len(out)
+                    out.append(s)
+                else:
+                    out[idx] = s
             else:
-                out[idx] = s
-        else:
-            out.append(s)
-    return out
+                out.append(s)
+
+
+def derive(ctx: lower.Ctx, base: Sequence[ast.Stmt], over: Sequence[ast.Stmt]) -> list[ast.Stmt]:
+    """The statements of `base` with a derived model's body applied."""
+    body = _Body(base)
+    body.derive(ctx, over)
+    return body.stmts
 
 
 def _group_role(g: tuple[ast.Value, ...]) -> str:

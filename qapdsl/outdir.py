@@ -21,6 +21,30 @@ from collections.abc import Iterator
 from pathlib import Path
 
 LOCK_NAME = ".qapc.lock"
+# Every file qapc and the generated scripts write into an output folder. None of them may be a symbolic
+# link: a folder checked out from a repository could hold `train.log -> ~/.bashrc`, and writing the log
+# would overwrite the link's target.
+OUTPUTS = (
+    LOCK_NAME,
+    "train.py",
+    "convert.py",
+    "hls4ml_config.yml",
+    "manifest.json",
+    "train.log",
+    "convert.log",
+    "model.h5",
+    "model.keras",
+    "metrics.json",
+    "test_data.npz",
+    "activations.npz",
+    "initial_weights.npz",
+    "rewound_weights.npz",
+    "firmware.json",
+    "hls_project",
+    "results.json",
+    ".results.json.tmp",
+    "report.md",
+)
 PATH_UNSAFE = frozenset("\"'\\$`[]{};")
 """Characters refused in a build folder's path: hls4ml puts that path into a C macro
 (`-D WEIGHTS_DIR="..."`), Tcl scripts and shell commands, where each of these
@@ -46,7 +70,10 @@ def check(path: Path) -> Path:
         raise OutputDirError(f"{shown} is a symbolic link to {os.readlink(path)}, which does not exist; remove the link or create its target")
     if path.exists() and not path.is_dir():
         raise OutputDirError(f"{shown} is a file, not a folder; give -o a folder (it is created when missing)")
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except RuntimeError:
+        raise OutputDirError(f"{shown} runs through a loop of symbolic links") from None
     if resolved == Path(resolved.anchor):
         raise OutputDirError(f"refusing to write into the root folder {resolved}; give -o a folder of its own, e.g. -o build/model")
     for parent in [resolved, *resolved.parents]:
@@ -73,9 +100,13 @@ def lock(path: Path, command: str) -> Iterator[Path]:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputDirError(f"cannot create {path}: {e.strerror or e}") from None
+    for name in OUTPUTS:
+        if (path / name).is_symlink():
+            raise OutputDirError(f"{path / name} is a symbolic link (to {os.readlink(path / name)}); qapc writes that file itself: remove the link")
     lock_path = path / LOCK_NAME
     try:
-        fh = open(lock_path, "a+", encoding="utf-8")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fh = os.fdopen(fd, "r+", encoding="utf-8")
     except OSError as e:
         raise OutputDirError(f"cannot write in {path}: {e.strerror or e}") from None
     ok = False
@@ -84,6 +115,9 @@ def lock(path: Path, command: str) -> Iterator[Path]:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise OutputDirError(f"{path} is in use by {_holder(lock_path)}; wait for it to finish, or use another folder (-o DIR)") from None
+        from qapdsl.backends.writer import recover
+
+        recover(path)  # a build killed halfway is finished before anyone reads the folder
         fh.seek(0)
         fh.truncate()
         fh.write(json.dumps({"pid": os.getpid(), "command": command, "since": time.strftime("%H:%M:%S")}) + "\n")

@@ -43,6 +43,7 @@ SIGMOID_RESULT = quant.Fixed(False, 18, 1, "RND", "SAT")
 TANH_RESULT = quant.Fixed(True, 18, 2, "RND", "SAT")
 TABLE_SIZE = 4096  # sigmoid and tanh tables over [-8, 8): a step of 1/256 keeps the flips of an output sigmoid to near-ties
 
+AP_MAX_WIDTH = 1024  # AP_INT_MAX_W: the widest ap_fixed the firmware's headers allow
 RESERVED = frozenset({"input"})  # hls4ml refuses layers named `input`
 # What hls4ml 1.3.0 appends to a layer's name for the C++ typedefs of its tensors and tables
 HLS_TYPEDEF_SUFFIXES = ("accum_t", "table_t", "exp_table_t", "inv_table_t", "inv_inp_t", "inp_norm_t", "result_t", "scale_t", "bias_t", "weight_t")
@@ -157,12 +158,9 @@ def saturating(fx: quant.Fixed) -> quant.Fixed:
     return quant.Fixed(fx.signed, fx.width, fx.integer, "RND", "SAT")
 
 
-def _width(layer: ir.Layer, layer_shapes: list[shapes.LayerShape]) -> int:
+def _width(layer: ir.Layer, width_of: dict[str, int]) -> int:
     """Values per sample at the output of `layer` (the softmax's slice width)."""
-    for ls in layer_shapes:
-        if ls.name == layer.name:
-            return ls.out_shape[-1] if ls.out_shape else 1
-    return 1
+    return width_of.get(layer.name, 1)
 
 
 def _prec(fx: quant.Fixed) -> str:
@@ -188,6 +186,7 @@ def make_plan(spec: ir.Spec) -> Plan:
         )
     default = quant.fixed_of(target.precision) if target.precision else quant.fixed_of(quant.DEFAULT_PRECISION)
     layer_shapes, _ = shapes.infer(model)
+    width_of = {ls.name: (ls.out_shape[-1] if ls.out_shape else 1) for ls in layer_shapes}
     prune_layers = tuple(spec.prune.layers) if spec.prune else ()
     for n in prune_layers:
         check_name(n)
@@ -229,7 +228,7 @@ def make_plan(spec: ir.Spec) -> Plan:
             layers.append(PlanLayer(name, layer, "activation", {"activation": "relu"}, hls={"Precision": {"result": _prec(cur)}}))
             return name
         if act == "softmax":
-            n = max(_width(layer, layer_shapes), 2)
+            n = max(_width(layer, width_of), 2)
             sum_int = math.ceil(math.log2(n)) + 1
             # hls4ml 1.3.0 takes the table types only as `<name>_t` layer keys, not under Precision
             hls = {
@@ -291,6 +290,14 @@ def make_plan(spec: ir.Spec) -> Plan:
                 result = accum
             else:
                 result = saturating(default)  # a float layer: the default precision, saturating instead of wrapping
+            for fx in (accum, result):
+                if fx.width > AP_MAX_WIDTH:
+                    raise BuildError(
+                        f"the exact sum of '{name}' needs {fx.spec()}: more than the {AP_MAX_WIDTH} bits an ap_fixed can hold",
+                        layer.spans.get("name", layer.span),
+                        "quantize the activations between layers (each layer's exact sum widens the next one), narrow the weights, or set `accum` and `result`",
+                        code="E405",
+                    )
             precision["accum"] = _prec(accum)
             precision["result"] = _prec(result)
             reuse = layer.reuse or target.reuse

@@ -7,6 +7,7 @@ activations.npz for the neural efficiency).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     spec = checked[0]
     build_dir = Path(args.out) if args.out else default_build_dir(spec)
+    if build_dir.is_dir():
+        from qapdsl import outdir
+
+        with contextlib.suppress(outdir.OutputDirError), outdir.lock(build_dir, "report"):
+            pass  # holding the folder a moment finishes a build that was killed halfway (nothing else is written)
     results_path = Path(args.results) if args.results else build_dir / "results.json"
     results: dict[str, Any] | None = None
     efficiency = None

@@ -30,7 +30,8 @@ class SourceFile:
     text: str
 
     def line_text(self, line: int) -> str:
-        lines = self.text.splitlines()
+        """Line `line` as the parser counts lines (at \\n only: str.splitlines would also break at \\f, \\v, \\x1c, ...)."""
+        lines = self.text.split("\n")
         if 1 <= line <= len(lines):
-            return lines[line - 1]
+            return lines[line - 1].removesuffix("\r")
         return ""

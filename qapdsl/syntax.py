@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import builtins
 import functools
+import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,26 +222,46 @@ _LOCK = threading.Lock()
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
     text = grammar_path().read_text(encoding="utf-8")
-    cache_dir = Path(tempfile.gettempdir()) / "qapc-cache"
-    try:
-        cache_dir.mkdir(exist_ok=True)
-        import hashlib
-
-        import lark
-
-        digest = hashlib.sha256((text + lark.__version__).encode()).hexdigest()[:16]
-        cache: str | bool = str(cache_dir / f"qap-{digest}.lark")
-    except OSError:
-        cache = False
     return Lark(
         text,
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=False,
-        cache=cache,
+        cache=_cache_file(text),
         transformer=_BUILDER,  # inline: no tree, no recursion, however deep the nesting
     )
+
+
+def _cache_file(grammar: str) -> str | bool:
+    """Where Lark may keep the analysed grammar, or False (no cache).
+
+    Lark's cache is a pickle, loaded before anything is checked: a cache file someone else can
+    write is code they can run in every `qapc check` and in the language server. So it lives in
+    the user's own cache folder (`$XDG_CACHE_HOME/qapc`, else `~/.cache/qapc`), created private,
+    and is used only when that folder and the file belong to this user and nobody else can
+    write to them; never in a shared temporary folder.
+    """
+    import hashlib
+    import stat
+
+    import lark
+
+    try:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        folder = root / "qapc"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        digest = hashlib.sha256((grammar + lark.__version__).encode()).hexdigest()[:16]
+        path = folder / f"grammar-{digest}.lark"
+        for p in (folder, path):
+            st = os.lstat(p) if p.exists() or p.is_symlink() else None
+            if st is None:
+                continue
+            if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+                return False
+        return str(path)
+    except (OSError, RuntimeError):
+        return False
 
 
 def keywords() -> set[str]:
@@ -395,6 +415,8 @@ def decode(data: bytes, path: str) -> str:
             )
         elif char in "\x85\u2028\u2029":
             message, hint = f"unusual line terminator U+{ord(char):04X}", "some editors break the line here and others do not: use a plain line break"
+        elif ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F:
+            message, hint = f"control character U+{ord(char):04X}", "terminals obey control characters (escape sequences) instead of showing them: remove it"
         else:
             message, hint = f"bidirectional control character U+{ord(char):04X}", "it makes editors show the text in another order than it is read: remove it"
         raise SpecError([Diagnostic("E001", message, span, hint)])
@@ -404,7 +426,8 @@ def decode(data: bytes, path: str) -> str:
 # Characters that make a spec look different from what it says: a line break for some readers but not
 # for the parser (lone CR, NEL, LS, PS; a comment would silently swallow what follows), or text shown
 # in another order than it is parsed (bidirectional overrides and isolates, "Trojan Source").
-_INVISIBLE = re.compile("\r(?!\n)|[\x85\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Control characters too: a terminal showing a diagnostic or a generated file would obey them (escape sequences).
+_INVISIBLE = re.compile("\r(?!\n)|[\x85\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\x01-\x08\x0b\x0e-\x1f\x7f-\x84\x86-\x9f]")
 
 
 def _comments(text: str) -> tuple[ast.Comment, ...]:

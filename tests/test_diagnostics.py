@@ -268,6 +268,16 @@ CASES: list[Case] = [
         "write `input 13`",
         {"d.csv": ",".join(f"f{i}" for i in range(13)) + ",label\n" + ",".join(["0"] * 14) + "\n"},
     ),
+    Case(
+        "ap_fixed_too_wide",
+        BASE.replace("input 16", "input 16\n    quant inputs fixed<32,16>, weights fixed<32,16>").replace(
+            "dense fc1 8 relu", "\n    ".join(f"dense h{i} 4" for i in range(40))
+        ),
+        "E405",
+        32,
+        11,
+        "quantize the activations between layers (each layer's exact sum widens the next one), narrow the weights, or set `accum` and `result`",
+    ),
     Case("one_bit_signed", BASE.replace("input 16", "input 16\n    quant weights fixed<1,1>"), "E403", 3, 19, "use `binary` for ±1, or at least 2 bits"),
     Case(
         "ufixed_weights",

@@ -29,6 +29,7 @@ from qapdsl.cli import main
 from qapdsl.loader import load_file
 
 MARK = "PWNED"
+ROOT_SPECS = Path(__file__).resolve().parent.parent / "specs"
 
 # Breaking out of: a Python string or comment, a YAML scalar, a Tcl word, a shell word, a C string.
 PAYLOADS = [
@@ -208,3 +209,47 @@ def test_output_folder_never_reaches_cxx_unchecked(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(bad / "convert.py"), "--out", str(bad)], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode != 0 and "hls4ml would paste" in proc.stderr
     assert not (bad / "hls_project").exists()
+
+
+def test_the_parser_cache_is_private(tmp_path: Path) -> None:
+    """Lark's grammar cache is a pickle: only a folder and file of this user, writable by nobody else, is ever read."""
+    import pickle
+
+    import lark
+
+    from qapdsl import syntax
+
+    grammar = syntax.grammar_path().read_text(encoding="utf-8")
+    marker = tmp_path / MARK
+
+    class Attack:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
+    def plant(folder: Path) -> Path:
+        import hashlib
+
+        folder.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256((grammar + lark.__version__).encode()).hexdigest()[:16]
+        path = folder / f"grammar-{digest}.lark"
+        path.write_bytes(b"x\n" + pickle.dumps(Attack()))
+        return path
+
+    shared = tmp_path / "cache"
+    planted = plant(shared / "qapc")
+    env = {**os.environ, "XDG_CACHE_HOME": str(shared)}
+    probe = "from qapdsl import syntax; print(syntax._cache_file(syntax.grammar_path().read_text(encoding='utf-8')))"
+    for mode, owner in ((0o777, None), (0o755, 65534)):  # others may write the folder; the folder is someone else's
+        os.chmod(shared / "qapc", mode)
+        if owner is not None:
+            os.chown(shared / "qapc", owner, -1)
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout.strip()
+        assert out == "False", (mode, owner, out)
+        proc = subprocess.run([sys.executable, "-m", "qapdsl.cli", "check", str(ROOT_SPECS / "jet.qap")], env=env, capture_output=True, text=True)
+        assert proc.returncode == 0 and not marker.exists(), proc.stderr
+    # a private folder of our own: used (the file there is what Lark wrote, or what we trust)
+    os.chown(shared / "qapc", os.getuid(), -1)
+    os.chmod(shared / "qapc", 0o700)
+    planted.unlink()
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert out.endswith(planted.name)

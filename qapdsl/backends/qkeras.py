@@ -67,7 +67,7 @@ def data_literal(spec: ir.Spec, out_dir: Path) -> dict[str, Any]:
     if path is not None:
         # as written when absolute; else relative to the build folder, so the folder and the data can move together
         absolute = Path(data.name).is_absolute()
-        out["path"] = str(path) if absolute else Path(os.path.relpath(path.resolve(), out_dir.resolve())).as_posix()
+        out["path"] = str(path) if absolute else Path(os.path.relpath(os.path.abspath(path), os.path.abspath(out_dir))).as_posix()
     return out
 
 

@@ -53,7 +53,9 @@ def to_pos(lines: list[str], line: int, column: int) -> Pos:
 
 
 def from_pos(lines: list[str], pos: Pos) -> tuple[int, int]:
-    """An LSP position → 1-based (line, code-point column)."""
+    """An LSP position → 1-based (line, code-point column); one outside the text is clamped to it."""
+    if pos.line < 0:
+        return 1, 1
     if pos.line >= len(lines):
         return pos.line + 1, 1
     text = lines[pos.line]

@@ -274,6 +274,11 @@ def check_new_name(symbol: Symbol, new: str, docs: list[Document]) -> None:
         raise RenameError(f"'{new}' is not a valid {symbol.kind} name: letters, digits and _, starting with a letter or _")
     if new in syntax.keywords():
         raise RenameError(f"'{new}' is a keyword of the language")
+    from qapdsl import names
+
+    problem = names.model_name_problem(new) if symbol.kind == "model" else names.layer_name_problem(new)
+    if problem is not None:  # what `qapc check` would refuse (E310)
+        raise RenameError(f"'{new}' cannot be a {symbol.kind} name: {problem}")
     if new == symbol.name:
         return
     want = symbol.root.key()

@@ -154,10 +154,12 @@ server = QapServer()
 
 
 def _path(uri: str) -> Path | None:
+    """The file of a `file:` URI; None for other schemes and for what no file can be named (a NUL byte):
+    such a document is checked as text, without imports."""
     if not uri.startswith("file:"):
         return None
     fs = to_fs_path(uri)
-    return Path(fs) if fs else None
+    return Path(fs) if fs and "\x00" not in fs else None
 
 
 def _uri(path: Path | None, fallback: str) -> str:

@@ -168,7 +168,8 @@ def run_script(
     reported: str | None = None
     try:
         assert proc.stdout is not None
-        with log_path.open("w", encoding="utf-8") as log:
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)  # never through a link
+        with os.fdopen(log_fd, "w", encoding="utf-8") as log:
             log.write("$ " + " ".join(cmd) + "\n")
             for line in proc.stdout:
                 log.write(line)
@@ -251,8 +252,8 @@ def _data_arg(spec: ir.Spec, data: str | None) -> str | None:
     if p.suffix.lower() not in DATA_SUFFIXES:
         raise StepError(step, f"data file {shown}: unsupported type '{p.suffix}' (use {', '.join(DATA_SUFFIXES)})")
     if not p.is_file():
-        raise StepError(step, f"data file not found: {shown}" + (f" (looked at {p.resolve()})" if str(p) != shown else ""))
-    return str(p.resolve()) if data is not None else None
+        raise StepError(step, f"data file not found: {shown}" + (f" (looked at {os.path.abspath(p)})" if str(p) != shown else ""))
+    return os.path.abspath(p) if data is not None else None
 
 
 def preflight(spec: ir.Spec, data: str | None) -> dict[str, Any]:
@@ -477,6 +478,18 @@ def verdict(firmware: Mapping[str, Any], threshold: float) -> dict[str, Any]:
     return out
 
 
+def md_code(text: str) -> str:
+    """`text` as a Markdown code span that nothing in it can end or break: line breaks and other
+    unprintable characters escaped, a fence of more backticks than any run in the text."""
+    from qapdsl.backends.literals import comment_text
+
+    shown = comment_text(text)
+    longest = max((len(run) for run in re.findall(r"`+", shown)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if shown.startswith("`") or shown.endswith("`") else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
+
+
 def render_report_md(results: Mapping[str, Any], rep: Any) -> str:
     """report.md: how the run was made, then the report table in Markdown."""
     from qapdsl import report
@@ -486,7 +499,7 @@ def render_report_md(results: Mapping[str, Any], rep: Any) -> str:
     if verdict_.get("ok") is False:
         lines += [f"**The run failed its verify step:** {verdict_.get('reason')}", ""]
     if results.get("spec"):
-        lines.append(f"- spec: `{results['spec']}` (sha256 {str(results.get('spec_sha256'))[:12]})")
+        lines.append(f"- spec: {md_code(str(results['spec']))} (sha256 {str(results.get('spec_sha256'))[:12]})")
     lines.append(
         f"- started {results['started']}, {results['wall_time_s']:.1f} s in all ("
         + ", ".join(f"{k} {v['wall_time_s']:.1f} s" for k, v in results["steps"].items())
