@@ -11,7 +11,10 @@ g++ 12 under each candidate name (`-fsyntax-only`, C++23, as hls4ml builds it):
 - names the firmware already uses: the namespaces `std`, `nnet`, `hls`,
   `main`, the top function's arguments and types (`inputs`, `input_t`,
   `result_t`), hls4ml's numbered names (`w3`, `b3`, `config3`, `layer3_t`,
-  `layer11_out`, `relu_config5`, ...), the `ap_` types;
+  `layer11_out`, `relu_config5`, ...), the `ap_` types, and what glibc's headers
+  declare at global scope under g++'s `_GNU_SOURCE` (`uint`, `ulong`, `u_char`,
+  `fd_set`, `timezone`, `errno`, the `htobe16`-style macros, ...; found by
+  compiling a declaration of each name the headers mention next to the bridge);
 - macros of the headers it includes: all-caps names (`EOF`, `NULL`, `MIN`,
   `MAX`, `DIV_ROUNDUP`, `M_PI`, ...) and a few lower-case ones (`assert`,
   `errno`, `stdin`, `offsetof`, ...), and names whose header guard is another
@@ -40,8 +43,12 @@ CXX_KEYWORDS = frozenset(
 
 # Identifiers of the generated firmware and of the headers it includes (lower-case macros among them).
 FIRMWARE_NAMES = frozenset(
-    """main std nnet hls inputs defines parameters myproject alloca assert assert_perror errno offsetof stdin stdout stderr
-    math_errhandling issubnormal strdupa strndupa sched_priority ap_bigint ap_biguint""".split()
+    """main std nnet hls abi inputs defines parameters myproject af_bit_ref af_range_ref ap_bigint ap_biguint
+    alloca assert assert_perror errno offsetof stdin stdout stderr math_errhandling issubnormal strdupa strndupa sched_priority
+    daylight timezone tzname signgam getdate_err program_invocation_name program_invocation_short_name va_list
+    uint ulong ushort u_char u_short u_int u_long fd_set fd_mask
+    be16toh be32toh be64toh le16toh le32toh le64toh htobe16 htobe32 htobe64 htole16 htole32 htole64
+    pthread_cleanup_push pthread_cleanup_pop pthread_cleanup_pop_restore_np pthread_cleanup_push_defer_np""".split()
 )
 
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
