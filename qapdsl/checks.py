@@ -14,7 +14,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from qapdsl import data, ir, names, paths, quant, schema, shapes
+from qapdsl import data, dialects, ir, names, paths, quant, schema, shapes
 from qapdsl.diagnostics import Diagnostic, did_you_mean
 from qapdsl.source import Span
 
@@ -31,6 +31,7 @@ def check(spec: ir.Spec, stand_ins: frozenset[str] = frozenset()) -> list[Diagno
     if shaped:
         diags += shape_diags
     diags += check_names(spec.model)
+    diags += check_dialect(spec)
     diags += check_quant(spec.model)
     diags += check_signedness(spec)
     if "data" not in stand_ins:
@@ -70,6 +71,42 @@ def check_buildable(spec: ir.Spec) -> list[Diagnostic]:
     except BuildError as e:
         return [Diagnostic(e.code, e.message, e.span, e.hint)]
     return []
+
+
+def check_dialect(spec: ir.Spec) -> list[Diagnostic]:
+    """Quantizers the spec's training dialect cannot express (E406), each once, at the quantizer."""
+    dialect = dialects.get(spec.train.dialect)
+    where_dialect = spec.train.spans.get("dialect")
+    model = spec.model
+    diags: list[Diagnostic] = []
+    seen: set[tuple[int, int]] = set()
+    sets = [model.quant, *(layer.quant for layer in model.layers)]
+    for qs in sets:
+        for q in (qs.weights, qs.bias, qs.activations, qs.inputs):
+            if q is None:
+                continue
+            problem = None
+            if q.kind not in dialect.quant_kinds:
+                problem = f"the {dialect.name} dialect cannot express {q.kind} quantizers with fixed widths"
+            elif q.alpha is not None and not dialect.alpha:
+                problem = f"the {dialect.name} dialect has no `alpha` scale (it is QKeras's)"
+            elif q.kind == "fixed" and q.integer < (1 if q.signed else 0) and not dialect.negative_integer:
+                kind = "fixed" if q.signed else "ufixed"
+                problem = (
+                    f"the {dialect.name} dialect cannot express {kind}<{q.width},{q.integer}>: QKeras takes no negative integer bits "
+                    f"(it needs {kind}<W,{1 if q.signed else 0}> or more)"
+                )
+            key = (q.span.line, q.span.column) if q.span else (0, 0)
+            if problem and key not in seen:
+                seen.add(key)
+                other = [
+                    d.name
+                    for d in dialects.DIALECTS.values()
+                    if d.name != dialect.name and q.kind in d.quant_kinds and (q.alpha is None or d.alpha) and (d.negative_integer or q.integer >= 1)
+                ]
+                hint = f"use fixed<W,I> or N bits, or `dialect {other[0]}` in the train section" if other else "use fixed<W,I> or N bits"
+                diags.append(Diagnostic("E406", problem, q.span or where_dialect or spec.train.span, hint))
+    return diags
 
 
 def check_names(model: ir.Model) -> list[Diagnostic]:
@@ -449,6 +486,20 @@ def check_data(spec: ir.Spec) -> list[Diagnostic]:
                 f"write `classes {facts.classes}`, or leave `classes` out",
             )
         )
+    if train.scale == "none":
+        inq = quant.input_quant(spec)
+        fx = quant.to_fixed(inq) if inq.kind != "float" else quant.fixed_of(spec.target.precision or quant.DEFAULT_PRECISION)
+        if fx is not None and facts.max_abs > fx.bounds()[1]:
+            diags.append(
+                Diagnostic(
+                    "W407",
+                    f"sklearn {name}'s unscaled features reach {facts.max_abs:g}, but the input's type {fx.spec()} stops at {fx.bounds()[1]:g}: "
+                    "larger values saturate",
+                    train.spans.get("scale", train.span),
+                    "write `scale standard` or `scale minmax`, or give the input a wider type (`quant inputs fixed<W,I>`)",
+                    "warning",
+                )
+            )
     if train.test > 0.0 and train.val > 0.0:
         n_train, n_val, n_test = data.split_sizes(facts.samples, train.test, train.val)
         if min(n_train, n_val, n_test) < facts.classes:
@@ -636,7 +687,7 @@ _PLAN_NEUTRAL = re.compile(r"(train|target|prune)\.[a-z_]+|quant\.bits|[^.]+\.(u
 
 
 def plan_sensitive(path: str) -> bool:
-    return _PLAN_NEUTRAL.fullmatch(path) is None
+    return path == "train.dialect" or _PLAN_NEUTRAL.fullmatch(path) is None
 
 
 def _probes(axis: ir.Axis) -> list[tuple[ir.SweepValue, Span | None]]:

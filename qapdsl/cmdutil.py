@@ -38,14 +38,16 @@ def print_diagnostics(loaded: Loaded, as_json: bool = False) -> None:
         print(", ".join(counts), file=sys.stderr)
 
 
-def load_checked(path: str, model_name: str | None = None) -> tuple[ir.Spec, Loaded] | None:
+def load_checked(path: str, model_name: str | None = None, dialect: str | None = None) -> tuple[ir.Spec, Loaded] | None:
     """Load and check a spec and print its diagnostics: (IR, what was loaded), or None on errors.
 
+    `dialect` (the command line's --dialect) replaces the spec's training dialect before the checks
+    run, so what only one dialect cannot express is judged for the one asked for.
     Raises qapdsl.loader.UsageError when the file cannot be read (exit 2).
     """
     from qapdsl.loader import load_file
 
-    loaded = load_file(path, model_name=model_name)
+    loaded = load_file(path, model_name=model_name, dialect=dialect)
     print_diagnostics(loaded)
     if not loaded.ok or loaded.spec is None:
         return None

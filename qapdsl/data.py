@@ -24,13 +24,14 @@ class Known:
     samples: int
     features: int
     classes: int
+    max_abs: float  # the largest magnitude of a raw (unscaled) feature value
 
 
 SKLEARN: dict[str, Known] = {
-    "digits": Known(samples=1797, features=64, classes=10),
-    "iris": Known(samples=150, features=4, classes=3),
-    "wine": Known(samples=178, features=13, classes=3),
-    "breast_cancer": Known(samples=569, features=30, classes=2),
+    "digits": Known(samples=1797, features=64, classes=10, max_abs=16.0),
+    "iris": Known(samples=150, features=4, classes=3, max_abs=7.9),
+    "wine": Known(samples=178, features=13, classes=3, max_abs=1680.0),
+    "breast_cancer": Known(samples=569, features=30, classes=2, max_abs=4254.0),
 }
 
 

@@ -83,33 +83,33 @@ def read_spec(path: Path) -> bytes:
     return data
 
 
-def load_file(path: str | os.PathLike[str], model_name: str | None = None) -> Loaded:
+def load_file(path: str | os.PathLike[str], model_name: str | None = None, dialect: str | None = None) -> Loaded:
     """Load a spec from disk. Raises UsageError when the file itself cannot be read."""
     p = Path(path)
     try:
         data = read_spec(p)
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
-    return load_bytes(data, str(path), base_dir=p.parent, model_name=model_name)
+    return load_bytes(data, str(path), base_dir=p.parent, model_name=model_name, dialect=dialect)
 
 
 def load_text(text: str, path: str = "<spec>", base_dir: Path | None = None, model_name: str | None = None) -> Loaded:
     return load_bytes(text.encode("utf-8"), path, base_dir=base_dir or Path.cwd(), model_name=model_name)
 
 
-def load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None = None) -> Loaded:
+def load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None = None, dialect: str | None = None) -> Loaded:
     # Loading allocates many small acyclic objects (tokens, AST and IR nodes); the cyclic garbage
     # collector would walk all of them again and again, which made big specs grow faster than linearly.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load_bytes(data, display, base_dir, model_name)
+        return _load_bytes(data, display, base_dir, model_name, dialect)
     finally:
         if enabled:
             gc.enable()
 
 
-def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None = None) -> Loaded:
+def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None = None, dialect: str | None = None) -> Loaded:
     st = _State()
     key = str((base_dir / Path(display).name).resolve()) if display != "<spec>" else "<spec>"
     _read(st, data, display, key, base_dir)
@@ -121,6 +121,8 @@ def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | Non
         return Loaded(None, st.diagnostics, st.sources, files)
     ctx = lower.Ctx(st.diagnostics)
     spec = _lower(ctx, st, key, model_name)
+    if spec is not None and dialect is not None:  # the command line's --dialect: checked as if the spec said it
+        spec = spec.model_copy(update={"train": spec.train.model_copy(update={"dialect": dialect})})
     if spec is not None:  # lowering fell back to defaults where it failed: the checks still run
         from qapdsl import checks
 

@@ -761,6 +761,8 @@ def lower_train(ctx: Ctx, body: Sequence[ast.Stmt], span: Span | None) -> ir.Tra
                     ctx.error("E202", "`early_stop` needs a patience", s.key.span, "e.g. early_stop patience 10")
         elif k == "classes":
             fields["classes"] = ctx.attempt(lambda: as_int(single(s), "classes", 2, 1_000_000), None)
+        elif k == "dialect":
+            fields["dialect"] = ctx.attempt(lambda: as_word(single(s), "dialect", tuple(schema.DIALECTS)), "qkeras")
     if data is None:
         if not any(s.key.name == "data" for s in body):
             ctx.error("E202", "`train` needs `data`", span, 'e.g. data sklearn digits, or data file "jets.npz"')

@@ -31,6 +31,7 @@ GLOBAL_PATHS: dict[str, str] = {
     "train.seed": "random seed",
     "train.optimizer": "adam | sgd | rmsprop",
     "train.patience": "early-stopping patience",
+    "train.dialect": "qkeras | hgq2: the training framework",
     "target.reuse": "model-wide reuse factor",
     "target.clock": "clock period in ns",
     "target.strategy": "latency | resource",
@@ -176,6 +177,7 @@ def apply(spec: ir.Spec, path: str, value: Any) -> ir.Spec:
             "seed": lambda v: _num(v, path, integer=True, lo=0, hi=2**32 - 1),  # NumPy seeds are 32-bit
             "optimizer": lambda v: _choice(v, path, ("adam", "sgd", "rmsprop")),
             "patience": lambda v: _num(v, path, integer=True, lo=1, hi=100_000),
+            "dialect": lambda v: _choice(v, path, tuple(schema.DIALECTS)),
         }
         if rest in checks:
             return spec.model_copy(update={"train": spec.train.model_copy(update={rest: checks[rest](value)})})

@@ -53,7 +53,7 @@ MODEL_WORDS = ["jet_tagger", "digits_net", "JetTagger", "model", "tiny", "printf
 def _fixed(draw: st.DrawFn, signed: bool, width_range: tuple[int, int] = (2, 12)) -> str:
     width = draw(st.integers(*width_range))
     low = 1 if signed else 0
-    integer = draw(st.integers(low - 2, min(width, low + 4)))  # negative integer bits: a range below 1
+    integer = draw(st.integers(low, min(width, low + 4)))  # (QKeras takes no negative integer bits: E406)
     return f"{'fixed' if signed else 'ufixed'}<{width},{integer}>"
 
 

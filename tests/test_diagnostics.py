@@ -61,7 +61,7 @@ CASES: list[Case] = [
         "E201",
         9,
         5,
-        "did you mean 'epochs'? (expected one of: batch, classes, data, early_stop, epochs, loss, optimizer, scale, seed, split)",
+        "did you mean 'epochs'? (expected one of: batch, classes, data, dialect, early_stop, epochs, loss, optimizer, scale, seed, split)",
     ),
     Case(
         "unknown_layer_setting",
@@ -278,6 +278,14 @@ CASES: list[Case] = [
         11,
         "quantize the activations between layers (each layer's exact sum widens the next one), narrow the weights, or set `accum` and `result`",
     ),
+    Case(
+        "qkeras_negative_integer",
+        BASE.replace("input 16", "input 16\n    quant weights fixed<6,0>"),
+        "E406",
+        3,
+        19,
+        "use fixed<W,I> or N bits, or `dialect hgq2` in the train section",
+    ),
     Case("one_bit_signed", BASE.replace("input 16", "input 16\n    quant weights fixed<1,1>"), "E403", 3, 19, "use `binary` for ±1, or at least 2 bits"),
     Case(
         "ufixed_weights",
@@ -456,6 +464,17 @@ def test_every_code_is_exercised_or_documented() -> None:
 
 
 WARNINGS = [
+    Case(
+        "input_saturates",
+        BASE.replace("input 16", "input 30\n    quant weights fixed<6,1>, activations ufixed<6,2>")
+        .replace('data openml "x"', "data sklearn breast_cancer\n    scale none")
+        .replace("classes 5", "classes 2")
+        .replace("dense out 5", "dense out 2"),
+        "W407",
+        9,
+        5,
+        "write `scale standard` or `scale minmax`, or give the input a wider type (`quant inputs fixed<W,I>`)",
+    ),
     Case(
         "axis_changes_nothing",
         BASE.replace("input 16", "input 16\n    quant weights float, bias float, activations float") + "sweep {\n    quant.bits in [4, 8]\n}\n",

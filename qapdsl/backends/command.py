@@ -11,6 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC")
     parser.add_argument("-o", "--out", metavar="DIR", help="output folder (default: build/<model>/)")
     parser.add_argument("--model", help="build this model instead of the last one declared")
+    parser.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from qapdsl.backends.writer import WriteError
     from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_USAGE, load_checked
 
-    checked = load_checked(args.spec, args.model)
+    checked = load_checked(args.spec, args.model, args.dialect)
     if checked is None:
         return EXIT_SPEC
     spec, loaded = checked

@@ -38,6 +38,7 @@ def _fraction(text: str) -> float:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--model", help="run this model instead of the last one declared")
+    p.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")
     p.add_argument("-o", "--out", metavar="DIR", help="build directory (default build/<model>/)")
     p.add_argument("--epochs", type=_positive, metavar="N", help="override the spec's epochs (per pruning round for iterative pruning)")
     p.add_argument("--data", metavar="PATH", help="override the spec's data with a file (.npz, .h5, .csv, .parquet)")
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from qapdsl.runner.pipeline import StepError, run_spec
     from qapdsl.runner.progress import Display
 
-    checked = load_checked(args.spec, args.model)
+    checked = load_checked(args.spec, args.model, args.dialect)
     if checked is None:
         return EXIT_SPEC
     spec = checked[0]
