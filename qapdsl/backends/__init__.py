@@ -45,7 +45,7 @@ def render(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, source
         lstrip_blocks=True,
     )
     env.filters["py"] = py
-    train = env.get_template("train.py.j2").render(**qkeras.train_context(spec, plan, lines, out_dir, path))
+    train = env.get_template(f"{spec.train.dialect}/train.py.j2").render(**qkeras.train_context(spec, plan, lines, out_dir, path))
     convert = env.get_template("convert.py.j2").render(**hls4ml.convert_context(spec, plan, path, __version__))
     config = hls4ml.config(spec, plan)
     manifest_data = manifest.manifest(spec, __version__)

@@ -118,7 +118,9 @@ def train_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Path, sp
         "prune": prune,
         "prune_comment": lines.block(spec.prune.span) if spec.prune else "",
         "activation_outputs": dict(plan.activation_outputs),
-        "qkeras_imports": sorted(gen.imports),
+        "dialect_imports": sorted(gen.imports),
+        "keras_import": "from tensorflow import keras",
+        "model_file": "model.h5",
         "input_comment": input_comment,
         "model_lines": model_lines,
     }

@@ -10,8 +10,8 @@ pyarrow for those data files), not qapc.
 
     python train.py [--epochs N] [--data PATH] [--out DIR]
 
-Writes into --out (default: this script's folder): model.h5 (pruning wrappers
-stripped, weights on their quantizers' grids), test_data.npz, activations.npz,
+Writes into --out (default: this script's folder): model.h5 (weights on
+their quantizers' grids), test_data.npz, activations.npz,
 metrics.json.
 Progress goes to stdout as `@qapc {json}` lines.
 """
@@ -59,8 +59,8 @@ PRUNE = None  # the spec has no prune section
 # spec layer -> Keras layer whose output is that layer's (relu / linear) activation
 ACTIVATION_OUTPUTS = {'fc1': 'fc1_relu', 'fc2': 'fc2_relu', 'fc3': 'fc3_relu'}
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("PYTHONHASHSEED", str(SEED))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def progress(step: str, **fields: object) -> None:
@@ -259,6 +259,11 @@ def build_model(prunable=lambda layer: layer):
     return keras.Model(inputs, x, name=MODEL_NAME)
 
 
+def fresh_optimizer(model):
+    """A fresh optimizer state (compiling again: cheap with TensorFlow)."""
+    compile_model(model)
+
+
 def make_optimizer():
     from tensorflow import keras
 
@@ -321,16 +326,19 @@ def _num(v):
 def fit(model, train, val, epochs, callbacks, round_=0, rounds=0, start_from_epoch=0):
     from tensorflow import keras
 
-    cbs = list(callbacks) + [Progress(round_, rounds, epochs)]
+    cbs = []
     if PATIENCE is not None:
+        # first: Keras 3 restores the best epoch's weights at the end of training even when it never
+        # stopped, and the pruning callbacks that follow must re-apply their masks after that
         cbs.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True, start_from_epoch=start_from_epoch))
+    cbs += list(callbacks) + [Progress(round_, rounds, epochs)]
     history = model.fit(
         train[0], targets(train[1]), validation_data=(val[0], targets(val[1])), epochs=epochs, batch_size=BATCH, shuffle=True, verbose=0, callbacks=cbs
     )
     return len(history.history.get("loss", []))
 
 
-def train_tfmot(train, val, epochs):
+def train_gradual(train, val, epochs):
     """tfmot's gradual pruning (ConstantSparsity / PolynomialDecay) on the selected layers."""
     import tensorflow_model_optimization as tfmot
 
@@ -384,19 +392,21 @@ class KeepMasks:
         from tensorflow import keras
 
         class _KeepMasks(keras.callbacks.Callback):
+            # each hook reads self.model first: under JAX that syncs the training state into the
+            # variables (an assignment made without it is overwritten by the next step)
             def on_train_begin(self, logs=None):
-                apply_masks(masks)
+                apply_masks(masks, self.model)
 
             def on_train_batch_end(self, batch, logs=None):
-                apply_masks(masks)
+                apply_masks(masks, self.model)
 
             def on_train_end(self, logs=None):
-                apply_masks(masks)
+                apply_masks(masks, self.model)
 
         return _KeepMasks()
 
 
-def apply_masks(masks):
+def apply_masks(masks, model=None):
     for variable, mask in masks:
         variable.assign(variable.numpy() * mask)
 
@@ -457,7 +467,7 @@ def train_iterative(train, val, epochs, out):
         else:
             apply_masks(masks)
         progress("prune", round=r, rounds=rounds, target_sparsity=fraction)
-        compile_model(model)  # a fresh optimizer state for each round
+        fresh_optimizer(model)  # a fresh optimizer state for each round
         n = fit(model, train, val, per_round, [KeepMasks(masks)], r, rounds)
         ran += n
         info.append(round_info(model, val, masks, r, n))
@@ -581,7 +591,7 @@ def main(argv=None):
     elif PRUNE["kind"] == "iterative":
         model, ran, rounds = train_iterative(train, val, epochs, out)
     else:
-        model, ran, rounds = train_tfmot(train, val, epochs)
+        model, ran, rounds = train_gradual(train, val, epochs)
 
     names = PRUNE["layers"] if PRUNE is not None else ()
     pruned = sparsity(model, names)  # zeros left by pruning
