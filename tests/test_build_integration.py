@@ -380,3 +380,50 @@ def test_config_names_are_hls4ml_names(lottery: Trained) -> None:
 def _no_gpu() -> Iterator[None]:
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     yield
+
+
+def _hls_cast(x: Any, fx: quant.Fixed) -> Any:
+    """ap_fixed's cast with AP_RND_CONV (half to even) and AP_SAT, in float64."""
+    scale = 2.0**fx.fraction
+    lo, hi = fx.bounds()
+    return np.clip(np.round(x * scale) / scale, lo, hi)
+
+
+@pytest.mark.parametrize(
+    "text, activation",
+    [
+        ("ufixed<6,2>", "relu"),
+        ("ufixed<8,0>", "relu"),
+        ("6 bits int 2", "relu"),
+        ("fixed<6,2>", "linear"),
+        ("8 bits int 3", "linear"),
+        ("fixed<4,1>", "linear"),
+    ],
+)
+def test_qkeras_activation_quantizers_hold_the_plan_type(text: str, activation: str) -> None:
+    """Every value a QKeras activation quantizer outputs is what the firmware's type (the plan's) makes of the same input."""
+    import qkeras
+
+    spec = load_file_text(f"model m {{ input 4\n quant activations {text}\n dense fc 4 {activation}\n dense out 3 softmax }}\ntrain {{ data sklearn iris }}\n")
+    q = quant.effective(spec.model, spec.model.layers[0]).activations
+    expr = quant.qkeras_quantizer(q, "activations", activation)
+    assert expr is not None
+    quantizer = eval(expr, {n: getattr(qkeras, n) for n in dir(qkeras)})  # noqa: S307 - an expression qapc generated
+    fx = quant.activation_fixed(q, activation)
+    assert fx is not None
+    x = np.linspace(-20, 20, 40001).astype("float32")
+    got = np.asarray(quantizer(x), dtype=np.float64)
+    want = _hls_cast(np.maximum(x, 0) if activation == "relu" else x, fx)
+    bad = np.flatnonzero(got != want)
+    assert bad.size == 0, f"{expr} vs {fx.hls()}: x={x[bad[:3]]} QKeras {got[bad[:3]]} firmware {want[bad[:3]]}"
+
+
+def load_file_text(text: str) -> ir.Spec:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "m.qap"
+        path.write_text(text, encoding="utf-8")
+        loaded = load_file(path)
+        assert loaded.spec is not None, [str(x) for x in loaded.diagnostics]
+        return loaded.spec
