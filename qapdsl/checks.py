@@ -60,17 +60,53 @@ def check_buildable(spec: ir.Spec) -> list[Diagnostic]:
     The plan is pure Python (no jinja2, no ML stack), so `qapc check` runs it
     and reports these with their spans instead of leaving them to `qapc build`.
     """
+    from qapdsl.backends.hgq2 import HGQ2
     from qapdsl.backends.qkeras import QKeras
     from qapdsl.plan import BuildError, make_plan
 
     try:
         plan = make_plan(spec)
-        generator = QKeras()
+        generator = QKeras() if spec.train.dialect == "qkeras" else HGQ2(exact_tables=plan.quantized)
         for layer in plan.layers:  # what the dialect cannot spell
             generator.layer(layer)
     except BuildError as e:
         return [Diagnostic(e.code, e.message, e.span, e.hint)]
-    return []
+    return check_bit_exact_flow(spec, plan)
+
+
+def check_bit_exact_flow(spec: ir.Spec, plan: Plan) -> list[Diagnostic]:
+    """hls4ml 1.3.0's bit-exact flow (HGQ2 models) narrows a saturating quantizer to the fraction bits
+    of its input: a quantizer that keeps more fraction bits than the sum before it has then saturates
+    at the wrong bound, and the firmware silently disagrees (E406). The extra bits hold nothing
+    (the sum has no more), so the fix costs no accuracy."""
+    if spec.train.dialect != "hgq2" or not plan.quantized:
+        return []
+    diags: list[Diagnostic] = []
+    fraction: int | None = None  # fraction bits of the tensor flowing in (None: float, or unknown)
+    for pl in plan.layers:
+        exact = pl.params.get("exact_accum")
+        if isinstance(exact, quant.Fixed):
+            fraction = exact.fraction
+        elif pl.op in ("quant_act", "input_quant"):
+            q = pl.quant.get("activations") or pl.quant.get("inputs")
+            fx = quant.activation_fixed(q, pl.params.get("activation")) if q is not None else None
+            if pl.op == "quant_act" and fx is not None and fraction is not None and fx.fraction > fraction:
+                owner = pl.spec_layer
+                kind = "fixed" if fx.signed else "ufixed"
+                keep = fx.width - (fx.fraction - fraction)
+                diags.append(
+                    Diagnostic(
+                        "E406",
+                        f"the activations of '{owner.name if owner else pl.name}' ({fx.spec()}) keep {fx.fraction} fraction bits, but the sum before "
+                        f"them has {fraction}: hls4ml 1.3.0's bit-exact flow (the hgq2 dialect) then converts the quantizer wrongly",
+                        (q.span if q is not None else None) or (owner.span if owner else None),
+                        f"use {kind}<{max(keep, 1)},{fx.integer}>: the same range, and every value the sum can take",
+                    )
+                )
+            fraction = fx.fraction if fx is not None else None
+        elif pl.op in ("batchnorm", "activation", "avgpool"):
+            fraction = None  # float in the model, or a type hls4ml derives anew
+    return diags
 
 
 def check_dialect(spec: ir.Spec) -> list[Diagnostic]:
@@ -106,6 +142,44 @@ def check_dialect(spec: ir.Spec) -> list[Diagnostic]:
                 ]
                 hint = f"use fixed<W,I> or N bits, or `dialect {other[0]}` in the train section" if other else "use fixed<W,I> or N bits"
                 diags.append(Diagnostic("E406", problem, q.span or where_dialect or spec.train.span, hint))
+    if dialect.name == "hgq2":
+        diags += _hgq2_layers(spec)
+    return diags
+
+
+def _hgq2_layers(spec: ir.Spec) -> list[Diagnostic]:
+    """What HGQ2 layers cannot say: a quantized kernel with a float bias (or the reverse), and, in a
+    quantized model, `accum` / `result` (hls4ml derives those types itself from the quantizers)."""
+    model = spec.model
+    diags: list[Diagnostic] = []
+    bit_exact = quant.input_quant(spec).kind != "float"
+    for layer in model.layers:
+        if layer.kind not in schema.WEIGHT_LAYERS:
+            continue
+        where = layer.spans.get("name", layer.span)
+        eff = quant.effective(model, layer)
+        if layer.use_bias and (eff.weights.kind == "float") != (eff.bias.kind == "float"):
+            fl, q = (eff.bias, eff.weights) if eff.bias.kind == "float" else (eff.weights, eff.bias)
+            diags.append(
+                Diagnostic(
+                    "E406",
+                    f"'{layer.name}' has {'a float bias' if fl is eff.bias else 'float weights'} beside quantized "
+                    f"{'weights' if fl is eff.bias else 'bias'}: an HGQ2 layer quantizes both or neither",
+                    fl.span or q.span or where,
+                    f"give '{layer.name}' a bias type (e.g. `bias fixed<16,6>`), or leave both in float",
+                )
+            )
+        if bit_exact:
+            for key in ("accum", "result"):
+                if getattr(layer, key) is not None:
+                    diags.append(
+                        Diagnostic(
+                            "E406",
+                            f"`{key}` of '{layer.name}' has no effect in the hgq2 dialect: hls4ml derives every type of an HGQ2 model from its quantizers",
+                            layer.spans.get(key, where),
+                            f"remove `{key}` (the derived types are exact), or use `dialect qkeras`",
+                        )
+                    )
     return diags
 
 
@@ -300,18 +374,25 @@ def check_exactness(spec: ir.Spec, plan: Plan) -> list[Diagnostic]:
     are rounded to the target's precision in the firmware; tanh and sigmoid (hidden) and a softmax
     before the last layer are lookup tables there; an `accum` or `result` override narrower than the
     exact sum rounds or wraps it. A softmax or sigmoid at the output only decides near-ties, which
-    the 99% threshold allows for.
+    the 99% threshold allows for. In a quantized HGQ2 model softmax, tanh and sigmoid are quantized
+    layers hls4ml converts exactly (`backends.hgq2`), and hls4ml derives types for float weights
+    from their values.
     """
     model = spec.model
     parts: list[tuple[str, str, Span | None]] = []  # (what, kind, where)
     last = model.layers[-1] if model.layers else None
+    exact_tables = spec.train.dialect == "hgq2" and plan.quantized
     for layer in model.layers:
+        if exact_tables and layer.kind not in schema.WEIGHT_LAYERS:
+            continue
         where = layer.spans.get("name", layer.span)
         if layer.kind in schema.WEIGHT_LAYERS:
             eff = quant.effective(model, layer)
             floats = [q for q in (eff.weights, eff.bias if layer.use_bias else None) if q is not None and q.kind == "float"]
             if floats:
                 parts.append((f"{layer.name} (float weights)", "float", next((q.span for q in floats if q.span), None) or where))
+        if exact_tables:
+            continue
         if layer.activation in ("tanh", "sigmoid") and not (layer is last and layer.activation == "sigmoid"):
             parts.append((f"{layer.name} ({layer.activation}: a lookup table)", "table", layer.spans.get("activation", where)))
         elif layer.activation == "softmax" and layer is not last:
@@ -332,7 +413,8 @@ def check_exactness(spec: ir.Spec, plan: Plan) -> list[Diagnostic]:
     precision = spec.target.precision or quant.DEFAULT_PRECISION
     hints = []
     if "float" in kinds:
-        hints.append(f"quantize the weights (e.g. `quant weights fixed<8,2>`; float ones become fixed<{precision.width},{precision.integer}> in the firmware)")
+        became = "hls4ml derives fixed-point types from their float32 values" if exact_tables else f"float ones become fixed<{precision.width},{precision.integer}> in the firmware"
+        hints.append(f"quantize the weights (e.g. `quant weights fixed<8,2>`; {became})")
     if "table" in kinds:
         hints.append("prefer relu to tanh and sigmoid in hidden layers")
     if "narrow" in kinds:
@@ -651,11 +733,22 @@ def check_reuse(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[Di
         n_out = layer.units or 1
         if ls.fan_in * n_out > 1_000_000:
             continue  # too large to enumerate here; hls4ml itself checks
+        where = layer.spans.get("reuse") if layer.reuse else spec.target.spans.get("reuse", spec.target.span)
+        if layer.kind in ("conv1d", "conv2d") and spec.target.io == "parallel" and spec.target.strategy == "resource" and rf > ls.fan_in:
+            diags.append(
+                Diagnostic(
+                    "E306",
+                    f"reuse factor {rf} is more than the {ls.fan_in} inputs per filter of '{layer.name}': hls4ml 1.3.0's io_parallel Resource "
+                    f"{'convolution computes wrong results' if layer.kind == 'conv2d' else 'Conv1D aborts'} then",
+                    where or layer.span,
+                    f"use a reuse factor of at most {ls.fan_in} for '{layer.name}' (`reuse` in its braces), `io stream`, or `strategy latency`",
+                )
+            )
+            continue
         valid = valid_reuse_factors(ls.fan_in, n_out)
         if rf in valid:
             continue
         near = sorted(valid, key=lambda v: (abs(v - rf), v))[:3]
-        where = layer.spans.get("reuse") if layer.reuse else spec.target.spans.get("reuse", spec.target.span)
         diags.append(
             Diagnostic(
                 "E306",

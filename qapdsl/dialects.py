@@ -23,6 +23,7 @@ DEFAULT = "qkeras"
 class Dialect:
     name: str
     title: str  # for messages: "QKeras (Keras 2)"
+    framework: str  # what the model is called in messages: "QKeras ↔ HLS agreement"
     model_file: str  # what train.py saves and convert.py reads
     modules: tuple[str, ...]  # what its interpreter must import
     env_var: str  # names the interpreter explicitly
@@ -38,6 +39,7 @@ class Dialect:
 QKERAS = Dialect(
     name="qkeras",
     title="QKeras (Keras 2, TensorFlow 2.14)",
+    framework="QKeras",
     model_file="model.h5",
     modules=("tensorflow", "qkeras", "tensorflow_model_optimization", "hls4ml", "sklearn", "yaml"),
     env_var="QAPC_PYTHON_QKERAS",
@@ -65,6 +67,7 @@ QKERAS = Dialect(
 HGQ2 = Dialect(
     name="hgq2",
     title="HGQ2 (Keras 3, JAX)",
+    framework="HGQ2",
     model_file="model.keras",
     modules=("keras", "hgq", "jax", "hls4ml", "sklearn", "yaml"),
     env_var="QAPC_PYTHON_HGQ2",
@@ -84,7 +87,7 @@ HGQ2 = Dialect(
         "pyarrow": ">=14",
         "pyyaml": ">=6",
     },
-    python=">=3.10,<3.14",
+    python=">=3.11,<3.14",  # jax 0.10 needs Python 3.11+
 )
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (QKERAS, HGQ2)}

@@ -42,6 +42,7 @@ SOFTMAX_INP_NORM = quant.Fixed(False, SOFTMAX_INDEX_BITS, 3, "TRN", "SAT")
 SIGMOID_RESULT = quant.Fixed(False, 18, 1, "RND", "SAT")
 TANH_RESULT = quant.Fixed(True, 18, 2, "RND", "SAT")
 TABLE_SIZE = 4096  # sigmoid and tanh tables over [-8, 8): a step of 1/256 keeps the flips of an output sigmoid to near-ties
+TABLE_INPUT = quant.Fixed(True, 12, 4, quant.ACT_ROUNDING, "SAT")  # their index: 2^12 = TABLE_SIZE steps of 1/256 over [-8, 8)
 
 AP_MAX_WIDTH = 1024  # AP_INT_MAX_W: the widest ap_fixed the firmware's headers allow
 RESERVED = frozenset({"input"})  # hls4ml refuses layers named `input`
@@ -101,6 +102,11 @@ class Plan:
     # tables that can make a tie of two logits closer than their resolution, so convert.py compares
     # the decisions on these exact logits (None: the model does not end in such an activation).
     logits_layer: str | None = None
+
+    @property
+    def quantized(self) -> bool:
+        """Does the model quantize anything? (Then its input is quantized too: `quant.input_quant`.)"""
+        return any(pl.op == "input_quant" for pl in self.layers)
 
 
 def check_name(name: str, span: Span | None = None) -> str:
@@ -230,6 +236,7 @@ def make_plan(spec: ir.Spec) -> Plan:
         if act == "softmax":
             n = max(_width(layer, width_of), 2)
             sum_int = math.ceil(math.log2(n)) + 1
+            inv_input = quant.Fixed(False, SOFTMAX_INDEX_BITS, sum_int, "TRN", "SAT")  # the sum of exps in [1, n]
             # hls4ml 1.3.0 takes the table types only as `<name>_t` layer keys, not under Precision
             hls = {
                 "Precision": {
@@ -238,7 +245,7 @@ def make_plan(spec: ir.Spec) -> Plan:
                 },
                 "exp_table_t": _prec(SOFTMAX_TABLE),
                 "inv_table_t": _prec(SOFTMAX_TABLE),
-                "inv_inp_t": _prec(quant.Fixed(False, SOFTMAX_INDEX_BITS, sum_int, "TRN", "SAT")),
+                "inv_inp_t": _prec(inv_input),
                 "inp_norm_t": _prec(SOFTMAX_INP_NORM),
                 "TableSize": SOFTMAX_TABLE_SIZE,
                 "Implementation": "stable",
@@ -248,7 +255,8 @@ def make_plan(spec: ir.Spec) -> Plan:
             res = SIGMOID_RESULT if act == "sigmoid" else TANH_RESULT
             hls = {"Precision": {"result": _prec(res)}, "TableSize": TABLE_SIZE}
             cur = res
-        layers.append(PlanLayer(name, layer, "activation", {"activation": act}, hls=hls))
+        params = {"activation": act, "inv_input": inv_input} if act == "softmax" else {"activation": act}
+        layers.append(PlanLayer(name, layer, "activation", params, hls=hls))
         return name
 
     for layer, ls in zip(model.layers, layer_shapes, strict=True):

@@ -200,3 +200,34 @@ def accumulator(a: Fixed, w: Fixed, b: Fixed | None, n: int) -> Fixed:
 def bits_of(q: ir.Quant) -> int:
     """Bits per value for BOPs and memory: the paper counts a float as 32."""
     return q.bits
+
+
+def hgq2_quantizer(q: ir.Quant, role: str, activation: str | None = None) -> str | None:
+    """The HGQ2 quantizer config for a tensor, in the generated script's spelling (None: leave it float).
+
+    `fixed(W, I, place)` / `ufixed(W, I, place)` are helpers of the generated train.py that make an
+    HGQ2 `QuantizerConfig('kbi', place, k0=sign, b0=W-sign, i0=I-sign, ...)` with fixed, non-trainable
+    widths: exactly the values of hls4ml's `fixed<W,I>` / `ufixed<W,I>`, rounding half to even and
+    saturating as QKeras does (`ACT_ROUNDING`, `ACT_SATURATION`). A quantized relu is one unsigned
+    quantizer: saturating at 0 is the relu. Only `fixed` and `bits` have an HGQ2 spelling
+    (`qapdsl.dialects.HGQ2.quant_kinds`; `qapc check` refuses the others, E406).
+    """
+    if q.kind == "float":
+        return None
+    if q.kind not in ("fixed", "bits"):
+        raise ValueError(f"HGQ2 has no fixed-width {q.kind} quantizer")
+    fx = to_fixed(q, unsigned=role == "activations" and activation == "relu")
+    assert fx is not None
+    return hgq2_spelling(fx, {"weights": "weight", "bias": "bias"}.get(role, "datalane"))
+
+
+def hgq2_spelling(fx: Fixed, place: str = "datalane") -> str:
+    """`fixed(W, I)`, `ufixed(W, I, 'weight')`, `ufixed(12, 3, round_mode='TRN')`: a type as the generated
+    HGQ2 script's helpers take it (place: HGQ2's weight / bias / datalane / table; rounding when not
+    half to even)."""
+    args = [str(fx.width), str(fx.integer)]
+    if place != "datalane":
+        args.append(repr(place))
+    if fx.rounding and fx.rounding != ACT_ROUNDING:
+        args.append(f"round_mode={fx.rounding!r}")
+    return f"{'fixed' if fx.signed else 'ufixed'}({', '.join(args)})"

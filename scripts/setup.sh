@@ -1,19 +1,68 @@
 #!/usr/bin/env bash
-# Set up qapc in ./.venv: the compiler, the ML stack (TensorFlow 2.14, QKeras,
-# tfmot, hls4ml), the sweep and editor extras and the dev tools.
-# Needs: Python 3.11 and g++. Idempotent: a second run only checks.
+# Set up qapc in two environments, one per training dialect (their ML stacks cannot share one):
+#   .venv       Python 3.11 (or 3.10): the compiler, QKeras 0.9 / TensorFlow 2.14 / tfmot / hls4ml,
+#               the sweep and editor extras and the dev tools. `qapc` is .venv/bin/qapc.
+#   .venv-hgq2  Python 3.13 (or 3.12, 3.11): the compiler and HGQ2 0.2 / Keras 3 / JAX / hls4ml, the
+#               same extras. `qapc run` finds it for specs with `dialect hgq2`; the tests run on it too.
+# Needs: those Pythons and g++. Idempotent: a second run only checks.
+# QAPC_DIALECTS="qkeras" (or "hgq2") sets up one of them only. PYTHON / PYTHON_HGQ2 pick the interpreters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3.11}
-command -v "$PY" >/dev/null 2>&1 || PY=python3
-if [ ! -x .venv/bin/python ]; then
-    "$PY" -m venv .venv
-fi
-stamp=.venv/.qapc-installed
-want=$(cat pyproject.toml | sha256sum | cut -c1-16)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[ml,sweep,lsp,dev]"
-    echo "$want" > "$stamp"
-fi
-command -v g++ >/dev/null 2>&1 || { echo "setup: g++ is needed for hls4ml's C++ emulation" >&2; exit 2; }
+DIALECTS=${QAPC_DIALECTS:-"qkeras hgq2"}
+
+say() { echo "setup: $*" >&2; }
+
+# The first of the given versions (3.11 ...) that runs: pythonX.Y on PATH, else pyenv's newest X.Y.Z.
+find_python() {
+    for v in "$@"; do
+        if command -v "python$v" >/dev/null 2>&1 && "python$v" -c "import sys" >/dev/null 2>&1; then
+            echo "python$v"
+            return 0
+        fi
+        if command -v pyenv >/dev/null 2>&1; then
+            full=$(pyenv versions --bare 2>/dev/null | grep -E "^${v//./\\.}(\.[0-9]+)?$" | sort -V | tail -1 || true)
+            if [ -n "$full" ] && [ -x "$(pyenv root)/versions/$full/bin/python$v" ]; then
+                echo "$(pyenv root)/versions/$full/bin/python$v"
+                return 0
+            fi
+        fi
+    done
+    return 1
+}
+
+# make_env DIR EXTRAS PYTHON LABEL: a virtual environment with qapc (editable) and EXTRAS.
+make_env() {
+    local dir=$1 extras=$2 py=$3 label=$4
+    if [ ! -x "$dir/bin/python" ]; then
+        say "creating $dir ($("$py" -c 'import platform; print("Python " + platform.python_version())'))"
+        "$py" -m venv "$dir"
+    fi
+    local stamp="$dir/.qapc-installed" want
+    want=$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -c1-16)
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        say "installing qapc and $label into $dir (the first time takes a few minutes)"
+        "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+        "$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[$extras]"
+        echo "$want" > "$stamp"
+    fi
+}
+
+for dialect in $DIALECTS; do
+    case $dialect in
+    qkeras)
+        py=${PYTHON:-$(find_python 3.11 3.10 || true)}
+        [ -n "$py" ] || { say "the QKeras stack (TensorFlow 2.14) needs Python 3.10 or 3.11; set PYTHON=/path/to/python3.11"; exit 2; }
+        make_env .venv "qkeras,sweep,lsp,dev" "$py" "the QKeras stack (TensorFlow 2.14)"
+        ;;
+    hgq2)
+        py=${PYTHON_HGQ2:-$(find_python 3.13 3.12 3.11 || true)}
+        [ -n "$py" ] || { say "the HGQ2 stack (Keras 3, JAX 0.10) needs Python 3.11-3.13; set PYTHON_HGQ2=/path/to/python3.13"; exit 2; }
+        make_env .venv-hgq2 "hgq2,sweep,lsp,dev" "$py" "the HGQ2 stack (Keras 3, JAX)"
+        ;;
+    *)
+        say "unknown dialect '$dialect' in QAPC_DIALECTS (qkeras, hgq2)"
+        exit 2
+        ;;
+    esac
+done
+command -v g++ >/dev/null 2>&1 || { say "g++ is needed for hls4ml's C++ emulation (Debian/Ubuntu: apt-get install g++)"; exit 2; }

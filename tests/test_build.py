@@ -19,10 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from qapdsl import ir, paths, quant
+from qapdsl import dialects, ir, paths, quant
 from qapdsl.backends import BuildError, build, render
 from qapdsl.backends.literals import SpecLines
-from qapdsl.backends.manifest import ML_STACK
 from qapdsl.cli import main
 from qapdsl.loader import load_file
 from qapdsl.source import Span
@@ -108,9 +107,10 @@ def test_imports_are_hashed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert manifest["imports"] == [{"path": "specs/digits_float.qap", "sha256": hashlib.sha256((ROOT / "specs/digits_float.qap").read_bytes()).hexdigest()}]
 
 
-def test_ml_stack_matches_pyproject() -> None:
+@pytest.mark.parametrize("dialect", dialects.NAMES)
+def test_ml_stack_matches_pyproject(dialect: str) -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["ml"]
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][dialects.get(dialect).extra]
     pins = {}
     for req in extra:
         name = req.split("#")[0].strip()
@@ -118,7 +118,7 @@ def test_ml_stack_matches_pyproject() -> None:
             if ch in "=<>!~":
                 pins[name[:i]] = name[i:]
                 break
-    assert pins == ML_STACK
+    assert pins == dialects.get(dialect).pins
 
 
 @pytest.mark.parametrize("spec_name", example_specs())
@@ -506,8 +506,9 @@ def test_sklearn_datasets(dataset: str, features: int, classes: int, write_spec:
 @pytest.mark.parametrize("spec_name", example_specs())
 def test_scripts_need_only_the_ml_stack(spec_name: str) -> None:
     """The generated scripts import the standard library and the ML stack, never qapc."""
-    allowed = {"argparse", "json", "math", "os", "random", "shutil", "sys", "time", "pathlib", "__future__"}
-    allowed |= {"numpy", "tensorflow", "qkeras", "tensorflow_model_optimization", "hls4ml", "sklearn", "yaml", "h5py", "pandas"}
+    allowed = {"argparse", "json", "math", "os", "random", "shutil", "stat", "sys", "time", "pathlib", "__future__"}
+    allowed |= {"numpy", "hls4ml", "sklearn", "yaml", "h5py", "pandas"}
+    allowed |= {"qkeras": {"tensorflow", "qkeras", "tensorflow_model_optimization"}, "hgq2": {"keras", "hgq"}}[load(ROOT / "specs" / spec_name).spec.train.dialect]
     for name in ("train.py", "convert.py"):
         tree = ast.parse((GOLDEN / spec_name.removesuffix(".qap") / name).read_text(encoding="utf-8"))
         modules = set()

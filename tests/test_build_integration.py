@@ -408,7 +408,7 @@ def test_qkeras_activation_quantizers_hold_the_plan_type(text: str, activation: 
     q = quant.effective(spec.model, spec.model.layers[0]).activations
     expr = quant.qkeras_quantizer(q, "activations", activation)
     assert expr is not None
-    quantizer = eval(expr, {n: getattr(qkeras, n) for n in dir(qkeras)})  # noqa: S307 - an expression qapc generated
+    quantizer = eval(expr, {n: getattr(qkeras, n) for n in dir(qkeras)})
     fx = quant.activation_fixed(q, activation)
     assert fx is not None
     x = np.linspace(-20, 20, 40001).astype("float32")

@@ -3,9 +3,9 @@
 - `render(spec, out_dir, ...)` → {file name: bytes}: pure, byte-identical for the same spec.
 - `build(spec, out_dir, ...)` → out_dir: render, then write atomically (see `writer`).
 
-The files: `train.py` (QKeras + tfmot training, templates/train.py.j2),
-`hls4ml_config.yml` and `convert.py` (hls4ml, templates/convert.py.j2) and
-`manifest.json`. jinja2 and yaml are imported here lazily; the ML stack never.
+The files: `train.py` (training in the spec's dialect: templates/<dialect>/train.py.j2,
+extending templates/train.py.j2), `hls4ml_config.yml` and `convert.py` (hls4ml:
+templates/<dialect>/convert.py.j2) and `manifest.json`. jinja2 and yaml are imported here lazily; the ML stack never.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def render(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, source
     import jinja2
 
     from qapdsl import __version__
-    from qapdsl.backends import hls4ml, manifest, qkeras, verify
+    from qapdsl.backends import hgq2, hls4ml, manifest, qkeras, verify
     from qapdsl.backends.literals import SpecLines, py
     from qapdsl.plan import make_plan
     from qapdsl.resources import templates_dir
@@ -45,8 +45,10 @@ def render(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, source
         lstrip_blocks=True,
     )
     env.filters["py"] = py
-    train = env.get_template(f"{spec.train.dialect}/train.py.j2").render(**qkeras.train_context(spec, plan, lines, out_dir, path))
-    convert = env.get_template("convert.py.j2").render(**hls4ml.convert_context(spec, plan, path, __version__))
+    dialect = spec.train.dialect
+    context = {"qkeras": qkeras.train_context, "hgq2": hgq2.train_context}[dialect]
+    train = env.get_template(f"{dialect}/train.py.j2").render(**context(spec, plan, lines, out_dir, path))
+    convert = env.get_template(f"{dialect}/convert.py.j2").render(**hls4ml.convert_context(spec, plan, path, __version__))
     config = hls4ml.config(spec, plan)
     manifest_data = manifest.manifest(spec, __version__)
     files = {

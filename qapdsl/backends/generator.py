@@ -28,8 +28,9 @@ Call = tuple[str, tuple[str, ...]]  # (callee, arguments): `callee(arg, arg, ...
 QuantizerRenderer = Callable[..., "str | None"]
 LayerRenderer = Callable[..., Call]  # (generator, plan layer) -> call
 
-# What a quantizer expression may look like: a call with numbers, keywords, 'auto' strings and booleans.
-_ARG = r"(?:[a-z_0-9]+=)?(?:-?[0-9.e+-]+|'auto'|'auto_po2'|'[A-Z_]+'|True|False|None|\(\))"
+# What a quantizer expression may look like: a call with numbers, keywords, known words and booleans.
+_WORDS = "auto|auto_po2|weight|bias|datalane|table"
+_ARG = rf"(?:[a-z_0-9]+=)?(?:-?[0-9.e+-]+|'(?:{_WORDS})'|'[A-Z_]+'|True|False|None|\(\))"
 QUANTIZER_EXPR = re.compile(rf"[A-Za-z_0-9.]+\((?:{_ARG}(?:, {_ARG})*)?\)\Z")
 
 
@@ -45,6 +46,7 @@ class Generator:
     """Plain Keras layers; dialects add the quantized ones."""
 
     KERAS = "keras"  # how the generated code names the Keras module
+    PRUNING_WRAPPER = True  # selected weight layers go through `prunable(...)` (tfmot's wrapper), else a callback prunes
     TRANSFORMS: ClassVar[dict[str, LayerRenderer]] = {}
     TYPE_MAPPING: ClassVar[dict[str, QuantizerRenderer]] = {}
 
@@ -98,9 +100,10 @@ class Generator:
                 out.append(c or "    # the input, quantized as the firmware takes it (the target's precision): the spec quantizes the model but not its inputs")
             callee, args = self.layer(pl)
             ctor = f"{callee}({', '.join(args)})"
-            line = f"    x = prunable({ctor})(x)" if pl.prunable else f"    x = {ctor}(x)"
-            if len(line) > wrap and pl.op in ("dense", "conv1d", "conv2d"):
-                opening, closing = (f"prunable({callee}(", "))") if pl.prunable else (f"{callee}(", ")")
+            wrapped = pl.prunable and self.PRUNING_WRAPPER
+            line = f"    x = prunable({ctor})(x)" if wrapped else f"    x = {ctor}(x)"
+            if len(line) > wrap and len(args) > 1:
+                opening, closing = (f"prunable({callee}(", "))") if wrapped else (f"{callee}(", ")")
                 line = "\n".join([f"    x = {opening}", *(f"        {a}," for a in args), f"    {closing}(x)"])
             out.append(line)
         return out

@@ -5,23 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qapdsl import ir
-
-# The ML stack the generated scripts are written for: the `ml` extra of
-# pyproject.toml (a test keeps the two in step; pyproject is not in the wheel).
-ML_STACK: dict[str, str] = {
-    "tensorflow": "==2.14.1",
-    "keras": "==2.14.0",
-    "qkeras": "==0.9.0",
-    "tensorflow-model-optimization": "==0.7.5",
-    "hls4ml": "==1.3.0",
-    "numpy": "==1.26.4",
-    "pyparsing": ">=3",
-    "scikit-learn": ">=1.3,<1.6",
-    "h5py": ">=3.9",
-    "pandas": ">=2",
-    "pyarrow": ">=14,<21",
-}
+from qapdsl import dialects, ir
 
 FILES = ("train.py", "hls4ml_config.yml", "convert.py", "manifest.json")
 
@@ -34,7 +18,10 @@ def manifest(spec: ir.Spec, version: str) -> dict[str, Any]:
         "model": spec.model.name,
         "spec": {"path": sources[0].path, "sha256": sources[0].sha256} if sources else None,
         "imports": [{"path": s.path, "sha256": s.sha256} for s in sources[1:]],
-        "ml_stack": dict(ML_STACK),
+        "dialect": spec.train.dialect,
+        # the ML stack the generated scripts are written for: the dialect's pip extra (a test keeps
+        # qapdsl/dialects.py and pyproject.toml in step; pyproject is not in the wheel)
+        "ml_stack": dict(dialects.get(spec.train.dialect).pins),
         "files": list(FILES),
         "ir": spec.model_dump(mode="json"),
     }

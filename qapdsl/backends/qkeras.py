@@ -97,13 +97,10 @@ def prune_literal(spec: ir.Spec) -> dict[str, Any] | None:
     }
 
 
-def train_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Path, spec_path: str) -> dict[str, Any]:
+def common_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Path, spec_path: str) -> dict[str, Any]:
+    """What templates/train.py.j2 needs from every dialect: the spec as data and the quoted spec lines."""
     model = spec.model
-    gen = QKeras()
-    model_lines = gen.model_lines(plan, lines, WRAP)
-    input_comment = lines.comment(model.input_span, "    ")
     classes = spec.train.classes if spec.train.classes is not None else (plan.output_width if plan.output_width > 1 else 2)
-    prune = prune_literal(spec)
     return {
         "version": _version(),
         "spec_path_text": comment_text(spec_path),
@@ -115,15 +112,23 @@ def train_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Path, sp
         "data": data_literal(spec, out_dir),
         "train": spec.train,
         "train_comment": lines.block(spec.train.span),
-        "prune": prune,
+        "prune": prune_literal(spec),
         "prune_comment": lines.block(spec.prune.span) if spec.prune else "",
         "activation_outputs": dict(plan.activation_outputs),
-        "dialect_imports": sorted(gen.imports),
-        "keras_import": "from tensorflow import keras",
-        "model_file": "model.h5",
-        "input_comment": input_comment,
-        "model_lines": model_lines,
+        "input_comment": lines.comment(model.input_span, "    "),
     }
+
+
+def train_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Path, spec_path: str) -> dict[str, Any]:
+    gen = QKeras()
+    context = common_context(spec, plan, lines, out_dir, spec_path)
+    context.update(
+        model_lines=gen.model_lines(plan, lines, WRAP),
+        dialect_imports=sorted(gen.imports),
+        keras_import="from tensorflow import keras",
+        model_file="model.h5",
+    )
+    return context
 
 
 def _version() -> str:

@@ -5,15 +5,16 @@
 - tools:   before anything runs, what the run needs is there: g++, and the ML stack in the
            interpreter the scripts run with; a data file exists (`preflight`).
 - build:   the backends write train.py, hls4ml_config.yml, convert.py and manifest.json (in process).
-- train:   `python train.py --out DIR [--epochs N] [--data PATH]` → model.h5, metrics.json,
-           test_data.npz, activations.npz.
-- convert: `python convert.py --model model.h5 --data test_data.npz --out DIR [--synth]` → hls4ml
-           project, C++ emulation compiled with g++ and compared with QKeras → firmware.json.
+- train:   `python train.py --out DIR [--epochs N] [--data PATH]` → the model (model.h5 for QKeras,
+           model.keras for HGQ2), metrics.json, test_data.npz, activations.npz.
+- convert: `python convert.py --model MODEL --data test_data.npz --out DIR [--synth]` → hls4ml
+           project, C++ emulation compiled with g++ and compared with the model → firmware.json.
 - report:  neural efficiency from activations.npz, the report figures, → results.json, report.md.
-- verify:  the firmware must agree with the model: QKeras ↔ HLS argmax agreement at least
+- verify:  the firmware must agree with the model: model ↔ HLS argmax agreement at least
            `target.agreement` (default 99%); below it the run fails, its figures kept.
 
-The scripts run as subprocesses of the same interpreter (sys.executable), each
+The scripts run as subprocesses of the interpreter with the spec's dialect's ML stack
+(`environments.find`: qapc's own, or `.venv-hgq2` for HGQ2), each
 under `supervise.py` in a process group of its own, so that neither a killed
 `qapc` (SIGKILL included) nor Ctrl-C leaves a train.py, convert.py or g++
 writing into the folder. Their output (stdout and stderr) is saved to
@@ -29,6 +30,7 @@ The caller holds the folder (`qapdsl.outdir.lock`): one run per folder at a time
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -38,6 +40,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -45,10 +48,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from qapdsl import __version__, ir
+from qapdsl import __version__, dialects, ir
+from qapdsl.runner import environments
 
 STEPS = ("tools", "build", "train", "convert", "report", "verify")
-ML_MODULES = ("tensorflow", "qkeras", "tensorflow_model_optimization", "hls4ml", "sklearn", "yaml")
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 DATA_SUFFIXES = (".npz", ".h5", ".hdf5", ".csv", ".parquet")
 SYNTH_TOOLS = {"vivado": "vivado_hls", "vitis": "vitis_hls", "quartus": "i++", "oneapi": "icpx", "catapult": "catapult"}
@@ -140,8 +143,10 @@ def run_script(
     cwd: Path,
     emit: Progress,
     watch: Callable[[Mapping[str, Any]], str | None] | None = None,
+    python: str | None = None,
 ) -> None:
-    """Run a generated script with this interpreter; parse its `@qapc` lines; raise StepError on failure."""
+    """Run a generated script with `python` (default: this interpreter); parse its `@qapc` lines; raise StepError on failure."""
+    python = python or sys.executable
     if not script.is_file():
         raise StepError(step, f"{script} is missing: the build did not write it")
     log_path = cwd / f"{step}.log"
@@ -149,7 +154,7 @@ def run_script(
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["QAPC_SUPERVISOR_PARENT"] = str(os.getpid())
-    cmd = [sys.executable, str(script), *args]
+    cmd = [python, str(script), *args]
     try:
         proc = subprocess.Popen(
             [sys.executable, str(SUPERVISOR), *cmd],
@@ -163,7 +168,7 @@ def run_script(
             start_new_session=True,  # its own process group: stopped as a whole (see supervise.py)
         )
     except OSError as e:
-        raise StepError(step, f"cannot start {sys.executable}: {e.strerror or e}") from None
+        raise StepError(step, f"cannot start {python}: {e.strerror or e}") from None
     tail: deque[str] = deque(maxlen=400)
     reported: str | None = None
     try:
@@ -260,28 +265,21 @@ def preflight(spec: ir.Spec, data: str | None) -> dict[str, Any]:
     """What the run needs, checked before anything runs (raises StepError('tools', ...) with the fix).
 
     g++ for hls4ml's C++ emulation; the ML stack importable by the interpreter the
-    scripts run with; the data file. Returns what was found, for the step's line.
+    scripts run with (`environments.find`: the spec's dialect's stack); the data file.
+    Returns what was found, for the step's line.
     """
     found: dict[str, Any] = {}
     gxx = shutil.which("g++")
     if gxx is None:
         raise StepError("tools", "g++ not found on PATH: hls4ml's C++ emulation needs a C++ compiler (Debian/Ubuntu: apt-get install g++)")
     found["g++"] = gxx
-    probe = "import importlib.util, json, sys; print(json.dumps([m for m in sys.argv[1:] if importlib.util.find_spec(m) is None]))"
+    dialect = dialects.get(spec.train.dialect)
     try:
-        out = subprocess.run([sys.executable, "-c", probe, *ML_MODULES], capture_output=True, text=True, timeout=60, check=False)
-        missing = json.loads(out.stdout or "null")
-    except (OSError, subprocess.SubprocessError, ValueError) as e:
-        raise StepError("tools", f"cannot run {sys.executable}: {e}") from None
-    if not isinstance(missing, list):
-        raise StepError("tools", f"cannot check the ML stack of {sys.executable}: {out.stderr.strip()[-300:]}")
-    if missing:
-        raise StepError(
-            "tools",
-            f"{sys.executable} lacks {', '.join(missing)}: the generated scripts need the ML stack; "
-            "install it with `pip install 'qapc[ml]'` (in this repository: bash scripts/setup.sh)",
-        )
-    found["python"] = sys.executable
+        python = environments.find(dialect)
+    except environments.NoInterpreter as e:
+        raise StepError("tools", str(e)) from None
+    found["python"] = python.python
+    found["dialect"] = dialect.name
     found["data"] = _data_arg(spec, data)
     return found
 
@@ -297,9 +295,10 @@ def _check_metrics(metrics: Mapping[str, Any], log: Path) -> None:
         raise StepError("train", "training diverged: the final test loss is NaN or infinite; lower the learning rate or check the data for NaN/inf values", log)
 
 
-def check_trained(out_dir: Path) -> None:
+def check_trained(out_dir: Path, model_file: str = "model.h5") -> None:
     """Divergence the loss did not show: Keras's clipped cross-entropy stays finite while the
-    weights turn NaN (the model then predicts one class). Reads model.h5 with h5py, no TensorFlow."""
+    weights turn NaN (the model then predicts one class). Reads the weights with h5py, no Keras:
+    model.h5 itself, or the model.weights.h5 inside a Keras 3 model.keras (a zip)."""
     log = out_dir / "train.log"
     try:
         import h5py
@@ -311,13 +310,20 @@ def check_trained(out_dir: Path) -> None:
     def visit(name: str, obj: Any) -> None:
         if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f" and not np.all(np.isfinite(obj[()])):
             parts = name.split("/")
-            bad.append(parts[1] if parts[0] == "model_weights" and len(parts) > 1 else parts[0])
+            if parts[0] == "optimizer":
+                return
+            # model.h5: model_weights/<layer>/...; model.keras: layers/<layer class>[_n]/vars/<i>
+            bad.append(parts[1] if parts[0] in ("model_weights", "layers") and len(parts) > 1 else parts[0])
 
     try:
-        with h5py.File(out_dir / "model.h5", "r") as f:
-            f.visititems(visit)
-    except OSError as e:
-        raise StepError("train", f"cannot read model.h5: {e}", log) from None
+        if model_file.endswith(".keras"):
+            with zipfile.ZipFile(out_dir / model_file) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+                f.visititems(visit)
+        else:
+            with h5py.File(out_dir / model_file, "r") as f:
+                f.visititems(visit)
+    except (OSError, KeyError, zipfile.BadZipFile) as e:
+        raise StepError("train", f"cannot read {model_file}: {e}", log) from None
     if not bad:
         return
     hint = "lower the learning rate"
@@ -375,7 +381,9 @@ def run_spec(
     timings: dict[str, float] = {}
 
     with _step("tools", emit, timings):
-        data_arg = preflight(spec, data)["data"]
+        tools = preflight(spec, data)
+        data_arg, python = tools["data"], tools["python"]
+    model_file = dialects.get(spec.train.dialect).model_file
 
     with _step("build", emit, timings):
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -389,12 +397,12 @@ def run_spec(
             args += ["--epochs", str(epochs)]
         if data_arg is not None:
             args += ["--data", data_arg]
-        run_script("train", out_dir / "train.py", args, out_dir, emit, watch=_diverged)
+        run_script("train", out_dir / "train.py", args, out_dir, emit, watch=_diverged, python=python)
         metrics = _read_json(out_dir / "metrics.json", "train")
         _check_metrics(metrics, out_dir / "train.log")
-        if not (out_dir / "model.h5").is_file():
-            raise StepError("train", "train.py finished but wrote no model.h5", out_dir / "train.log")
-        check_trained(out_dir)
+        if not (out_dir / model_file).is_file():
+            raise StepError("train", f"train.py finished but wrote no {model_file}", out_dir / "train.log")
+        check_trained(out_dir, model_file)
         info["accuracy"] = metrics.get("accuracy")
         sp = metrics.get("sparsity")
         info["sparsity"] = sp.get("total") if isinstance(sp, Mapping) else None
@@ -404,10 +412,10 @@ def run_spec(
         if synth_plan.get("reason"):
             emit({"event": "warning", "stage": "convert", "message": synth_plan["reason"]})
         _clear(out_dir, "firmware.json")
-        args = ["--model", str(out_dir / "model.h5"), "--data", str(out_dir / "test_data.npz"), "--out", str(out_dir)]
+        args = ["--model", str(out_dir / model_file), "--data", str(out_dir / "test_data.npz"), "--out", str(out_dir)]
         if synth:
             args.append("--synth")  # convert.py records why synthesis did not run, if it cannot
-        run_script("convert", out_dir / "convert.py", args, out_dir, emit)
+        run_script("convert", out_dir / "convert.py", args, out_dir, emit, python=python)
         firmware = _read_json(out_dir / "firmware.json", "convert")
         agreement = firmware.get("agreement")
         info["agreement"] = agreement.get("fraction") if isinstance(agreement, Mapping) else agreement

@@ -59,9 +59,10 @@ def precision_table(hls_model):
         row = {"layer": layer.name, "class": layer.class_name, "result": str(layer.get_output_variable().type.precision)}
         for name, var in getattr(layer, "weights", {}).items():
             row[name] = str(var.type.precision)
-        accum = layer.get_attr("accum_t")
-        if accum is not None:
-            row["accum"] = str(accum.precision)
+        for key, attr in (("accum", "accum_t"), ("table", "table_t"), ("exp_table", "exp_table_t"), ("inv_table", "inv_table_t")):
+            t = layer.get_attr(attr)
+            if t is not None and hasattr(t, "precision"):
+                row[key] = str(t.precision)
         rows.append(row)
     return rows
 
@@ -88,7 +89,7 @@ def main(argv=None):
             "Tcl and shell scripts; move the build folder to a path without any of " + UNSAFE_PATH_CHARACTERS
         )
     out.mkdir(parents=True, exist_ok=True)
-    model_path = Path(args.model) if args.model else out / "model.h5"
+    model_path = Path(args.model) if args.model else out / 'model.h5'
     data_path = Path(args.data) if args.data else out / "test_data.npz"
 
     import numpy as np
@@ -156,7 +157,8 @@ def main(argv=None):
         },
         "max_abs_diff": _num(diff.max()) if diff.size else None,
         "mean_abs_diff": _num(diff.mean()) if diff.size else None,
-        "qkeras_accuracy": float(np.mean(ref_cls == y)) if len(y) else None,
+        "model_accuracy": float(np.mean(ref_cls == y)) if len(y) else None,
+        "qkeras_accuracy": float(np.mean(ref_cls == y)) if len(y) else None,  # the old name of model_accuracy
         "hls_accuracy": float(np.mean(emu_cls == y)) if len(y) else None,
         "precision": precision_table(hls_model),
         "synth": {"requested": bool(args.synth), "ran": False, "reason": "not requested (--synth)"},
@@ -183,7 +185,7 @@ def main(argv=None):
         "done",
         agreement=firmware["agreement"]["fraction"],
         max_abs_diff=firmware["max_abs_diff"],
-        qkeras_accuracy=firmware["qkeras_accuracy"],
+        model_accuracy=firmware["model_accuracy"],
         hls_accuracy=firmware["hls_accuracy"],
     )
     on = " (on the logits before the output's lookup table)" if basis == "logits" else ""

@@ -367,30 +367,46 @@ def fit(model, train, val, epochs, callbacks, round_=0, rounds=0, start_from_epo
     return len(history.history.get("loss", []))
 
 
-def train_gradual(train, val, epochs):
-    """tfmot's gradual pruning (ConstantSparsity / PolynomialDecay) on the selected layers."""
-    import tensorflow_model_optimization as tfmot
+def gradual_schedule(n_train, epochs):
+    """When the gradual schedules (tfmot's ConstantSparsity / PolynomialDecay) prune in this run.
 
-    steps_per_epoch = math.ceil(len(train[0]) / BATCH)
+    A polynomial schedule without `end` ends with training, on a step where it updates the masks, so
+    the target is reached. Early stopping starts only once the schedule has reached its target.
+    """
+    steps_per_epoch = math.ceil(n_train / BATCH)
     last_step = steps_per_epoch * epochs - 1
-    begin, frequency = PRUNE["begin_step"], PRUNE["frequency"]
-    end = PRUNE["end_step"]
+    begin, frequency, end = PRUNE["begin_step"], PRUNE["frequency"], PRUNE["end_step"]
     if begin > last_step:
         print(f"train.py: warning: pruning begins at step {begin}, after the last step {last_step}", file=sys.stderr)
     if PRUNE["kind"] == "constant":
-        schedule = tfmot.sparsity.keras.ConstantSparsity(PRUNE["target"], begin_step=begin, end_step=-1 if end is None else end, frequency=frequency)
-        stop_pruning = begin if end is None else end
+        stop = begin if end is None else end
     else:
         if end is None:
-            # the end of training, on a step where the schedule updates the masks, so the target is reached
             end = begin + frequency * ((last_step - begin) // frequency)
             if end <= begin:
                 frequency = max(last_step - begin, 1)
                 end = begin + frequency
+        stop = end
+    start_from_epoch = min(epochs, (stop + steps_per_epoch) // steps_per_epoch)
+    return {"begin": begin, "end": end, "frequency": frequency, "last_step": last_step, "start_from_epoch": start_from_epoch}
+
+
+def train_gradual(train, val, epochs):
+    """tfmot's gradual pruning (ConstantSparsity / PolynomialDecay) on the selected layers."""
+    import tensorflow_model_optimization as tfmot
+
+    g = gradual_schedule(len(train[0]), epochs)
+    if PRUNE["kind"] == "constant":
+        schedule = tfmot.sparsity.keras.ConstantSparsity(PRUNE["target"], begin_step=g["begin"], end_step=-1 if g["end"] is None else g["end"], frequency=g["frequency"])
+    else:
         schedule = tfmot.sparsity.keras.PolynomialDecay(
-            initial_sparsity=PRUNE["initial"], final_sparsity=PRUNE["target"], begin_step=begin, end_step=end, power=PRUNE["power"], frequency=frequency
+            initial_sparsity=PRUNE["initial"],
+            final_sparsity=PRUNE["target"],
+            begin_step=g["begin"],
+            end_step=g["end"],
+            power=PRUNE["power"],
+            frequency=g["frequency"],
         )
-        stop_pruning = end
     selected = set(PRUNE["layers"])
 
     def prunable(layer):
@@ -398,10 +414,8 @@ def train_gradual(train, val, epochs):
 
     model = build_model(prunable)
     compile_model(model)
-    progress("prune", schedule=PRUNE["kind"], begin_step=begin, end_step=end, frequency=frequency, steps=last_step + 1)
-    # early stopping only once the schedule has reached its target
-    start = min(epochs, (stop_pruning + steps_per_epoch) // steps_per_epoch)
-    ran = fit(model, train, val, epochs, [tfmot.sparsity.keras.UpdatePruningStep()], start_from_epoch=start)
+    progress("prune", schedule=PRUNE["kind"], begin_step=g["begin"], end_step=g["end"], frequency=g["frequency"], steps=g["last_step"] + 1)
+    ran = fit(model, train, val, epochs, [tfmot.sparsity.keras.UpdatePruningStep()], start_from_epoch=g["start_from_epoch"])
     return fresh_copy(tfmot.sparsity.keras.strip_pruning(model)), ran, []
 
 

@@ -1,0 +1,112 @@
+"""The HGQ2 dialect: HGQ2's QDense / QConv and `Quantizer` layers on Keras 3, pruned by the generated callbacks.
+
+Only what differs from plain Keras is here (`Generator` renders the rest). Every
+quantizer has a fixed width (`quant.hgq2_quantizer`): HGQ2's bit-width training
+(EBOPs) is off, so a spec means the same numbers in both dialects. Where QKeras
+leaves a part of the model in float that hls4ml then approximates, HGQ2 has a
+quantized layer hls4ml converts bit-exactly, with the same tables qapc gives
+hls4ml for QKeras (`qapdsl.plan`):
+
+- softmax → `QSoftmax` (exp and 1/x tables of 2^12 entries, 18-bit values);
+- tanh, sigmoid → `QUnaryFunctionLUT` (a 4096-entry table over [-8, 8)).
+
+Batch normalisation stays a float Keras layer, as in QKeras.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qapdsl import ir, plan, quant
+from qapdsl.backends import qkeras
+from qapdsl.backends.generator import Call, Generator
+from qapdsl.backends.literals import SpecLines
+from qapdsl.plan import Plan, PlanLayer
+
+WRAP = 120
+
+
+spelled = quant.hgq2_spelling
+
+
+class HGQ2(Generator):
+    KERAS = "keras"
+    PRUNING_WRAPPER = False  # the generated GradualPruning / KeepMasks callbacks prune
+
+    def __init__(self, exact_tables: bool = True) -> None:
+        super().__init__()
+        # QSoftmax / QUnaryFunctionLUT need a quantized network input (hls4ml's bit-exact flow starts
+        # there): a float model keeps Keras's float activations, approximated by hls4ml as in QKeras
+        self.exact_tables = exact_tables
+
+    def quantized_weight_layer(self, pl: PlanLayer) -> Call:
+        wq = self.quantizer(pl.quant.get("weights"), "weights")
+        bq = self.quantizer(pl.quant.get("bias"), "bias") if pl.params.get("use_bias", True) else None
+        if wq is None:
+            return self.float_weight_layer(pl)  # `qapc check` refuses a quantized bias on float weights (E406)
+        cls = "Q" + {"dense": "Dense", "conv1d": "Conv1D", "conv2d": "Conv2D"}[pl.op]
+        self.imports.add(cls)
+        args = [*self.weight_args(pl), f"kq_conf={wq}"]
+        if bq is not None:
+            args.append(f"bq_conf={bq}")
+        return cls, (*args, *self.weight_tail(pl))
+
+    def quantized_activation(self, pl: PlanLayer) -> Call:
+        role = "inputs" if pl.op == "input_quant" else "activations"
+        expr = self.quantizer(pl.quant[role], role, pl.params.get("activation"))
+        assert expr is not None
+        self.imports.add("Quantizer")
+        return "Quantizer", (expr, f"name={pl.name!r}")
+
+    def activation(self, pl: PlanLayer) -> Call:
+        act = pl.params["activation"]
+        if not self.exact_tables:
+            return super().activation(pl)
+        if act == "softmax":
+            self.imports.add("QSoftmax")
+            # the tables qapc gives hls4ml for QKeras's float softmax (plan.act_layer), as quantizers
+            return "QSoftmax", (
+                f"exp_iq_conf={spelled(plan.SOFTMAX_INP_NORM)}",
+                f"exp_oq_conf={spelled(plan.SOFTMAX_TABLE)}",
+                f"inv_iq_conf={spelled(pl.params['inv_input'])}",
+                f"inv_oq_conf={spelled(plan.SOFTMAX_TABLE)}",
+                f"name={pl.name!r}",
+            )
+        if act in ("tanh", "sigmoid"):
+            self.imports.add("QUnaryFunctionLUT")
+            out = plan.TANH_RESULT if act == "tanh" else plan.SIGMOID_RESULT
+            return "QUnaryFunctionLUT", (
+                repr(act),
+                f"iq_conf={spelled(plan.TABLE_INPUT)}",
+                f"oq_conf={spelled(out, 'table')}",
+                "allow_heterogeneous_table=False",
+                f"name={pl.name!r}",
+            )
+        return super().activation(pl)
+
+    def hgq2_quantizer(self, q: ir.Quant, role: str, activation: str | None) -> str | None:
+        return quant.hgq2_quantizer(q, role, activation)
+
+
+HGQ2.TRANSFORMS = {
+    **Generator.TRANSFORMS,
+    "dense": HGQ2.quantized_weight_layer,
+    "conv1d": HGQ2.quantized_weight_layer,
+    "conv2d": HGQ2.quantized_weight_layer,
+    "quant_act": HGQ2.quantized_activation,
+    "input_quant": HGQ2.quantized_activation,
+    "activation": HGQ2.activation,
+}
+HGQ2.TYPE_MAPPING = dict.fromkeys(("fixed", "bits"), HGQ2.hgq2_quantizer)
+
+
+def train_context(spec: ir.Spec, plan_: Plan, lines: SpecLines, out_dir: Any, spec_path: str) -> dict[str, Any]:
+    gen = HGQ2(exact_tables=plan_.quantized)
+    context = qkeras.common_context(spec, plan_, lines, out_dir, spec_path)
+    context.update(
+        model_lines=gen.model_lines(plan_, lines, WRAP),
+        dialect_imports=sorted(gen.imports),
+        keras_import="import keras",
+        model_file="model.keras",
+    )
+    return context
