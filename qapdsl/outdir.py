@@ -34,6 +34,7 @@ OUTPUTS = (
     "convert.log",
     "model.h5",
     "model.keras",
+    "weights.npz",
     "metrics.json",
     "test_data.npz",
     "activations.npz",

@@ -176,7 +176,9 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
             "loss": metrics_json.get("loss"),
             "efficiency": (efficiency or {}).get("network") if efficiency else None,
             "hls_accuracy": firmware.get("hls_accuracy"),
-            "qkeras_accuracy": firmware.get("qkeras_accuracy"),
+            "model_accuracy": firmware.get("model_accuracy", firmware.get("qkeras_accuracy")),
+            "qkeras_accuracy": firmware.get("qkeras_accuracy"),  # the old name of model_accuracy
+            "framework": firmware.get("framework", "QKeras"),
             "agreement": agreement.get("fraction") if isinstance(agreement, Mapping) else agreement,
             "max_abs_diff": firmware.get("max_abs_diff"),
             "mean_abs_diff": firmware.get("mean_abs_diff"),
@@ -258,12 +260,13 @@ def _summary(rep: Report) -> list[tuple[str, str]]:
         return []
     agree = m.get("agreement")
     n = m.get("n_rows")
+    fw = m.get("framework") or "QKeras"
     return [
-        ("accuracy (QKeras)", _pct(m.get("accuracy"), 2)),
+        (f"accuracy ({fw})", _pct(m.get("accuracy"), 2)),
         ("AUC (mean over classes)", _num(m.get("auc"), 4)),
         ("accuracy (HLS emulation)", _pct(m.get("hls_accuracy"), 2)),
-        ("QKeras ↔ HLS argmax agreement", f"{_pct(agree, 2)}" + (f" of {n} test rows" if n else "")),
-        ("max abs. output difference QKeras − HLS", _num(m.get("max_abs_diff"), 6)),
+        (f"{fw} ↔ HLS argmax agreement", f"{_pct(agree, 2)}" + (f" of {n} test rows" if n else "")),
+        (f"max abs. output difference {fw} − HLS", _num(m.get("max_abs_diff"), 6)),
         ("achieved sparsity (weights)", _pct(rep.totals.get("sparsity_measured"), 1)),
         ("BOPs (measured sparsity)", _int(rep.totals.get("bops_measured"))),
         ("neural efficiency (network)", _num(m.get("efficiency"), 4)),

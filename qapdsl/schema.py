@@ -22,9 +22,9 @@ LAYER_KINDS: dict[str, str] = {
 
 ACTIVATIONS: dict[str, str] = {
     "relu": "rectified linear; quantized with quantized_relu (ufixed)",
-    "softmax": "softmax; left in float in QKeras, a lookup table in hls4ml",
-    "sigmoid": "logistic sigmoid; float in QKeras, a lookup table in hls4ml",
-    "tanh": "hyperbolic tangent; float in QKeras, a lookup table in hls4ml",
+    "softmax": "softmax; float in QKeras and a lookup table in hls4ml, HGQ2's QSoftmax (exact) in the hgq2 dialect",
+    "sigmoid": "logistic sigmoid; float in QKeras and a lookup table in hls4ml, a quantized table (exact) in the hgq2 dialect",
+    "tanh": "hyperbolic tangent; float in QKeras and a lookup table in hls4ml, a quantized table (exact) in the hgq2 dialect",
     "linear": "identity; quantized with quantized_bits when activations are quantized",
 }
 

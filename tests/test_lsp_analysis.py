@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def test_the_cursor_reads_every_name_as_the_parser_does(spec: Path) -> None:
     tree = doc_of(text, spec).tree
     assert tree is not None
     names = list(navigation.occurrences(tree))
-    assert names
+    assert names or not re.search(r"^\s*(model|layer)\b", text, re.M)  # digits_hgq2.qap only imports and sets a key
     for occ in names:
         for column in (occ.span.column, occ.span.end_column):  # on the word, and right after it
             hit = cursor.word_at(text, occ.span.line, column)

@@ -309,10 +309,19 @@ def test_one_run_per_folder(tmp_path: Path, fake_build: Callable[[str], list[Pat
 
 def test_missing_ml_stack_stops_before_training(tmp_path: Path, fake_build: Callable[[str], list[Path]], monkeypatch: pytest.MonkeyPatch) -> None:
     fake_build("ok")
-    monkeypatch.setattr(pipeline, "ML_MODULES", (*pipeline.ML_MODULES, "qapc_no_such_module"))
+    import dataclasses
+
+    from qapdsl import dialects
+    from qapdsl.runner import environments
+
+    broken = dataclasses.replace(dialects.QKERAS, modules=(*dialects.QKERAS.modules, "qapc_no_such_module"))
+    monkeypatch.setattr(dialects, "get", lambda name: broken)
+    monkeypatch.setattr(environments, "CHECKOUT", tmp_path)  # no .venv next to qapc either
+    monkeypatch.delenv(broken.env_var, raising=False)
     with pytest.raises(StepError) as e:
         run_spec(_spec(), tmp_path / "b")
     assert e.value.step == "tools" and "lacks qapc_no_such_module" in e.value.cause and "pip install" in e.value.cause
+    assert "scripts/setup.sh" in e.value.cause and broken.env_var in e.value.cause
     assert not (tmp_path / "b" / "train.py").exists()
 
 

@@ -47,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--min-agreement",
         type=_fraction,
         metavar="X",
-        help="least QKeras ↔ HLS argmax agreement for the run to pass, e.g. 99%% or 0.99 (default: the spec's `agreement`, else 99%%)",
+        help="least model ↔ HLS argmax agreement for the run to pass, e.g. 99%% or 0.99 (default: the spec's `agreement`, else 99%%)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display, only the summary")
 
@@ -83,12 +83,13 @@ def summary(results: dict[str, Any]) -> str:
     if isinstance(fw_agreement, dict) and fw_agreement.get("basis") == "logits":
         agree += f" on the logits; outputs {_pct(fw_agreement.get('outputs_fraction'))}"
     eff = m.get("efficiency")
+    fw = str(m.get("framework") or "QKeras")
     lines = [
         f"{results['model']}: done in {results.get('wall_time_s', 0):.1f} s",
-        f"  accuracy        {_pct(m.get('accuracy'))} (QKeras)   {_pct(m.get('hls_accuracy'))} (HLS emulation)   AUC {m.get('auc', 0) or 0:.4f}",
-        f"  QKeras ↔ HLS    {agree} agree (argmax), max |diff| {m['max_abs_diff']:.3g}"
+        f"  accuracy        {_pct(m.get('accuracy'))} ({fw})   {_pct(m.get('hls_accuracy'))} (HLS emulation)   AUC {m.get('auc', 0) or 0:.4f}",
+        f"  {fw + ' ↔ HLS':<16}{agree} agree (argmax), max |diff| {m['max_abs_diff']:.3g}"
         if isinstance(m.get("max_abs_diff"), int | float)
-        else f"  QKeras ↔ HLS    {agree} agree (argmax)",
+        else f"  {fw + ' ↔ HLS':<16}{agree} agree (argmax)",
         _sparsity_line(t),
         f"  BOPs            {_int(bops_measured)} (with the measured sparsity; declared {_int(bops_declared)})",
         f"  memory          {_int(t.get('memory_bits_measured'))} bits of weights and biases",

@@ -30,7 +30,6 @@ The caller holds the folder (`qapdsl.outdir.lock`): one run per folder at a time
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import os
@@ -40,7 +39,6 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -297,8 +295,8 @@ def _check_metrics(metrics: Mapping[str, Any], log: Path) -> None:
 
 def check_trained(out_dir: Path, model_file: str = "model.h5") -> None:
     """Divergence the loss did not show: Keras's clipped cross-entropy stays finite while the
-    weights turn NaN (the model then predicts one class). Reads the weights with h5py, no Keras:
-    model.h5 itself, or the model.weights.h5 inside a Keras 3 model.keras (a zip)."""
+    weights turn NaN (the model then predicts one class). Reads the weights without Keras: model.h5
+    with h5py, or for a Keras 3 model.keras the weights.npz train.py writes beside it (by layer name)."""
     log = out_dir / "train.log"
     try:
         import h5py
@@ -310,20 +308,18 @@ def check_trained(out_dir: Path, model_file: str = "model.h5") -> None:
     def visit(name: str, obj: Any) -> None:
         if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f" and not np.all(np.isfinite(obj[()])):
             parts = name.split("/")
-            if parts[0] == "optimizer":
-                return
-            # model.h5: model_weights/<layer>/...; model.keras: layers/<layer class>[_n]/vars/<i>
-            bad.append(parts[1] if parts[0] in ("model_weights", "layers") and len(parts) > 1 else parts[0])
+            bad.append(parts[1] if parts[0] == "model_weights" and len(parts) > 1 else parts[0])
 
     try:
         if model_file.endswith(".keras"):
-            with zipfile.ZipFile(out_dir / model_file) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
-                f.visititems(visit)
+            with np.load(out_dir / "weights.npz", allow_pickle=False) as w:
+                bad += [key.split("/")[0] for key in w.files if w[key].dtype.kind == "f" and not np.all(np.isfinite(w[key]))]
         else:
             with h5py.File(out_dir / model_file, "r") as f:
                 f.visititems(visit)
-    except (OSError, KeyError, zipfile.BadZipFile) as e:
-        raise StepError("train", f"cannot read {model_file}: {e}", log) from None
+    except (OSError, ValueError) as e:
+        shown = "weights.npz" if model_file.endswith(".keras") else model_file
+        raise StepError("train", f"cannot read {shown}: {e}", log) from None
     if not bad:
         return
     hint = "lower the learning rate"
@@ -468,15 +464,16 @@ def verdict(firmware: Mapping[str, Any], threshold: float) -> dict[str, Any]:
     fraction = agreement.get("fraction") if isinstance(agreement, Mapping) else None
     argmax = agreement.get("argmax") if isinstance(agreement, Mapping) else None
     rows = firmware.get("n_rows")
+    fw = firmware.get("framework") or "QKeras"
     out: dict[str, Any] = {"min_agreement": threshold, "agreement": fraction, "ok": True, "reason": None}
     if not isinstance(fraction, int | float):
-        out.update(ok=False, reason="the conversion measured no QKeras ↔ HLS agreement (no test rows?)")
+        out.update(ok=False, reason=f"the conversion measured no {fw} ↔ HLS agreement (no test rows?)")
     elif fraction < threshold:
         diff = firmware.get("max_abs_diff")
         out.update(
             ok=False,
             reason=(
-                f"the firmware disagrees with the model: QKeras ↔ HLS argmax agreement {100 * fraction:.2f}% ({argmax}/{rows} test rows) "
+                f"the firmware disagrees with the model: {fw} ↔ HLS argmax agreement {100 * fraction:.2f}% ({argmax}/{rows} test rows) "
                 f"is below the required {100 * threshold:g}%"
                 + (f", max |diff| {diff:.3g}" if isinstance(diff, int | float) else "")
                 + "; firmware.json lists the precision hls4ml used per layer (widen `accum`/`result` or `target.precision` for float layers), "

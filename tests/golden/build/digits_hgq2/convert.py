@@ -173,6 +173,7 @@ def main(argv=None):
     firmware = {
         "model": config.get("ProjectName"),
         "backend": BACKEND,
+        "framework": 'HGQ2',  # the model's: QKeras or HGQ2
         "emulation_backend": emulation_backend,
         "n_rows": int(len(X)),
         # argmax: rows whose decision agrees (on the logits before a final softmax/sigmoid when traced, see LOGITS_LAYER)

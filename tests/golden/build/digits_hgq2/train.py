@@ -14,7 +14,7 @@ is one unsigned, saturating quantizer (saturating at 0 is the relu).
     python train.py [--epochs N] [--data PATH] [--out DIR]
 
 Writes into --out (default: this script's folder): model.keras (weights on
-their quantizers' grids), test_data.npz, activations.npz,
+their quantizers' grids), weights.npz (the same weights by layer name), test_data.npz, activations.npz,
 metrics.json.
 Progress goes to stdout as `@qapc {json}` lines.
 """
@@ -722,6 +722,8 @@ def main(argv=None):
         }
     )
     model.save(out / "model.keras")  # Keras 3's own format (a zip: config.json + model.weights.h5)
+    # the same weights by layer name (model.keras names them by class and order), for tools without Keras
+    np.savez(out / "weights.npz", **{f"{layer.name}/{w.name}": np.asarray(w.numpy()) for layer in model.layers for w in layer.trainable_weights})
     np.savez(out / "test_data.npz", X_test=test[0], y_test=test[1])
     np.savez(out / "activations.npz", **activation_patterns(model, test[0]))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -145,6 +145,7 @@ def main(argv=None):
     firmware = {
         "model": config.get("ProjectName"),
         "backend": BACKEND,
+        "framework": 'QKeras',  # the model's: QKeras or HGQ2
         "emulation_backend": emulation_backend,
         "n_rows": int(len(X)),
         # argmax: rows whose decision agrees (on the logits before a final softmax/sigmoid when traced, see LOGITS_LAYER)
