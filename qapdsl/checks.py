@@ -7,6 +7,7 @@ lowering, where the syntax is still at hand.)
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import itertools
 import math
@@ -440,15 +441,58 @@ def plan_sensitive(path: str) -> bool:
     return _PLAN_NEUTRAL.fullmatch(path) is None
 
 
-def _probes(axis: ir.Axis) -> list[tuple[ir.SweepValue, Span | None]]:
-    """The values of an axis to check, each with where it was written: every listed value, or both ends of a range."""
+MAX_PROBES = 33
+"""Values of one search range checked alone: every integer of a range this small (bit widths 1..32), else this many spread over it."""
+
+
+def _probes(axis: ir.Axis, inner: bool = False) -> list[tuple[ir.SweepValue, Span | None]]:
+    """The values of an axis to check, each with where it was written: every listed value, or both ends of a range.
+
+    `inner`: a range's values in between too (spread evenly over a large one), placed at the range."""
     spans = list(axis.value_spans) + [None] * max(0, len(axis.values) + 2 - len(axis.value_spans))
     if axis.values:
         return list(zip(axis.values, spans[: len(axis.values)]))
     if axis.low is None or axis.high is None:
         return []
     lo, hi = (int(axis.low), int(axis.high)) if axis.integer else (axis.low, axis.high)
-    return [(lo, spans[0]), (hi, spans[1])]
+    ends: list[tuple[ir.SweepValue, Span | None]] = [(lo, spans[0]), (hi, spans[1])]
+    if not inner:
+        return ends
+    if axis.integer:
+        count = int(hi) - int(lo) + 1
+        step = max(1.0, (count - 1) / (MAX_PROBES - 1))
+        inside = sorted({int(lo) + round(i * step) for i in range(MAX_PROBES) if int(lo) + round(i * step) < int(hi)} - {int(lo)})
+        return [ends[0], *((v, axis.span) for v in inside), ends[1]]
+    return [ends[0], ((lo + hi) / 2, axis.span), ends[1]]
+
+
+def _overlaps(spec: ir.Spec, block: ir.Sweep | ir.Search) -> list[Diagnostic]:
+    """E104: two axes that set the same setting (a glob and a name, or quant.bits and a model-wide role)."""
+    names = [layer.name for layer in spec.model.layers]
+    owner: dict[tuple[str, str], ir.Axis] = {}
+    diags: list[Diagnostic] = []
+    for axis in block.axes:
+        head, _, rest = axis.path.partition(".")
+        if head == "quant":
+            targets = [("quant", r) for r in ("weights", "bias", "activations")] if rest == "bits" else [("quant", rest)]
+        elif head in ("prune", "train", "target"):
+            targets = [(head, rest)]
+        else:
+            rest = "units" if rest == "filters" else rest
+            targets = [(n, rest) for n in names if fnmatch.fnmatchcase(n, head)]
+        for t in targets:
+            first = owner.setdefault(t, axis)
+            if first is not axis:
+                diags.append(
+                    Diagnostic(
+                        "E104",
+                        f"`{axis.path}` and `{first.path}` both set {'.'.join(t)}",
+                        axis.span,
+                        f"one axis per setting: the later would override the earlier (line {first.span.line if first.span else '?'})",
+                    )
+                )
+                break
+    return diags
 
 
 def check_axes(spec: ir.Spec) -> list[Diagnostic]:
@@ -488,6 +532,7 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
     for block in (spec.sweep, spec.search):
         if block is None:
             continue
+        diags += _overlaps(spec, block)
         probes = [_probes(axis) for axis in block.axes]
         bad_path = False
         for axis, axis_probes in zip(block.axes, probes):  # values a path cannot take: no spec needed to say so
@@ -514,7 +559,17 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
                 )
                 continue
             combos: list[tuple[tuple[ir.SweepValue, Span | None], ...]] = list(itertools.product(*probes))
-        else:  # a search: both corners of its box (every axis at its first value or low end; at its last or high end)
+        else:  # a search: each value alone (no point with one that fails could build), then both corners of its box
+            alone = 0
+            for axis in block.axes:
+                for value, span in _probes(axis, inner=True):
+                    problem = try_point([(axis.path, value)])
+                    if problem is not None:
+                        report(problem, [(axis.path, value)], span, block.span)
+                        alone += 1
+                        break  # one value per axis: the first that fails
+            if alone:
+                continue
             combos = [tuple(p[0] for p in probes), tuple(p[-1] for p in probes)]
         # Every point (each value appears in one), then, for a point that fails, each of its values
         # alone, so that the caret lands on the value that breaks it when one does on its own.
