@@ -560,15 +560,15 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
                 continue
             combos: list[tuple[tuple[ir.SweepValue, Span | None], ...]] = list(itertools.product(*probes))
         else:  # a search: each value alone (no point with one that fails could build), then both corners of its box
-            alone = 0
+            broken = 0
             for axis in block.axes:
                 for value, span in _probes(axis, inner=True):
                     problem = try_point([(axis.path, value)])
                     if problem is not None:
                         report(problem, [(axis.path, value)], span, block.span)
-                        alone += 1
+                        broken += 1
                         break  # one value per axis: the first that fails
-            if alone:
+            if broken:
                 continue
             combos = [tuple(p[0] for p in probes), tuple(p[-1] for p in probes)]
         # Every point (each value appears in one), then, for a point that fails, each of its values

@@ -921,11 +921,11 @@ def lower_study(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, where: str) -> i
         if k == "objective":
             fields["objectives"] = _objectives(ctx, s)
         elif k == "budget":
-            opts = read_pairs(ctx, vals, {m: lambda v, m=m: as_float(v, f"{m} budget", 0.0, lo_open=True) for m in schema.COST_METRICS}, "budget")
+            opts = read_pairs(ctx, vals, {m: _reader(f"{m} budget", lo_open=True) for m in schema.COST_METRICS}, "budget")
             fields["budgets"] = {m: opts[m] for m in schema.COST_METRICS if m in opts}
             spans.update({f"budget.{m}": opts[m + "@span"] for m in schema.COST_METRICS if m in opts})
         elif k == "reference":
-            opts = read_pairs(ctx, vals, {m: lambda v, m=m: as_float(v, f"reference {m}", 0.0) for m in schema.STUDY_METRICS}, "reference")
+            opts = read_pairs(ctx, vals, {m: _reader(f"reference {m}", lo_open=False) for m in schema.STUDY_METRICS}, "reference")
             fields["reference"] = {m: opts[m] for m in schema.STUDY_METRICS if m in opts}
             spans.update({f"reference.{m}": opts[m + "@span"] for m in schema.STUDY_METRICS if m in opts})
             if not vals:
@@ -968,6 +968,11 @@ def lower_study(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, where: str) -> i
     return study
 
 
+def _reader(what: str, lo_open: bool) -> Callable[[ast.Value], float]:
+    """A non-negative number (positive with `lo_open`) for `budget` and `reference`."""
+    return lambda v: as_float(v, what, 0.0, lo_open=lo_open)
+
+
 def _objectives(ctx: Ctx, s: ast.Stmt) -> tuple[ir.Objective, ...]:
     """`objective maximize accuracy, minimize bops`: one to three (direction, metric) groups."""
     out: list[ir.Objective] = []
@@ -980,8 +985,9 @@ def _objectives(ctx: Ctx, s: ast.Stmt) -> tuple[ir.Objective, ...]:
         metric = ctx.attempt(lambda g=group: as_word(g[1], "objective", tuple(schema.STUDY_METRICS)), None)  # type: ignore[misc]
         if direction is None or metric is None:
             continue
-        span = Span.model_construct(file=group[0].span.file, line=group[0].span.line, column=group[0].span.column, end_line=group[1].span.end_line, end_column=group[1].span.end_column)
-        out.append(ir.Objective.model_construct(metric=metric, direction=direction, span=span))
+        a, b = group[0].span, group[1].span
+        span = Span.model_construct(file=a.file, line=a.line, column=a.column, end_line=b.end_line, end_column=b.end_column)
+        out.append(ir.Objective.model_construct(metric=cast(ir.Metric, metric), direction=cast(Any, direction), span=span))
     if not s.groups:
         ctx.error("E202", "`objective` needs a direction and a metric", s.key.span, "e.g. objective maximize accuracy")
     return tuple(out)
