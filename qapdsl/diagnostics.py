@@ -64,7 +64,13 @@ CODES: dict[str, str] = {
     "E801": "sweep or search path does not exist",
     "E802": "value not valid for this path",
     "E803": "empty axis",
+    "E804": "objective not usable",
     "E805": "sweep grid too large",
+    "E806": "sampler cannot do this",
+    "W806": "NSGA-II population as large as the trials (warning)",
+    "E807": "baseline spec not usable",
+    "E808": "repeat with a train.seed axis",
+    "E809": "reference point for a figure not on the front",
 }
 
 

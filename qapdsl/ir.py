@@ -229,7 +229,7 @@ class Study(Node):
     """What sweeps and searches share: what is compared, how often each point runs, against what."""
 
     axes: tuple[Axis, ...]
-    objectives: tuple[Objective, ...] = ()  # as written; qapdsl.sweep.objectives gives the defaults
+    objectives: tuple[Objective, ...] = ()  # as written; qapdsl.objectives gives the defaults
     repeat: int = 1  # seeds per point: train.seed, train.seed + 1, ...
     baseline: Baseline | None = None
     reference: dict[str, float] = Field(default_factory=dict)  # hypervolume reference point, by metric

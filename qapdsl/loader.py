@@ -196,7 +196,7 @@ def _with_baselines(ctx: lower.Ctx, st: _State, spec: ir.Spec) -> ir.Spec:
     without its sweep and search blocks; its diagnostics are reported as they are, and
     E807 at the `baseline` statement when it cannot be used.
     """
-    from qapdsl.sweep import objectives
+    from qapdsl import objectives
 
     keys = {d: k for k, d in st.display.items()}
     update: dict[str, ir.Sweep | ir.Search] = {}

@@ -903,7 +903,7 @@ def lower_search(ctx: Ctx, body: Sequence[ast.Stmt], span: Span) -> ir.Search:
 
 def lower_study(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, where: str) -> ir.Sweep | ir.Search:
     """A `sweep` or `search` block: its axes and the study keys (`schema.SWEEP_KEYS` / `SEARCH_KEYS`)."""
-    from qapdsl.sweep import objectives as objs
+    from qapdsl import objectives as objs
 
     fields: dict[str, Any] = {}
     spans: dict[str, Span] = {}

@@ -70,8 +70,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from qapdsl import ir, paths
-from qapdsl.sweep import expand, objectives, repeats, summary
+from qapdsl import ir, objectives, paths
+from qapdsl.sweep import expand, repeats, summary
 
 if TYPE_CHECKING:
     import optuna

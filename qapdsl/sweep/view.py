@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from qapdsl import ir, schema
-from qapdsl.sweep import front, objectives
+from qapdsl import ir, objectives, schema
+from qapdsl.sweep import front
 
 Row = Mapping[str, Any]
 

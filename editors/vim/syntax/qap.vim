@@ -14,16 +14,16 @@ syntax keyword qapOption activations alpha bias inputs int kernel lr padding pat
 syntax keyword qapOption target test val weights
 syntax keyword qapConstant accuracy adam auc auto auto_po2 bops breast_cancer catapult cmaes
 syntax keyword qapConstant constant digits file fpga global init iris iterative latency magnitude
-syntax keyword qapConstant maximize minimize minmax none off on oneapi openml parallel polynomial
-syntax keyword qapConstant quartus random resource rmsprop same sgd sklearn standard stream tpe
-syntax keyword qapConstant valid vitis vivado wine
+syntax keyword qapConstant maximize memory minimize minmax none nsga2 off on oneapi openml parallel
+syntax keyword qapConstant params polynomial quartus random resource rmsprop same sgd sklearn
+syntax keyword qapConstant standard stream tpe valid vitis vivado wine
 syntax keyword qapQuantKind binary bits float po2 ternary
 syntax keyword qapActivation linear relu sigmoid softmax tanh
-syntax keyword qapKey accum activations agreement backend batch batchnorm begin bias budget classes
-syntax keyword qapKey clock data early_stop end epochs frequency initial input io l1 l2 log loss
-syntax keyword qapKey method nobias objective optimizer part power precision quant rate result reuse
-syntax keyword qapKey rewind rounds sampler scale schedule scope seed select skip split strategy
-syntax keyword qapKey target trials weights layer remove
+syntax keyword qapKey accum activations agreement backend baseline batch batchnorm begin bias budget
+syntax keyword qapKey classes clock data early_stop end epochs frequency initial input io l1 l2 log
+syntax keyword qapKey loss method nobias objective optimizer part population power precision quant
+syntax keyword qapKey rate reference repeat result reuse rewind rounds sampler scale schedule scope
+syntax keyword qapKey seed select skip split strategy target trials weights layer remove
 syntax keyword qapLayerKind activation avgpool batchnorm conv1d conv2d dense dropout flatten maxpool
 syntax keyword qapSection prune search sweep target train
 syntax keyword qapStructure model from in
