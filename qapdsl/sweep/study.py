@@ -825,7 +825,7 @@ def _row(t: optuna.trial.FrozenTrial, state: str) -> dict[str, Any]:
     if state == "complete":
         row.update(t.user_attrs.get(ATTR_SUMMARY) or {})
     else:
-        over_text = f"over the {row['over']} budget" if "over" in row else (f"over the BOPs budget ({over:,.0f})" if isinstance(over, int | float) else None)
+        over_text = f"over the budget: {row['over']}" if "over" in row else None
         row["error"] = t.user_attrs.get(ATTR_ERROR) or over_text or "interrupted"
     return row
 
