@@ -332,3 +332,19 @@ def test_lowering_a_study_is_the_same_after_fmt() -> None:
     assert again == text
     a = load_text(text, "x.qap", base_dir=SPECS)
     assert a.ok
+
+
+def test_fingerprint_of_a_study_with_a_baseline_ignores_where_it_is(tmp_path: Path) -> None:
+    """The baseline's IR is part of the study's fingerprint, but not the paths its files were read from."""
+    from qapdsl.sweep import expand
+
+    prints = []
+    for folder in (tmp_path / "a", tmp_path / "b" / "deeper"):
+        folder.mkdir(parents=True)
+        for name in ("digits_float.qap", "digits_qap.qap", "digits_search.qap"):
+            (folder / name).write_text((SPECS / name).read_text())
+        prints.append(expand.fingerprint(_spec(folder / "digits_search.qap"), kind="search", epochs=None))
+    assert prints[0] == prints[1]
+    other = tmp_path / "a" / "digits_float.qap"
+    other.write_text(other.read_text().replace("epochs 60", "epochs 50"))  # another baseline: another study
+    assert expand.fingerprint(_spec(tmp_path / "a" / "digits_search.qap"), kind="search", epochs=None) != prints[0]
