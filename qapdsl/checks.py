@@ -420,7 +420,7 @@ def check_reuse(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[Di
 
 
 MAX_GRID = 4096
-"""Points a sweep grid may have: each is trained and converted; a larger space is a job for `search`."""
+"""Runs a sweep grid may have (points × repeats): each is trained and converted; a larger space is a job for `search`."""
 
 
 def check_point(spec: ir.Spec, plan: bool = True) -> list[Diagnostic]:
@@ -548,13 +548,14 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
             continue
         if isinstance(block, ir.Sweep):
             count = math.prod(len(p) for p in probes)
-            if count > MAX_GRID:
+            if count * block.repeat > MAX_GRID:
+                size = f"{count:,} points" + (f" × {block.repeat} seeds = {count * block.repeat:,} runs" if block.repeat > 1 else "")
                 diags.append(
                     Diagnostic(
                         "E805",
-                        f"the sweep's grid has {count:,} points; qapc sweep runs at most {MAX_GRID:,} (each is trained and converted)",
+                        f"the sweep's grid has {size}; qapc sweep runs at most {MAX_GRID:,} (each is trained and converted)",
                         block.span,
-                        "give the axes fewer values, or explore the space with a `search { ... }` block",
+                        "give the axes fewer values" + (" or `repeat` fewer seeds" if block.repeat > 1 else "") + ", or explore the space with a `search { ... }` block",
                     )
                 )
                 continue
