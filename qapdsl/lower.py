@@ -925,7 +925,9 @@ def lower_study(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, where: str) -> i
             fields["budgets"] = {m: opts[m] for m in schema.COST_METRICS if m in opts}
             spans.update({f"budget.{m}": opts[m + "@span"] for m in schema.COST_METRICS if m in opts})
         elif k == "reference":
-            opts = read_pairs(ctx, vals, {m: _reader(f"reference {m}", lo_open=False) for m in schema.STUDY_METRICS}, "reference")
+            # a reference point must leave room to beat it: a quality below 1, a cost above 0
+            refs = {m: (_reader(f"reference {m}", lo_open=True) if m in schema.COST_METRICS else _fraction_below_one(f"reference {m}")) for m in schema.STUDY_METRICS}
+            opts = read_pairs(ctx, vals, refs, "reference")
             fields["reference"] = {m: opts[m] for m in schema.STUDY_METRICS if m in opts}
             spans.update({f"reference.{m}": opts[m + "@span"] for m in schema.STUDY_METRICS if m in opts})
             if not vals:
@@ -973,13 +975,28 @@ def _reader(what: str, lo_open: bool) -> Callable[[ast.Value], float]:
     return lambda v: as_float(v, what, 0.0, lo_open=lo_open)
 
 
+def _fraction_below_one(what: str) -> Callable[[ast.Value], float]:
+    """A reference accuracy or AUC: in [0, 1), so that a point can beat it."""
+
+    def read(v: ast.Value) -> float:
+        x = as_float(v, what, 0.0, 1.0)
+        if x >= 1.0:
+            raise Bad("E205", f"{what} must be below 1, not {ast.value_text(v)}", v.span, "nothing is more accurate than 1: no point could beat it")
+        return x
+
+    return read
+
+
 def _objectives(ctx: Ctx, s: ast.Stmt) -> tuple[ir.Objective, ...]:
     """`objective maximize accuracy, minimize bops`: one to three (direction, metric) groups."""
     out: list[ir.Objective] = []
     for group in s.groups:
         if len(group) != 2:
             where = group[2].span if len(group) > 2 else (group[0].span if group else s.key.span)
-            ctx.error("E202", "each objective is a direction and a metric", where, "e.g. objective maximize accuracy, minimize bops")
+            words = [v.name for v in group if isinstance(v, ast.Word)]
+            comma = len(group) == 4 and len(words) == 4 and words[2] in ("maximize", "minimize")
+            hint = f"separate objectives with commas: `objective {words[0]} {words[1]}, {words[2]} {words[3]}`" if comma else None
+            ctx.error("E202", "each objective is a direction and a metric", where, hint or "e.g. objective maximize accuracy, minimize bops")
             continue
         direction = ctx.attempt(lambda g=group: as_word(g[0], "direction", ("maximize", "minimize")), None)  # type: ignore[misc]
         metric = ctx.attempt(lambda g=group: as_word(g[1], "objective", tuple(schema.STUDY_METRICS)), None)  # type: ignore[misc]

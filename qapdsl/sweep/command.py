@@ -296,7 +296,10 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
     finished = final.done >= final.total if points is not None else (final.done + final.failed >= final.total and final.done > 0)
     if not finished:
         missing = final.total - final.done
-        print(f"qapc: {missing} of {final.total} {'points' if points is not None else 'trials'} not done (see sweep.md); run again to retry", file=sys.stderr)
+        if points is None and final.done + final.failed >= final.total:  # a search's failed trials count: a rerun adds none
+            print(f"qapc: none of the {final.total} trials completed (see sweep.md for why)", file=sys.stderr)
+        else:
+            print(f"qapc: {missing} of {final.total} {'points' if points is not None else 'trials'} not done (see sweep.md); run again to retry", file=sys.stderr)
         return EXIT_STEP
     if bjob is not None and (v.baseline is None or v.baseline.get("state") != "complete"):
         print(f"qapc: the baseline did not complete ({(v.baseline or {}).get('error', 'not run')}); run again to retry", file=sys.stderr)

@@ -95,9 +95,9 @@ def write_pareto(v: View, out_dir: Path) -> list[Path]:
         ax.set_ylabel(NAMES.get(y, y) + (" (mean ± std)" if bars else ""))
         ax.set_title(v.title)
         ax.grid(True, which="both", alpha=0.3)
-        if done or base is not None:
+        if ax.get_legend_handles_labels()[1]:
             ax.legend(loc="best", fontsize="small")
-        else:
+        if not done:
             ax.text(0.5, 0.5, "no complete points yet", transform=ax.transAxes, ha="center", va="center")
         fig.tight_layout()
         out_dir.mkdir(parents=True, exist_ok=True)
