@@ -12,8 +12,9 @@
    figure shows the cost of compiling our sources on every start.
 2. Proof that the check path imports no part of the ML stack: `qapc check` in
    a fresh interpreter, then a look at `sys.modules`.
-3. Generated 250/500/1000/2000-layer specs, checked in a fresh process and
-   in-process (load + lower + checks); the time per layer should stay flat.
+3. Generated 250 to 8,000-layer specs (with a 2×2 sweep, every point checked),
+   checked in a fresh process and in-process (load + lower + checks + build
+   plan); the time per layer should stay flat: linear growth.
 
 Usage: python benchmarks/check_startup.py [--runs N] [--no-scaling]
 """
@@ -172,7 +173,7 @@ def scaling() -> None:
     print(f"  {'layers':>6}  {'process ms':>10}  {'in-process ms (min of 7)':>24}  {'us/layer':>9}")
     per_layer, totals, sizes = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for n in (250, 500, 1000, 2000):
+        for n in (250, 500, 1000, 2000, 4000, 8000):
             path = Path(tmp) / f"deep{n}.qap"
             path.write_text(layered_spec(n), encoding="utf-8")
             process = statistics.median(timed([*qapc_argv(), "check", str(path)]) for _ in range(3))

@@ -12,26 +12,45 @@ import functools
 import itertools
 import math
 import re
+from typing import TYPE_CHECKING
 
-from qapdsl import data, ir, paths, quant, schema, shapes
-from qapdsl.diagnostics import Diagnostic
+from qapdsl import data, ir, names, paths, quant, schema, shapes
+from qapdsl.diagnostics import Diagnostic, did_you_mean
 from qapdsl.source import Span
 
+if TYPE_CHECKING:
+    from qapdsl.plan import Plan
 
-def check(spec: ir.Spec) -> list[Diagnostic]:
+
+def check(spec: ir.Spec, stand_ins: frozenset[str] = frozenset()) -> list[Diagnostic]:
+    """Every check of a lowered spec. `stand_ins` names what lowering could not read and replaced
+    (`input`, `data`): what depends on it is not checked, so a typo gives one error, not a cascade."""
     diags: list[Diagnostic] = []
+    shaped = "input" not in stand_ins
     layer_shapes, shape_diags = shapes.infer(spec.model)
-    diags += shape_diags
+    if shaped:
+        diags += shape_diags
+    diags += check_names(spec.model)
     diags += check_quant(spec.model)
     diags += check_signedness(spec)
-    diags += check_classes(spec, layer_shapes)
+    if "data" not in stand_ins:
+        diags += check_classes(spec, layer_shapes)
     diags += check_output(spec, layer_shapes)
-    diags += check_data(spec)
+    if shaped:
+        diags += check_data(spec)
     diags += check_pruning(spec)
-    if not shape_diags:  # fan-ins after a shape error are guesses
+    if shaped and not shape_diags:  # fan-ins after a shape error are guesses
         diags += check_reuse(spec, layer_shapes)
     diags += check_axes(spec)
     return diags
+
+
+def check_sound(spec: ir.Spec) -> list[Diagnostic]:
+    """What is said of a spec once it has no error: what the backends would refuse, then what the firmware
+    can only approximate (a warning)."""
+    from qapdsl.plan import make_plan
+
+    return check_buildable(spec) or check_exactness(spec, make_plan(spec))
 
 
 def check_buildable(spec: ir.Spec) -> list[Diagnostic]:
@@ -40,13 +59,41 @@ def check_buildable(spec: ir.Spec) -> list[Diagnostic]:
     The plan is pure Python (no jinja2, no ML stack), so `qapc check` runs it
     and reports these with their spans instead of leaving them to `qapc build`.
     """
-    from qapdsl.backends.plan import BuildError, make_plan
+    from qapdsl.backends.qkeras import QKeras
+    from qapdsl.plan import BuildError, make_plan
 
     try:
-        make_plan(spec)
+        plan = make_plan(spec)
+        generator = QKeras()
+        for layer in plan.layers:  # what the dialect cannot spell
+            generator.layer(layer)
     except BuildError as e:
         return [Diagnostic(e.code, e.message, e.span, e.hint)]
     return []
+
+
+def check_names(model: ir.Model) -> list[Diagnostic]:
+    """Names the C++ compiler, TensorFlow or the file system would refuse (`qapdsl.names`), all at once."""
+    diags: list[Diagnostic] = []
+    problem = names.model_name_problem(model.name)
+    if problem is not None:
+        diags.append(
+            Diagnostic(
+                "E310",
+                f"model name '{model.name}' cannot be used: {problem}",
+                model.name_span or model.span,
+                f"rename the model, e.g. `model {names.suggestion(model.name)}`",
+            )
+        )
+    for layer in model.layers:
+        problem = names.layer_name_problem(layer.name)
+        if problem is not None:
+            diags.append(
+                Diagnostic(
+                    "E310", f"layer name '{layer.name}' cannot be used: {problem}", layer.spans.get("name", layer.span), "rename the layer, e.g. fc1 or conv_a"
+                )
+            )
+    return diags
 
 
 def check_quant(model: ir.Model) -> list[Diagnostic]:
@@ -73,8 +120,14 @@ def check_quant(model: ir.Model) -> list[Diagnostic]:
             )
         eff = quant.effective(model, layer)
         act = eff.activations
+
+        def once(d: Diagnostic) -> None:
+            """A model-wide quantizer that does not fit is reported once, at the quantizer, not once per layer."""
+            if not any(x.code == d.code and x.span == d.span and x.span is not None for x in diags):
+                diags.append(d)
+
         if layer.activation == "relu" and act.kind == "fixed" and act.signed:
-            diags.append(
+            once(
                 Diagnostic(
                     "E403",
                     f"relu output of '{layer.name}' is never negative, but {act.width}-bit signed fixed<{act.width},{act.integer}> is asked",
@@ -82,18 +135,47 @@ def check_quant(model: ir.Model) -> list[Diagnostic]:
                     f"use ufixed<{act.width},{max(act.integer - 1, 0)}> (QKeras quantized_relu)",
                 )
             )
+        if act.kind in ("binary", "ternary") and layer.activation == "relu":
+            once(
+                Diagnostic(
+                    "E403",
+                    f"{act.kind} activations on the relu output of '{layer.name}' would replace the relu by {'±1' if act.kind == 'binary' else '-1, 0, +1'}",
+                    act.span or layer.span,
+                    "use ufixed<W,I> or N bits after a relu (or `po2 N bits`), or write `linear` if ±1 outputs are meant",
+                )
+            )
         if act.kind in ("binary", "ternary", "po2") and layer.activation == "linear":
-            diags.append(
+            once(
                 Diagnostic(
                     "E403", f"{act.kind} activations are not supported on a linear output ('{layer.name}')", act.span or layer.span, "use fixed<W,I> or N bits"
                 )
             )
         if layer.kind not in schema.WEIGHT_LAYERS and (lq.weights or lq.bias):
             diags.append(Diagnostic("E307", f"{layer.kind} layer '{layer.name}' has no weights", layer.span, None))
+        for role, q in (
+            ("weights", eff.weights if layer.kind in schema.WEIGHT_LAYERS else None),
+            ("bias", eff.bias if layer.kind in schema.WEIGHT_LAYERS and layer.use_bias else None),
+            ("activations", act if layer.activation == "linear" else None),
+        ):
+            bad = _one_bit_signed(q)
+            where = (q.span if q else None) or layer.span
+            if bad and not any(d.code == "E403" and d.span == where for d in diags):  # a model-wide quantizer once
+                diags.append(Diagnostic("E403", f"{bad} for the {role} of '{layer.name}'", where, "use `binary` for ±1, or at least 2 bits"))
     inputs = model.quant.inputs
+    bad_input = _one_bit_signed(inputs)
+    if bad_input:
+        diags.append(Diagnostic("E403", f"{bad_input} for the input", inputs.span if inputs else None, "use at least 2 bits"))
     if inputs is not None and inputs.kind in ("binary", "ternary", "po2"):
         diags.append(Diagnostic("E403", f"{inputs.kind} is not usable for the network input", inputs.span, "use fixed<W,I>, N bits or float"))
     return diags
+
+
+def _one_bit_signed(q: ir.Quant | None) -> str | None:
+    """A signed quantizer of one bit: QKeras's quantized_bits(1, ...) rounds to ±1 (a sign), while hls4ml's
+    fixed<1,I> holds -2^(I-1) and 0: the firmware would disagree on every value."""
+    if q is None or q.width != 1 or q.kind not in ("fixed", "bits") or (q.kind == "fixed" and not q.signed):
+        return None
+    return "a signed 1-bit quantizer is ±1 in QKeras but -1 and 0 in hls4ml's fixed<1,I>"
 
 
 def _signed_hint(width: int, integer: int) -> str:
@@ -174,6 +256,63 @@ def check_signedness(spec: ir.Spec) -> list[Diagnostic]:
     return diags
 
 
+def check_exactness(spec: ir.Spec, plan: Plan) -> list[Diagnostic]:
+    """What the firmware can only approximate, so that `qapc run`'s agreement check may fail (W405, once per spec).
+
+    Everything the spec quantizes is exact: hls4ml gets the same grids and exact sums. Float weights
+    are rounded to the target's precision in the firmware; tanh and sigmoid (hidden) and a softmax
+    before the last layer are lookup tables there; an `accum` or `result` override narrower than the
+    exact sum rounds or wraps it. A softmax or sigmoid at the output only decides near-ties, which
+    the 99% threshold allows for.
+    """
+    model = spec.model
+    parts: list[tuple[str, str, Span | None]] = []  # (what, kind, where)
+    last = model.layers[-1] if model.layers else None
+    for layer in model.layers:
+        where = layer.spans.get("name", layer.span)
+        if layer.kind in schema.WEIGHT_LAYERS:
+            eff = quant.effective(model, layer)
+            floats = [q for q in (eff.weights, eff.bias if layer.use_bias else None) if q is not None and q.kind == "float"]
+            if floats:
+                parts.append((f"{layer.name} (float weights)", "float", next((q.span for q in floats if q.span), None) or where))
+        if layer.activation in ("tanh", "sigmoid") and not (layer is last and layer.activation == "sigmoid"):
+            parts.append((f"{layer.name} ({layer.activation}: a lookup table)", "table", layer.spans.get("activation", where)))
+        elif layer.activation == "softmax" and layer is not last:
+            parts.append((f"{layer.name} (softmax before the output: a lookup table)", "table", layer.spans.get("activation", where)))
+    for pl in plan.layers:
+        exact = pl.params.get("exact_accum")
+        owner = pl.spec_layer
+        if not isinstance(exact, quant.Fixed) or owner is None:
+            continue
+        for key, p in (("accum", owner.accum), ("result", owner.result)):
+            if p is not None and not quant.fixed_of(p).holds(exact):
+                said = quant.fixed_of(p).spec()
+                parts.append((f"{owner.name} ({key} {said} narrower than the exact {exact.spec()})", "narrow", owner.spans.get(key, owner.span)))
+    if not parts:
+        return []
+    listed = ", ".join(p for p, _, _ in parts[:4]) + (f" and {len(parts) - 4} more" if len(parts) > 4 else "")
+    kinds = {k for _, k, _ in parts}
+    precision = spec.target.precision or quant.DEFAULT_PRECISION
+    hints = []
+    if "float" in kinds:
+        hints.append(f"quantize the weights (e.g. `quant weights fixed<8,2>`; float ones become fixed<{precision.width},{precision.integer}> in the firmware)")
+    if "table" in kinds:
+        hints.append("prefer relu to tanh and sigmoid in hidden layers")
+    if "narrow" in kinds:
+        hints.append("leave `accum` and `result` out (qapc derives exact ones) or make them as wide as said")
+    hint = "; ".join(hints) + ("; a float baseline is approximate by nature" if "float" in kinds else "")
+    return [
+        Diagnostic(
+            "W405",
+            f"the firmware approximates {listed}; its agreement with the model is measured by `qapc run` (at least "
+            f"{100 * spec.target.agreement:g}% or the run fails), not guaranteed",
+            parts[0][2],
+            hint,
+            "warning",
+        )
+    ]
+
+
 def output_width(layer_shapes: list[shapes.LayerShape]) -> tuple[int, int] | None:
     """(index, width) of the last layer that sets the output width."""
     for i in range(len(layer_shapes) - 1, -1, -1):
@@ -191,16 +330,15 @@ def check_classes(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[
         return []
     idx, width = found
     layer = spec.model.layers[idx]
-    want = 1 if classes == 2 and spec.train.loss == "binary_crossentropy" else classes
+    binary = classes == 2 and spec.train.loss == "binary_crossentropy"
+    want = 1 if binary else classes
     if width != want:
-        return [
-            Diagnostic(
-                "E304",
-                f"output layer '{layer.name}' has {width} outputs but the data has {classes} classes",
-                layer.spans.get("units", layer.span),
-                f"make it `{layer.kind} {layer.name} {want} ...`",
-            )
-        ]
+        message = (
+            f"binary_crossentropy needs one output (the probability of class 1), but output layer '{layer.name}' has {width}"
+            if binary
+            else f"output layer '{layer.name}' has {width} outputs but the data has {classes} classes"
+        )
+        return [Diagnostic("E304", message, layer.spans.get("units", layer.span), f"make it `{layer.kind} {layer.name} {want} ...`")]
     return []
 
 
@@ -245,11 +383,11 @@ def check_output(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[D
             )
         elif last.activation not in wanted:
             act = last.activation or "linear"
-            fix = (
-                f"write `{last.kind} {last.name} {last.units} {wanted[0]}`"
-                if last.kind in schema.WEIGHT_LAYERS
-                else f"write `activation {last.name} {wanted[0]}`"
-            )
+            classes = spec.train.classes
+            units = (1 if wanted[0] == "sigmoid" else classes) if classes is not None else last.units
+            fix = f"write `{last.kind} {last.name} {units} {wanted[0]}`" if last.kind in schema.WEIGHT_LAYERS else f"write `activation {last.name} {wanted[0]}`"
+            if act == "sigmoid" and classes == 2:
+                fix += ", or `loss binary_crossentropy` with `dense ... 1 sigmoid`"
             diags.append(
                 Diagnostic(
                     "E311",
@@ -285,19 +423,21 @@ def check_data(spec: ir.Spec) -> list[Diagnostic]:
         diags.append(
             Diagnostic("E602", "`split val 0` leaves no validation rows: training and early stopping need them", split_span, "e.g. split test 0.2, val 0.25")
         )
+    if train.data.source == "file" and train.data.span is not None:
+        diags += check_data_file(spec)
     facts = data.known(spec)
     if facts is None or train.data.span is None:  # no span: a stand-in after an error in `data`
         return diags
     name = train.data.name
     features = math.prod(spec.model.input_shape)
     if features != facts.features:
-        shape_hint = {"digits": "input 64, or input (8, 8, 1) for the 8×8 images"}.get(name, f"input {facts.features}")
+        shape_hint = "write `input 64`, or `input (8, 8, 1)` for the 8×8 images" if name == "digits" else f"write `input {facts.features}`"
         diags.append(
             Diagnostic(
                 "E603",
                 f"sklearn {name} has {facts.features} features per sample, but the model's input takes {features}",
                 spec.model.input_span or spec.model.span,
-                f"write `{shape_hint}`",
+                shape_hint,
             )
         )
     if train.classes is not None and train.classes != facts.classes:
@@ -322,6 +462,63 @@ def check_data(spec: ir.Spec) -> list[Diagnostic]:
                 )
             )
     return diags
+
+
+def check_data_file(spec: ir.Spec) -> list[Diagnostic]:
+    """A data file that is missing (a warning: it may arrive before the run, or come with --data), or whose
+    columns or arrays do not fit the spec: the label column or array, and the features the input takes."""
+    d = spec.train.data
+    path = data.file_path(spec)
+    if path is None:
+        return []
+    if not path.is_file():
+        return [
+            Diagnostic(
+                "W601",
+                f"data file {d.name!r} not found (looked at {path.resolve()})",
+                d.span,
+                "`qapc run` needs it there, or another file with --data PATH",
+                "warning",
+            )
+        ]
+    facts = data.file_facts(path)
+    if facts is None:
+        return []
+    features = math.prod(spec.model.input_shape)
+    if facts.columns is not None:
+        label = d.target if d.target is not None else facts.columns[-1]
+        if label not in facts.columns:
+            return [
+                Diagnostic(
+                    "E604", f"{d.name} has no column {label!r}", d.span, did_you_mean(label, facts.columns) or "columns: " + ", ".join(facts.columns[:12])
+                )
+            ]
+        if len(facts.columns) - 1 != features:
+            return [
+                Diagnostic(
+                    "E603",
+                    f"{d.name} has {len(facts.columns) - 1} feature columns besides {label!r}, but the model's input takes {features}",
+                    spec.model.input_span or d.span,
+                    f"write `input {len(facts.columns) - 1}`",
+                )
+            ]
+    if facts.arrays is not None:
+        keys = list(facts.arrays)
+        label = d.target if d.target is not None else "y"
+        if label not in facts.arrays:
+            return [Diagnostic("E604", f"{d.name} has no array {label!r}", d.span, did_you_mean(label, keys) or "arrays: " + ", ".join(keys))]
+        x_key = "X" if "X" in keys else ("x" if "x" in keys else next((k for k in keys if k != label), None))
+        shape = facts.arrays.get(x_key) if x_key else None
+        if shape is not None and len(shape) >= 1 and math.prod(shape[1:]) != features:
+            return [
+                Diagnostic(
+                    "E603",
+                    f"{d.name}'s {x_key!r} holds samples of shape {shapes.fmt(shape[1:])}, but the model's input takes {features} values",
+                    spec.model.input_span or d.span,
+                    f"write `input {shapes.fmt(shape[1:]) if len(shape) > 2 else math.prod(shape[1:])}`",
+                )
+            ]
+    return []
 
 
 def check_pruning(spec: ir.Spec) -> list[Diagnostic]:
@@ -407,7 +604,7 @@ def check_reuse(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[Di
         if rf in valid:
             continue
         near = sorted(valid, key=lambda v: (abs(v - rf), v))[:3]
-        where = layer.spans.get("reuse") if layer.reuse else spec.target.span
+        where = layer.spans.get("reuse") if layer.reuse else spec.target.spans.get("reuse", spec.target.span)
         diags.append(
             Diagnostic(
                 "E306",
@@ -441,29 +638,15 @@ def plan_sensitive(path: str) -> bool:
     return _PLAN_NEUTRAL.fullmatch(path) is None
 
 
-MAX_PROBES = 33
-"""Values of one search range checked alone: every integer of a range this small (bit widths 1..32), else this many spread over it."""
-
-
-def _probes(axis: ir.Axis, inner: bool = False) -> list[tuple[ir.SweepValue, Span | None]]:
-    """The values of an axis to check, each with where it was written: every listed value, or both ends of a range.
-
-    `inner`: a range's values in between too (spread evenly over a large one), placed at the range."""
+def _probes(axis: ir.Axis) -> list[tuple[ir.SweepValue, Span | None]]:
+    """The values of an axis to check, each with where it was written: every listed value, or both ends of a range."""
     spans = list(axis.value_spans) + [None] * max(0, len(axis.values) + 2 - len(axis.value_spans))
     if axis.values:
         return list(zip(axis.values, spans[: len(axis.values)]))
     if axis.low is None or axis.high is None:
         return []
     lo, hi = (int(axis.low), int(axis.high)) if axis.integer else (axis.low, axis.high)
-    ends: list[tuple[ir.SweepValue, Span | None]] = [(lo, spans[0]), (hi, spans[1])]
-    if not inner:
-        return ends
-    if axis.integer:
-        count = int(hi) - int(lo) + 1
-        step = max(1.0, (count - 1) / (MAX_PROBES - 1))
-        inside = sorted({int(lo) + round(i * step) for i in range(MAX_PROBES) if int(lo) + round(i * step) < int(hi)} - {int(lo)})
-        return [ends[0], *((v, axis.span) for v in inside), ends[1]]
-    return [ends[0], ((lo + hi) / 2, axis.span), ends[1]]
+    return [(lo, spans[0]), (hi, spans[1])]
 
 
 def _overlaps(spec: ir.Spec, block: ir.Sweep | ir.Search) -> list[Diagnostic]:
@@ -493,6 +676,41 @@ def _overlaps(spec: ir.Spec, block: ir.Sweep | ir.Search) -> list[Diagnostic]:
                 )
                 break
     return diags
+
+
+INTERIOR_VALUES = 64  # integer search ranges up to this many values are checked value by value
+
+
+def _range_interiors(spec: ir.Spec, search: ir.Search, base: ir.Spec) -> list[Diagnostic]:
+    """Integer ranges whose ends build but some inner values do not (reuse factors hls4ml refuses): a warning,
+    since a search may well span them; the trials that draw them fail. Small ranges of small models only."""
+    out: list[Diagnostic] = []
+    if len(spec.model.layers) > 200:
+        return out
+    for axis in search.axes:
+        if not axis.integer or axis.low is None or axis.high is None or axis.high - axis.low + 1 > INTERIOR_VALUES:
+            continue
+        bad: list[tuple[int, Diagnostic]] = []
+        for value in range(int(axis.low) + 1, int(axis.high)):
+            try:
+                variant = paths.apply(base, axis.path, value)
+            except paths.PathError:
+                continue
+            errors = check_point(variant, plan=plan_sensitive(axis.path))
+            if errors:
+                bad.append((value, errors[0]))
+        if bad:
+            good = [v for v in range(int(axis.low), int(axis.high) + 1) if v not in {b for b, _ in bad}]
+            out.append(
+                Diagnostic(
+                    "W806",
+                    f"{axis.path} = {', '.join(str(v) for v, _ in bad)} cannot build ({bad[0][1].code}: {bad[0][1].message}); trials that draw them fail",
+                    axis.span,
+                    f"search a list of the values that build: {axis.path} in [{', '.join(map(str, good[:16]))}]",
+                    "warning",
+                )
+            )
+    return out
 
 
 def check_axes(spec: ir.Spec) -> list[Diagnostic]:
@@ -546,6 +764,21 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
                         break
         if bad_path or not base_ok:
             continue
+        for axis, axis_probes in zip(block.axes, probes):
+            if all(paths.apply(base, axis.path, value) == base for value, _ in axis_probes):
+                diags.append(
+                    Diagnostic(
+                        "W804",
+                        f"axis {axis.path} changes nothing: every value leaves the spec as it is",
+                        axis.span,
+                        "quant.bits changes the width of fixed-point and `N bits` quantizers, not float ones: give the model quantizers, or drop the axis"
+                        if axis.path == "quant.bits"
+                        else "drop the axis, or give it values that differ from the spec's",
+                        "warning",
+                    )
+                )
+        if isinstance(block, ir.Search):
+            diags += _range_interiors(spec, block, base)
         if isinstance(block, ir.Sweep):
             count = math.prod(len(p) for p in probes)
             if count * block.repeat > MAX_GRID:
@@ -560,17 +793,7 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
                 )
                 continue
             combos: list[tuple[tuple[ir.SweepValue, Span | None], ...]] = list(itertools.product(*probes))
-        else:  # a search: each value alone (no point with one that fails could build), then both corners of its box
-            broken = 0
-            for axis in block.axes:
-                for value, span in _probes(axis, inner=True):
-                    problem = try_point([(axis.path, value)])
-                    if problem is not None:
-                        report(problem, [(axis.path, value)], span, block.span)
-                        broken += 1
-                        break  # one value per axis: the first that fails
-            if broken:
-                continue
+        else:  # a search: both corners of its box (every axis at its first value or low end; at its last or high end)
             combos = [tuple(p[0] for p in probes), tuple(p[-1] for p in probes)]
         # Every point (each value appears in one), then, for a point that fails, each of its values
         # alone, so that the caret lands on the value that breaks it when one does on its own.

@@ -37,7 +37,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(loaded.spec.model_dump_json(indent=2))
         elif not args.json:
             m = loaded.spec.model
-            print(f"{path}: ok (model {m.name}, {len(m.layers)} layers)")
+            print(f"{path}: ok (model {m.name}, {len(m.layers)} layer{'s' if len(m.layers) != 1 else ''})")
     if args.json:
         print(json.dumps(found, indent=2))
     return status

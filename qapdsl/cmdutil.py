@@ -31,8 +31,11 @@ def print_diagnostics(loaded: Loaded, as_json: bool = False) -> None:
     if diags:
         text = render(diags, loaded.sources, color=use_color(sys.stderr))
         n = sum(1 for d in diags if d.severity == "error")
+        w = len(diags) - n
+        counts = [f"{n} error{'s' if n != 1 else ''}"] if n else []
+        counts += [f"{w} warning{'s' if w != 1 else ''}"] if w else []
         print(text, file=sys.stderr)
-        print(f"{n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        print(", ".join(counts), file=sys.stderr)
 
 
 def load_checked(path: str, model_name: str | None = None) -> tuple[ir.Spec, Loaded] | None:

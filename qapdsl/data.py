@@ -63,3 +63,43 @@ def file_path(spec: ir.Spec) -> Path | None:
     origin = data.span.file if data.span else (spec.sources[0].path if spec.sources else "<spec>")
     base = Path(origin).parent if origin not in ("<spec>", "") else Path(".")
     return base / path
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What a data file says about itself without loading it: its columns (tables) or arrays and their shapes."""
+
+    columns: tuple[str, ...] | None = None  # a CSV's header
+    arrays: dict[str, tuple[int, ...]] | None = None  # an .npz's arrays and shapes
+
+
+def file_facts(path: Path) -> FileFacts | None:
+    """The header of a CSV or the array shapes of an .npz, read with the standard library only
+    (`qapc check` imports no numpy); None for other formats or an unreadable file."""
+    import ast
+    import csv
+    import zipfile
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            with open(path, newline="", encoding="utf-8", errors="replace") as f:
+                header = next(csv.reader(f), None)
+            return FileFacts(columns=tuple(header)) if header else None
+        if suffix == ".npz":
+            arrays: dict[str, tuple[int, ...]] = {}
+            with zipfile.ZipFile(path) as z:
+                for name in z.namelist():
+                    if not name.endswith(".npy"):
+                        continue
+                    with z.open(name) as f:
+                        head = f.read(10)  # magic, version, header length (2 bytes in version 1, 4 after)
+                        if head[:6] != b"\x93NUMPY":
+                            return None
+                        size = int.from_bytes(head[8:10], "little") if head[6] == 1 else int.from_bytes(head[8:10] + f.read(2), "little")
+                        meta = ast.literal_eval(f.read(size).decode("latin1"))
+                    arrays[name[: -len(".npy")]] = tuple(int(n) for n in meta["shape"])
+            return FileFacts(arrays=arrays)
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError, UnicodeError, zipfile.BadZipFile):
+        return None
+    return None

@@ -16,7 +16,7 @@ line (it stays after the `{`), else to the statement the line is part of.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from qapdsl import ast
@@ -130,10 +130,54 @@ def _inline(stmt: ast.Stmt) -> str:
     return head + " { " + "; ".join(_inline(s) for s in stmt.block) + " }"
 
 
+def _commented_list(stmt: ast.Stmt, cm: _Comments) -> ast.ListV | ast.TupleV | None:
+    """The statement's last value when it is a list or tuple written over several lines with comments in it:
+    it is kept over several lines, one item per line, each comment where it was."""
+    values = [stmt.member] if stmt.member is not None else [v for g in stmt.groups for v in g]
+    if stmt.block is not None or not values or not isinstance(values[-1], ast.ListV | ast.TupleV):
+        return None
+    v = values[-1]
+    if v.span.line == v.span.end_line or not v.items:
+        return None
+    inside = [c for c in cm.pending if v.span.line <= c.line <= v.span.end_line and id(c) not in cm.used and (c.line, c.column) > (v.span.line, v.span.column)]
+    return v if inside else None
+
+
+def _multiline(stmt: ast.Stmt, v: ast.ListV | ast.TupleV, pad: str, cm: _Comments, out: list[str]) -> None:
+    """`key [` / `key in [`, then one item per line with the comments written among them, then `]`."""
+    head = _head(stmt)
+    head = head[: len(head) - len(ast.value_text(v))]  # the statement up to its list
+    opening, closing = ("[", "]") if isinstance(v, ast.ListV) else ("(", ")")
+    here = cm._take([c for c in cm.pending if v.span.line <= c.line <= v.span.end_line and id(c) not in cm.used])
+    left = list(here)
+
+    def pop(keep: Callable[[ast.Comment], bool]) -> list[ast.Comment]:
+        found = [c for c in left if keep(c)]
+        for c in found:
+            left.remove(c)
+        return found
+
+    after_open = pop(lambda c: c.line == v.span.line and not c.own_line)
+    out.append(pad + head + opening + _trail(pad + INDENT, after_open, out))
+    item_pad = pad + INDENT
+    for item in v.items:
+        for c in pop(lambda c, item=item: c.own_line and c.line < item.span.line):  # type: ignore[misc]
+            out.append(item_pad + c.text)
+        trailing = pop(lambda c, item=item: not c.own_line and c.line == item.span.end_line)  # type: ignore[misc]
+        out.append(item_pad + ast.value_text(item) + "," + _trail(item_pad, trailing, out))
+    for c in left:  # after the last item
+        out.append(item_pad + c.text)
+    out.append(pad + closing + _trail(pad, cm.take_owned(stmt), out))
+
+
 def _stmt(stmt: ast.Stmt, depth: int, cm: _Comments, out: list[str]) -> None:
     pad = INDENT * depth
     for c in cm.before(stmt.span.line):
         out.append(pad + c.text)
+    listed = _commented_list(stmt, cm)
+    if listed is not None:
+        _multiline(stmt, listed, pad, cm, out)
+        return
     one_line = pad + _inline(stmt)
     if stmt.block is None or not stmt.block or (len(one_line) <= WIDTH and not cm.inside(stmt)):
         trail = _trail(pad, cm.take_owned(stmt), out)
@@ -162,7 +206,10 @@ def format_file(tree: ast.File) -> str:
         lead = cm.before(item.span.line)
         if lead and out and out[-1] != "" and prev is not None:
             out.append("")
-        out.extend(c.text for c in lead)
+        for k, c in enumerate(lead):
+            if k and lead[k - 1].line + 1 < c.line:
+                out.append("")  # comment blocks set apart by a blank line stay apart
+            out.append(c.text)
         if lead and lead[-1].line + 1 < item.span.line:
             out.append("")  # a comment block set apart from the item (a file header) stays apart
         if isinstance(item, ast.ImportDecl):

@@ -150,6 +150,7 @@ class Prune(Node):
     bias: bool = False
     schedule: Schedule
     span: Span | None = None
+    spans: dict[str, Span] = Field(default_factory=dict)  # where each key was written
     layers: tuple[str, ...] = ()  # the weight layers the selectors resolve to, in model order
 
 
@@ -188,6 +189,7 @@ class Target(Node):
     precision: Precision | None = None  # model-wide default precision (hls4ml Model.Precision)
     agreement: float = 0.99  # least QKeras ↔ HLS argmax agreement for `qapc run` to succeed
     span: Span | None = None
+    spans: dict[str, Span] = Field(default_factory=dict)  # where each key was written
 
 
 SweepValue = int | float | str | Quant

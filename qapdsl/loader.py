@@ -104,9 +104,9 @@ def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | Non
     if spec is not None:  # lowering fell back to defaults where it failed: the checks still run
         from qapdsl import checks
 
-        ctx.diagnostics.extend(checks.check(spec))
+        ctx.diagnostics.extend(checks.check(spec, stand_ins=frozenset(ctx.stand_ins)))
         if not any(d.severity == "error" for d in ctx.diagnostics):  # the generator's own limits, once the spec itself is sound
-            ctx.diagnostics.extend(checks.check_buildable(spec))
+            ctx.diagnostics.extend(checks.check_sound(spec))
     ok = spec is not None and not any(d.severity == "error" for d in ctx.diagnostics)
     ctx.diagnostics.sort(key=lambda d: (d.span.file if d.span else "", d.span.line if d.span else 0, d.span.column if d.span else 0))
     return Loaded(spec if ok else None, ctx.diagnostics, st.sources, files)
@@ -193,7 +193,7 @@ def _with_baselines(ctx: lower.Ctx, st: _State, spec: ir.Spec) -> ir.Spec:
     """Load the `baseline "SPEC"` of the sweep and search blocks (relative to the file that names it) into the IR.
 
     A baseline is a spec of its own (its imports and sections, its last model), loaded
-    without its sweep and search blocks; its diagnostics are reported as they are, and
+    without its sweep and search blocks; its errors are reported as they are, and
     E807 at the `baseline` statement when it cannot be used.
     """
     from qapdsl import objectives
@@ -219,8 +219,8 @@ def _with_baselines(ctx: lower.Ctx, st: _State, spec: ir.Spec) -> ir.Spec:
             ctx.error("E807", f"cannot read baseline spec '{b.path}': {e.strerror or e}", b.span, None)
             continue
         st.sources.update({k: v for k, v in loaded.sources.items() if k not in st.sources})
-        known = {(d.code, d.message, d.span) for d in ctx.diagnostics}
-        ctx.diagnostics.extend(d for d in loaded.diagnostics if (d.code, d.message, d.span) not in known)
+        known = {(d.code, d.message, d.span) for d in ctx.diagnostics}  # its errors (its warnings are `qapc check`'s of that file)
+        ctx.diagnostics.extend(d for d in loaded.diagnostics if d.severity == "error" and (d.code, d.message, d.span) not in known)
         if loaded.spec is None:
             first = next((d for d in loaded.diagnostics if d.severity == "error"), None)
             ctx.error("E807", f"baseline spec '{b.path}' has errors", b.span, f"{first.span}: {first.message}" if first and first.span else None)

@@ -35,6 +35,7 @@ class Bad(Exception):
 @dataclass
 class Ctx:
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    stand_ins: set[str] = field(default_factory=set)  # "input", "data": read wrong and replaced; checks leave them alone
 
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, span, hint))
@@ -530,9 +531,11 @@ def lower_model(ctx: Ctx, name: ast.Word, base: str | None, body: Sequence[ast.S
             input_shape = _ONE  # a bad value is reported below, not as a missing `input`
             input_span = s.key.span
             v = ctx.attempt(lambda: single(s), None)
-            if v is not None:
-                input_shape = ctx.attempt(lambda: as_dims(v, "input shape"), _ONE)
-                input_span = v.span
+            shape = ctx.attempt(lambda: as_dims(v, "input shape"), None) if v is not None else None
+            if shape is not None and v is not None:
+                input_shape, input_span = shape, v.span
+            else:
+                ctx.stand_ins.add("input")  # no shape is checked against the stand-in
             no_block(ctx, s)
         elif key == "quant":
             quant.update(lower_quant_stmt(ctx, s, tuple(schema.QUANT_ROLES)))
@@ -545,6 +548,7 @@ def lower_model(ctx: Ctx, name: ast.Word, base: str | None, body: Sequence[ast.S
     if input_shape is None:
         ctx.error("E202", f"model '{name.name}' has no `input`", name.span, "add e.g. `input 16` or `input (28, 28, 1)`")
         input_shape = (1,)
+        ctx.stand_ins.add("input")
     if not any(s.key.name in schema.LAYER_KINDS for s in body):  # a layer that failed to read was reported already
         ctx.error("E305", f"model '{name.name}' has no layers", name.span, "add e.g. `dense out 5 softmax`")
     seen: dict[str, ir.Layer] = {}
@@ -574,6 +578,7 @@ def lower_model(ctx: Ctx, name: ast.Word, base: str | None, body: Sequence[ast.S
 def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model) -> ir.Prune:
     keys = KeyTracker(ctx, schema.PRUNE_KEYS, "prune")
     fields: dict[str, Any] = {}
+    spans: dict[str, Span] = {}
     schedule: ir.Schedule | None = None
     selector_spans: list[tuple[str, str, Span]] = []
     selector_stmt: Span | None = None
@@ -582,6 +587,7 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
         if not keys.accept(s):
             continue
         key = s.key.name
+        spans[key] = s.span
         if key == "schedule":
             schedule = lower_schedule(ctx, s)
             continue
@@ -623,6 +629,13 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
                 "write `scope layer`, or use `schedule iterative { ... }` for one threshold across layers",
             )
         fields["scope"] = "layer"
+        if fields.get("bias"):
+            ctx.error(
+                "E504",
+                f"pruning biases (`bias on`) needs the iterative schedule; the {schedule.kind} schedule (tfmot) prunes kernels only",
+                spans.get("bias", span),
+                "write `bias off`, or use `schedule iterative { ... }`",
+            )
     # selectors resolve against the model's weight layers
     import fnmatch
 
@@ -638,7 +651,7 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
     chosen = tuple(n for n in weight_layers if any(fnmatch.fnmatchcase(n, g) for g in select) and not any(fnmatch.fnmatchcase(n, g) for g in skip))
     if not chosen and weight_layers:
         ctx.error("E502", "no layer is left to prune after `select` and `skip`", selector_stmt or span, f"prunable layers: {', '.join(weight_layers)}")
-    return ir.Prune.model_construct(**fields, schedule=schedule, span=span, layers=chosen)
+    return ir.Prune.model_construct(**fields, schedule=schedule, span=span, layers=chosen, spans=spans)
 
 
 def lower_schedule(ctx: Ctx, stmt: ast.Stmt) -> ir.Schedule | None:
@@ -752,7 +765,8 @@ def lower_train(ctx: Ctx, body: Sequence[ast.Stmt], span: Span | None) -> ir.Tra
         if not any(s.key.name == "data" for s in body):
             ctx.error("E202", "`train` needs `data`", span, 'e.g. data sklearn digits, or data file "jets.npz"')
         data = ir.Data.model_construct(source="sklearn", name="digits")
-    if data.source == "sklearn" and "classes" not in fields:
+        ctx.stand_ins.add("data")  # nothing is checked against the stand-in
+    elif data.source == "sklearn" and "classes" not in fields:
         fields["classes"] = schema.SKLEARN_DATASETS.get(data.name)
     return ir.Train.model_construct(data=data, **fields, span=span, spans=spans)
 
@@ -786,11 +800,13 @@ def lower_target(ctx: Ctx, kind: ast.Word | None, body: Sequence[ast.Stmt], span
         ctx.error("E204", f"unknown target kind '{kind.name}'", kind.span, choices_hint(kind.name, schema.TARGET_KINDS))
     keys = KeyTracker(ctx, schema.TARGET_KEYS, "target")
     fields: dict[str, Any] = {}
+    spans: dict[str, Span] = {}
     for s in body:
         if not keys.accept(s):
             continue
         no_block(ctx, s)
         k = s.key.name
+        spans[k] = s.span
         if k == "backend":
             fields["backend"] = ctx.attempt(lambda: as_word(single(s), "backend", schema.BACKENDS), "vitis")
         elif k == "part":
@@ -807,7 +823,7 @@ def lower_target(ctx: Ctx, kind: ast.Word | None, body: Sequence[ast.Stmt], span
             fields["precision"] = ctx.attempt(lambda: as_precision(single(s), "precision"), None)
         elif k == "agreement":
             fields["agreement"] = ctx.attempt(lambda: as_fraction(single(s), "agreement", allow_one=True), 0.99)
-    return ir.Target.model_construct(**fields, span=span)
+    return ir.Target.model_construct(**fields, span=span, spans=spans)
 
 
 def _part(v: ast.Value) -> str:

@@ -46,7 +46,7 @@ def directions(objs: Sequence[ir.Objective]) -> list[str]:
 
 
 def check_study_keys(study: ir.Study) -> list[Diagnostic]:
-    """Objectives, sampler, population and reference point that do not fit together (E804, E806, E809, W806)."""
+    """Objectives, sampler, population and reference point that do not fit together (E804, E806, E809, W810)."""
     diags: list[Diagnostic] = []
     seen: set[str] = set()
     for i, o in enumerate(study.objectives):
@@ -81,7 +81,7 @@ def check_study_keys(study: ir.Study) -> list[Diagnostic]:
         elif study.sampler == "nsga2" and population(study) >= study.trials:
             diags.append(
                 Diagnostic(
-                    "W806",
+                    "W810",
                     f"NSGA-II's population ({population(study)}) is not smaller than the trials ({study.trials}): every trial is random",
                     study.spans.get("population") or study.spans.get("trials") or study.spans.get("sampler"),
                     "give a population of at most a quarter of the trials",

@@ -48,6 +48,13 @@ class Fixed:
             modes = f",TRN{modes}"
         return f"{base}<{self.width},{self.integer}{modes}>"
 
+    def holds(self, other: Fixed) -> bool:
+        """Every value of `other` is a value of this type (no rounding, no overflow)."""
+        if other.signed and not self.signed:
+            return False
+        integer_needed = other.integer + (1 if self.signed and not other.signed else 0)
+        return self.fraction >= other.fraction and self.integer >= integer_needed
+
     def spec(self) -> str:
         return f"{'fixed' if self.signed else 'ufixed'}<{self.width},{self.integer}>"
 
@@ -58,6 +65,11 @@ class Fixed:
         """Smallest and largest representable value."""
         top = 2.0 ** (self.integer - (1 if self.signed else 0))
         return (-top if self.signed else 0.0), top - self.lsb()
+
+
+def fixed_of(p: ir.Precision) -> Fixed:
+    """The type of a precision written in a spec (`result`, `accum`, the target's `precision`)."""
+    return Fixed(p.signed, p.width, p.integer, p.rounding, p.saturation)
 
 
 FLOAT = ir.Quant.model_construct(kind="float", width=32)
@@ -88,8 +100,30 @@ def effective(model: ir.Model, layer: ir.Layer) -> LayerQuant:
     return LayerQuant(weights=weights, bias=bias, activations=acts)
 
 
-def input_quant(model: ir.Model) -> ir.Quant:
-    return model.quant.inputs or FLOAT
+def is_quantized(model: ir.Model) -> bool:
+    """Does the spec quantize any tensor (a QAT model), or is it a float model?"""
+    sets = [model.quant, *(layer.quant for layer in model.layers)]
+    return any(q is not None and q.kind != "float" for qs in sets for q in (qs.weights, qs.bias, qs.activations, qs.inputs))
+
+
+def input_quant(spec: ir.Spec) -> ir.Quant:
+    """The network input's quantizer.
+
+    The spec's `quant inputs`, when given. Otherwise, in a model that quantizes
+    anything, the firmware's input type (`target precision`, default fixed<16,6>):
+    an FPGA takes fixed-point inputs, and a float input in the model would make
+    the firmware's rounding of it the one difference between the two (a first
+    layer's quantized activation then flips on a boundary). So the model
+    quantizes its input exactly as the firmware does, and BOPs count those bits.
+    A float model keeps a float input (32 bits for BOPs).
+    """
+    model = spec.model
+    if model.quant.inputs is not None:
+        return model.quant.inputs
+    if not is_quantized(model):
+        return FLOAT
+    p = spec.target.precision or DEFAULT_PRECISION
+    return ir.Quant.model_construct(kind="fixed", width=p.width, integer=max(p.integer, 1), signed=True, alpha=None, span=None)
 
 
 def to_fixed(q: ir.Quant, unsigned: bool = False, rounding: str | None = None, saturation: str | None = None) -> Fixed | None:

@@ -95,7 +95,7 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
     declared = metrics.layer_figures(spec)
     layer_shapes, _ = shapes.infer(model)
     weights_of = {ls.name: ls.weights for ls in layer_shapes}
-    in_q = quant.input_quant(model)
+    in_q = quant.input_quant(spec)
     in_label = "float" if in_q.kind == "float" else (quant.to_fixed(in_q).spec() if quant.to_fixed(in_q) else in_q.kind)  # type: ignore[union-attr]
 
     metrics_json: Mapping[str, Any] = (results or {}).get("metrics") or {}
@@ -149,6 +149,11 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
     }
     measured: dict[str, Any] | None = None
     notes: list[str] = []
+    if spec.prune is not None and spec.prune.scope == "global" and len(pruned) > 1:
+        notes.append(
+            f"scope global: one threshold across {', '.join(pruned)} sets how the declared {100 * totals['sparsity_pruned']:.1f}% spreads over them, "
+            "which only training tells; the declared per-layer sparsity and BOPs assume it even"
+        )
     if results is not None and measured_rows is not None:
         missing = [r.name for r in declared if r.kind in schema.WEIGHT_LAYERS and r.name not in sparsity and r.sparsity > 0]
         if missing:

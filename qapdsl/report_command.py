@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             results = report.load_results(results_path)
         except (OSError, ValueError) as e:
-            raise UsageError(f"cannot read results: {getattr(e, 'strerror', None) or e}") from None
+            raise UsageError(f"cannot read results {results_path}: {getattr(e, 'strerror', None) or e}") from None
         if results.get("model") not in (None, spec.model.name):
             raise UsageError(f"{results_path} holds results of model '{results.get('model')}', not '{spec.model.name}'")
         activations = results_path.parent / "activations.npz"

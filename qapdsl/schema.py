@@ -216,7 +216,21 @@ SECTIONS: dict[str, dict[str, str]] = {
 def vocabulary() -> set[str]:
     """Every word with a meaning in some position (for editors and completion)."""
     words: set[str] = set()
-    for table in (MODEL_KEYS, LAYER_SETTINGS, QUANT_ROLES, QUANT_KINDS, QUANT_OPTIONS, PRUNE_KEYS, SCHEDULE_KINDS, TRAIN_KEYS, TARGET_KEYS, SWEEP_KEYS, SEARCH_KEYS, STUDY_METRICS, ACTIVATIONS):
+    for table in (
+        MODEL_KEYS,
+        LAYER_SETTINGS,
+        QUANT_ROLES,
+        QUANT_KINDS,
+        QUANT_OPTIONS,
+        PRUNE_KEYS,
+        SCHEDULE_KINDS,
+        TRAIN_KEYS,
+        TARGET_KEYS,
+        SWEEP_KEYS,
+        SEARCH_KEYS,
+        STUDY_METRICS,
+        ACTIVATIONS,
+    ):
         words.update(table)
     for table in SCHEDULE_KEYS.values():
         words.update(table)

@@ -304,7 +304,10 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
             end_line = text.count("\n") + 1
             end_col = len(text) - (text.rfind("\n") + 1) + 1
             span = Span.model_construct(file=path, line=end_line, column=end_col, end_line=end_line, end_column=end_col + 1)
-            eof_hint = "a '{' block is not closed: add '}'" if "RBRACE" in err.expected else "the spec ends too early"
+            eof_hint = "the spec ends too early"
+            if "RBRACE" in err.expected:
+                opened = _unclosed_brace(text)
+                eof_hint = f"the '{{' at line {opened[0]}, column {opened[1]} is not closed: add '}}'" if opened else "a '{' block is not closed: add '}'"
             return Diagnostic("E003", "unexpected end of file", span, eof_hint)
         span = Span.model_construct(
             file=path,
@@ -330,6 +333,36 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, text: str) -> Diagnostic
     if isinstance(err, UnexpectedEOF):
         return Diagnostic("E003", "unexpected end of file", span, "the spec ends too early")
     return Diagnostic("E002", "syntax error", span, None)
+
+
+def _unclosed_brace(text: str) -> tuple[int, int] | None:
+    """(line, column) of the innermost `{` left open at the end of the text (strings and comments skipped)."""
+    stack: list[tuple[int, int]] = []
+    line, col = 1, 0
+    in_string = in_comment = escaped = False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col, in_comment = line + 1, 0, False
+            continue
+        if in_comment:
+            continue
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "#":
+            in_comment = True
+        elif ch == "{":
+            stack.append((line, col))
+        elif ch == "}" and stack:
+            stack.pop()
+    return stack[-1] if stack else None
 
 
 def decode(data: bytes, path: str) -> str:

@@ -160,7 +160,10 @@ class Client:
     def insert(self, uri: str, version: int, line: int, character: int, text: str) -> None:
         """An incremental change: `text` typed at (line, character)."""
         pos = {"line": line, "character": character}
-        self.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": {"start": pos, "end": pos}, "text": text}]})
+        self.notify(
+            "textDocument/didChange",
+            {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": {"start": pos, "end": pos}, "text": text}]},
+        )
 
     def stderr(self) -> str:
         if self.proc.poll() is None:

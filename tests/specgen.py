@@ -50,14 +50,14 @@ LAYER_WORDS = ["fc", "dense", "hidden", "conv", "feat", "block", "printf", "exp"
 MODEL_WORDS = ["jet_tagger", "digits_net", "JetTagger", "model", "tiny", "printf", "qap_mlp", "m"]
 
 
-def _fixed(draw: st.DrawFn, signed: bool, width_range: tuple[int, int] = (3, 12)) -> str:
+def _fixed(draw: st.DrawFn, signed: bool, width_range: tuple[int, int] = (2, 12)) -> str:
     width = draw(st.integers(*width_range))
     low = 1 if signed else 0
-    integer = draw(st.integers(low, min(width, low + 4)))
+    integer = draw(st.integers(low - 2, min(width, low + 4)))  # negative integer bits: a range below 1
     return f"{'fixed' if signed else 'ufixed'}<{width},{integer}>"
 
 
-def _bits(draw: st.DrawFn, width_range: tuple[int, int] = (3, 12)) -> str:
+def _bits(draw: st.DrawFn, width_range: tuple[int, int] = (2, 12)) -> str:
     width = draw(st.integers(*width_range))
     integer = draw(st.integers(0, min(width - 1, 3)))
     return f"{width} bits int {integer}" if integer else f"{width} bits"

@@ -330,10 +330,14 @@ def test_rename_references_symbols_and_quick_fix(client: Client, tmp_path: Path)
     uri = _open(client, main)
     assert client.diagnostics(uri) == []
     # references: across the open file, the imported base and another file of the workspace
-    refs = client.request("textDocument/references", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7), "context": {"includeDeclaration": True}})
+    refs = client.request(
+        "textDocument/references", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7), "context": {"includeDeclaration": True}}
+    )
     got = sorted((Path(r["uri"][len("file://") :]).name, r["range"]["start"]["line"]) for r in refs)
     assert got == [("base.qap", 4), ("main.qap", 3), ("other.qap", 2)]
-    refs = client.request("textDocument/references", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7), "context": {"includeDeclaration": False}})
+    refs = client.request(
+        "textDocument/references", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7), "context": {"includeDeclaration": False}}
+    )
     assert len(refs) == 2
     # prepare: the name under the cursor; a key cannot be renamed
     prep = client.request("textDocument/prepareRename", {"textDocument": {"uri": uri}, "position": _pos(MAIN, "layer fc1", offset=7)})

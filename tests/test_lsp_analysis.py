@@ -301,7 +301,13 @@ def test_rename_checks_the_new_name(project: list[analysis.Document]) -> None:
     fc1 = symbol_at(main, "layer fc1", 6)
     assert fc1 is not None
     navigation.check_new_name(fc1, "first", project)
-    for bad, why in [("fc2", "already has a layer named 'fc2'"), ("2x", "not a valid layer name"), ("a.b", "not a valid"), ("model", "keyword"), ("", "not a valid")]:
+    for bad, why in [
+        ("fc2", "already has a layer named 'fc2'"),
+        ("2x", "not a valid layer name"),
+        ("a.b", "not a valid"),
+        ("model", "keyword"),
+        ("", "not a valid"),
+    ]:
         with pytest.raises(navigation.RenameError, match=why):
             navigation.check_new_name(fc1, bad, project)
     model = symbol_at(main, "base_net")
@@ -344,7 +350,9 @@ def test_a_quick_fix_applies_the_suggestion(wrong: str, right: str, code: str) -
     fix = fixes[0]
     lines = broken.split("\n")
     row = lines[fix.range.start.line]
-    fixed = "\n".join(lines[: fix.range.start.line] + [row[: fix.range.start.character] + fix.new_text + row[fix.range.end.character :]] + lines[fix.range.start.line + 1 :])
+    fixed = "\n".join(
+        lines[: fix.range.start.line] + [row[: fix.range.start.character] + fix.new_text + row[fix.range.end.character :]] + lines[fix.range.start.line + 1 :]
+    )
     assert fixed == JET
     assert doc_of(fixed).loaded.ok
 

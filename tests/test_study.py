@@ -182,14 +182,15 @@ def test_a_bit_count_keeps_the_integer_bits_of_the_quantizer_it_replaces() -> No
     assert paths.apply(flt, "quant.weights", 6).model.quant.weights == ir.Quant(kind="bits", width=6, integer=0)
 
 
-def test_ranges_of_per_layer_widths_check_every_value(tmp_path: Path) -> None:
-    """A value no point could build with is an error at the range, and values that all build pass."""
+def test_ranges_of_per_layer_widths_and_pruning_search_cleanly(tmp_path: Path) -> None:
+    """Per-layer bit widths (a glob), widths and pruning rounds as ranges: every value builds, nothing to report;
+    overlapping axes and a range with values that cannot build are reported."""
     ok = _load(tmp_path, "    fc*.weights in 2..8\n    fc2.units in 8..32\n    prune.rounds in 0..10")
-    assert ok.ok, [d.message for d in ok.diagnostics]
-    bad = _load(tmp_path, "    fc1.reuse in 1..8")  # hls4ml takes 1, 2, 4, 8 for fc1's 64 x 32 (or its width's) products only
-    codes = [(d.code, d.span.line if d.span else None) for d in bad.diagnostics]
-    assert ("E306", 4) in codes and not bad.ok
-    assert any("with fc1.reuse = 3" in d.message for d in bad.diagnostics)
+    assert ok.ok and not ok.diagnostics, [d.message for d in ok.diagnostics]
+    overlap = _load(tmp_path, "    fc*.weights in 2..8\n    fc1.weights in 3..6")
+    assert [d.code for d in overlap.diagnostics] == ["E104"] and "both set fc1.weights" in overlap.diagnostics[0].message
+    interior = _load(tmp_path, "    fc1.reuse in 1..8")  # hls4ml refuses 3, 5, 6, 7 for fc1
+    assert interior.ok and [d.code for d in interior.diagnostics] == ["W806"]
 
 
 # -- views, tables and the report -------------------------------------------------------------------

@@ -17,7 +17,10 @@ RUNTIME = ROOT / "editors" / "vim"
 def _editors() -> list[object]:
     nvim = Path(sys.executable).with_name("nvim")
     found = {"vim": shutil.which("vim"), "nvim": str(nvim) if nvim.exists() else shutil.which("nvim")}
-    return [pytest.param(path, id=name) if path else pytest.param(None, id=name, marks=pytest.mark.skip(reason=f"{name} is not installed")) for name, path in found.items()]
+    return [
+        pytest.param(path, id=name) if path else pytest.param(None, id=name, marks=pytest.mark.skip(reason=f"{name} is not installed"))
+        for name, path in found.items()
+    ]
 
 
 EDITORS = _editors()
@@ -52,7 +55,18 @@ def test_typing_a_block_indents_it(editor: str, tmp_path: Path) -> None:
     path = tmp_path / "typed.qap"
     path.write_text("")
     # typed in insert mode: each new line takes its indent from the brackets before it
-    typed = ["model m {", "input 4", "dense fc1 8 relu { batchnorm }", "quant.bits in [4,", "8]", "}", '# "{" in a comment', "train {", 'data file "x{.npz"', "}"]
+    typed = [
+        "model m {",
+        "input 4",
+        "dense fc1 8 relu { batchnorm }",
+        "quant.bits in [4,",
+        "8]",
+        "}",
+        '# "{" in a comment',
+        "train {",
+        'data file "x{.npz"',
+        "}",
+    ]
     keys = "\\r".join(line.replace("\\", "\\\\").replace('"', '\\"') for line in typed)
     run(editor, path, f'execute "normal! i{keys}\\<Esc>"', "write")
     assert path.read_text() == (

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from qapdsl import ir
-from qapdsl.backends.plan import BuildError
+from qapdsl.plan import BuildError
 from qapdsl.source import SourceFile
 
 __all__ = ["BuildError", "build", "render"]
@@ -28,7 +28,7 @@ def render(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, source
     from qapdsl import __version__
     from qapdsl.backends import hls4ml, manifest, qkeras, verify
     from qapdsl.backends.literals import SpecLines, py
-    from qapdsl.backends.plan import make_plan
+    from qapdsl.plan import make_plan
     from qapdsl.resources import templates_dir
 
     path = spec_path or (spec.sources[0].path if spec.sources else "<spec>")

@@ -1,6 +1,6 @@
 """hls4ml backend: `hls4ml_config.yml` (hls4ml's own keys) and the context of `convert.py`.
 
-Precisions come from `qapdsl.backends.plan`, which reads `qapdsl.quant`: the
+Precisions come from `qapdsl.plan`, which reads `qapdsl.quant`: the
 same types hls4ml itself derives from the QKeras quantizers, plus exact
 accumulators and results for dense and conv layers.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 from qapdsl import ir, schema
 from qapdsl.backends.literals import comment_text
-from qapdsl.backends.plan import HLS_BACKENDS, BuildError, Plan
 from qapdsl.outdir import PATH_UNSAFE
+from qapdsl.plan import HLS_BACKENDS, BuildError, Plan
 
 OUTPUT_DIR = "hls_project"
 

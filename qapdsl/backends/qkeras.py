@@ -1,4 +1,10 @@
-"""QKeras backend: the context of `templates/train.py.j2` (the training script)."""
+"""The QKeras dialect: QDense / QConv / QActivation with QKeras quantizers, pruned by tfmot or the paper's loop.
+
+Only what differs from plain Keras is here (`Generator` renders the rest):
+quantized weight layers and activations, and the quantizers, whose numbers come
+from `qapdsl.quant` (the one place that maps spec types to QKeras arguments).
+Also the context of `templates/train.py.j2`, the training script.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,51 @@ import os
 from pathlib import Path
 from typing import Any
 
-from qapdsl import ir
+from qapdsl import ir, quant
+from qapdsl.backends.generator import Call, Generator
 from qapdsl.backends.literals import SpecLines, comment_text
-from qapdsl.backends.plan import BuildError, Plan
 from qapdsl.data import file_path
+from qapdsl.plan import BuildError, Plan, PlanLayer
 
 WRAP = 120  # longer layer constructors get one argument per line
+
+
+class QKeras(Generator):
+    KERAS = "keras"
+
+    def quantized_weight_layer(self, pl: PlanLayer) -> Call:
+        wq = self.quantizer(pl.quant.get("weights"), "weights")
+        bq = self.quantizer(pl.quant.get("bias"), "bias")
+        if wq is None and bq is None:
+            return self.float_weight_layer(pl)
+        cls = "Q" + {"dense": "Dense", "conv1d": "Conv1D", "conv2d": "Conv2D"}[pl.op]
+        self.imports.add(cls)
+        args = [*self.weight_args(pl), f"kernel_quantizer={wq}", f"bias_quantizer={bq}", *self.weight_tail(pl)]
+        return cls, tuple(args)
+
+    def quantized_activation(self, pl: PlanLayer) -> Call:
+        role = "inputs" if pl.op == "input_quant" else "activations"
+        expr = self.quantizer(pl.quant[role], role, pl.params.get("activation"))
+        assert expr is not None
+        self.imports.add("QActivation")
+        return "QActivation", (expr, f"name={pl.name!r}")
+
+    def qkeras_quantizer(self, q: ir.Quant, role: str, activation: str | None) -> str | None:
+        expr = quant.qkeras_quantizer(q, role, activation)
+        if expr is not None:
+            self.imports.add(expr.split("(")[0])
+        return expr
+
+
+QKeras.TRANSFORMS = {
+    **Generator.TRANSFORMS,
+    "dense": QKeras.quantized_weight_layer,
+    "conv1d": QKeras.quantized_weight_layer,
+    "conv2d": QKeras.quantized_weight_layer,
+    "quant_act": QKeras.quantized_activation,
+    "input_quant": QKeras.quantized_activation,
+}
+QKeras.TYPE_MAPPING = dict.fromkeys(("fixed", "bits", "po2", "binary", "ternary"), QKeras.qkeras_quantizer)
 
 
 def data_literal(spec: ir.Spec, out_dir: Path) -> dict[str, Any]:
@@ -54,25 +99,8 @@ def prune_literal(spec: ir.Spec) -> dict[str, Any] | None:
 
 def train_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Path, spec_path: str) -> dict[str, Any]:
     model = spec.model
-    model_lines: list[str] = []
-    last: ir.Layer | None = None
-    for kl in plan.layers:
-        if kl.spec_layer is not None and kl.spec_layer is not last:
-            c = lines.comment(kl.spec_layer.span, "    ")
-            if c:
-                model_lines.append(c)
-            last = kl.spec_layer
-        if kl.spec_layer is None and model.quant.inputs is not None:
-            c = lines.comment(model.quant.inputs.span, "    ")
-            if c:
-                model_lines.append(c)
-        ctor = f"prunable({kl.ctor})" if kl.prunable else kl.ctor
-        line = f"    x = {ctor}(x)"
-        if len(line) > WRAP and kl.call is not None:
-            callee, args = kl.call
-            opening, closing = (f"prunable({callee}(", "))") if kl.prunable else (f"{callee}(", ")")
-            line = "\n".join([f"    x = {opening}", *(f"        {a}," for a in args), f"    {closing}(x)"])
-        model_lines.append(line)
+    gen = QKeras()
+    model_lines = gen.model_lines(plan, lines, WRAP)
     input_comment = lines.comment(model.input_span, "    ")
     classes = spec.train.classes if spec.train.classes is not None else (plan.output_width if plan.output_width > 1 else 2)
     prune = prune_literal(spec)
@@ -90,7 +118,7 @@ def train_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Path, sp
         "prune": prune,
         "prune_comment": lines.block(spec.prune.span) if spec.prune else "",
         "activation_outputs": dict(plan.activation_outputs),
-        "qkeras_imports": plan.imports,
+        "qkeras_imports": sorted(gen.imports),
         "input_comment": input_comment,
         "model_lines": model_lines,
     }

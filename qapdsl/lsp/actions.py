@@ -64,4 +64,3 @@ def quick_fixes(doc: Document, rng: Range) -> list[Fix]:
     """Fixes for the document's own diagnostics that overlap the range."""
     lines = split_lines(doc.text)
     return [fix for fd in diagnostics(doc)[doc.path] if _overlaps(fd.range, rng) for fix in fixes_for(lines, fd)]
-

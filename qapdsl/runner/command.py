@@ -143,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"qapc: step '{e.step}' failed: {e.cause}", file=sys.stderr)
         if e.log is not None and e.log.is_file():
             print(f"  full output: {e.log}", file=sys.stderr)
-        print(f"  what earlier steps produced is kept in {out_dir}", file=sys.stderr)
+        if out_dir.is_dir() and any(p.name != ".qapc.lock" for p in out_dir.iterdir()):
+            print(f"  what earlier steps produced is kept in {out_dir}", file=sys.stderr)
         return EXIT_STEP
     finally:
         if display is not None:

@@ -482,6 +482,9 @@ def render_report_md(results: Mapping[str, Any], rep: Any) -> str:
     from qapdsl import report
 
     lines = [f"# qapc run: {results['model']}", ""]
+    verdict_ = results.get("verify") or {}
+    if verdict_.get("ok") is False:
+        lines += [f"**The run failed its verify step:** {verdict_.get('reason')}", ""]
     if results.get("spec"):
         lines.append(f"- spec: `{results['spec']}` (sha256 {str(results.get('spec_sha256'))[:12]})")
     lines.append(

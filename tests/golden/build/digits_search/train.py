@@ -89,15 +89,16 @@ def seed_everything(seed: int) -> None:
 
 
 def _labels(y):
-    """Integer class labels 0..K-1 (sorted unique values, like LabelEncoder)."""
+    """Integer class labels 0..K-1: the sorted distinct values numbered in order, like LabelEncoder
+    (integer, whole-number float and string labels alike)."""
     import numpy as np
 
     y = np.asarray(y).reshape(len(y), -1)
     if y.shape[1] > 1:  # one-hot
         return np.argmax(y, axis=1).astype("int64")
     y = y[:, 0]
-    if y.dtype.kind in "fc" and np.all(np.isfinite(y)) and np.all(y == np.round(y)) and y.min() >= 0:
-        return y.astype("int64")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise SystemExit("train.py: the labels hold NaN or infinite values")
     _, inverse = np.unique(y.astype(str) if y.dtype.kind == "O" else y, return_inverse=True)
     return inverse.astype("int64")
 

@@ -92,15 +92,16 @@ def seed_everything(seed: int) -> None:
 
 
 def _labels(y):
-    """Integer class labels 0..K-1 (sorted unique values, like LabelEncoder)."""
+    """Integer class labels 0..K-1: the sorted distinct values numbered in order, like LabelEncoder
+    (integer, whole-number float and string labels alike)."""
     import numpy as np
 
     y = np.asarray(y).reshape(len(y), -1)
     if y.shape[1] > 1:  # one-hot
         return np.argmax(y, axis=1).astype("int64")
     y = y[:, 0]
-    if y.dtype.kind in "fc" and np.all(np.isfinite(y)) and np.all(y == np.round(y)) and y.min() >= 0:
-        return y.astype("int64")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise SystemExit("train.py: the labels hold NaN or infinite values")
     _, inverse = np.unique(y.astype(str) if y.dtype.kind == "O" else y, return_inverse=True)
     return inverse.astype("int64")
 
@@ -247,6 +248,8 @@ def build_model(prunable=lambda layer: layer):
     # specs/jet.qap:4  input 16
     inputs = keras.Input(shape=(16,), name='inputs')
     x = inputs
+    # the input, quantized as the firmware takes it (the target's precision): the spec quantizes the model but not its inputs
+    x = QActivation(quantized_bits(16, 5, keep_negative=1, alpha=1), name='input_q')(x)
     # specs/jet.qap:6  dense fc1 64 relu { batchnorm; l1 1e-4 }
     x = prunable(QDense(
         64,

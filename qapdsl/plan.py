@@ -1,28 +1,30 @@
-"""The Keras layer graph a spec becomes, shared by the QKeras and hls4ml backends.
+"""The build plan: the Keras layer graph a spec becomes, shared by every backend and by `qapc check`.
 
 One spec layer may become several Keras layers: `dense fc1 64 relu { batchnorm }`
-is a QDense `fc1`, a BatchNormalization `fc1_bn` and a QActivation `fc1_relu`.
-Both backends must agree on these names (hls4ml configures layers by name), so
-they are decided here, once, together with the fixed-point type hls4ml sees on
-each tensor. The types follow `qapdsl.quant`: weights `fixed<W,I>`, quantized
-activations with QKeras's rounding and saturation, and dense/conv accumulators
-and results exact (`quant.accumulator`), so hls4ml's C++ emulation computes what
-the QKeras model computes.
+is a dense layer `fc1`, a batch normalisation `fc1_bn` and a quantized activation
+`fc1_relu`. Every training dialect (QKeras, HGQ2) and hls4ml configure layers by
+name, so the names are decided here, once, together with the fixed-point type
+hls4ml sees on each tensor. The types follow `qapdsl.quant`: weights
+`fixed<W,I>`, quantized activations with QKeras's rounding and saturation, and
+dense/conv accumulators and results exact (`quant.accumulator`), so hls4ml's C++
+emulation computes what the trained model computes.
+
+The plan is data, not code: each `PlanLayer` says *what* the layer is (an op,
+its parameters, its quantizers as `ir.Quant`), never how a dialect spells it;
+`qapdsl.backends.generator` and its dialects render it. It sits below the checks
+(`qapc check` plans the build, to report what a backend would refuse, with spans)
+and below the backends, which only render.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from qapdsl import ir, names, quant, shapes
 from qapdsl.source import Span
-
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-# What qapdsl.quant.qkeras_quantizer produces: a call with numbers, keywords and 'auto' strings.
-QUANTIZER_EXPR = re.compile(r"[a-z_0-9]+\((?:[a-z_]+=)?(?:-?[0-9.e+-]+|'auto'|'auto_po2')(?:, (?:[a-z_]+=)?(?:-?[0-9.e+-]+|'auto'|'auto_po2'))*\)\Z")
 
 # Precisions of tensors that QKeras keeps in float but hls4ml computes in fixed point:
 # wide enough that the rounding differences stay far below the next quantizer's step.
@@ -39,7 +41,7 @@ SOFTMAX_TABLE = quant.Fixed(False, 18, 1, "RND", "SAT")
 SOFTMAX_INP_NORM = quant.Fixed(False, SOFTMAX_INDEX_BITS, 3, "TRN", "SAT")
 SIGMOID_RESULT = quant.Fixed(False, 18, 1, "RND", "SAT")
 TANH_RESULT = quant.Fixed(True, 18, 2, "RND", "SAT")
-TABLE_SIZE = 1024
+TABLE_SIZE = 4096  # sigmoid and tanh tables over [-8, 8): a step of 1/256 keeps the flips of an output sigmoid to near-ties
 
 RESERVED = frozenset({"input"})  # hls4ml refuses layers named `input`
 # What hls4ml 1.3.0 appends to a layer's name for the C++ typedefs of its tensors and tables
@@ -61,15 +63,25 @@ class BuildError(Exception):
 
 
 @dataclass
-class KerasLayer:
-    """One Keras layer of the generated model."""
+class PlanLayer:
+    """One Keras layer of the generated model, in no dialect's spelling.
+
+    `op` is one of: `input_quant` (the quantizer of the network input), `dense`,
+    `conv1d`, `conv2d`, `batchnorm`, `quant_act` (a quantized relu or linear
+    output), `activation` (a float activation: relu, linear, softmax, sigmoid,
+    tanh), `maxpool`, `avgpool`, `flatten`, `dropout`. `params` holds what the
+    op needs (units, kernel, strides, padding, use_bias, l1, l2, activation,
+    pool, rank, rate); `quant` the quantizers by role (`weights`, `bias`,
+    `activations`, `inputs`), float ones left out.
+    """
 
     name: str
     spec_layer: ir.Layer | None  # the spec layer it comes from (None: the input quantizer)
-    ctor: str  # Python expression constructing it (generated from checked values only)
+    op: str
+    params: dict[str, Any] = field(default_factory=dict)
+    quant: dict[str, ir.Quant] = field(default_factory=dict)
     hls: dict[str, object] = field(default_factory=dict)  # hls4ml LayerName entry (empty: none written)
     prunable: bool = False  # a weight layer selected for pruning
-    call: tuple[str, tuple[str, ...]] | None = None  # (callable, arguments) of `ctor`, for line wrapping
 
 
 @dataclass
@@ -78,17 +90,12 @@ class Plan:
     input_shape: tuple[int, ...]
     input_name: str
     input_precision: quant.Fixed
-    layers: list[KerasLayer]
+    layers: list[PlanLayer]
     activation_outputs: dict[str, str]  # spec layer → Keras layer whose output is its activation (relu/linear)
     linear_entries: dict[str, dict[str, object]]  # hls4ml's own `<name>_linear` layers
     prune_layers: tuple[str, ...]
     output_width: int
     default_precision: quant.Fixed
-    imports: list[str]  # names to import from qkeras
-
-
-def fixed_of(p: ir.Precision) -> quant.Fixed:
-    return quant.Fixed(p.signed, p.width, p.integer, p.rounding, p.saturation)
 
 
 def check_name(name: str, span: Span | None = None) -> str:
@@ -128,39 +135,15 @@ def check_typedefs(layer_names: list[str], model: ir.Model) -> None:
                 )
 
 
-def quantizer(q: ir.Quant, role: str, activation: str | None = None) -> str | None:
-    expr = quant.qkeras_quantizer(q, role, activation)
-    if expr is not None and not QUANTIZER_EXPR.match(expr):
-        raise BuildError(f"unexpected quantizer expression {expr!r}")
-    return expr
-
-
-def _num(x: float) -> str:
-    return repr(float(x))
-
-
-def _tuple(t: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(int(v)) for v in t) + ("," if len(t) == 1 else "") + ")"
-
-
-def _kernel_args(layer: ir.Layer, rank: int) -> str:
+def geometry(layer: ir.Layer, rank: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Kernel and strides of a conv layer over `rank` spatial axes (a single number applies to every axis)."""
     kernel = layer.kernel or (1,) * rank
     if len(kernel) == 1 and rank == 2:
         kernel = kernel * 2
     stride = layer.stride or (1,) * rank
     if len(stride) == 1 and rank == 2:
         stride = stride * 2
-    return f"kernel_size={_tuple(kernel)}, strides={_tuple(stride)}, padding={layer.padding!r}"
-
-
-def _regularizer(layer: ir.Layer) -> str | None:
-    if layer.l1 is not None and layer.l2 is not None:
-        return f"keras.regularizers.l1_l2(l1={_num(layer.l1)}, l2={_num(layer.l2)})"
-    if layer.l1 is not None:
-        return f"keras.regularizers.l1({_num(layer.l1)})"
-    if layer.l2 is not None:
-        return f"keras.regularizers.l2({_num(layer.l2)})"
-    return None
+    return kernel, stride
 
 
 def saturating(fx: quant.Fixed) -> quant.Fixed:
@@ -182,10 +165,10 @@ def _prec(fx: quant.Fixed) -> str:
     return fx.hls()
 
 
-def batchnorm_layer(name: str, layer: ir.Layer) -> KerasLayer:
-    """A float BatchNormalization and the wide hls4ml precisions that keep its firmware close to it."""
+def batchnorm_layer(name: str, layer: ir.Layer) -> PlanLayer:
+    """A float batch normalisation and the wide hls4ml precisions that keep its firmware close to it."""
     hls: dict[str, object] = {"Precision": {"scale": _prec(BN_SCALE), "bias": _prec(BN_BIAS), "result": _prec(BN_RESULT)}}
-    return KerasLayer(name, layer, f"keras.layers.BatchNormalization(name={name!r})", hls)
+    return PlanLayer(name, layer, "batchnorm", hls=hls)
 
 
 def make_plan(spec: ir.Spec) -> Plan:
@@ -199,20 +182,19 @@ def make_plan(spec: ir.Spec) -> Plan:
             "write `bias off`, or use `schedule iterative { ... }`",
             code="E504",
         )
-    default = fixed_of(target.precision) if target.precision else fixed_of(quant.DEFAULT_PRECISION)
+    default = quant.fixed_of(target.precision) if target.precision else quant.fixed_of(quant.DEFAULT_PRECISION)
     layer_shapes, _ = shapes.infer(model)
     prune_layers = tuple(spec.prune.layers) if spec.prune else ()
     for n in prune_layers:
         check_name(n)
     pruned = frozenset(prune_layers)
     strategy = target.strategy.capitalize()
-    layers: list[KerasLayer] = []
-    imports: set[str] = set()
+    layers: list[PlanLayer] = []
     act_outputs: dict[str, str] = {}
     linear_entries: dict[str, dict[str, object]] = {}
     input_name = "inputs"  # hls4ml reserves `input`
 
-    inq = quant.input_quant(model)
+    inq = quant.input_quant(spec)
     cur: quant.Fixed
     if inq.kind == "float":
         cur = input_precision = saturating(default)
@@ -221,32 +203,26 @@ def make_plan(spec: ir.Spec) -> Plan:
         if fx is None:
             raise BuildError(f"{inq.kind} is not usable for the network input", inq.span, "use fixed<W,I>, N bits or float", code="E403")
         cur = input_precision = fx
-        expr = quantizer(inq, "inputs")
-        assert expr is not None
-        imports.update(["QActivation", expr.split("(")[0]])
-        layers.append(KerasLayer("input_q", None, f"QActivation({expr}, name='input_q')", {"Precision": {"result": _prec(fx)}}))
+        layers.append(PlanLayer("input_q", None, "input_quant", quant={"inputs": inq}, hls={"Precision": {"result": _prec(fx)}}))
 
     def act_layer(layer: ir.Layer, name: str, act: str, q: ir.Quant, main_output: str) -> str:
         """Append the activation of `layer` (if any) as Keras layer `name`; returns the output layer's name."""
         nonlocal cur
         if act in ("relu", "linear") and q.kind != "float":
-            expr = quantizer(q, "activations", act)
-            assert expr is not None
-            imports.update(["QActivation", expr.split("(")[0]])
             fx = quant.activation_fixed(q, act)
             hls: dict[str, object] = {}
             if fx is not None:
                 hls = {"Precision": {"result": _prec(fx)}}
                 cur = fx
-            layers.append(KerasLayer(name, layer, f"QActivation({expr}, name={name!r})", hls))
+            layers.append(PlanLayer(name, layer, "quant_act", {"activation": act}, {"activations": q}, hls))
             return name
         if act == "linear":
             if layer.kind == "activation":
-                layers.append(KerasLayer(name, layer, f"keras.layers.Activation('linear', name={name!r})", {"Precision": {"result": _prec(cur)}}))
+                layers.append(PlanLayer(name, layer, "activation", {"activation": "linear"}, hls={"Precision": {"result": _prec(cur)}}))
                 return name
             return main_output
         if act == "relu":
-            layers.append(KerasLayer(name, layer, f"keras.layers.Activation('relu', name={name!r})", {"Precision": {"result": _prec(cur)}}))
+            layers.append(PlanLayer(name, layer, "activation", {"activation": "relu"}, hls={"Precision": {"result": _prec(cur)}}))
             return name
         if act == "softmax":
             n = max(_width(layer, layer_shapes), 2)
@@ -269,7 +245,7 @@ def make_plan(spec: ir.Spec) -> Plan:
             res = SIGMOID_RESULT if act == "sigmoid" else TANH_RESULT
             hls = {"Precision": {"result": _prec(res)}, "TableSize": TABLE_SIZE}
             cur = res
-        layers.append(KerasLayer(name, layer, f"keras.layers.Activation({act!r}, name={name!r})", hls))
+        layers.append(PlanLayer(name, layer, "activation", {"activation": act}, hls=hls))
         return name
 
     for layer, ls in zip(model.layers, layer_shapes, strict=True):
@@ -284,29 +260,14 @@ def make_plan(spec: ir.Spec) -> Plan:
                     f"give the bias its own quantizer, e.g. `{layer.kind} {name} ... {{ bias fixed<8,3> }}`",
                     code="E403",
                 )
-            wq = quantizer(eff.weights, "weights")
-            bq = quantizer(eff.bias, "bias") if layer.use_bias else None
-            quantized = wq is not None or bq is not None
-            args = [str(int(layer.units or 1))]
+            rank = 1 if kind == "conv1d" else 2
+            params: dict[str, Any] = {"units": int(layer.units or 1), "use_bias": layer.use_bias, "l1": layer.l1, "l2": layer.l2}
             if kind != "dense":
-                args.append(_kernel_args(layer, 1 if kind == "conv1d" else 2))
-            if quantized:
-                args.append(f"kernel_quantizer={wq}" if wq else "kernel_quantizer=None")
-                args.append(f"bias_quantizer={bq}" if bq else "bias_quantizer=None")
-                for e in (wq, bq):
-                    if e:
-                        imports.add(e.split("(")[0])
-            if not layer.use_bias:
-                args.append("use_bias=False")
-            reg = _regularizer(layer)
-            if reg:
-                args.append(f"kernel_regularizer={reg}")
-            args.append(f"name={name!r}")
-            cls = {"dense": "Dense", "conv1d": "Conv1D", "conv2d": "Conv2D"}[kind]
-            if quantized:
-                imports.add("Q" + cls)
-            callee = f"Q{cls}" if quantized else f"keras.layers.{cls}"
-            ctor = f"{callee}({', '.join(args)})"
+                kernel, stride = geometry(layer, rank)
+                params.update(kernel=kernel, strides=stride, padding=layer.padding)
+            quants = {"weights": eff.weights} if eff.weights.kind != "float" else {}
+            if layer.use_bias and eff.bias.kind != "float":
+                quants["bias"] = eff.bias
             # hls4ml types: weights on their grid, accumulator and result exact
             w_fx = quant.to_fixed(eff.weights) if eff.weights.kind not in ("float", "po2") else None
             b_fx = quant.to_fixed(eff.bias) if eff.bias.kind not in ("float", "po2") else None
@@ -318,9 +279,10 @@ def make_plan(spec: ir.Spec) -> Plan:
             if b_t is not None and eff.bias.kind != "po2":
                 precision["bias"] = _prec(b_t)
             exact = quant.accumulator(cur, w_t, b_t, ls.fan_in)
-            accum = fixed_of(layer.accum) if layer.accum else exact
+            params["exact_accum"] = exact  # what an `accum` / `result` override narrower than this gives up
+            accum = quant.fixed_of(layer.accum) if layer.accum else exact
             if layer.result:
-                result = fixed_of(layer.result)
+                result = quant.fixed_of(layer.result)
             elif w_fx is not None and eff.weights.kind != "po2":
                 result = accum
             else:
@@ -329,7 +291,7 @@ def make_plan(spec: ir.Spec) -> Plan:
             precision["result"] = _prec(result)
             reuse = layer.reuse or target.reuse
             hls: dict[str, object] = {"Precision": precision, "ReuseFactor": reuse, "Strategy": strategy}
-            layers.append(KerasLayer(name, layer, ctor, hls, prunable=name in pruned, call=(callee, tuple(args))))
+            layers.append(PlanLayer(name, layer, kind, params, quants, hls, prunable=name in pruned))
             cur = result
             # hls4ml splits the (linear) activation of a Dense/Conv into `<name>_linear`; with the
             # same type as the layer's result it is removed instead of becoming a cast
@@ -356,8 +318,7 @@ def make_plan(spec: ir.Spec) -> Plan:
         elif kind in ("maxpool", "avgpool"):
             rank = len(ls.in_shape) - 1
             pool, stride = shapes.pool_geometry(layer, rank)
-            cls = ("MaxPooling" if kind == "maxpool" else "AveragePooling") + f"{rank}D"
-            ctor = f"keras.layers.{cls}(pool_size={_tuple(pool)}, strides={_tuple(stride)}, padding={layer.padding!r}, name={name!r})"
+            params = {"rank": rank, "pool": pool, "strides": stride, "padding": layer.padding}
             if kind == "maxpool":
                 hls = {"Precision": {"result": _prec(cur)}}
             else:
@@ -369,11 +330,11 @@ def make_plan(spec: ir.Spec) -> Plan:
                 res = quant.Fixed(cur.signed, cur.integer + frac, cur.integer)
                 hls = {"Precision": {"accum": _prec(acc), "result": _prec(res)}}
                 cur = res
-            layers.append(KerasLayer(name, layer, ctor, hls))
+            layers.append(PlanLayer(name, layer, kind, params, hls=hls))
         elif kind == "flatten":
-            layers.append(KerasLayer(name, layer, f"keras.layers.Flatten(name={name!r})"))
+            layers.append(PlanLayer(name, layer, "flatten"))
         elif kind == "dropout":
-            layers.append(KerasLayer(name, layer, f"keras.layers.Dropout({_num(layer.rate or 0.0)}, name={name!r})"))
+            layers.append(PlanLayer(name, layer, "dropout", {"rate": float(layer.rate or 0.0)}))
         else:  # pragma: no cover - the IR's Literal keeps this unreachable
             raise BuildError(f"unsupported layer kind {kind}")
 
@@ -401,5 +362,4 @@ def make_plan(spec: ir.Spec) -> Plan:
         prune_layers=prune_layers,
         output_width=output_width,
         default_precision=default,
-        imports=sorted(imports),
     )
