@@ -96,6 +96,10 @@ class Plan:
     prune_layers: tuple[str, ...]
     output_width: int
     default_precision: quant.Fixed
+    # The layer whose output feeds the final softmax or sigmoid: hls4ml computes those with lookup
+    # tables that can make a tie of two logits closer than their resolution, so convert.py compares
+    # the decisions on these exact logits (None: the model does not end in such an activation).
+    logits_layer: str | None = None
 
 
 def check_name(name: str, span: Span | None = None) -> str:
@@ -349,6 +353,9 @@ def make_plan(spec: ir.Spec) -> Plan:
             clash.spans.get("name", clash.span) if clash else model.span,
             "rename the layer (qapc adds _bn, _relu, _linear, _quant, _softmax, ... to layer names; hls4ml reserves `input`)",
         )
+    logits_layer = None
+    if len(layers) >= 2 and layers[-1].op == "activation" and layers[-1].params.get("activation") in ("softmax", "sigmoid"):
+        logits_layer = layers[-2].name
     found = [ls for ls in layer_shapes if ls.kind in ("dense", "conv1d", "conv2d", "flatten")]
     output_width = math.prod(found[-1].out_shape) if found else math.prod(model.input_shape)
     return Plan(
@@ -362,4 +369,5 @@ def make_plan(spec: ir.Spec) -> Plan:
         prune_layers=prune_layers,
         output_width=output_width,
         default_precision=default,
+        logits_layer=logits_layer,
     )

@@ -429,8 +429,13 @@ def test_file_formats_and_label_columns(write_spec: Callable[..., Path], tmp_pat
     four = BASE.format(data='file "named.csv" target kind', part='"p"').replace("dense out 3 softmax", "dense out 2 softmax")
     with pytest.raises(SystemExit, match="3 classes, the model has 2 outputs"):
         _train_module(four, write_spec, tmp_path, name="four.qap").load_data(None)
-    with pytest.raises(SystemExit, match="no column 'nope'"):
-        _train_module(BASE.format(data='file "named.csv" target nope', part='"p"'), write_spec, tmp_path, name="bad.qap").load_data(None)
+    # a column the file lacks: `qapc check` reads the CSV header (E604); train.py says so too if the file changes later
+    bad = write_spec(BASE.format(data='file "named.csv" target nope', part='"p"'), name="bad.qap")
+    assert [d.code for d in load_file(bad).diagnostics] == ["E604"]
+    module = _train_module(BASE.format(data='file "named.csv" target kind', part='"p"'), write_spec, tmp_path, name="late.qap")
+    frame.drop(columns=["kind"]).to_csv(tmp_path / "named.csv", index=False)
+    with pytest.raises(SystemExit, match="no column 'kind'"):
+        module.load_data(None)
 
 
 def test_bias_pruning_needs_the_iterative_schedule(write_spec: Callable[..., Path], tmp_path: Path) -> None:

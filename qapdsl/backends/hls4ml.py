@@ -25,8 +25,8 @@ def config(spec: ir.Spec, plan: Plan) -> dict[str, Any]:
         raise BuildError(f"part {target.part!r} is not an FPGA part name", target.span, code="E205")
     layers: dict[str, Any] = {plan.input_name: {"Precision": {"result": plan.input_precision.hls()}}}
     for kl in plan.layers:
-        if kl.hls:
-            layers[kl.name] = kl.hls
+        if kl.hls or kl.name == plan.logits_layer:
+            layers[kl.name] = {**kl.hls, "Trace": True} if kl.name == plan.logits_layer else kl.hls
         linear = f"{kl.name}_linear"
         if linear in plan.linear_entries:
             layers[linear] = plan.linear_entries[linear]
@@ -64,5 +64,6 @@ def convert_context(spec: ir.Spec, plan: Plan, spec_path: str, version: str) -> 
         "model_name": spec.model.name,
         "backend": HLS_BACKENDS[spec.target.backend],
         "output_dir": OUTPUT_DIR,
+        "logits_layer": plan.logits_layer,
         "unsafe_path_characters": "".join(sorted(PATH_UNSAFE)),
     }

@@ -78,6 +78,9 @@ def summary(results: dict[str, Any]) -> str:
     bops_declared, bops_measured = t.get("bops"), t.get("bops_measured")
     n = m.get("n_rows")
     agree = _pct(m.get("agreement")) + (f" of {n} test rows" if n else "")
+    fw_agreement = (results.get("firmware") or {}).get("agreement") or {}
+    if isinstance(fw_agreement, dict) and fw_agreement.get("basis") == "logits":
+        agree += f" on the logits; outputs {_pct(fw_agreement.get('outputs_fraction'))}"
     eff = m.get("efficiency")
     lines = [
         f"{results['model']}: done in {results.get('wall_time_s', 0):.1f} s",
