@@ -349,3 +349,32 @@ def test_fingerprint_of_a_study_with_a_baseline_ignores_where_it_is(tmp_path: Pa
     other = tmp_path / "a" / "digits_float.qap"
     other.write_text(other.read_text().replace("epochs 60", "epochs 50"))  # another baseline: another study
     assert expand.fingerprint(_spec(tmp_path / "a" / "digits_search.qap"), kind="search", epochs=None) != prints[0]
+
+
+def test_progress_shows_the_front_and_json_events() -> None:
+    from qapdsl.sweep.progress import Display, JsonEvents, describe
+    from qapdsl.sweep.study import Status
+
+    front = [{"point": "p1", "label": "fc1.units=12", "objectives": {"accuracy": 0.95, "bops": 40_000.0}, "std": {"accuracy": 0.01, "bops": 12.0}}]
+    log = io.StringIO()
+    d = Display("s", 2, stream=log, live=False)
+    d.set_status(Status(total=40, done=3, running=2, failed=1, front=front, hypervolume=123.0))
+    assert "front  1 point: fc1.units=12: accuracy 0.9500 ± 0.0100, bops 40,000 ± 12" in log.getvalue()
+    d.event({"worker": 0, "event": "over", "label": "fc1.units=40", "error": "over budget before training: params 3,000 > 2,000"})
+    assert "over   fc1.units=40: over budget before training" in log.getvalue()
+    assert "3/40 done, 2 running, 1 failed, front 1 point, hypervolume 123" in d.header()
+    assert describe({"stage": "train", "seed": 8, "run": 2, "runs": 3, "epoch": 1, "epochs": 5}) == "seed 8 (2/3) train epoch 1/5"
+    tty = io.StringIO()
+    live = Display("s", 1, stream=tty, live=True)
+    live.set_status(Status(total=4, done=1, front=front))
+    live.close()
+    assert "  ★ fc1.units=12: accuracy 0.9500" in tty.getvalue().rsplit("\x1b[J", 1)[-1]
+    out = io.StringIO()
+    j = JsonEvents(out)
+    j.event({"event": "start", "point": "p1", "seeds": [7, 8, 9], "reused": [7]})
+    j.set_status(Status(total=4, done=1, front=front))
+    j.set_status(Status(total=4, done=1, front=front))  # unchanged: not repeated
+    j.close()
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [x["event"] for x in lines] == ["start", "status", "status"] and lines[-1]["final"] and lines[1]["front"][0]["point"] == "p1"
+    assert lines[0]["reused"] == [7] and all("time" in x for x in lines)

@@ -58,20 +58,24 @@ def _write(path: Path, text: str) -> None:
 OUTPUTS = ("sweep.csv", "sweep.md", "sweep.tex", "runs.csv", "front.csv", "front.md", "study.json")
 
 
-def load_view(job: Any, title: str, studies: tuple[Any, Any | None] | None = None) -> Any:
-    """The study's results (and its baseline's) from the storage, as the tables see them."""
+def load_view(job: Any, title: str, studies: tuple[Any, Any | None] | None = None, points: Any = None, base_points: Any = None) -> Any:
+    """The study's results (and its baseline's) from the storage, as the tables see them.
+
+    `points` / `base_points`: the sweep's grid and the baseline's point when the caller has them
+    (expanding a grid checks every point: not every two seconds)."""
     from qapdsl.sweep import study as st
     from qapdsl.sweep import view
 
     spec = job.spec()
     main, base = studies if studies is not None else open_studies(job)
-    points = job.points(spec) if job.kind == "sweep" else None
-    rows = st.collect_rows(main, points)
+    if job.kind == "sweep" and points is None:
+        points = job.points(spec)
+    rows = st.collect_rows(main, points if job.kind == "sweep" else None)
     baseline = None
     if base is not None:
         bjob = st.baseline_job(job)
         assert bjob is not None
-        baseline = st.collect_rows(base, bjob.points(spec))[0]
+        baseline = st.collect_rows(base, base_points or bjob.points(spec))[0]
     return view.make(spec, job.study_block(spec), rows, baseline, title)
 
 
@@ -220,17 +224,18 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
     spec = job.spec()
     display: Any = JsonEvents() if as_json else Display(f"{title} ({jobs} job{'s' if jobs != 1 else ''})", jobs)
     bjob = st.baseline_job(job)
-    base_study = st.prepare(bjob, bjob.points(spec), emit=display.event) if bjob is not None else None
+    base_points = bjob.points(spec) if bjob is not None else None
+    base_study = st.prepare(bjob, base_points, emit=display.event) if bjob is not None and base_points is not None else None
     study = st.prepare(job, points or [], emit=display.event)
     budget = spec.search.trials if job.kind == "search" and spec.search is not None else 0
 
     def status() -> st.Status:
         now = st.sweep_status(study, points) if points is not None else st.search_status(study, budget)
-        if base_study is not None and bjob is not None:
-            b = st.sweep_status(base_study, bjob.points(spec))
+        if base_study is not None:
+            b = st.sweep_status(base_study, base_points or [])
             now.running += b.running
             now.running_labels += b.running_labels
-        now.front, now.hypervolume = front_status(load_view(job, title, (study, base_study)))
+        now.front, now.hypervolume = front_status(load_view(job, title, (study, base_study), points, base_points))
         return now
 
     display.set_status(status())
@@ -285,7 +290,7 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
     final = status()
     display.set_status(final)
     display.close()
-    v = load_view(job, title, (study, base_study))
+    v = load_view(job, title, (study, base_study), points, base_points)
     say = (lambda text: print(text, file=sys.stderr)) if as_json else print
     for path in write_outputs(v, out):
         say(f"wrote {path}")
