@@ -196,14 +196,14 @@ def _with_baselines(ctx: lower.Ctx, st: _State, spec: ir.Spec) -> ir.Spec:
     without its sweep and search blocks; its errors are reported as they are, and
     E807 at the `baseline` statement when it cannot be used.
     """
-    from qapdsl import objectives
-
     keys = {d: k for k, d in st.display.items()}
     update: dict[str, ir.Sweep | ir.Search] = {}
     for name in ("sweep", "search"):
         block: ir.Sweep | ir.Search | None = getattr(spec, name)
         if block is None or block.baseline is None:
             continue
+        from qapdsl import objectives
+
         b = block.baseline
         where = b.span.file if b.span else "<spec>"
         folder = Path(keys[where]).parent if where in keys and keys[where] != "<spec>" else Path.cwd()
