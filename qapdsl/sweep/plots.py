@@ -85,6 +85,7 @@ def write_pareto(v: View, out_dir: Path) -> list[Path]:
         if base is not None and base.get("state") == "complete" and num(base.get(x)) and num(base.get(y)) is not None:
             xs, ys, xe, ye = _xy([base], x, y)
             ax.errorbar(xs, ys, xerr=xe if bars else None, yerr=ye if bars else None, fmt="*", color="tab:red", markersize=12, capsize=2, label=f"baseline ({v.baseline_name})", zorder=6)
+            ax.axhline(ys[0], color="tab:red", linestyle=":", linewidth=0.8, zorder=1)  # the baseline's level, to read the others against
         if x in v.budgets:
             ax.axvline(v.budgets[x], color="tab:red", linestyle=":", linewidth=1.0, label=f"budget ({v.budgets[x]:,.0f})")
         if x in schema.COST_METRICS:

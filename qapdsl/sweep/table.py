@@ -183,7 +183,7 @@ def front_csv(v: View) -> str:
 
 def front_markdown(v: View) -> str:
     """front.md: the front as a table, the baseline for comparison, the hypervolume and its reference point."""
-    extra = setting_columns(v.axes)
+    extra = ["bits", *setting_columns(v.axes)]  # the bit width first, as everywhere (the quant.bits axis is its column)
     figs = [o.metric for o in v.objectives]
     head = [*extra, *(NAMES[m] for m in figs)]
     head += ["runs"] if v.repeat > 1 else []
@@ -191,7 +191,7 @@ def front_markdown(v: View) -> str:
     lines = [f"# {v.title}: Pareto front", "", "| " + " | ".join(head) + " |", "|" + "|".join("---" if i < len(extra) else "---:" for i in range(len(head))) + "|"]
     rows = v.front()
     for r in rows:
-        cells = [setting(r.get(a)) for a in extra] + [spread(m, r, v.repeat) for m in figs]
+        cells = [cell("bits", r.get("bits")), *(setting(r.get(a)) for a in extra[1:])] + [spread(m, r, v.repeat) for m in figs]
         cells += [cell("n", r.get("n"))] if v.repeat > 1 else []
         cells += [versus_text(v, r, m) for m in figs] if v.baseline is not None else []
         lines.append("| " + " | ".join(cells) + " |")
