@@ -256,7 +256,7 @@ def test_tables_show_mean_std_runs_and_marks() -> None:
     fcsv = list(csv.DictReader(io.StringIO(table.front_csv(v))))
     assert [r["point"] for r in fcsv] == ["p1", "p2"]
     fmd = table.front_markdown(v)
-    assert "1 of the 2 points on the front dominate the baseline." in fmd
+    assert "1 of the 2 points on the front dominates the baseline." in fmd
 
 
 def test_paper_table_markdown_latex_json() -> None:

@@ -202,7 +202,7 @@ def front_markdown(v: View) -> str:
         figures = ", ".join(f"{NAMES[m]} {spread(m, b, v.repeat)}" for m in figs)
         lines += ["", f"Baseline ({v.baseline_name}): {figures}" + (f" over {cell('n', b.get('n'))} runs" if v.repeat > 1 else "") + "."]
         beat = [r for r in rows if v.beats_baseline(r)]
-        lines.append(f"{len(beat)} of the {len(rows)} points on the front dominate the baseline.")
+        lines.append(f"{len(beat)} of the {len(rows)} points on the front {'dominates' if len(beat) == 1 else 'dominate'} the baseline.")
     hv = hypervolume_line(v)
     if hv:
         lines += ["", hv]
