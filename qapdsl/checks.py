@@ -7,6 +7,7 @@ lowering, where the syntax is still at hand.)
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import itertools
 import math
@@ -68,7 +69,7 @@ def check_buildable(spec: ir.Spec) -> list[Diagnostic]:
         plan = make_plan(spec)
         generator = QKeras() if spec.train.dialect == "qkeras" else HGQ2(exact_tables=plan.quantized)
         for layer in plan.layers:  # what the dialect cannot spell
-            generator.layer(layer)
+            generator.keras_layers(layer)
     except BuildError as e:
         return [Diagnostic(e.code, e.message, e.span, e.hint)]
     return check_bit_exact_flow(spec, plan)
@@ -761,8 +762,8 @@ def check_reuse(spec: ir.Spec, layer_shapes: list[shapes.LayerShape]) -> list[Di
 
 
 MAX_GRID = 4096
+"""Runs a sweep grid may have (points × repeats): each is trained and converted; a larger space is a job for `search`."""
 MAX_CHECK_WORK = 100_000  # points × layers: what `qapc check` spends on a sweep or search at most (a few seconds)
-"""Points a sweep grid may have: each is trained and converted; a larger space is a job for `search`."""
 
 
 def check_point(spec: ir.Spec, plan: bool = True) -> list[Diagnostic]:
@@ -792,6 +793,35 @@ def _probes(axis: ir.Axis) -> list[tuple[ir.SweepValue, Span | None]]:
         return []
     lo, hi = (int(axis.low), int(axis.high)) if axis.integer else (axis.low, axis.high)
     return [(lo, spans[0]), (hi, spans[1])]
+
+
+def _overlaps(spec: ir.Spec, block: ir.Sweep | ir.Search) -> list[Diagnostic]:
+    """E104: two axes that set the same setting (a glob and a name, or quant.bits and a model-wide role)."""
+    names = [layer.name for layer in spec.model.layers]
+    owner: dict[tuple[str, str], ir.Axis] = {}
+    diags: list[Diagnostic] = []
+    for axis in block.axes:
+        head, _, rest = axis.path.partition(".")
+        if head == "quant":
+            targets = [("quant", r) for r in ("weights", "bias", "activations")] if rest == "bits" else [("quant", rest)]
+        elif head in ("prune", "train", "target"):
+            targets = [(head, rest)]
+        else:
+            rest = "units" if rest == "filters" else rest
+            targets = [(n, rest) for n in names if fnmatch.fnmatchcase(n, head)]
+        for t in targets:
+            first = owner.setdefault(t, axis)
+            if first is not axis:
+                diags.append(
+                    Diagnostic(
+                        "E104",
+                        f"`{axis.path}` and `{first.path}` both set {'.'.join(t)}",
+                        axis.span,
+                        f"one axis per setting: the later would override the earlier (line {first.span.line if first.span else '?'})",
+                    )
+                )
+                break
+    return diags
 
 
 INTERIOR_VALUES = 64  # integer search ranges up to this many values are checked value by value
@@ -866,6 +896,7 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
     for block in (spec.sweep, spec.search):
         if block is None:
             continue
+        diags += _overlaps(spec, block)
         probes = [_probes(axis) for axis in block.axes]
         bad_path = False
         for axis, axis_probes in zip(block.axes, probes):  # values a path cannot take: no spec needed to say so
@@ -908,13 +939,14 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
             )
             continue
         if isinstance(block, ir.Sweep):
-            if count > MAX_GRID:
+            if count * block.repeat > MAX_GRID:
+                size = f"{count:,} points" + (f" × {block.repeat} seeds = {count * block.repeat:,} runs" if block.repeat > 1 else "")
                 diags.append(
                     Diagnostic(
                         "E805",
-                        f"the sweep's grid has {count:,} points; qapc sweep runs at most {MAX_GRID:,} (each is trained and converted)",
+                        f"the sweep's grid has {size}; qapc sweep runs at most {MAX_GRID:,} (each is trained and converted)",
                         block.span,
-                        "give the axes fewer values, or explore the space with a `search { ... }` block",
+                        "give the axes fewer values" + (" or `repeat` fewer seeds" if block.repeat > 1 else "") + ", or explore the space with a `search { ... }` block",
                     )
                 )
                 continue

@@ -71,8 +71,14 @@ CODES: dict[str, str] = {
     "E802": "value not valid for this path",
     "E803": "empty axis",
     "W804": "sweep or search axis changes nothing",
+    "E804": "objective not usable",
     "E805": "sweep grid too large",
+    "E806": "sampler cannot do this",
     "W806": "values inside a search range cannot build",
+    "E807": "baseline spec not usable",
+    "E808": "repeat with a train.seed axis",
+    "E809": "reference point for a figure not on the front",
+    "W810": "NSGA-II population as large as the trials (warning)",
 }
 
 

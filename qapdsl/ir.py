@@ -209,19 +209,46 @@ class Axis(Node):
     value_spans: tuple[Span, ...] = ()  # where each value (list) or each end (range: low, high) was written
 
 
-class Sweep(Node):
-    axes: tuple[Axis, ...]
+Metric = Literal["accuracy", "auc", "bops", "memory", "params"]
+
+
+class Objective(Node):
+    """One axis of a study's trade-off: a figure and whether more or less of it is better."""
+
+    metric: Metric
+    direction: Literal["maximize", "minimize"]
     span: Span | None = None
 
 
-class Search(Node):
-    objective: Literal["accuracy", "auc", "bops"] = "accuracy"
-    direction: Literal["maximize", "minimize"] = "maximize"
-    bops_budget: float | None = None
+class Baseline(Node):
+    """A spec a study compares with (the float model): run with the study's seeds, never searched."""
+
+    path: str  # as written, relative to the spec that names it
+    spec: Spec | None = None  # loaded and checked by the loader (None only while lowering)
+    span: Span | None = None
+
+
+class Study(Node):
+    """What sweeps and searches share: what is compared, how often each point runs, against what."""
+
+    axes: tuple[Axis, ...]
+    objectives: tuple[Objective, ...] = ()  # as written; qapdsl.objectives gives the defaults
+    repeat: int = 1  # seeds per point: train.seed, train.seed + 1, ...
+    baseline: Baseline | None = None
+    reference: dict[str, float] = Field(default_factory=dict)  # hypervolume reference point, by metric
+    span: Span | None = None
+    spans: dict[str, Span] = Field(default_factory=dict)  # where each key was written
+
+
+class Sweep(Study):
+    pass
+
+
+class Search(Study):
+    budgets: dict[str, float] = Field(default_factory=dict)  # metric -> the most a point may have
     trials: int = 20
-    sampler: Literal["tpe", "random", "cmaes"] = "tpe"
-    axes: tuple[Axis, ...]
-    span: Span | None = None
+    sampler: Literal["tpe", "nsga2", "random", "cmaes"] = "tpe"
+    population: int | None = None  # NSGA-II
 
 
 class SourceRef(Node):

@@ -83,33 +83,35 @@ def read_spec(path: Path) -> bytes:
     return data
 
 
-def load_file(path: str | os.PathLike[str], model_name: str | None = None, dialect: str | None = None) -> Loaded:
-    """Load a spec from disk. Raises UsageError when the file itself cannot be read."""
+def load_file(path: str | os.PathLike[str], model_name: str | None = None, dialect: str | None = None, baselines: bool = True) -> Loaded:
+    """Load a spec from disk. Raises UsageError when the file itself cannot be read.
+
+    `baselines=False` loads no `baseline "SPEC"` of a sweep or search (a baseline's own)."""
     p = Path(path)
     try:
         data = read_spec(p)
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
-    return load_bytes(data, str(path), base_dir=p.parent, model_name=model_name, dialect=dialect)
+    return load_bytes(data, str(path), base_dir=p.parent, model_name=model_name, dialect=dialect, baselines=baselines)
 
 
 def load_text(text: str, path: str = "<spec>", base_dir: Path | None = None, model_name: str | None = None) -> Loaded:
     return load_bytes(text.encode("utf-8"), path, base_dir=base_dir or Path.cwd(), model_name=model_name)
 
 
-def load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None = None, dialect: str | None = None) -> Loaded:
+def load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None = None, dialect: str | None = None, baselines: bool = True) -> Loaded:
     # Loading allocates many small acyclic objects (tokens, AST and IR nodes); the cyclic garbage
     # collector would walk all of them again and again, which made big specs grow faster than linearly.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load_bytes(data, display, base_dir, model_name, dialect)
+        return _load_bytes(data, display, base_dir, model_name, dialect, baselines)
     finally:
         if enabled:
             gc.enable()
 
 
-def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None = None, dialect: str | None = None) -> Loaded:
+def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None = None, dialect: str | None = None, baselines: bool = True) -> Loaded:
     st = _State()
     key = str((base_dir / Path(display).name).resolve()) if display != "<spec>" else "<spec>"
     _read(st, data, display, key, base_dir)
@@ -123,6 +125,8 @@ def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | Non
     spec = _lower(ctx, st, key, model_name)
     if spec is not None and dialect is not None:  # the command line's --dialect: checked as if the spec said it
         spec = spec.model_copy(update={"train": spec.train.model_copy(update={"dialect": dialect})})
+    if spec is not None and baselines:
+        spec = _with_baselines(ctx, st, spec)
     if spec is not None:  # lowering fell back to defaults where it failed: the checks still run
         from qapdsl import checks
 
@@ -221,6 +225,49 @@ def _display(path: Path) -> str:
         return str(path.relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def _with_baselines(ctx: lower.Ctx, st: _State, spec: ir.Spec) -> ir.Spec:
+    """Load the `baseline "SPEC"` of the sweep and search blocks (relative to the file that names it) into the IR.
+
+    A baseline is a spec of its own (its imports and sections, its last model), loaded
+    without its sweep and search blocks; its errors are reported as they are, and
+    E807 at the `baseline` statement when it cannot be used.
+    """
+    keys = {d: k for k, d in st.display.items()}
+    update: dict[str, ir.Sweep | ir.Search] = {}
+    for name in ("sweep", "search"):
+        block: ir.Sweep | ir.Search | None = getattr(spec, name)
+        if block is None or block.baseline is None:
+            continue
+        from qapdsl import objectives
+
+        b = block.baseline
+        where = b.span.file if b.span else "<spec>"
+        folder = Path(keys[where]).parent if where in keys and keys[where] != "<spec>" else Path.cwd()
+        display = os.path.normpath(os.path.join(os.path.dirname(where), b.path)) if where != "<spec>" else b.path
+        path = (folder / b.path).resolve()
+        if not b.path.endswith(".qap") or not path.is_file():
+            why = "not a .qap file" if not b.path.endswith(".qap") else "no such file"
+            ctx.error("E807", f"cannot read baseline spec '{b.path}': {why}", b.span, f"looked for {display} (relative to the spec that names it)")
+            continue
+        try:
+            loaded = load_bytes(read_spec(path), display, base_dir=path.parent, baselines=False)
+        except OSError as e:
+            ctx.error("E807", f"cannot read baseline spec '{b.path}': {e.strerror or e}", b.span, None)
+            continue
+        st.sources.update({k: v for k, v in loaded.sources.items() if k not in st.sources})
+        known = {(d.code, d.message, d.span) for d in ctx.diagnostics}  # its errors (its warnings are `qapc check`'s of that file)
+        ctx.diagnostics.extend(d for d in loaded.diagnostics if d.severity == "error" and (d.code, d.message, d.span) not in known)
+        if loaded.spec is None:
+            first = next((d for d in loaded.diagnostics if d.severity == "error"), None)
+            ctx.error("E807", f"baseline spec '{b.path}' has errors", b.span, f"{first.span}: {first.message}" if first and first.span else None)
+            continue
+        base = loaded.spec.model_copy(update={"sweep": None, "search": None})
+        for d in objectives.check_baseline(spec, base, b):
+            ctx.diagnostics.append(d)
+        update[name] = block.model_copy(update={"baseline": b.model_copy(update={"spec": base})})
+    return spec.model_copy(update=update) if update else spec
 
 
 # -- merging -------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from qapdsl import ir, schema
+from qapdsl import ir, quant, schema
 from qapdsl.diagnostics import did_you_mean
 
 GLOBAL_PATHS: dict[str, str] = {
@@ -88,11 +88,14 @@ def known_paths(spec: ir.Spec) -> list[str]:
     return paths
 
 
-def _as_quant(value: Any, path: str) -> ir.Quant:
+def _as_quant(value: Any, path: str, current: ir.Quant | None) -> ir.Quant:
+    """A quantizer for a path: as given, or a bit count that keeps the kind and integer bits of `current` (as `quant.bits`)."""
     if isinstance(value, ir.Quant):
         return value
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 32:
-        return ir.Quant(kind="bits", width=value, integer=0)
+        q = _with_width(current if current is not None and current.kind in ("fixed", "bits") else None, value)
+        assert q is not None
+        return q
     if value == "float":
         return ir.Quant(kind="float", width=32)
     raise PathError(f"{path} takes a quantizer (fixed<W,I>, N bits, float) or a bit count, not {value!r}")
@@ -139,7 +142,7 @@ def apply(spec: ir.Spec, path: str, value: Any) -> ir.Spec:
             new = mq.model_copy(update={r: _with_width(getattr(mq, r), bits) for r in ("weights", "bias", "activations")})
             return spec.model_copy(update={"model": model.model_copy(update={"quant": new})})
         if rest in schema.QUANT_ROLES:
-            new = model.quant.model_copy(update={rest: _as_quant(value, path)})
+            new = model.quant.model_copy(update={rest: _as_quant(value, path, getattr(model.quant, rest))})
             return spec.model_copy(update={"model": model.model_copy(update={"quant": new})})
     elif head == "prune":
         if spec.prune is None:
@@ -198,12 +201,12 @@ def apply(spec: ir.Spec, path: str, value: Any) -> ir.Spec:
             raise PathError(f"'{path}': no layer or section '{head}'", did_you_mean(head, names + ["quant", "prune", "train", "target"]), code="E801")
         if rest not in LAYER_PATHS:
             raise PathError(f"'{path}': layers have no setting '{rest}'", did_you_mean(rest, LAYER_PATHS) or "settings: " + ", ".join(LAYER_PATHS), code="E801")
-        layers = [(_set_layer(layer, rest, value, path) if layer.name in matched else layer) for layer in model.layers]
+        layers = [(_set_layer(model, layer, rest, value, path) if layer.name in matched else layer) for layer in model.layers]
         return spec.model_copy(update={"model": model.model_copy(update={"layers": tuple(layers)})})
     raise PathError(f"'{path}' is not a setting", did_you_mean(path, known_paths(spec)), code="E801")
 
 
-def _set_layer(layer: ir.Layer, key: str, value: Any, path: str) -> ir.Layer:
+def _set_layer(model: ir.Model, layer: ir.Layer, key: str, value: Any, path: str) -> ir.Layer:
     weighty = layer.kind in schema.WEIGHT_LAYERS
     if key in ("units", "filters"):
         if not weighty or (key == "filters" and layer.kind == "dense"):
@@ -212,7 +215,8 @@ def _set_layer(layer: ir.Layer, key: str, value: Any, path: str) -> ir.Layer:
     if key in ("weights", "bias", "activations"):
         if key != "activations" and not weighty:
             raise PathError(f"{path}: {layer.kind} layer '{layer.name}' has no weights")
-        return layer.model_copy(update={"quant": layer.quant.model_copy(update={key: _as_quant(value, path)})})
+        current = getattr(quant.effective(model, layer), key)
+        return layer.model_copy(update={"quant": layer.quant.model_copy(update={key: _as_quant(value, path, current)})})
     if key == "activation":
         return layer.model_copy(update={"activation": _choice(value, path, tuple(schema.ACTIVATIONS))})
     if key == "reuse":

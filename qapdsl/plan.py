@@ -86,6 +86,33 @@ class PlanLayer:
     prunable: bool = False  # a weight layer selected for pruning
 
 
+PASS_THROUGH = ("flatten", "dropout")  # ops that leave values (and, in hls4ml, their type) as they are
+
+
+def _mark_requantizers(layers: list[PlanLayer]) -> list[str]:
+    """A quantized activation that directly follows another quantizer of a different type (only flatten /
+    dropout between; the same type again changes nothing):
+    `params["after_quantizer"]` says which (for messages), and a relu gets `params["requantizer"]`, the name of
+    its own quantizer where a dialect needs the relu and the quantizer as two layers (HGQ2: hls4ml's
+    bit-exact flow fuses consecutive quantizers and would round once). Returns the names it adds."""
+    added: list[str] = []
+    before: PlanLayer | None = None
+    for pl in layers:
+        if pl.op == "quant_act" and before is not None and before.op in ("quant_act", "input_quant") and _result(pl) != _result(before):
+            pl.params["after_quantizer"] = f"the activations of '{before.spec_layer.name}'" if before.spec_layer is not None else "the quantized input"
+            if pl.params.get("activation") == "relu":
+                pl.params["requantizer"] = f"{pl.name}_quant"
+                added.append(pl.params["requantizer"])
+        if pl.op not in PASS_THROUGH:
+            before = pl
+    return added
+
+
+def _result(pl: PlanLayer) -> object:
+    precision = pl.hls.get("Precision")
+    return precision.get("result") if isinstance(precision, dict) else None
+
+
 @dataclass
 class Plan:
     model: ir.Model
@@ -357,7 +384,8 @@ def make_plan(spec: ir.Spec) -> Plan:
         else:  # pragma: no cover - the IR's Literal keeps this unreachable
             raise BuildError(f"unsupported layer kind {kind}")
 
-    all_names = [input_name] + [kl.name for kl in layers] + list(linear_entries)
+    requantizers = _mark_requantizers(layers)
+    all_names = [input_name] + [kl.name for kl in layers] + list(linear_entries) + requantizers
     check_typedefs([kl.name for kl in layers], model)
     counts = Counter(all_names)  # linear: `list.count` made checking a 8,000-layer spec take 11 s
     dupes = sorted({n for n, c in counts.items() if c > 1} | ({n for n in all_names if n in RESERVED}))

@@ -22,11 +22,11 @@ UNITS: tuple[str, ...] = ('bits', 'GHz', 'MHz', 'bit', 'kHz', 'ms', 'ns', 'us', 
 FIXKINDS: tuple[str, ...] = ('fixed', 'ufixed')
 LAYER_KINDS: tuple[str, ...] = ('activation', 'avgpool', 'batchnorm', 'conv1d', 'conv2d', 'dense', 'dropout', 'flatten', 'maxpool')
 LAYER_REFS: tuple[str, ...] = ('layer', 'remove')
-KEYS: tuple[str, ...] = ('accum', 'activations', 'agreement', 'backend', 'batch', 'batchnorm', 'begin', 'bias', 'budget', 'classes', 'clock', 'data', 'dialect', 'early_stop', 'end', 'epochs', 'frequency', 'initial', 'input', 'io', 'l1', 'l2', 'log', 'loss', 'method', 'nobias', 'objective', 'optimizer', 'part', 'power', 'precision', 'quant', 'rate', 'result', 'reuse', 'rewind', 'rounds', 'sampler', 'scale', 'schedule', 'scope', 'seed', 'select', 'skip', 'split', 'strategy', 'target', 'trials', 'weights')
+KEYS: tuple[str, ...] = ('accum', 'activations', 'agreement', 'backend', 'baseline', 'batch', 'batchnorm', 'begin', 'bias', 'budget', 'classes', 'clock', 'data', 'dialect', 'early_stop', 'end', 'epochs', 'frequency', 'initial', 'input', 'io', 'l1', 'l2', 'log', 'loss', 'method', 'nobias', 'objective', 'optimizer', 'part', 'population', 'power', 'precision', 'quant', 'rate', 'reference', 'repeat', 'result', 'reuse', 'rewind', 'rounds', 'sampler', 'scale', 'schedule', 'scope', 'seed', 'select', 'skip', 'split', 'strategy', 'target', 'trials', 'weights')
 ACTIVATIONS: tuple[str, ...] = ('linear', 'relu', 'sigmoid', 'softmax', 'tanh')
 QUANT_KINDS: tuple[str, ...] = ('binary', 'bits', 'float', 'po2', 'ternary')
 OPTIONS: tuple[str, ...] = ('activations', 'alpha', 'bias', 'inputs', 'int', 'kernel', 'lr', 'padding', 'patience', 'pool', 'stride', 'target', 'test', 'val', 'weights')
-CONSTANTS: tuple[str, ...] = ('accuracy', 'adam', 'auc', 'auto', 'auto_po2', 'bops', 'breast_cancer', 'catapult', 'cmaes', 'constant', 'digits', 'file', 'fpga', 'global', 'hgq2', 'init', 'iris', 'iterative', 'latency', 'magnitude', 'maximize', 'minimize', 'minmax', 'none', 'off', 'on', 'oneapi', 'openml', 'parallel', 'polynomial', 'qkeras', 'quartus', 'random', 'resource', 'rmsprop', 'same', 'sgd', 'sklearn', 'standard', 'stream', 'tpe', 'valid', 'vitis', 'vivado', 'wine')
+CONSTANTS: tuple[str, ...] = ('accuracy', 'adam', 'auc', 'auto', 'auto_po2', 'bops', 'breast_cancer', 'catapult', 'cmaes', 'constant', 'digits', 'file', 'fpga', 'global', 'hgq2', 'init', 'iris', 'iterative', 'latency', 'magnitude', 'maximize', 'memory', 'minimize', 'minmax', 'none', 'nsga2', 'off', 'on', 'oneapi', 'openml', 'parallel', 'params', 'polynomial', 'qkeras', 'quartus', 'random', 'resource', 'rmsprop', 'same', 'sgd', 'sklearn', 'standard', 'stream', 'tpe', 'valid', 'vitis', 'vivado', 'wine')
 # --- END GENERATED WORDS ---
 # fmt: on
 

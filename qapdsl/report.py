@@ -303,7 +303,8 @@ _LATEX_ESCAPES = {
 }
 
 
-def _tex(s: str) -> str:
+def tex(s: str) -> str:
+    """Text for LaTeX: special characters escaped, arrows, times and minus as math."""
     out = "".join(_LATEX_ESCAPES.get(c, c) for c in s)
     for plain, macro in (("→", r"$\to$"), ("×", r"$\times$"), ("↔", r"$\leftrightarrow$"), ("−", "-"), ("<", r"\textless{}"), (">", r"\textgreater{}")):
         out = out.replace(plain, macro)
@@ -313,8 +314,8 @@ def _tex(s: str) -> str:
 def _tex_cell(s: str) -> str:
     # numbers: thousands separators as {,} so LaTeX keeps them tight
     if s and s.replace(",", "").replace(".", "").replace("%", "").replace("-", "").isdigit():
-        return _tex(s.replace(",", "{,}")).replace(r"\{,\}", "{,}")
-    return _tex(s)
+        return tex(s.replace(",", "{,}")).replace(r"\{,\}", "{,}")
+    return tex(s)
 
 
 def to_latex(rep: Report) -> str:
@@ -324,10 +325,10 @@ def to_latex(rep: Report) -> str:
         r"% qapc report: needs \usepackage{booktabs}",
         r"\begin{table}[t]",
         r"\centering",
-        rf"\caption{{{_tex(rep.model)}: per-layer figures (input {_tex(_shape(list(rep.input_shape)))}, {_tex(rep.input_precision)}).}}",
+        rf"\caption{{{tex(rep.model)}: per-layer figures (input {tex(_shape(list(rep.input_shape)))}, {tex(rep.input_precision)}).}}",
         rf"\begin{{tabular}}{{{align}}}",
         r"\toprule",
-        " & ".join(_tex(h) for h in head) + r" \\",
+        " & ".join(tex(h) for h in head) + r" \\",
         r"\midrule",
     ]
     lines += [" & ".join(_tex_cell(c) for c in r) + r" \\" for r in rows]
@@ -335,7 +336,7 @@ def to_latex(rep: Report) -> str:
     summary = _summary(rep)
     if summary:
         lines += [r"\\[1ex]", r"\begin{tabular}{lr}", r"\toprule"]
-        lines += [f"{_tex(k)} & {_tex_cell(v)} " + r"\\" for k, v in summary]
+        lines += [f"{tex(k)} & {_tex_cell(v)} " + r"\\" for k, v in summary]
         lines += [r"\bottomrule", r"\end{tabular}"]
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
-"""`qapc report SPEC`: the per-layer table of a spec, with the measured figures once it has run.
+"""`qapc report SPEC`: the per-layer table of a spec, with the measured figures once it has run;
+for a spec with a sweep or search, the paper's table of its finished study (`qapdsl.sweep.report`).
 
 Cheap to import: no TensorFlow, no numpy at module level (numpy only to read
 activations.npz for the neural efficiency).
@@ -30,6 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", metavar="PATH", help="a results.json written by `qapc run` (default: DIR/results.json when present)")
     p.add_argument("--format", choices=("markdown", "latex", "json"), default="markdown", help="table format (default markdown)")
     p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument("--layers", action="store_true", help="the per-layer table, also for a spec with a sweep or search")
+    p.add_argument("--storage", metavar="URL", help="a study's Optuna storage (default: the study.db in DIR)")
+    p.add_argument("--study", metavar="NAME", help="the study to report (default: the spec's)")
+    p.add_argument("--search", action="store_true", help="report the search when the spec has both a sweep and a search")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
     if checked is None:
         return EXIT_SPEC
     spec = checked[0]
+    fmt = "json" if args.json else args.format
+    if (spec.sweep is not None or spec.search is not None) and not args.layers and not args.results:
+        from qapdsl.sweep.command import report_study  # a study: the paper's table of its results
+
+        return report_study(spec, args.out, args.storage, args.study, args.search, fmt)
     build_dir = Path(args.out) if args.out else default_build_dir(spec)
     if build_dir.is_dir():
         from qapdsl import outdir
@@ -69,6 +79,5 @@ def run(args: argparse.Namespace) -> int:
         got = results.get("spec_sha256")
         if want and got and want != got:
             rep.notes.append(f"{results_path} was produced from a different version of the spec: rerun `qapc run` to refresh the measured figures")
-    fmt = "json" if args.json else args.format
     sys.stdout.write(report.render(rep, fmt))
     return EXIT_OK

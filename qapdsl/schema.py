@@ -160,12 +160,40 @@ PART_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}\Z"
 hls4ml writes it into Tcl between double quotes, where `[ ]`, `$` and `\\` would still substitute."""
 BACKENDS = ("vivado", "vitis", "quartus", "oneapi", "catapult")
 
+STUDY_METRICS: dict[str, str] = {
+    "accuracy": "test accuracy (maximize)",
+    "auc": "AUC, mean over classes (maximize)",
+    "bops": "bit operations with the measured sparsity (minimize)",
+    "memory": "bits of weights and biases with the measured sparsity (minimize)",
+    "params": "parameters of the model (minimize)",
+}
+"""What a study can optimise, constrain and compare: the figures of `qapdsl.sweep.summary`."""
+
+COST_METRICS = ("bops", "memory", "params")  # minimized; the others are maximized
+MAX_OBJECTIVES = 3
+MAX_REPEAT = 100
+SAMPLERS = ("tpe", "nsga2", "random", "cmaes")
+
+SWEEP_KEYS: dict[str, str] = {
+    "objective": "objective maximize accuracy, minimize bops — one to three of accuracy, auc (maximize), bops, memory, params (minimize): "
+    "the Pareto front's axes (default maximize accuracy, minimize bops)",
+    "repeat": "repeat N — run every point with N seeds (train.seed, +1, ...; the split and initialisation change): "
+    "tables show mean ± standard deviation, the front is decided on the means",
+    "baseline": 'baseline "SPEC" — a spec (e.g. the float model) run with the same seeds and compared with every point',
+    "reference": "reference accuracy 0.5, bops 4e6 — the hypervolume's reference point, one value per objective "
+    "(default: chance level for accuracy / AUC, the baseline's or the float model's declared figures for costs)",
+}
+
 SEARCH_KEYS: dict[str, str] = {
-    "objective": "objective maximize|minimize accuracy|auc|bops",
-    "budget": "budget bops X — trials above this many BOPs count as failed",
-    "trials": "trials N — number of trials",
-    "sampler": "sampler tpe|random|cmaes",
+    "objective": "objective maximize accuracy[, minimize bops[, ...]] — one objective (single-objective search) or two to three "
+    "(multi-objective: a Pareto front) of accuracy, auc (maximize), bops, memory, params (minimize)",
+    "budget": "budget bops X, memory Y, params Z — constraints: a point above any of them is not on the front "
+    "(one whose declared figures are above is not trained)",
+    "trials": "trials N — number of points tried (each run `repeat` times)",
+    "sampler": "sampler tpe|nsga2|random|cmaes — Optuna's sampler (tpe is multi-objective TPE with two or more objectives)",
+    "population": "population N — NSGA-II's population size (default: a fifth of the trials, from 4 to 50)",
     "log": "log PATH... — sample these axes on a log scale",
+    **{k: v for k, v in SWEEP_KEYS.items() if k != "objective"},
 }
 
 SKLEARN_DATASETS: dict[str, int] = {"digits": 10, "iris": 3, "wine": 3, "breast_cancer": 2}
@@ -186,6 +214,7 @@ SECTIONS: dict[str, dict[str, str]] = {
     "prune": PRUNE_KEYS,
     "train": TRAIN_KEYS,
     "target": TARGET_KEYS,
+    "sweep": SWEEP_KEYS,
     "search": SEARCH_KEYS,
 }
 
@@ -203,7 +232,9 @@ def vocabulary() -> set[str]:
         SCHEDULE_KINDS,
         TRAIN_KEYS,
         TARGET_KEYS,
+        SWEEP_KEYS,
         SEARCH_KEYS,
+        STUDY_METRICS,
         ACTIVATIONS,
     ):
         words.update(table)
@@ -248,9 +279,7 @@ def vocabulary() -> set[str]:
             "accuracy",
             "auc",
             "bops",
-            "tpe",
-            "random",
-            "cmaes",
+            *SAMPLERS,
             "on",
             "off",
             "auto",

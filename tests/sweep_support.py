@@ -19,7 +19,19 @@ from typing import Any
 
 QAPC = [sys.executable, "-m", "qapdsl.cli"]
 
-TINY = """\
+TRAIN = """\
+train {
+    data file "tiny.npz"
+    split test 0.2, val 0.2
+    seed 1
+    optimizer adam lr 1e-2
+    batch 64
+    epochs 1
+}
+"""
+
+TINY = (
+    """\
 model tiny {{
     input 8
     quant inputs fixed<8,3>, weights fixed<6,1>, activations ufixed<6,2>
@@ -33,15 +45,9 @@ prune {{
     schedule iterative {{ rounds 1; rate 30%; rewind none; epochs 1 }}
 }}
 
-train {{
-    data file "tiny.npz"
-    split test 0.2, val 0.2
-    seed 1
-    optimizer adam lr 1e-2
-    batch 64
-    epochs 1
-}}
-
+"""
+    + TRAIN.replace("{", "{{").replace("}", "}}")
+    + """
 target fpga {{
     backend vitis
     part "xcu250-figd2104-2L-e"
@@ -55,6 +61,10 @@ target fpga {{
 {axes}
 }}
 """
+)
+
+# the float, unpruned tiny model on the same data and split: a baseline for `tiny_study`
+TINY_FLOAT = "model tiny_float {\n    input 8\n    dense fc1 8 relu\n    dense out 3 softmax\n}\n\n" + TRAIN
 
 
 def tiny_study(folder: Path, axes: str, block: str = "sweep") -> Path:
@@ -68,6 +78,24 @@ def tiny_study(folder: Path, axes: str, block: str = "sweep") -> Path:
     spec = folder / "tiny_sweep.qap"
     spec.write_text(TINY.format(block=block, axes=axes), encoding="utf-8")
     return spec
+
+
+def tiny_float(folder: Path) -> Path:
+    """The float, unpruned version of the tiny model on the same data: a baseline for `tiny_study`."""
+    path = folder / "tiny_float.qap"
+    path.write_text(TINY_FLOAT, encoding="utf-8")
+    return path
+
+
+def load_studies(storage: str) -> tuple[Any, Any | None]:
+    """A study and its baseline's study (None when it has none)."""
+    import optuna
+
+    names = optuna.get_all_study_names(storage)
+    main = [n for n in names if not n.endswith("-baseline")]
+    assert len(main) == 1, names
+    base = [n for n in names if n == f"{main[0]}-baseline"]
+    return optuna.load_study(study_name=main[0], storage=storage), (optuna.load_study(study_name=base[0], storage=storage) if base else None)
 
 
 def point_keys(spec: Path) -> list[str]:

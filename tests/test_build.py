@@ -616,3 +616,34 @@ def test_a_build_killed_while_moving_files_in_is_finished_by_the_next_command(wr
     assert main(["report", str(spec), "-o", str(out)]) == 0
     assert all((out / name).read_bytes() == data for name, data in new.items())
     assert not [p for p in out.iterdir() if p.name.startswith(".qapc-build-")]
+
+
+REQUANTIZE = """model m {
+    input 4
+    quant inputs fixed<10,4>, weights fixed<8,2>, activations ufixed<8,3>
+    dense fc 8 linear { activations fixed<10,4> }
+    flatten f
+    activation a relu
+    activation same relu
+    dense out 3 softmax
+}
+train { dialect hgq2; data sklearn iris }
+"""
+
+
+def test_hgq2_relu_after_a_quantizer_is_a_relu_and_its_own_quantizer(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    """hls4ml's bit-exact flow fuses a quantizer into the quantizer before it (through flatten) and rounds once:
+    a relu that re-quantizes is Keras's ReLU and a quantizer of its own, which hls4ml keeps apart (exact)."""
+    loaded = load(write_spec(REQUANTIZE))
+    assert loaded.ok and not loaded.diagnostics, [d.message for d in loaded.diagnostics]
+    out = build(loaded.spec, tmp_path / "o")
+    code = (out / "train.py").read_text()
+    assert "x = keras.layers.ReLU(name='a')(x)\n        x = Quantizer(ufixed(8, 3), name='a_quant')(x)" in code
+    assert "x = Quantizer(ufixed(8, 3), name='same')(x)" in code  # the same type again: one quantizer, nothing to fuse
+    assert "ACTIVATION_OUTPUTS = {'fc': 'fc_quant', 'a': 'a_quant', 'same': 'same'}" in code
+    # the QKeras dialect has one layer for it (QActivation(quantized_relu)), and hls4ml converts it layer by layer
+    qk = build(load(write_spec(REQUANTIZE.replace("dialect hgq2; ", ""), name="qk.qap")).spec, tmp_path / "qk")
+    assert "'a_quant'" not in (qk / "train.py").read_text()
+    # the generated name is reserved like every other
+    clash = write_spec(REQUANTIZE.replace("activation same relu", "activation same relu\n    dense a_quant 4 relu"), name="clash.qap")
+    assert diagnosed(clash) == [("E309", 8)]

@@ -18,7 +18,7 @@ from sweep_support import QAPC, check_point_dir, load_study, point_keys, tiny_st
 
 from qapdsl import ir
 from qapdsl.loader import load_file, load_text
-from qapdsl.sweep import expand, table
+from qapdsl.sweep import expand, report, table, view
 from qapdsl.sweep import study as st
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,28 +119,35 @@ ROWS = [
 ]
 
 
+def _view(rows: list[dict[str, object]]) -> view.View:
+    spec = _spec(SPECS / "digits_sweep.qap")
+    assert spec.sweep is not None
+    return view.make(spec, spec.sweep, rows, None, "t")
+
+
 def test_pareto_front() -> None:
-    assert [r["point"] for r in table.pareto(ROWS)] == ["a", "c"]
+    assert [r["point"] for r in _view(ROWS).front()] == ["a", "c"]
 
 
 def test_csv_markdown_latex() -> None:
-    rows = list(csv.DictReader(io.StringIO(table.to_csv(ROWS, ["quant.bits"]))))
+    v = _view(ROWS)
+    rows = list(csv.DictReader(io.StringIO(table.to_csv(v))))
     assert [r["point"] for r in rows] == ["a", "b", "c", "d", "e"]
     assert [r["pareto"] for r in rows] == ["1", "0", "1", "0", "0"]
     assert rows[4]["state"] == "failed" and rows[4]["error"].startswith("step 'train'")
     assert float(rows[2]["accuracy"]) == 0.80
-    md = table.to_markdown(ROWS, ["quant.bits"], "t")
+    md = table.to_markdown(v)
     assert md.count("★") == 2 and "1 point failed" in md and "| 1,000 |" in md
-    tex = table.to_latex(ROWS, ["quant.bits"], "t")
-    assert "\\begin{tabular}{rrrrrrr}" in tex and "50.0\\%" in tex and "\\textbf{1,000}" in tex
+    tex = report.to_latex(v)
+    assert "\\begin{tabular}{rrrrrc}" in tex and "50.0" in tex and "\\textbf{1{,}000}" in tex
 
 
 def test_plots_are_deterministic(tmp_path: Path) -> None:
     from qapdsl.sweep import plots
 
     a, b = tmp_path / "a", tmp_path / "b"
-    plots.write_pareto(ROWS, a, "t")
-    plots.write_pareto(ROWS, b, "t")
+    plots.write_pareto(_view(ROWS), a)
+    plots.write_pareto(_view(ROWS), b)
     assert (a / "pareto.svg").read_bytes() == (b / "pareto.svg").read_bytes()
     assert (a / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = (a / "pareto.svg").read_text()
@@ -259,11 +266,11 @@ def test_search_counts_over_budget_trials_without_training(tmp_path: Path) -> No
     study = load_study(f"sqlite:///{out / 'study.db'}")
     counted = [t for t in study.get_trials(deepcopy=False) if "qapc_discarded" not in t.user_attrs]
     assert len(counted) == 5
-    assert all(t.user_attrs.get("qapc_over_budget", 0) > 1 for t in counted)
+    assert all(t.user_attrs["qapc_over_budget"]["bops"] > 1 for t in counted)
     assert all(8 <= t.params["fc1.units"] <= 64 for t in counted)
     assert not (out / "points").exists()  # nothing was trained
     rows = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text())))
-    assert len(rows) == 5 and all(r["state"] == "failed" and "BOPs budget" in r["error"] for r in rows)
+    assert len(rows) == 5 and all(r["state"] == "failed" and "over the budget: BOPs" in r["error"] for r in rows)
     assert json.loads(json.dumps(study.user_attrs))["qapc_kind"] == "search"
 
 
@@ -340,7 +347,7 @@ def test_a_duplicate_of_a_running_point_is_discarded(tmp_path: Path) -> None:
     assert st.run_trial(study, second, job, storage, events.append) == "discarded"
     assert events[-1]["of"] == first.number
     t = study.get_trials()[second.number]
-    assert t.state == TrialState.PRUNED and "qapc_discarded" in t.user_attrs
+    assert t.state == TrialState.FAIL and "qapc_discarded" in t.user_attrs  # FAIL: samplers ignore it
     assert st.sweep_status(study, points[:1]).running == 1
     assert not (tmp_path / "points").exists()
 

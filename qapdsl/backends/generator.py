@@ -98,15 +98,19 @@ class Generator:
             if pl.op == "input_quant":
                 c = lines.comment(model.quant.inputs.span, "    ") if model.quant.inputs is not None else ""
                 out.append(c or "    # the input, quantized as the firmware takes it (the target's precision): the spec quantizes the model but not its inputs")
-            callee, args = self.layer(pl)
-            ctor = f"{callee}({', '.join(args)})"
-            wrapped = pl.prunable and self.PRUNING_WRAPPER
-            line = f"    x = prunable({ctor})(x)" if wrapped else f"    x = {ctor}(x)"
-            if len(line) > wrap and len(args) > 1:
-                opening, closing = (f"prunable({callee}(", "))") if wrapped else (f"{callee}(", ")")
-                line = "\n".join([f"    x = {opening}", *(f"        {a}," for a in args), f"    {closing}(x)"])
-            out.append(line)
+            for callee, args in self.keras_layers(pl):
+                ctor = f"{callee}({', '.join(args)})"
+                wrapped = pl.prunable and self.PRUNING_WRAPPER
+                line = f"    x = prunable({ctor})(x)" if wrapped else f"    x = {ctor}(x)"
+                if len(line) > wrap and len(args) > 1:
+                    opening, closing = (f"prunable({callee}(", "))") if wrapped else (f"{callee}(", ")")
+                    line = "\n".join([f"    x = {opening}", *(f"        {a}," for a in args), f"    {closing}(x)"])
+                out.append(line)
         return out
+
+    def keras_layers(self, pl: PlanLayer) -> list[Call]:
+        """The Keras layers of one plan layer: one, unless a dialect needs more."""
+        return [self.layer(pl)]
 
     # -- shared rendering ------------------------------------------------------------------------
 

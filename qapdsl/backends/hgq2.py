@@ -21,7 +21,7 @@ from qapdsl import ir, plan, quant
 from qapdsl.backends import qkeras
 from qapdsl.backends.generator import Call, Generator
 from qapdsl.backends.literals import SpecLines
-from qapdsl.plan import Plan, PlanLayer
+from qapdsl.plan import BuildError, Plan, PlanLayer
 
 WRAP = 120
 
@@ -50,6 +50,29 @@ class HGQ2(Generator):
         if bq is not None:
             args.append(f"bq_conf={bq}")
         return cls, (*args, *self.weight_tail(pl))
+
+    def keras_layers(self, pl: PlanLayer) -> list[Call]:
+        """hls4ml's bit-exact flow fuses a quantizer into the quantizer before it (through flatten and
+        reshape) and rounds once where the model rounds twice: a relu that quantizes what is already
+        quantized becomes Keras's ReLU and a quantizer of its own; anything else there is refused."""
+        before = pl.params.get("after_quantizer")
+        if pl.op != "quant_act" or before is None:
+            return [self.layer(pl)]
+        q = pl.quant["activations"]
+        if "requantizer" not in pl.params:
+            owner = pl.spec_layer
+            raise BuildError(
+                f"the activations of '{owner.name if owner else pl.name}' quantize {before} again: "
+                "hls4ml's bit-exact flow (the hgq2 dialect) fuses two quantizers in a row into one that rounds once, "
+                "and the firmware would not agree with the model",
+                q.span or (owner.spans.get("name", owner.span) if owner else None),
+                f"quantize once: give '{owner.name if owner else pl.name}' the type of {before} (the same type again changes nothing), or remove the layer",
+                code="E406",
+            )
+        expr = self.quantizer(q, "activations", "relu")
+        assert expr is not None
+        self.imports.add("Quantizer")
+        return [(self.keras("ReLU"), (f"name={pl.name!r}",)), ("Quantizer", (expr, f"name={pl.params['requantizer']!r}"))]
 
     def quantized_activation(self, pl: PlanLayer) -> Call:
         role = "inputs" if pl.op == "input_quant" else "activations"
@@ -103,6 +126,9 @@ HGQ2.TYPE_MAPPING = dict.fromkeys(("fixed", "bits"), HGQ2.hgq2_quantizer)
 def train_context(spec: ir.Spec, plan_: Plan, lines: SpecLines, out_dir: Any, spec_path: str) -> dict[str, Any]:
     gen = HGQ2(exact_tables=plan_.quantized)
     context = qkeras.common_context(spec, plan_, lines, out_dir, spec_path)
+    # a relu with a quantizer of its own (HGQ2.keras_layers): its activation is that quantizer's output
+    requantizers = {pl.name: pl.params["requantizer"] for pl in plan_.layers if "requantizer" in pl.params}
+    context["activation_outputs"] = {k: requantizers.get(v, v) for k, v in plan_.activation_outputs.items()}
     context.update(
         model_lines=gen.model_lines(plan_, lines, WRAP),
         dialect_imports=sorted(gen.imports),

@@ -108,9 +108,8 @@ def _complete(ctx: Context, resolver: Resolver | None) -> list[Item]:
         table = schema.SCHEDULE_KEYS.get(kind or "", {k: v for t in schema.SCHEDULE_KEYS.values() for k, v in t.items()})
         return _items(table, "key") if not words else _values_for(words[0], table.get(words[0], ""))
     if section in ("sweep", "search") and not words:
-        extra = _items(schema.SEARCH_KEYS, "key") if section == "search" else []
-        return extra + _paths(resolver)
-    if section in ("sweep", "search") and len(words) == 1 and words[0] not in schema.SEARCH_KEYS:
+        return _items(schema.SECTIONS[section], "key") + _paths(resolver)
+    if section in ("sweep", "search") and len(words) == 1 and words[0] not in schema.SECTIONS[section]:
         return [Item("in", "keyword", schema.KEYWORDS["in"])]
     if section == "search" and words[0] == "log":
         return _paths(resolver)

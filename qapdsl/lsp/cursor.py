@@ -143,7 +143,7 @@ def classify(ctx: Context, word: str) -> tuple[str, str | None]:
     key = words[0] if words else None
     in_model_top = ctx.model is not None and len(ctx.headers) == 1
     if key is None:
-        if ctx.section in ("sweep", "search") and len(ctx.headers) == 1 and not (ctx.section == "search" and word in schema.SEARCH_KEYS):
+        if ctx.section in ("sweep", "search") and len(ctx.headers) == 1 and word not in schema.SECTIONS[ctx.section]:
             return ("path", None)
         return ("key", None)
     if in_model_top and len(words) == 1 and key in schema.LAYER_KINDS:

@@ -6,9 +6,11 @@
     qapc sweep jet_sweep.qap --storage postgresql://h/db --report   # tables and plots from the storage
 
 Outputs in the build directory (default build/<model>-sweep/): points/<key>/ (one
-run each), study.db (the default storage), sweep.csv, sweep.md, sweep.tex,
-pareto.png, pareto.svg. Cheap to import: optuna, matplotlib and the runner load
-inside `run`.
+run each, or seed<S>/ per run with `repeat`), study.db (the default storage),
+sweep.csv / sweep.md (every point), sweep.tex (the paper's table, booktabs),
+runs.csv (every run), front.csv / front.md (the Pareto front and its
+hypervolume), study.json, pareto.png, pareto.svg. Cheap to import: optuna,
+matplotlib and the runner load inside `run`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", action="store_true", help="write the tables and plots from the storage; run nothing")
     p.add_argument("--heartbeat", type=int, default=10, metavar="S", help="seconds between a running trial's heartbeats (default 10)")
     p.add_argument("--grace", type=int, default=60, metavar="S", help="a trial with no heartbeat for this long was killed: rerun it (default 60)")
+    p.add_argument("--json", action="store_true", help="print progress as JSON lines on stdout (events, and the study's status with its front)")
 
 
 def _write(path: Path, text: str) -> None:
@@ -53,17 +56,81 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_outputs(study: Any, points: Any, axes: list[str], out: Path, title: str) -> list[Path]:
-    from qapdsl.sweep import plots, table
+OUTPUTS = ("sweep.csv", "sweep.md", "sweep.tex", "runs.csv", "front.csv", "front.md", "study.json")
+
+
+def load_view(job: Any, title: str, studies: tuple[Any, Any | None] | None = None, points: Any = None, base_points: Any = None) -> Any:
+    """The study's results (and its baseline's) from the storage, as the tables see them.
+
+    `points` / `base_points`: the sweep's grid and the baseline's point when the caller has them
+    (expanding a grid checks every point: not every two seconds)."""
+    from qapdsl.sweep import study as st
+    from qapdsl.sweep import view
+
+    spec = job.spec()
+    main, base = studies if studies is not None else open_studies(job)
+    if job.kind == "sweep" and points is None:
+        points = job.points(spec)
+    rows = st.collect_rows(main, points if job.kind == "sweep" else None)
+    baseline = None
+    if base is not None:
+        bjob = st.baseline_job(job)
+        assert bjob is not None
+        baseline = st.collect_rows(base, base_points or bjob.points(spec))[0]
+    return view.make(spec, job.study_block(spec), rows, baseline, title)
+
+
+def open_studies(job: Any) -> tuple[Any, Any | None]:
+    """The study and its baseline's (None without a baseline); KeyError when the study does not exist."""
+    import optuna
+
     from qapdsl.sweep import study as st
 
-    rows = st.collect_rows(study, points)
-    written = [out / "sweep.csv", out / "sweep.md", out / "sweep.tex"]
-    _write(written[0], table.to_csv(rows, axes))
-    _write(written[1], table.to_markdown(rows, axes, title))
-    _write(written[2], table.to_latex(rows, axes, title))
-    written += plots.write_pareto(rows, out, title)
-    return written
+    storage = st.make_storage(job)
+    main = optuna.load_study(study_name=job.study_name, storage=storage)
+    bjob = st.baseline_job(job)
+    base = None
+    if bjob is not None:
+        try:
+            base = optuna.load_study(study_name=bjob.study_name, storage=storage)
+        except KeyError:
+            base = None
+    return main, base
+
+
+def write_outputs(v: Any, out: Path) -> list[Path]:
+    from qapdsl.sweep import plots, report, table
+
+    texts = {
+        "sweep.csv": table.to_csv(v),
+        "sweep.md": table.to_markdown(v),
+        "sweep.tex": report.to_latex(v),
+        "runs.csv": table.runs_csv(v),
+        "front.csv": table.front_csv(v),
+        "front.md": table.front_markdown(v),
+        "study.json": report.to_json(v),
+    }
+    written = []
+    for name in OUTPUTS:
+        _write(out / name, texts[name])
+        written.append(out / name)
+    return written + plots.write_pareto(v, out)
+
+
+def front_status(v: Any) -> tuple[list[dict[str, Any]], float | None]:
+    """The current front for the progress display: each point's label and its objectives' means and deviations."""
+    from qapdsl.sweep.view import num
+
+    points = [
+        {
+            "point": r.get("point"),
+            "label": r.get("label"),
+            "objectives": {o.metric: num(r.get(o.metric)) for o in v.objectives},
+            "std": {o.metric: num(r.get(f"{o.metric}_std")) for o in v.objectives},
+        }
+        for r in v.front()
+    ]
+    return points, v.hypervolume()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +152,6 @@ def run(args: argparse.Namespace) -> int:
     kind = "search" if spec.search is not None and (args.search or spec.sweep is None) else "sweep"
     block = spec.search if kind == "search" else spec.sweep
     assert block is not None
-    axes = [a.path for a in block.axes]
 
     points: list[expand.Point] | None = None
     if kind == "sweep":
@@ -125,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         synth=args.synth,
         spec_path=str(Path(args.spec).resolve()),
         seed=spec.train.seed,
+        block=kind,  # type: ignore[arg-type]
     )
     title = f"{model} {kind}"
     from qapdsl import outdir
@@ -132,40 +199,45 @@ def run(args: argparse.Namespace) -> int:
     try:
         with outdir.lock(out, "sweep"):  # one qapc per folder: the points' folders are shared
             if args.report:
-                return _report_only(job, points, axes, out, title)
-            return _run_study(job, points, axes, out, title, args.jobs, args.worker)
+                return _report_only(job, out, title)
+            return _run_study(job, points, out, title, args.jobs, args.worker, args.json)
     except outdir.OutputDirError as e:
         raise UsageError(str(e)) from None
 
 
-def _report_only(job: Any, points: Any, axes: list[str], out: Path, title: str) -> int:
-    import optuna
-
-    from qapdsl.sweep import study as st
-
+def _report_only(job: Any, out: Path, title: str) -> int:
     try:
-        study = optuna.load_study(study_name=job.study_name, storage=st.make_storage(job))
+        v = load_view(job, title)
     except KeyError:
         print(f"qapc: no study {job.study_name} in {job.storage}", file=sys.stderr)
         return EXIT_USAGE
-    for path in write_outputs(study, points, axes, out, title):
+    for path in write_outputs(v, out):
         print(f"wrote {path}")
     return EXIT_OK
 
 
-def _run_study(job: Any, points: Any, axes: list[str], out: Path, title: str, jobs: int, worker: bool) -> int:
+def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: bool, as_json: bool) -> int:
     import multiprocessing
 
     from qapdsl.sweep import study as st
-    from qapdsl.sweep.progress import Display
+    from qapdsl.sweep.progress import Display, JsonEvents
 
     spec = job.spec()
-    display = Display(f"{title} ({jobs} job{'s' if jobs != 1 else ''})", jobs)
+    display: Any = JsonEvents() if as_json else Display(f"{title} ({jobs} job{'s' if jobs != 1 else ''})", jobs)
+    bjob = st.baseline_job(job)
+    base_points = bjob.points(spec) if bjob is not None else None
+    base_study = st.prepare(bjob, base_points, emit=display.event) if bjob is not None and base_points is not None else None
     study = st.prepare(job, points or [], emit=display.event)
     budget = spec.search.trials if job.kind == "search" and spec.search is not None else 0
 
     def status() -> st.Status:
-        return st.sweep_status(study, points) if points is not None else st.search_status(study, budget)
+        now = st.sweep_status(study, points) if points is not None else st.search_status(study, budget)
+        if base_study is not None:
+            b = st.sweep_status(base_study, base_points or [])
+            now.running += b.running
+            now.running_labels += b.running_labels
+        now.front, now.hypervolume = front_status(load_view(job, title, (study, base_study), points, base_points))
+        return now
 
     display.set_status(status())
 
@@ -188,7 +260,7 @@ def _run_study(job: Any, points: Any, axes: list[str], out: Path, title: str, jo
         while any(p.is_alive() for p in procs) or not events.empty():
             try:
                 ev = events.get(timeout=0.5)
-                if ev.get("event") in ("done", "failed"):
+                if ev.get("event") in ("done", "failed", "over", "same"):
                     with contextlib.suppress(Exception):
                         display.status = status()
                 display.event(ev)
@@ -219,27 +291,80 @@ def _run_study(job: Any, points: Any, axes: list[str], out: Path, title: str, jo
     final = status()
     display.set_status(final)
     display.close()
-    for path in write_outputs(study, points, axes, out, title):
-        print(f"wrote {path}")
-    if job.kind == "search":
-        _print_best(study)
+    v = load_view(job, title, (study, base_study), points, base_points)
+    say = (lambda text: print(text, file=sys.stderr)) if as_json else print
+    for path in write_outputs(v, out):
+        say(f"wrote {path}")
+    _print_front(v, job.kind, say)
     if crashed:
         print(f"qapc: {crashed} worker(s) crashed", file=sys.stderr)
         return 70
     finished = final.done >= final.total if points is not None else (final.done + final.failed >= final.total and final.done > 0)
     if not finished:
         missing = final.total - final.done
-        print(f"qapc: {missing} of {final.total} {'points' if points is not None else 'trials'} not done (see sweep.md); run again to retry", file=sys.stderr)
+        if points is None and final.done + final.failed >= final.total:  # a search's failed trials count: a rerun adds none
+            print(f"qapc: none of the {final.total} trials completed (see sweep.md for why)", file=sys.stderr)
+        else:
+            print(f"qapc: {missing} of {final.total} {'points' if points is not None else 'trials'} not done (see sweep.md); run again to retry", file=sys.stderr)
+        return EXIT_STEP
+    if bjob is not None and (v.baseline is None or v.baseline.get("state") != "complete"):
+        print(f"qapc: the baseline did not complete ({(v.baseline or {}).get('error', 'not run')}); run again to retry", file=sys.stderr)
         return EXIT_STEP
     return EXIT_OK
 
 
-def _print_best(study: Any) -> None:
-    from optuna.trial import TrialState
+def _print_front(v: Any, kind: str, say: Any) -> None:
+    """The best point of a single-objective search, and the front with its hypervolume."""
+    from qapdsl.sweep.progress import front_text
+    from qapdsl.sweep.table import hypervolume_line
+    from qapdsl.sweep.view import num
 
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not done:
-        return
-    best = study.best_trial
-    params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items())
-    print(f"best trial {best.number}: value {best.value:.4f} with {params}")
+    feasible = v.feasible()
+    if kind == "search" and len(v.optimised) == 1 and feasible:
+        o = v.optimised[0]
+        pick = max if o.direction == "maximize" else min
+        best = pick(feasible, key=lambda r: num(r.get(o.metric)) or 0.0)
+        params = ", ".join(f"{a}={best.get(a):g}" if isinstance(best.get(a), float) else f"{a}={best.get(a)}" for a in v.axes)
+        say(f"best trial {best.get('trial')}: value {num(best.get(o.metric)) or 0.0:.4f} with {params}")
+    points, _ = front_status(v)
+    say(f"Pareto front: {len(points)} point{'s' if len(points) != 1 else ''}" + (":" if points else ""))
+    for p in points:
+        say(f"  {front_text(p)}")
+    line = hypervolume_line(v)
+    if line:
+        say(line)
+
+
+def report_study(spec: Any, out: str | None, storage: str | None, study: str | None, search: bool, fmt: str) -> int:
+    """`qapc report SPEC` for a spec with a sweep or search: the paper's table of its finished study, from the storage."""
+    import optuna
+
+    from qapdsl.loader import UsageError
+    from qapdsl.sweep import expand, report
+    from qapdsl.sweep.study import Job, default_storage
+
+    kind = "search" if spec.search is not None and (search or spec.sweep is None) else "sweep"
+    model = spec.model.name
+    folder = Path(out or Path("build") / f"{model}-{kind}").resolve()
+    url = storage or default_storage(folder)
+    if storage is None and not (folder / "study.db").is_file():
+        raise UsageError(f"no study in {folder}: run `qapc sweep` on the spec first (or `qapc report --layers` for the per-layer table)")
+    if study is None:
+        names = optuna.get_all_study_names(url)
+        exact = f"{model}-{kind}-{expand.fingerprint(spec, kind=kind, epochs=None, data=None, synth=False)}"
+        candidates = [n for n in names if n.startswith(f"{model}-{kind}-") and not n.endswith("-baseline")]
+        if exact in names:
+            study = exact
+        elif len(candidates) == 1:
+            study = candidates[0]
+            print(f"qapc: reporting study {study} (run with other options than the defaults, or from another version of the spec)", file=sys.stderr)
+        else:
+            found = ", ".join(candidates) or "none"
+            raise UsageError(f"no single study of {model}'s {kind} in {url} (found: {found}); name one with --study")
+    job = Job(kind=kind, spec_json=spec.model_dump_json(), storage=url, study_name=study, out_dir=str(folder), block=kind)  # type: ignore[arg-type]
+    try:
+        v = load_view(job, f"{model} {kind}")
+    except KeyError:
+        raise UsageError(f"no study {study} in {url}") from None
+    sys.stdout.write(report.render(v, fmt))
+    return EXIT_OK

@@ -142,7 +142,8 @@ def fingerprint(spec: ir.Spec, **options: Any) -> str:
 
 def _strip(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if k not in ("span", "spans", "input_span", "name_span", "value_spans")}
+        # no positions, and no file paths (a baseline's IR holds its sources too)
+        return {k: _strip(v) for k, v in obj.items() if k not in ("span", "spans", "input_span", "name_span", "value_spans", "sources")}
     if isinstance(obj, list):
         return [_strip(v) for v in obj]
     return obj

@@ -1,13 +1,16 @@
 """The progress display of a study: the whole study at a glance, and what each worker is doing.
 
 On a terminal, a block of lines redrawn in place: a header with the study's
-counts (from the storage, so other machines' work shows too) and one line per
-local worker (its point, step, round and epoch). Elsewhere (a log, CI), one line
-per event that matters: a point started, finished, failed, was requeued.
+counts (from the storage, so other machines' work shows too), the current Pareto
+front, and one line per local worker (its point, seed, step, round and epoch).
+Elsewhere (a log, CI), one line per event that matters: a point started, finished,
+failed, was requeued, the front changed. `qapc sweep --json`: `JsonEvents`, one
+JSON object per line instead.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from typing import Any, TextIO
@@ -28,6 +31,8 @@ def describe(ev: dict[str, Any]) -> str:
         parts.append(str(stage))
     if ev.get("round") is not None and ev.get("rounds"):
         parts.append(f"round {ev['round']}/{ev['rounds']}")
+    if ev.get("runs", 1) > 1:
+        parts.insert(0, f"seed {ev.get('seed')} ({ev.get('run')}/{ev.get('runs')})")
     if ev.get("epoch") is not None and ev.get("epochs"):
         parts.append(f"epoch {ev['epoch']}/{ev['epochs']}")
     for key in ("accuracy", "val_accuracy"):
@@ -35,6 +40,49 @@ def describe(ev: dict[str, Any]) -> str:
             parts.append(f"{key} {ev[key]:.3f}")
             break
     return " ".join(parts)
+
+
+FRONT_LINES = 6  # front points shown
+
+
+def front_text(p: dict[str, Any]) -> str:
+    """A point of the front in a line: its settings and the objectives' means (± standard deviation)."""
+    figures = []
+    for name, value in p.get("objectives", {}).items():
+        std = p.get("std", {}).get(name)
+        text = f"{value:,.0f}" if name in ("bops", "memory", "params") else f"{value:.4f}"
+        if std is not None:
+            text += f" ± {std:,.0f}" if name in ("bops", "memory", "params") else f" ± {std:.4f}"
+        figures.append(f"{name} {text}")
+    return f"{p.get('label')}: " + ", ".join(figures)
+
+
+class JsonEvents:
+    """`--json`: every event, and the study's status whenever it changes, as one JSON object per line."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.t0 = time.monotonic()
+        self.status: Status | None = None
+        self._last: dict[str, Any] | None = None
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        self.stream.write(json.dumps({"time": round(time.monotonic() - self.t0, 3), **obj}, sort_keys=True, default=str) + "\n")
+        self.stream.flush()
+
+    def event(self, ev: dict[str, Any]) -> None:
+        self._write(ev)
+
+    def set_status(self, status: Status) -> None:
+        self.status = status
+        now = status.to_dict()
+        if now != self._last:
+            self._last = now
+            self._write({"event": "status", **now})
+
+    def close(self) -> None:
+        if self.status is not None:
+            self._write({"event": "status", "final": True, **self.status.to_dict()})
 
 
 class Display:
@@ -54,7 +102,10 @@ class Display:
         return f"{self.title}: {counts} [{_fmt_secs(time.monotonic() - self.t0)}]"
 
     def set_status(self, status: Status) -> None:
+        before = self.status.front if self.status is not None else None
         self.status = status
+        if not self.live and status.front and [p.get("point") for p in status.front] != [p.get("point") for p in before or []]:
+            self._log(f"front  {len(status.front)} point{'s' if len(status.front) != 1 else ''}: " + "; ".join(front_text(p) for p in status.front[:FRONT_LINES]))
         self._redraw()
 
     def event(self, ev: dict[str, Any]) -> None:
@@ -79,6 +130,14 @@ class Display:
         elif kind == "failed":
             self.lines[w] = "idle"
             self._log(f"FAILED {label}: {ev.get('error')}")
+        elif kind == "over":
+            self._log(f"over   {label}: {ev.get('error')}")
+        elif kind == "same":
+            self._log(f"same   {label}: trial {ev.get('trial')} proposed the point of trial {ev.get('of')} again; its results count")
+        elif kind == "run" and ev.get("runs", 1) > 1:
+            s = ev.get("summary") or {}
+            acc = s.get("accuracy")
+            self._log(f"run    {label} seed {ev.get('seed')} ({ev.get('run')}/{ev.get('runs')})" + (f": accuracy {acc:.4f}" if isinstance(acc, float) else ""))
         elif kind == "discarded":
             self._log(f"skip   {label}: trial {ev.get('trial')} duplicates trial {ev.get('of')}")
         elif kind == "lost":
@@ -115,7 +174,9 @@ class Display:
             return
         self._last = now
         self._clear()
-        rows = [self.header()] + [f"  [{i + 1}] {text}" for i, text in sorted(self.lines.items())]
+        front = self.status.front if self.status is not None and self.status.front else []
+        rows = [self.header()] + [f"  ★ {front_text(p)}" for p in front[:FRONT_LINES]]
+        rows += [f"  [{i + 1}] {text}" for i, text in sorted(self.lines.items())]
         self.stream.write("\n".join(r[:200] for r in rows) + "\n")
         self._drawn = len(rows)
         self.stream.flush()

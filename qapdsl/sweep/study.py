@@ -21,21 +21,39 @@ How a sweep stays exact under restarts and many workers:
 - A re-run enqueues the points that have no COMPLETE, RUNNING or WAITING trial (those
   that failed, or whose retries were used up): it continues where the last one stopped.
 
-A search (`search { ... }`) pops retries first, else asks its sampler (TPE, random,
-CMA-ES) for a new trial; a trial is *counted* against `trials N` unless it was
-discarded or killed, and a trial numbered past the budget is discarded, so the
-budget holds with any number of workers.
+A search (`search { ... }`) pops retries first, else asks its sampler (TPE,
+NSGA-II, random, CMA-ES) for a new trial; a trial is *counted* against `trials N`
+unless it was discarded or killed, and a trial numbered past the budget is
+discarded, so the budget holds with any number of workers. A point the sampler
+proposes again is not run again: the trial reuses the first one's results
+(`qapc_same_as`), so the sampler learns it and the budget counts it. With two or
+three objectives the study is an Optuna multi-objective study (values: the
+objectives' means); budgets are Optuna constraints (`constraints_func`): a point
+whose declared figures are over a budget is PRUNED before training (with its
+constraint values, so TPE learns to avoid it), one whose measured figures are over
+completes but is infeasible, and neither is on the front.
 
-Results: each point runs in `<out>/points/<key>/` (cleared first when rerun), the
-runner writes results.json there atomically, then `point.json` (settings, summary)
-is written atomically, then the trial is told COMPLETE with the summary as a user
-attribute. Killed anywhere in between, the point is rerun and overwritten, and the
-study holds its result once.
+A trial is a point and all its seeds (`repeat N`). Each seed's figures are stored
+on the trial as soon as that run finishes (`qapc_seed_<S>`); a trial of a point
+that an earlier, killed or failed, trial started takes those over and runs only
+the missing seeds. The trial's summary is their mean (`qapdsl.sweep.repeats`).
+
+A baseline (`baseline "SPEC"`) is a study of its own in the same storage
+(`<name>-baseline`): one enqueued point, its seeds, the same queue. Workers take
+its point first.
+
+Results: each run of a point lives in `<out>/points/<key>/` (`.../seed<S>/` with
+repeats; cleared first when rerun), the runner writes results.json there
+atomically, then `point.json` (settings, the mean summary, each run's) is written
+atomically, then the trial is told COMPLETE with the summary as a user attribute.
+Killed anywhere in between, the missing runs are rerun and the study holds the
+point's result once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import math
@@ -52,8 +70,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from qapdsl import ir, metrics, paths
-from qapdsl.sweep import expand, summary
+from qapdsl import ir, objectives, paths
+from qapdsl.sweep import expand, repeats, summary
 
 if TYPE_CHECKING:
     import optuna
@@ -62,9 +80,12 @@ Emit = Callable[[dict[str, Any]], None]
 
 ATTR_POINT = "qapc_point"  # the point's key
 ATTR_LABEL = "qapc_label"
-ATTR_SUMMARY = "qapc_summary"  # summary.summarize(...) of a COMPLETE trial
+ATTR_SUMMARY = "qapc_summary"  # repeats.aggregate(...) of the runs of a COMPLETE trial
+ATTR_SEED = "qapc_seed_"  # + seed: summary.summarize(...) of one run, set as soon as it finished
 ATTR_ERROR = "qapc_error"  # why a point failed (a pipeline step, an invalid variant)
-ATTR_OVER = "qapc_over_budget"  # a search point above the BOPs budget
+ATTR_OVER = "qapc_over_budget"  # {metric: figure} of a search point above its budgets
+ATTR_DECLARED = "qapc_declared"  # the declared cost figures of a point refused before training
+ATTR_SAME = "qapc_same_as"  # a search trial that proposed a point already done: the trial it reuses
 ATTR_DISCARDED = "qapc_discarded"  # a duplicate or surplus trial, never run
 ATTR_DIR = "qapc_dir"
 ATTR_HOST = "qapc_host"
@@ -74,9 +95,11 @@ STUDY_KIND = "qapc_kind"
 
 @dataclass(frozen=True)
 class Job:
-    """What a worker process needs to take part in a study (picklable, JSON-able)."""
+    """What a worker process needs to take part in a study (picklable, JSON-able).
 
-    kind: Literal["sweep", "search"]
+    `kind` baseline: the study of a sweep's or search's (`block`) baseline spec."""
+
+    kind: Literal["sweep", "search", "baseline"]
     spec_json: str
     storage: str
     study_name: str
@@ -91,9 +114,38 @@ class Job:
     synth: bool = False
     spec_path: str | None = None
     seed: int = 0
+    block: Literal["sweep", "search"] = "sweep"
 
     def spec(self) -> ir.Spec:
         return ir.Spec.model_validate_json(self.spec_json)
+
+    def study_block(self, spec: ir.Spec | None = None) -> ir.Sweep | ir.Search:
+        spec = spec or self.spec()
+        block = spec.search if self.block == "search" else spec.sweep
+        assert block is not None
+        return block
+
+    def points(self, spec: ir.Spec | None = None) -> list[expand.Point]:
+        """The points a queue study enqueues: the grid of a sweep, the one point of a baseline (a search has none)."""
+        spec = spec or self.spec()
+        if self.kind == "sweep":
+            assert spec.sweep is not None
+            return expand.expand_sweep(spec.sweep, spec)
+        if self.kind == "baseline":
+            return [baseline_point(self.study_block(spec))]
+        return []
+
+
+def baseline_point(block: ir.Sweep | ir.Search) -> expand.Point:
+    assert block.baseline is not None and block.baseline.spec is not None
+    return expand.Point(settings=(), key="baseline", spec=expand.variant(block.baseline.spec, []))
+
+
+def baseline_job(job: Job) -> Job | None:
+    """The job of the baseline's study, when the sweep or search has a baseline."""
+    if job.study_block().baseline is None:
+        return None
+    return dataclasses.replace(job, kind="baseline", block=job.kind if job.kind != "baseline" else job.block, study_name=f"{job.study_name}-baseline")
 
 
 def default_storage(out_dir: Path) -> str:
@@ -159,22 +211,44 @@ def _QueueGridSampler(grid: dict[str, Any], seed: int) -> optuna.samplers.GridSa
 def make_sampler(job: Job, spec: ir.Spec) -> optuna.samplers.BaseSampler:
     import optuna
 
+    if job.kind == "baseline":
+        return optuna.samplers.RandomSampler(seed=job.seed)  # never asked: its one point is enqueued
     if job.kind == "sweep":
         assert spec.sweep is not None
         grid: dict[str, Any] = {a.path: list(expand.axis_tokens(a)) for a in spec.sweep.axes}
         return _QueueGridSampler(grid, seed=job.seed)
-    assert spec.search is not None
-    if spec.search.sampler == "random":
+    search = spec.search
+    assert search is not None
+    feasibility = constraints(search.budgets) if search.budgets else None
+    if search.sampler == "random":
         return optuna.samplers.RandomSampler(seed=job.seed)
-    if spec.search.sampler == "cmaes":
+    if search.sampler == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=job.seed, warn_independent_sampling=False)
-    return optuna.samplers.TPESampler(seed=job.seed)
+    if search.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(population_size=objectives.population(search), seed=job.seed, constraints_func=feasibility)
+    # multivariate: the axes interact (widths, bits and pruning share one BOPs budget); constant liar:
+    # running trials count as bad, so that parallel workers do not all ask for the same point
+    return optuna.samplers.TPESampler(
+        seed=job.seed, multivariate=True, constant_liar=True, constraints_func=feasibility, warn_independent_sampling=False
+    )
 
 
-def direction(job: Job, spec: ir.Spec) -> str:
-    if job.kind == "search" and spec.search is not None:
-        return spec.search.direction
-    return "maximize"
+def constraints(budgets: dict[str, float]) -> Callable[[optuna.trial.FrozenTrial], list[float]]:
+    """Optuna's constraints_func: figure − budget per budget (≤ 0 is feasible), from the trial's mean figures.
+
+    A point refused before training has its declared figures instead; a figure nobody
+    measured counts as far over."""
+
+    def values(trial: optuna.trial.FrozenTrial) -> list[float]:
+        figures = trial.user_attrs.get(ATTR_SUMMARY) or trial.user_attrs.get(ATTR_DECLARED) or {}
+        return [float(figures[m]) - limit if isinstance(figures.get(m), int | float) else 1e300 for m, limit in budgets.items()]
+
+    return values
+
+
+def study_directions(job: Job, spec: ir.Spec) -> list[str]:
+    """Optuna's directions: one per objective (a baseline's study compares the same figures)."""
+    return objectives.directions(objectives.objectives(job.study_block(spec)))
 
 
 @contextlib.contextmanager
@@ -201,7 +275,7 @@ def open_study(job: Job, storage: optuna.storages.RDBStorage | None = None) -> t
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = make_sampler(job, spec)
     try:
-        study = optuna.create_study(storage=storage, study_name=job.study_name, direction=direction(job, spec), sampler=sampler)
+        study = optuna.create_study(storage=storage, study_name=job.study_name, directions=study_directions(job, spec), sampler=sampler)
         study.set_user_attr(STUDY_KIND, job.kind)
         return study, True
     except optuna.exceptions.DuplicatedStudyError:
@@ -229,12 +303,27 @@ class Status:
     waiting: int = 0
     failed: int = 0
     running_labels: list[str] = field(default_factory=list)
+    front: list[dict[str, Any]] | None = None  # the current front's points (`qapc sweep` fills it in)
+    hypervolume: float | None = None
 
     def line(self) -> str:
         parts = [f"{self.done}/{self.total} done", f"{self.running} running"]
         if self.failed:
             parts.append(f"{self.failed} failed")
+        if self.front is not None:
+            parts.append(f"front {len(self.front)} point{'s' if len(self.front) != 1 else ''}" + (f", hypervolume {self.hypervolume:.4g}" if self.hypervolume else ""))
         return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "done": self.done,
+            "running": self.running,
+            "waiting": self.waiting,
+            "failed": self.failed,
+            "front": self.front,
+            "hypervolume": self.hypervolume,
+        }
 
 
 def sweep_status(study: optuna.Study, points: list[expand.Point]) -> Status:
@@ -266,11 +355,14 @@ def _counted(t: optuna.trial.FrozenTrial) -> bool:
     if _discarded(t):
         return False
     if t.state == TrialState.FAIL:
-        return ATTR_ERROR in t.user_attrs or ATTR_OVER in t.user_attrs
-    return t.state != TrialState.PRUNED
+        return ATTR_ERROR in t.user_attrs
+    if t.state == TrialState.PRUNED:
+        return ATTR_OVER in t.user_attrs  # refused before training: over a budget
+    return True
 
 
 def search_status(study: optuna.Study, budget: int) -> Status:
+    """Counts over the counted trials of a search: done (complete), running, waiting, failed (errors and points over a budget)."""
     from optuna.trial import TrialState
 
     st = Status(total=budget)
@@ -347,7 +439,7 @@ def prepare(job: Job, points: list[expand.Point], emit: Emit | None = None) -> o
     """Open (or create) the study, fail what a killed run left RUNNING, enqueue what is missing."""
     say = emit or (lambda _: None)
     study, created = open_study(job)
-    if job.kind == "sweep" and not created:
+    if job.kind != "search" and not created:
         # the creator is enqueueing the grid; wait for it rather than enqueue a second copy
         deadline = time.monotonic() + 60
         while STUDY_GRID not in study.user_attrs and time.monotonic() < deadline:
@@ -357,11 +449,11 @@ def prepare(job: Job, points: list[expand.Point], emit: Emit | None = None) -> o
         failed = fail_running(study, everything=job.owner)
         if failed:
             say({"event": "requeued", "count": failed})
-        if job.kind == "sweep":
+        if job.kind != "search":
             added = enqueue_missing(study, points)
             if STUDY_GRID not in study.user_attrs:
                 study.set_user_attr(STUDY_GRID, len(points))
-            say({"event": "prepared", "enqueued": added, "total": len(points), "created": created})
+            say({"event": "prepared", "enqueued": added, "total": len(points), "created": created, "study": job.kind})
     return study
 
 
@@ -424,10 +516,11 @@ def _duplicate_of(study: optuna.Study, trial: optuna.Trial, key: str) -> int | N
 
 
 def _discard(study: optuna.Study, trial: optuna.Trial, why: str) -> None:
+    """Close a trial that will not run: FAIL, which samplers ignore (a PRUNED one would count as a bad point)."""
     from optuna.trial import TrialState
 
     trial.set_user_attr(ATTR_DISCARDED, why)
-    study.tell(trial, state=TrialState.PRUNED)
+    study.tell(trial, state=TrialState.FAIL)
 
 
 def _atomic_json(path: Path, data: Any) -> None:
@@ -447,11 +540,11 @@ def _finite(x: Any) -> Any:
 
 
 def _settings(trial: optuna.Trial, spec: ir.Spec, job: Job) -> list[tuple[str, ir.SweepValue]]:
-    """Suggest every axis (fixed params for enqueued trials; the sampler's choice for new ones)."""
-    block: ir.Sweep | ir.Search | None = spec.sweep if job.kind == "sweep" else spec.search
-    assert block is not None
+    """Suggest every axis (fixed params for enqueued trials; the sampler's choice for new ones). A baseline has none."""
+    if job.kind == "baseline":
+        return []
     out: list[tuple[str, ir.SweepValue]] = []
-    for axis in block.axes:
+    for axis in job.study_block(spec).axes:
         raw: Any
         if axis.values:
             raw = trial.suggest_categorical(axis.path, list(expand.axis_tokens(axis)))
@@ -463,19 +556,44 @@ def _settings(trial: optuna.Trial, spec: ir.Spec, job: Job) -> list[tuple[str, i
     return out
 
 
+def seed_results(study: optuna.Study, key: str) -> dict[int, dict[str, Any]]:
+    """The runs of a point that finished in any of its trials (a killed or failed one included), by seed."""
+    out: dict[int, dict[str, Any]] = {}
+    for t in sorted(_trials(study), key=lambda t: t.number):
+        if _discarded(t) or t.user_attrs.get(ATTR_POINT) != key:
+            continue
+        for name, figures in t.user_attrs.items():
+            if name.startswith(ATTR_SEED) and name[len(ATTR_SEED) :].lstrip("-").isdigit() and isinstance(figures, dict):
+                out.setdefault(int(name[len(ATTR_SEED) :]), figures)
+    return out
+
+
+def _fail(study: optuna.Study, trial: optuna.Trial, emit: Emit, base: dict[str, Any], error: str) -> str:
+    from optuna.trial import TrialState
+
+    trial.set_user_attr(ATTR_ERROR, error[:4000])
+    study.tell(trial, state=TrialState.FAIL)
+    emit({"event": "failed", **base, "error": error})
+    return "failed"
+
+
 def run_trial(study: optuna.Study, trial: optuna.Trial, job: Job, storage: optuna.storages.RDBStorage, emit: Emit) -> str:
-    """Run one popped (or asked) trial to its end; returns complete | failed | discarded | lost."""
+    """Run one popped (or asked) trial to its end; returns complete | same | over | failed | discarded | lost."""
     import optuna
     from optuna.trial import TrialState
 
     spec = job.spec()
+    block = job.study_block(spec)
     settings = _settings(trial, spec, job)
-    key = expand.point_key({p: paths.token(v) for p, v in settings})
-    label = expand.label({p: paths.token(v) for p, v in settings})
-    base = {"trial": trial.number, "point": key, "label": label}
+    key = "baseline" if job.kind == "baseline" else expand.point_key({p: paths.token(v) for p, v in settings})
+    label = "baseline" if job.kind == "baseline" else expand.label({p: paths.token(v) for p, v in settings})
+    base = {"trial": trial.number, "point": key, "label": label, "study": job.kind}
     try:
         dup = _duplicate_of(study, trial, key)
         if dup is not None:
+            done = study._storage.get_trial(study._storage.get_trial_id_from_study_id_trial_number(study._study_id, dup))
+            if job.kind == "search" and done.state == TrialState.COMPLETE:
+                return _reuse(study, trial, done, emit, base)
             _discard(study, trial, f"point {key} is done or taken by trial {dup}")
             emit({"event": "discarded", **base, "of": dup})
             return "discarded"
@@ -483,50 +601,61 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, job: Job, storage: optun
         trial.set_user_attr(ATTR_LABEL, label)
         trial.set_user_attr(ATTR_HOST, os.uname().nodename)
         try:
-            point = expand.make_point(spec, settings)
+            point = job.points(spec)[0] if job.kind == "baseline" else expand.make_point(spec, settings)
         except expand.ExpandError as e:
-            trial.set_user_attr(ATTR_ERROR, str(e))
-            study.tell(trial, state=TrialState.FAIL)
-            emit({"event": "failed", **base, "error": str(e)})
-            return "failed"
-        search = spec.search if job.kind == "search" else None
-        if search is not None and search.bops_budget is not None:
-            declared = metrics.total_bops(point.spec)
-            if declared > search.bops_budget:
-                trial.set_user_attr(ATTR_OVER, declared)
-                study.tell(trial, state=TrialState.FAIL)
-                emit({"event": "failed", **base, "error": f"over the BOPs budget ({declared:,.0f} > {search.bops_budget:,.0f}) before training"})
-                return "failed"
+            return _fail(study, trial, emit, base, str(e))
+        budgets = block.budgets if isinstance(block, ir.Search) and job.kind == "search" else {}
+        if budgets:
+            declared = objectives.declared(point.spec)
+            over = objectives.over_budget(budgets, declared)
+            if over:
+                trial.set_user_attr(ATTR_OVER, over)
+                trial.set_user_attr(ATTR_DECLARED, declared)
+                study.tell(trial, state=TrialState.PRUNED)  # with its constraint values: samplers learn to avoid it
+                emit({"event": "over", **base, "error": "over budget before training: " + _over_text(over, budgets)})
+                return "over"
         point_dir = Path(job.out_dir) / "points" / key
         trial.set_user_attr(ATTR_DIR, str(point_dir))
-        emit({"event": "start", **base})
+        seeds = repeats.seeds(spec, point.spec, block.repeat, baseline=job.kind == "baseline")
+        runs = {s: r for s, r in seed_results(study, key).items() if s in seeds}
+        emit({"event": "start", **base, "seeds": seeds, "reused": sorted(runs)})
         with Heartbeat(storage, trial._trial_id, job.heartbeat):
-            if point_dir.exists():
-                shutil.rmtree(point_dir)  # a rerun: what a killed run left is not this run's
-            point_dir.mkdir(parents=True)
-            try:
-                results = _run_point(point, point_dir, job, lambda ev: emit({**ev, "kind": ev.get("event"), "event": "progress", **base}))
-            except Exception as e:
-                error = str(e) or type(e).__name__
-                (point_dir / "error.txt").write_text(error + "\n\n" + traceback.format_exc(), encoding="utf-8")
-                trial.set_user_attr(ATTR_ERROR, error[:4000])
-                study.tell(trial, state=TrialState.FAIL)
-                emit({"event": "failed", **base, "error": error})
-                return "failed"
-            figures = summary.summarize(point.spec, results)
+            for seed in seeds:
+                if seed in runs:
+                    trial.set_user_attr(f"{ATTR_SEED}{seed}", runs[seed])  # this trial holds all its runs
+                    continue
+                run_spec_ = point.spec if seed == point.spec.train.seed else paths.apply(point.spec, "train.seed", seed)
+                out = repeats.run_dir(point_dir, seed, block.repeat)
+                if out.exists():
+                    shutil.rmtree(out)  # a rerun: what a killed run left is not this run's
+                out.mkdir(parents=True)
+                tag = {**base, "seed": seed, "run": seeds.index(seed) + 1, "runs": len(seeds)}
+                try:
+                    results = _run_point(run_spec_, out, job, _progress(emit, tag))
+                except Exception as e:
+                    error = str(e) or type(e).__name__
+                    if len(seeds) > 1:
+                        error = f"seed {seed}: {error}"
+                    (out / "error.txt").write_text(error + "\n\n" + traceback.format_exc(), encoding="utf-8")
+                    return _fail(study, trial, emit, base, error)
+                runs[seed] = _finite(summary.summarize(run_spec_, results))
+                trial.set_user_attr(f"{ATTR_SEED}{seed}", runs[seed])
+                emit({"event": "run", **tag, "summary": runs[seed]})
+            figures = _finite(repeats.aggregate([runs[s] for s in seeds]))
+            point_dir.mkdir(parents=True, exist_ok=True)
             _atomic_json(
-                point_dir / "point.json", _finite({"key": key, "label": label, "settings": dict(trial.params), "trial": trial.number, "summary": figures})
+                point_dir / "point.json",
+                {"key": key, "label": label, "settings": dict(trial.params), "trial": trial.number, "summary": figures, "runs": {str(s): runs[s] for s in seeds}},
             )
-            trial.set_user_attr(ATTR_SUMMARY, _finite(figures))
-            value = _objective(job, spec, figures)
-            if value is None:
-                over = search is not None and search.bops_budget is not None and (figures.get("bops") or 0.0) > search.bops_budget
-                trial.set_user_attr(ATTR_OVER if over else ATTR_ERROR, figures.get("bops") if over else "the run measured no objective value")
-                study.tell(trial, state=TrialState.FAIL)
-                emit({"event": "failed", **base, "error": "over the BOPs budget" if over else "no objective value"})
-                return "failed"
-            study.tell(trial, value)
-        emit({"event": "done", **base, "summary": figures})
+            trial.set_user_attr(ATTR_SUMMARY, figures)
+            values = objectives.values(objectives.objectives(block), figures)
+            if values is None:
+                return _fail(study, trial, emit, base, "the runs measured no value of an objective")
+            over = objectives.over_budget(budgets, figures)
+            if over:
+                trial.set_user_attr(ATTR_OVER, over)  # complete, but not feasible: not on the front
+            study.tell(trial, values)
+        emit({"event": "done", **base, "summary": figures, **({"over": over} if over else {})})
         return "complete"
     except optuna.exceptions.UpdateFinishedTrialError:
         # another worker judged this trial stale and failed it; its retry will produce the result
@@ -534,20 +663,31 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, job: Job, storage: optun
         return "lost"
 
 
-def _objective(job: Job, spec: ir.Spec, figures: dict[str, float | None]) -> float | None:
-    if job.kind == "sweep" or spec.search is None:
-        return figures.get("accuracy")
-    value = figures.get(spec.search.objective)
-    budget = spec.search.bops_budget
-    if budget is not None and (figures.get("bops") is None or float(figures["bops"] or 0.0) > budget):
-        return None
-    return value
+def _progress(emit: Emit, tag: dict[str, Any]) -> Emit:
+    """The runner's events as study events: `progress`, with what the runner called its event as `kind`."""
+    return lambda ev: emit({**ev, "kind": ev.get("event"), "event": "progress", **tag})
 
 
-def _run_point(point: expand.Point, out: Path, job: Job, progress: Emit) -> dict[str, Any]:
+def _reuse(study: optuna.Study, trial: optuna.Trial, done: optuna.trial.FrozenTrial, emit: Emit, base: dict[str, Any]) -> str:
+    """A search trial that proposes a point already done: complete it with that point's results (no run)."""
+    for name in (ATTR_POINT, ATTR_LABEL, ATTR_SUMMARY, ATTR_OVER, ATTR_DIR):
+        if name in done.user_attrs:
+            trial.set_user_attr(name, done.user_attrs[name])
+    trial.set_user_attr(ATTR_SAME, done.number)
+    study.tell(trial, list(done.values))
+    emit({"event": "same", **base, "of": done.number, "summary": done.user_attrs.get(ATTR_SUMMARY)})
+    return "same"
+
+
+def _over_text(over: dict[str, float], budgets: dict[str, float]) -> str:
+    return ", ".join(f"{m} {v:,.0f} > {budgets[m]:,.0f}" for m, v in over.items())
+
+
+def _run_point(spec: ir.Spec, out: Path, job: Job, progress: Emit) -> dict[str, Any]:
     from qapdsl.runner.pipeline import run_spec
 
-    return run_spec(point.spec, out, epochs=job.epochs, data=job.data, synth=job.synth, progress=progress, spec_path=job.spec_path)
+    spec_path = job.spec_path if job.kind != "baseline" else None  # a baseline's headers name its own file
+    return run_spec(spec, out, epochs=job.epochs, data=job.data, synth=job.synth, progress=progress, spec_path=spec_path)
 
 
 def _give_back(study: optuna.Study, trial: optuna.Trial) -> None:
@@ -576,35 +716,53 @@ def _ask_new(study: optuna.Study, job: Job, budget: int) -> optuna.Trial | None:
     return trial
 
 
-def work(job: Job, emit: Emit, stop: threading.Event | None = None) -> dict[str, int]:
-    """One worker: take points until none is left anywhere in the study; returns counts by outcome."""
-    import optuna
+class _Queue:
+    """One study a worker takes part in: its job, storage, study, and how to get its next trial."""
 
-    spec = job.spec()
-    storage = make_storage(job)
-    study, _ = open_study(job, storage)
-    outcomes: dict[str, int] = {}
-    budget = spec.search.trials if job.kind == "search" and spec.search is not None else 0
-    points = expand.expand_sweep(spec.sweep, spec) if job.kind == "sweep" and spec.sweep is not None else []
-    while not (stop and stop.is_set()):
-        trial = pop_trial(study, job, storage)
-        if trial is None and job.kind == "search":
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.spec = job.spec()
+        self.storage = make_storage(job)
+        self.study, _ = open_study(job, self.storage)
+        block = job.study_block(self.spec)
+        self.budget = block.trials if job.kind == "search" and isinstance(block, ir.Search) else 0
+        self.points = job.points(self.spec)
+
+    def next_trial(self) -> optuna.Trial | None:
+        import optuna
+
+        trial = pop_trial(self.study, self.job, self.storage)
+        if trial is None and self.job.kind == "search":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 warnings.filterwarnings("ignore", message="Heartbeat")
-                trial = _ask_new(study, job, budget)
+                trial = _ask_new(self.study, self.job, self.budget)
             if trial is not None:
-                storage.record_heartbeat(trial._trial_id)
-        if trial is None:
-            st = sweep_status(study, points) if job.kind == "sweep" else search_status(study, budget)
-            if st.running == 0 and st.waiting == 0:
+                self.storage.record_heartbeat(trial._trial_id)
+        return trial
+
+    def status(self) -> Status:
+        return search_status(self.study, self.budget) if self.job.kind == "search" else sweep_status(self.study, self.points)
+
+
+def work(job: Job, emit: Emit, stop: threading.Event | None = None) -> dict[str, int]:
+    """One worker: take points until none is left anywhere in the study (and its baseline's); returns counts by outcome.
+
+    The baseline's point comes first: every comparison needs it."""
+    queues = [_Queue(j) for j in (baseline_job(job), job) if j is not None]
+    outcomes: dict[str, int] = {}
+    while not (stop and stop.is_set()):
+        found = next(((q, t) for q in queues for t in [q.next_trial()] if t is not None), None)
+        if found is None:
+            if all(st.running == 0 and st.waiting == 0 for st in (q.status() for q in queues)):
                 break  # nothing left here or anywhere; a running trial elsewhere may still need a retry
             time.sleep(job.poll)
             continue
+        q, trial = found
         try:
-            outcome = run_trial(study, trial, job, storage, emit)
+            outcome = run_trial(q.study, trial, q.job, q.storage, emit)
         except KeyboardInterrupt:
-            _give_back(study, trial)
+            _give_back(q.study, trial)
             raise
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
@@ -653,29 +811,40 @@ def worker_main(job_json: str, index: int, events: Any) -> None:
 # -- reading the results back ------------------------------------------------------------------
 
 
+_METRIC_NAMES = {"bops": "BOPs", "memory": "memory bits", "params": "parameters"}
+
+
 def _row(t: optuna.trial.FrozenTrial, state: str) -> dict[str, Any]:
+    """A table row: the trial's point, settings and mean figures (or why it failed), its runs by seed, and budgets it is over."""
     row: dict[str, Any] = {"trial": t.number, "point": t.user_attrs.get(ATTR_POINT), "label": t.user_attrs.get(ATTR_LABEL), "state": state, **t.params}
+    runs = {int(k[len(ATTR_SEED) :]): v for k, v in t.user_attrs.items() if k.startswith(ATTR_SEED) and k[len(ATTR_SEED) :].lstrip("-").isdigit()}
+    row["runs"] = dict(sorted(runs.items()))
+    over = t.user_attrs.get(ATTR_OVER)
+    if isinstance(over, dict) and over:
+        row["over"] = ", ".join(f"{_METRIC_NAMES.get(m, m)} {v:,.0f}" for m, v in over.items())
     if state == "complete":
         row.update(t.user_attrs.get(ATTR_SUMMARY) or {})
     else:
-        over = t.user_attrs.get(ATTR_OVER)
-        row["error"] = t.user_attrs.get(ATTR_ERROR) or (f"over the BOPs budget ({over:,.0f})" if isinstance(over, int | float) else None) or "interrupted"
+        over_text = f"over the budget: {row['over']}" if "over" in row else None
+        row["error"] = t.user_attrs.get(ATTR_ERROR) or over_text or "interrupted"
     return row
 
 
 def collect_rows(study: optuna.Study, points: list[expand.Point] | None) -> list[dict[str, Any]]:
-    """One row per point (sweep: its COMPLETE trial, else its last failure, else pending) or per counted trial (search)."""
+    """One row per point (sweep: its COMPLETE trial, else its last failure, else pending) or per counted trial (search).
+
+    A search trial that reused a point already done (`qapc_same_as`) has no row of its own."""
     from optuna.trial import TrialState
 
     trials = [t for t in _trials(study) if not _discarded(t)]
     rows: list[dict[str, Any]] = []
     if points is None:
         for t in trials:
-            if not _counted(t):
+            if not _counted(t) or ATTR_SAME in t.user_attrs:
                 continue
             if t.state == TrialState.COMPLETE:
                 rows.append(_row(t, "complete"))
-            elif t.state == TrialState.FAIL:
+            elif t.state in (TrialState.FAIL, TrialState.PRUNED):
                 rows.append(_row(t, "failed"))
         return rows
     by_point: dict[str, list[optuna.trial.FrozenTrial]] = {}
@@ -690,7 +859,7 @@ def collect_rows(study: optuna.Study, points: list[expand.Point] | None) -> list
         elif failed and not any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in ts):
             row = _row(failed[-1], "failed")
         else:
-            row = {"trial": None, "state": "pending", "error": "not run yet", **p.params}
-        row.update({"point": p.key, "label": p.label, **p.params})
+            row = {"trial": None, "state": "pending", "error": "not run yet", "runs": {}, **p.params}
+        row.update({"point": p.key, "label": p.label or p.key, **p.params})
         rows.append(row)
     return rows

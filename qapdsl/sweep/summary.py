@@ -24,6 +24,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "efficiency": ("neural efficiency", "neural eff."),
     "hls_agreement": ("HLS agreement", "HLS agr."),
 }
+# figures shown only when a study optimises or constrains them
+OPTIONAL_COLUMNS: dict[str, tuple[str, str]] = {
+    "memory": ("memory bits", "memory bits"),
+    "params": ("parameters", "params"),
+}
 
 
 def _num(x: Any) -> float | None:
@@ -46,8 +51,14 @@ def model_bits(spec: ir.Spec) -> int:
     return q.bits if q is not None else 32
 
 
+def rounds(spec: ir.Spec) -> int:
+    """Rounds of iterative pruning (0 without pruning or with a tfmot schedule): the paper's table's other axis."""
+    s = spec.prune.schedule if spec.prune is not None else None
+    return s.rounds if s is not None and s.kind == "iterative" else 0
+
+
 def summarize(spec: ir.Spec, results: Mapping[str, Any]) -> dict[str, float | None]:
-    """The study's figures for one point; None where the run did not measure one."""
+    """The study's figures for one run; None where the run did not measure one."""
     measured = _get(results, "report", "measured") or {}
     totals = _get(results, "report", "totals") or {}
     sparsity = _num(totals.get("sparsity_measured"))
@@ -56,17 +67,24 @@ def summarize(spec: ir.Spec, results: Mapping[str, Any]) -> dict[str, float | No
     bops = _num(totals.get("bops_measured"))
     if bops is None:
         bops = _num(totals.get("bops"))
+    memory = _num(totals.get("memory_bits_measured"))
+    if memory is None:
+        memory = _num(totals.get("memory_bits"))
     accuracy = _num(measured.get("accuracy"))
     if accuracy is None:
         accuracy = _num(_get(results, "metrics", "accuracy"))
     return {
         "bits": float(model_bits(spec)),
+        "rounds": float(rounds(spec)),
         "sparsity": sparsity,
         "accuracy": accuracy,
         "auc": _num(measured.get("auc")),
         "bops": bops,
+        "memory": memory,
+        "params": _num(totals.get("params")),
         "efficiency": _num(measured.get("efficiency")),
         "hls_agreement": _num(measured.get("agreement")),
         "hls_accuracy": _num(measured.get("hls_accuracy")),
         "wall_time_s": _num(results.get("wall_time_s")),
+        "seed": float(spec.train.seed),
     }

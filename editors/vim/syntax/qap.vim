@@ -14,16 +14,16 @@ syntax keyword qapOption activations alpha bias inputs int kernel lr padding pat
 syntax keyword qapOption target test val weights
 syntax keyword qapConstant accuracy adam auc auto auto_po2 bops breast_cancer catapult cmaes
 syntax keyword qapConstant constant digits file fpga global hgq2 init iris iterative latency
-syntax keyword qapConstant magnitude maximize minimize minmax none off on oneapi openml parallel
-syntax keyword qapConstant polynomial qkeras quartus random resource rmsprop same sgd sklearn
-syntax keyword qapConstant standard stream tpe valid vitis vivado wine
+syntax keyword qapConstant magnitude maximize memory minimize minmax none nsga2 off on oneapi openml
+syntax keyword qapConstant parallel params polynomial qkeras quartus random resource rmsprop same
+syntax keyword qapConstant sgd sklearn standard stream tpe valid vitis vivado wine
 syntax keyword qapQuantKind binary bits float po2 ternary
 syntax keyword qapActivation linear relu sigmoid softmax tanh
-syntax keyword qapKey accum activations agreement backend batch batchnorm begin bias budget classes
-syntax keyword qapKey clock data dialect early_stop end epochs frequency initial input io l1 l2 log
-syntax keyword qapKey loss method nobias objective optimizer part power precision quant rate result
-syntax keyword qapKey reuse rewind rounds sampler scale schedule scope seed select skip split
-syntax keyword qapKey strategy target trials weights layer remove
+syntax keyword qapKey accum activations agreement backend baseline batch batchnorm begin bias budget
+syntax keyword qapKey classes clock data dialect early_stop end epochs frequency initial input io l1
+syntax keyword qapKey l2 log loss method nobias objective optimizer part population power precision
+syntax keyword qapKey quant rate reference repeat result reuse rewind rounds sampler scale schedule
+syntax keyword qapKey scope seed select skip split strategy target trials weights layer remove
 syntax keyword qapLayerKind activation avgpool batchnorm conv1d conv2d dense dropout flatten maxpool
 syntax keyword qapSection prune search sweep target train
 syntax keyword qapStructure model from in

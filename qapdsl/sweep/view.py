@@ -1,0 +1,129 @@
+"""A study's results as every table, plot and report sees them: rows, the front, the baseline, the hypervolume.
+
+A row is a flat dict: `trial`, `point`, `label`, `state` (complete | failed |
+pending), one column per axis path (the point's setting), the mean figures of
+`summary` with `<figure>_std` and `n` (`repeats.aggregate`), `runs` (each
+seed's figures), `over` (the budgets a complete point is over, as text) and, for a
+point that did not complete, `error`.
+
+The front is decided on the means, over the study's front objectives
+(`objectives.front_objectives`), among the complete points within every budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from qapdsl import ir, objectives, schema
+from qapdsl.sweep import front
+
+Row = Mapping[str, Any]
+
+IDEAL = {"accuracy": 1.0, "auc": 1.0, "bops": 0.0, "memory": 0.0, "params": 0.0}
+
+
+def num(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(float(x)):
+        return None
+    return float(x)
+
+
+def vector(row: Row, objs: Sequence[ir.Objective]) -> list[float] | None:
+    out = [num(row.get(o.metric)) for o in objs]
+    return None if any(v is None for v in out) else [v for v in out if v is not None]
+
+
+def complete(rows: Sequence[Row]) -> list[Row]:
+    return [r for r in rows if r.get("state") == "complete"]
+
+
+@dataclass
+class View:
+    title: str
+    axes: list[str]
+    objectives: tuple[ir.Objective, ...]  # the front's
+    repeat: int = 1
+    rows: list[Row] = field(default_factory=list)
+    baseline: Row | None = None
+    reference: dict[str, float] = field(default_factory=dict)
+    budgets: dict[str, float] = field(default_factory=dict)
+    baseline_name: str | None = None
+    kind: str = "sweep"  # sweep | search
+    optimised: tuple[ir.Objective, ...] = ()  # what Optuna optimises (one objective of a single-objective search)
+
+    @property
+    def directions(self) -> list[str]:
+        return objectives.directions(self.objectives)
+
+    def feasible(self) -> list[Row]:
+        """Complete points within every budget, with every objective measured."""
+        return [r for r in complete(self.rows) if not r.get("over") and vector(r, self.objectives) is not None]
+
+    def front(self) -> list[Row]:
+        """The non-dominated feasible points, cheapest first (by the first cost objective, else the first objective)."""
+        rows = self.feasible()
+        vectors = [vector(r, self.objectives) or [] for r in rows]
+        keep = [rows[i] for i in front.front(vectors, self.directions)]
+        return sorted(keep, key=self._order)
+
+    def _order(self, r: Row) -> tuple[float, str]:
+        o = next((o for o in self.objectives if o.metric in schema.COST_METRICS), self.objectives[0])
+        v = num(r.get(o.metric)) or 0.0
+        return (v if o.direction == "minimize" else -v, str(r.get("point")))
+
+    def hypervolume(self) -> float | None:
+        if not self.reference:
+            return None
+        ref = [self.reference[o.metric] for o in self.objectives]
+        return front.hypervolume([vector(r, self.objectives) or [] for r in self.front()], ref, self.directions)
+
+    def box(self) -> float | None:
+        """The hypervolume of the ideal point (accuracy 1, no cost): what `hypervolume` is a fraction of."""
+        if not self.reference:
+            return None
+        ref = [self.reference[o.metric] for o in self.objectives]
+        return front.box(ref, [IDEAL[o.metric] for o in self.objectives], self.directions)
+
+    def baseline_vector(self) -> list[float] | None:
+        if self.baseline is None or self.baseline.get("state") != "complete":
+            return None
+        return vector(self.baseline, self.objectives)
+
+    def beats_baseline(self, row: Row) -> bool:
+        """The point dominates the baseline on the front's objectives (means)."""
+        base, mine = self.baseline_vector(), vector(row, self.objectives)
+        return base is not None and mine is not None and row.get("state") == "complete" and not row.get("over") and front.dominates(mine, base, self.directions)
+
+    def versus(self, row: Row, metric: str) -> float | None:
+        """Against the baseline: a cost's ratio (baseline / point: × fewer) or a quality's difference in points (× 100)."""
+        if self.baseline is None or self.baseline.get("state") != "complete":
+            return None
+        mine, base = num(row.get(metric)), num(self.baseline.get(metric))
+        if mine is None or base is None:
+            return None
+        if metric in schema.COST_METRICS:
+            return base / mine if mine > 0 else None
+        return 100.0 * (mine - base)
+
+
+def make(spec: ir.Spec, block: ir.Sweep | ir.Search, rows: Sequence[Row], baseline: Row | None, title: str) -> View:
+    """The view of a study: its front objectives, repeat, budgets and hypervolume reference point from the spec."""
+    name = None
+    if block.baseline is not None:
+        name = block.baseline.spec.model.name if block.baseline.spec is not None else block.baseline.path
+    return View(
+        title=title,
+        axes=[a.path for a in block.axes],
+        objectives=objectives.front_objectives(block),
+        repeat=block.repeat,
+        rows=list(rows),
+        baseline=baseline,
+        reference=objectives.reference_point(block, spec),
+        budgets=dict(block.budgets) if isinstance(block, ir.Search) else {},
+        baseline_name=name,
+        kind="search" if isinstance(block, ir.Search) else "sweep",
+        optimised=objectives.objectives(block),
+    )
