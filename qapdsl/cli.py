@@ -123,6 +123,7 @@ COMMAND_MODULES: list[tuple[str, str, str]] = [
     ("report", "per-layer figures (shapes, precisions, sparsity, BOPs, memory); measured ones after a run", "qapdsl.report_command"),
     ("lsp", "run the language server over stdio", "qapdsl.lsp"),
     ("sweep", "run a sweep or search study with Optuna", "qapdsl.sweep.command"),
+    ("new", "write a commented spec that checks, from flags or a few questions", "qapdsl.new_command"),
     ("doctor", "check that everything a run needs is there (Python, ML stacks and their versions, g++, data, output folder)", "qapdsl.doctor_command"),
 ]
 
