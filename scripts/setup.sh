@@ -138,8 +138,10 @@ done
 n=$((n + 1))
 say "[$n/$total] checking with \`qapc doctor\`:"
 dialect_args=()
-for dialect in $DIALECTS; do dialect_args+=(--dialect "$dialect"); done
-if ! "$QAPC" doctor "${dialect_args[@]}" | sed 's/^/    /' >&2; then
+if [ -n "${QAPC_DIALECTS:-}" ]; then
+    for dialect in $DIALECTS; do dialect_args+=(--dialect "$dialect"); done  # only what was set up
+fi
+if ! "$QAPC" doctor ${dialect_args[@]+"${dialect_args[@]}"} | sed 's/^/    /' >&2; then
     say "qapc doctor found a problem (above, with its fix)"
     exit 1
 fi
@@ -147,6 +149,6 @@ cat >&2 <<EOF
 setup: ready in $((SECONDS - START)) s. Next:
     $QAPC run $DEMO     # the offline demo: train, convert, emulate in C++ (about a minute)
     $QAPC new my_model.qap             # a commented spec of your own, from a few questions
-    $QAPC doctor ${dialect_args[*]}     # checks everything a run needs, with the fix for what is missing
+    $QAPC doctor${dialect_args[*]+ ${dialect_args[*]}}                       # checks everything a run needs, with the fix for what is missing
     source ${ENV_DIRS[0]}/bin/activate              # then call \`qapc\` directly (\`deactivate\` to leave)
 EOF
