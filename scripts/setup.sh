@@ -150,5 +150,5 @@ setup: ready in $((SECONDS - START)) s. Next:
     $QAPC run $DEMO     # the offline demo: train, convert, emulate in C++ (about a minute)
     $QAPC new my_model.qap             # a commented spec of your own, from a few questions
     $QAPC doctor${dialect_args[*]+ ${dialect_args[*]}}                       # checks everything a run needs, with the fix for what is missing
-    source ${ENV_DIRS[0]}/bin/activate              # then call \`qapc\` directly (\`deactivate\` to leave)
+    source ${ENV_DIRS[0]}/bin/activate                 # then call \`qapc\` directly (\`deactivate\` to leave)
 EOF
