@@ -106,6 +106,8 @@ def sibling(dialect: Dialect) -> Path:
 def setup_fix(dialect: Dialect) -> str:
     """How to get the dialect's stack: in this repository, and anywhere else."""
     install = f"pip install 'qapc[{dialect.extra}]' in a Python {dialect.python} environment"
+    if not (CHECKOUT / "scripts" / "setup.sh").is_file():  # installed from a wheel: no repository around
+        return f"{install} and point ${dialect.env_var} at its python"
     return f"in this repository run `bash scripts/setup.sh`; elsewhere {install} and point ${dialect.env_var} at its python"
 
 
