@@ -26,6 +26,7 @@ from pathlib import Path
 from qapdsl.dialects import Dialect
 
 CHECKOUT = Path(__file__).resolve().parents[2]  # the repository, for an editable install
+FROM_CHECKOUT = (CHECKOUT / "scripts" / "setup.sh").is_file()  # else installed from a wheel: no setup.sh to suggest
 PROBE_SCRIPT = Path(__file__).with_name("probe.py")
 PROBE_TIMEOUT_S = 60.0
 
@@ -106,7 +107,7 @@ def sibling(dialect: Dialect) -> Path:
 def setup_fix(dialect: Dialect) -> str:
     """How to get the dialect's stack: in this repository, and anywhere else."""
     install = f"pip install 'qapc[{dialect.extra}]' in a Python {dialect.python} environment"
-    if not (CHECKOUT / "scripts" / "setup.sh").is_file():  # installed from a wheel: no repository around
+    if not FROM_CHECKOUT:
         return f"{install} and point ${dialect.env_var} at its python"
     return f"in this repository run `bash scripts/setup.sh`; elsewhere {install} and point ${dialect.env_var} at its python"
 
