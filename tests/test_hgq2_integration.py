@@ -26,7 +26,7 @@ from qapdsl.backends import build
 from qapdsl.loader import load_file
 from qapdsl.runner import environments, pipeline
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.hgq2]
 
 np = pytest.importorskip("numpy")
 pytest.importorskip("sklearn")
