@@ -176,3 +176,16 @@ def test_json_of_several_files_is_one_document(tmp_path: Path, capsys: pytest.Ca
     code, out, _ = run(["check", "--json", str(tmp_path / "a.qap"), str(JET), str(tmp_path / "b.qap")], capsys)
     assert code == 1
     assert [(Path(d["file"]).name, d["code"]) for d in json.loads(out)] == [("a.qap", "E204"), ("b.qap", "E206"), ("b.qap", "E204")]
+
+
+def test_a_missing_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A core install (no optuna, no pygls): commands of an extra say which one to install, not "internal error"."""
+    import qapdsl.sweep.command as sweep_command
+
+    def no_optuna(*args: object, **kwargs: object) -> int:
+        raise ModuleNotFoundError("No module named 'optuna'", name="optuna")
+
+    monkeypatch.setattr(sweep_command, "run", no_optuna)
+    assert main(["sweep", str(ROOT / "specs" / "digits_dialects.qap"), "-o", "/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "qapc sweep: needs optuna, which comes with an extra: pip install 'qapc[sweep]'"
