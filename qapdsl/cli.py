@@ -194,9 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as e:
-        extra = OPTIONAL_MODULES.get((getattr(e, "name", None) or "").split(".")[0]) if isinstance(e, ModuleNotFoundError) else None
+        missing = (e.name or "") if isinstance(e, ModuleNotFoundError) else ""
+        extra = OPTIONAL_MODULES.get(missing.split(".")[0])
         if extra is not None:  # a command of an extra that is not installed
-            print(f"qapc {args.command}: needs {e.name}, which comes with an extra: pip install 'qapc[{extra}]'", file=sys.stderr)
+            print(f"qapc {args.command}: needs {missing}, which comes with an extra: pip install 'qapc[{extra}]'", file=sys.stderr)
             return EXIT_USAGE
         if os.environ.get("QAPC_DEBUG"):
             raise
