@@ -18,6 +18,12 @@ from qapdsl import __version__
 from qapdsl.cliparser import Parser
 from qapdsl.cmdutil import EXIT_INTERNAL, EXIT_OK, EXIT_SPEC, EXIT_STEP, EXIT_USAGE, print_diagnostics, use_color
 
+# modules of the optional extras (pyproject.toml) → the extra: a command that needs one says how to get it
+OPTIONAL_MODULES = {
+    **dict.fromkeys(("optuna", "sqlalchemy", "psycopg2", "matplotlib"), "sweep"),
+    **dict.fromkeys(("pygls", "lsprotocol"), "lsp"),
+}
+
 __all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_SPEC", "EXIT_STEP", "EXIT_USAGE", "main", "print_diagnostics"]
 
 
@@ -195,6 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as e:
+        missing = (e.name or "") if isinstance(e, ModuleNotFoundError) else ""
+        extra = OPTIONAL_MODULES.get(missing.split(".")[0])
+        if extra is not None:  # a command of an extra that is not installed
+            print(f"qapc {args.command}: needs {missing}, which comes with an extra: pip install 'qapc[{extra}]'", file=sys.stderr)
+            return EXIT_USAGE
         if os.environ.get("QAPC_DEBUG"):
             raise
         print(f"qapc: internal error: {type(e).__name__}: {e}\n(set QAPC_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)

@@ -16,23 +16,7 @@ START=$SECONDS
 
 say() { echo "setup: $*" >&2; }
 
-# The first of the given versions (3.11 ...) that runs: pythonX.Y on PATH, else pyenv's newest X.Y.Z.
-find_python() {
-    for v in "$@"; do
-        if command -v "python$v" >/dev/null 2>&1 && "python$v" -c "import sys" >/dev/null 2>&1; then
-            echo "python$v"
-            return 0
-        fi
-        if command -v pyenv >/dev/null 2>&1; then
-            full=$(pyenv versions --bare 2>/dev/null | grep -E "^${v//./\\.}(\.[0-9]+)?$" | sort -V | tail -1 || true)
-            if [ -n "$full" ] && [ -x "$(pyenv root)/versions/$full/bin/python$v" ]; then
-                echo "$(pyenv root)/versions/$full/bin/python$v"
-                return 0
-            fi
-        fi
-    done
-    return 1
-}
+source scripts/find-python.sh
 
 # phase N TOTAL LABEL LOG CMD...: run CMD with its output appended to LOG. One line when it starts and
 # one when it ends, with its seconds; meanwhile the seconds tick on a terminal, and a line every 30 s

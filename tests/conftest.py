@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,29 @@ def private_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
         yield
+
+
+@contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """One process at a time (pytest-xdist workers share the trained models instead of each training them)."""
+    import fcntl
+
+    with open(lock, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def shared_dir(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """A folder `make` fills once for all xdist workers (their base temps share a parent)."""
+    base = factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    d = root / name
+    d.mkdir(exist_ok=True)
+    with exclusive(root / f"{name}.lock"):
+        if not (d / "ready").exists():
+            make(d)
+            (d / "ready").write_text("ok")
+    return d

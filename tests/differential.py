@@ -2,8 +2,8 @@
 
 For each generated spec: `qapc check`; if it passes, `qapc run --epochs 8` (build,
 train, convert with hls4ml, C++ emulation with g++, report, verify), whose verify
-step fails the run when QKeras and the firmware agree on less than 99% of the
-test rows. The property: check ok ⇒ the run succeeds; for a spec check warned about with W405
+step fails the run when the trained model (QKeras or HGQ2) and the firmware agree on
+less than 99% of the test rows. The property: check ok ⇒ the run succeeds; for a spec check warned about with W405
 (the firmware approximates float weights or lookup tables) only the agreement
 threshold may fail.
 
@@ -12,8 +12,11 @@ threshold may fail.
 
 Cases are drawn deterministically (hypothesis, a fixed seed, de-duplicated), so a
 case number names the same spec on every machine with the same hypothesis version.
-tests/test_differential.py runs the first cases in CI; every counterexample found
-and fixed is kept as a regression spec in tests/specs/regressions/.
+tests/test_differential.py runs the first cases in CI. Every counterexample found was
+fixed as a check (a golden case in tests/test_diagnostics.py, e.g. qkeras_negative_integer,
+hgq2_fraction, hgq2_requantize, the input_saturates warning) or in a backend (a test that
+runs the real stack, e.g. tests/test_build_integration.py's activation-quantizer grid and
+tests/test_hgq2_integration.py's CNN). About a third of the cases use `dialect hgq2`.
 """
 
 from __future__ import annotations

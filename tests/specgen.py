@@ -50,10 +50,12 @@ LAYER_WORDS = ["fc", "dense", "hidden", "conv", "feat", "block", "printf", "exp"
 MODEL_WORDS = ["jet_tagger", "digits_net", "JetTagger", "model", "tiny", "printf", "qap_mlp", "m"]
 
 
-def _fixed(draw: st.DrawFn, signed: bool, width_range: tuple[int, int] = (2, 12)) -> str:
+def _fixed(draw: st.DrawFn, signed: bool, width_range: tuple[int, int] = (2, 12), dialect: str = "qkeras") -> str:
     width = draw(st.integers(*width_range))
     low = 1 if signed else 0
-    integer = draw(st.integers(low, min(width, low + 4)))  # (QKeras takes no negative integer bits: E406)
+    # QKeras takes no negative integer bits (E406); HGQ2 does: a range below 1, all fraction bits
+    low -= 2 if dialect == "hgq2" and draw(st.integers(0, 5)) == 0 else 0
+    integer = draw(st.integers(low, min(width, low + 4)))
     return f"{'fixed' if signed else 'ufixed'}<{width},{integer}>"
 
 
@@ -63,10 +65,11 @@ def _bits(draw: st.DrawFn, width_range: tuple[int, int] = (2, 12)) -> str:
     return f"{width} bits int {integer}" if integer else f"{width} bits"
 
 
-def weight_quant(draw: st.DrawFn) -> str:
-    kind = draw(st.sampled_from(["fixed", "fixed", "fixed", "bits", "po2", "binary", "ternary", "float"]))
+def weight_quant(draw: st.DrawFn, dialect: str = "qkeras") -> str:
+    kinds = ["fixed", "fixed", "fixed", "bits", "po2", "binary", "ternary", "float"] if dialect == "qkeras" else ["fixed", "fixed", "fixed", "bits", "float"]
+    kind = draw(st.sampled_from(kinds))
     if kind == "fixed":
-        return _fixed(draw, signed=True)
+        return _fixed(draw, signed=True, dialect=dialect)
     if kind == "bits":
         return _bits(draw)
     if kind == "po2":
@@ -74,11 +77,22 @@ def weight_quant(draw: st.DrawFn) -> str:
     return kind
 
 
-def relu_quant(draw: st.DrawFn) -> str:
+def _coarse(draw: st.DrawFn, signed: bool) -> str:
+    """An activation type with at most 3 fraction bits: hls4ml's bit-exact flow (hgq2) needs no more
+    fraction bits after a sum than the sum has (E406), and a small input and weight type have few."""
+    width = draw(st.integers(3, 10))
+    return f"{'fixed' if signed else 'ufixed'}<{width},{width - draw(st.integers(0, 3))}>"
+
+
+def relu_quant(draw: st.DrawFn, dialect: str = "qkeras") -> str:
+    if dialect == "hgq2" and draw(st.booleans()):
+        return _coarse(draw, signed=False)
     return _fixed(draw, signed=False) if draw(st.booleans()) else _bits(draw)
 
 
-def linear_quant(draw: st.DrawFn) -> str:
+def linear_quant(draw: st.DrawFn, dialect: str = "qkeras") -> str:
+    if dialect == "hgq2" and draw(st.booleans()):
+        return _coarse(draw, signed=True)
     return _fixed(draw, signed=True) if draw(st.booleans()) else _bits(draw)
 
 
@@ -91,6 +105,9 @@ class _Model:
     names: list[str] = field(default_factory=list)
     weight_layers: list[str] = field(default_factory=list)
     po2_weights: bool = False
+    dialect: str = "qkeras"
+    quantized: bool = True  # the model has a `quant` line (its default activations are a relu's, unsigned)
+    default_weights: str = "float"  # the `quant weights` of the model
 
     def name(self, draw: st.DrawFn, kind: str) -> str:
         word = draw(st.sampled_from(LAYER_WORDS))
@@ -105,11 +122,15 @@ def _settings(draw: st.DrawFn, m: _Model, fan_in: int, units: int, activation: s
     """The `{ ... }` block of a weight layer: quantizer overrides, batchnorm, regularisers, reuse."""
     out: list[str] = []
     if draw(st.integers(0, 3)) == 0:
-        out.append(f"weights {weight_quant(draw)}")
-    if default_w_po2 or draw(st.integers(0, 4)) == 0 or (out and "po2" in out[0]):
+        out.append(f"weights {weight_quant(draw, m.dialect)}")
+    weights = out[0].split(" ", 1)[1] if out else m.default_weights
+    if m.dialect == "hgq2" and weights == "float":
+        pass  # an HGQ2 layer quantizes its kernel and bias or neither (E406)
+    elif default_w_po2 or draw(st.integers(0, 4)) == 0 or (out and "po2" in out[0]):
         out.append(f"bias {_fixed(draw, signed=True)}")  # hls4ml cannot compile po2 biases
-    if activation in ("relu", "linear") and draw(st.integers(0, 3)) == 0:
-        out.append(f"activations {relu_quant(draw) if activation == 'relu' else linear_quant(draw)}")
+    if (activation == "linear" and m.quantized) or (activation in ("relu", "linear") and draw(st.integers(0, 3)) == 0):
+        # a linear output needs a signed type: the model's default activations are a relu's (E404)
+        out.append(f"activations {relu_quant(draw, m.dialect) if activation == 'relu' else linear_quant(draw, m.dialect)}")
     if draw(st.integers(0, 3)) == 0:
         out.append("batchnorm")
     if draw(st.integers(0, 3)) == 0:
@@ -182,7 +203,7 @@ def model_lines(draw: st.DrawFn, m: _Model, classes: int, out_act: str, default_
             m.lines.append(f"batchnorm {m.name(draw, 'bn')}")
         elif extra == 2:
             act = draw(st.sampled_from(["relu", "tanh"]))
-            quant = f" {{ activations {relu_quant(draw)} }}" if act == "relu" and draw(st.booleans()) else ""
+            quant = f" {{ activations {relu_quant(draw, m.dialect)} }}" if act == "relu" and draw(st.booleans()) else ""
             m.lines.append(f"activation {m.name(draw, 'act')} {act}{quant}")
     units = 1 if out_act == "sigmoid" else classes
     name = draw(st.sampled_from(["out", "output", "logits", "head"]))
@@ -219,14 +240,15 @@ def valid_specs(draw: st.DrawFn) -> GeneratedSpec:
     binary = classes == 2 and draw(st.booleans())
     loss = "binary_crossentropy" if binary else draw(st.sampled_from(["categorical_crossentropy", "sparse_categorical_crossentropy"]))
     out_act = "sigmoid" if binary else "softmax"
-    weights = weight_quant(draw)
-    acts = relu_quant(draw)
+    dialect = draw(st.sampled_from(["qkeras", "qkeras", "hgq2"]))
+    weights = weight_quant(draw, dialect)
+    acts = relu_quant(draw, dialect)
     quant = [f"weights {weights}", f"activations {acts}"]
     if draw(st.booleans()):
         quant.append(f"inputs {linear_quant(draw)}")
     if draw(st.integers(0, 5)) == 0:
         quant = []  # a float model
-    m = _Model(shape=shape)
+    m = _Model(shape=shape, dialect=dialect, quantized=bool(quant), default_weights=weights if quant else "float")
     model_lines(draw, m, classes, out_act, default_w_po2=weights.startswith("po2") and bool(quant))
     model_name = draw(st.sampled_from(MODEL_WORDS))
     input_text = str(shape[0]) if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
@@ -271,6 +293,8 @@ def valid_specs(draw: st.DrawFn) -> GeneratedSpec:
     ]
     if file_data is not None:
         train.append(f"classes {classes}")
+    if dialect != "qkeras":
+        train.append(f"dialect {dialect}")
     text += "\ntrain {\n" + "".join(f"    {line}\n" for line in train) + "}\n"
 
     # target: the backends hls4ml emulates with g++, and those it does not (emulated with Vitis)
@@ -285,7 +309,7 @@ def valid_specs(draw: st.DrawFn) -> GeneratedSpec:
     if draw(st.integers(0, 4)) == 0:
         target.append(f"precision fixed<{draw(st.sampled_from([16, 18, 24]))},{draw(st.sampled_from([6, 8]))}>")
     text += "\ntarget fpga {\n" + "".join(f"    {line}\n" for line in target) + "}\n"
-    notes = [f"{rows} rows, input {shape}, {classes} classes, prune {prune}"]
+    notes = [f"{rows} rows, input {shape}, {classes} classes, prune {prune}, dialect {dialect}"]
     return GeneratedSpec(text=text, data=file_data, notes=notes)
 
 

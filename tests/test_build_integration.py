@@ -13,12 +13,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import exclusive, shared_dir
 
 from qapdsl import ir, quant
 from qapdsl.backends import build
@@ -87,31 +87,9 @@ class Trained:
     progress: list[dict[str, Any]]
 
 
-@contextmanager
-def exclusive(lock: Path) -> Iterator[None]:
-    """One process at a time (pytest-xdist workers share the trained models instead of each training them)."""
-    import fcntl
-
-    with open(lock, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # under xdist, every worker's base temp shares a parent: the data and models are made once there
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    d = root / "qap_build"
-    d.mkdir(exist_ok=True)
-    with exclusive(root / "qap_build.lock"):
-        if not (d / "ready").exists():
-            make_data(d)
-            (d / "ready").write_text("ok")
-    return d
+    return shared_dir(tmp_path_factory, "qap_build", make_data)
 
 
 def make_data(d: Path) -> None:

@@ -233,3 +233,16 @@ def test_every_argument_of_every_command_is_documented() -> None:
             assert action.help and action.help.strip(), f"qapc {name}: {label} has no help"
     for action in sub._choices_actions:
         assert action.help, f"qapc {action.dest} has no one-line help"
+
+
+def test_a_missing_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A core install (no optuna, no pygls): commands of an extra say which one to install, not "internal error"."""
+    import qapdsl.sweep.command as sweep_command
+
+    def no_optuna(*args: object, **kwargs: object) -> int:
+        raise ModuleNotFoundError("No module named 'optuna'", name="optuna")
+
+    monkeypatch.setattr(sweep_command, "run", no_optuna)
+    assert main(["sweep", str(ROOT / "specs" / "digits_dialects.qap"), "-o", "/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "qapc sweep: needs optuna, which comes with an extra: pip install 'qapc[sweep]'"

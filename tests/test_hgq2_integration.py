@@ -13,20 +13,19 @@ import json
 import os
 import subprocess
 import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import exclusive, shared_dir
 
 from qapdsl import dialects, ir, quant
 from qapdsl.backends import build
 from qapdsl.loader import load_file
 from qapdsl.runner import environments, pipeline
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.hgq2]
 
 np = pytest.importorskip("numpy")
 pytest.importorskip("sklearn")
@@ -82,37 +81,19 @@ target fpga { backend vitis; part "xcu250-figd2104-2L-e"; clock 5 ns; io stream;
 """
 
 
-@contextmanager
-def exclusive(lock: Path) -> Iterator[None]:
-    import fcntl
+def make_workdir(d: Path) -> None:
+    from sklearn.datasets import make_classification
 
-    with open(lock, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    x, y = make_classification(n_samples=ROWS, n_features=FEATURES, n_informative=10, n_classes=CLASSES, n_clusters_per_class=1, class_sep=1.5, random_state=0)
+    np.savez(d / "data.npz", X=x.astype("float32"), y=y)
+    (d / "cnn.qap").write_text(CNN, encoding="utf-8")
+    for name, (prune, io, epochs) in SPECS.items():
+        (d / f"{name}.qap").write_text(MLP.format(name=name, io=io, epochs=epochs) + prune + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    d = root / "hgq2_build"
-    d.mkdir(exist_ok=True)
-    with exclusive(root / "hgq2_build.lock"):
-        if not (d / "ready").exists():
-            from sklearn.datasets import make_classification
-
-            x, y = make_classification(
-                n_samples=ROWS, n_features=FEATURES, n_informative=10, n_classes=CLASSES, n_clusters_per_class=1, class_sep=1.5, random_state=0
-            )
-            np.savez(d / "data.npz", X=x.astype("float32"), y=y)
-            (d / "cnn.qap").write_text(CNN, encoding="utf-8")
-            for name, (prune, io, epochs) in SPECS.items():
-                (d / f"{name}.qap").write_text(MLP.format(name=name, io=io, epochs=epochs) + prune + "\n", encoding="utf-8")
-            (d / "ready").write_text("ok")
-    return d
+    return shared_dir(tmp_path_factory, "hgq2_build", make_workdir)
 
 
 @dataclass
@@ -144,6 +125,14 @@ def lottery(workdir: Path) -> Run:
 def declared(spec: ir.Spec) -> float:
     assert spec.prune is not None
     return spec.prune.schedule.final_sparsity
+
+
+def assert_tfmot_sparsity(r: Run, schedule: str) -> None:
+    """Every pruned layer at exactly the sparsity tfmot's schedule reaches on it."""
+    target = declared(r.spec)
+    for name, got in r.metrics["sparsity"]["layers"].items():
+        print(f"hgq2 {schedule} {name}: target {target:.4f}, achieved {got:.4f}")
+        assert got == pytest.approx(tfmot_sparsity(r, name, target), abs=1e-9), name
 
 
 def tfmot_sparsity(r: Run, layer: str, target: float) -> float:
@@ -204,10 +193,7 @@ def test_weights_on_the_declared_grid(lottery: Run) -> None:
 
 def test_gradual_constant_schedule(workdir: Path) -> None:
     r = run(workdir, "constant")
-    target = declared(r.spec)
-    for name, got in r.metrics["sparsity"]["layers"].items():
-        print(f"hgq2 constant {name}: target {target:.4f}, achieved {got:.4f}")
-        assert got == pytest.approx(tfmot_sparsity(r, name, target), abs=1e-9), name
+    assert_tfmot_sparsity(r, "constant")
     assert sorted(r.metrics["sparsity"]["layers"]) == ["fc1", "fc2"]
     assert r.firmware["agreement"]["fraction"] == 1.0  # io_stream
 
@@ -215,10 +201,7 @@ def test_gradual_constant_schedule(workdir: Path) -> None:
 def test_conv_pool_polynomial_stream_resource(workdir: Path) -> None:
     """conv1d, max/avg pooling, a standalone relu, flatten, dropout; polynomial pruning; io_stream with Resource."""
     r = run(workdir, "cnn")
-    target = declared(r.spec)
-    for name, got in r.metrics["sparsity"]["layers"].items():
-        print(f"hgq2 polynomial {name}: target {target:.4f}, achieved {got:.4f}")
-        assert got == pytest.approx(tfmot_sparsity(r, name, target), abs=1e-9), name
+    assert_tfmot_sparsity(r, "polynomial")
     f = r.firmware
     print(f"hgq2 cnn: agreement {f['agreement']['fraction']}, max |diff| {f['max_abs_diff']}")
     assert f["agreement"]["fraction"] == 1.0 and f["max_abs_diff"] <= 1e-5
@@ -243,7 +226,10 @@ def test_quantizers_hold_the_plan_type(tmp_path: Path) -> None:
     firmware type's cast (half to even, saturating; relu included) on a dense input grid."""
     cases = []
     for text, activation in GRID:
-        spec = _spec(tmp_path, f"model m {{ input 4\n quant activations {text}\n dense fc 4 {activation}\n dense out 3 softmax }}\ntrain {{ dialect hgq2; data sklearn iris }}\n")
+        spec = _spec(
+            tmp_path,
+            f"model m {{ input 4\n quant activations {text}\n dense fc 4 {activation}\n dense out 3 softmax }}\ntrain {{ dialect hgq2; data sklearn iris }}\n",
+        )
         q = quant.effective(spec.model, spec.model.layers[0]).activations
         fx = quant.activation_fixed(q, activation)
         expr = quant.hgq2_quantizer(q, "activations", activation)

@@ -320,7 +320,7 @@ def test_missing_ml_stack_stops_before_training(tmp_path: Path, fake_build: Call
     monkeypatch.delenv(broken.env_var, raising=False)
     with pytest.raises(StepError) as e:
         run_spec(_spec(), tmp_path / "b")
-    assert e.value.step == "tools" and "lacks qapc_no_such_module" in e.value.cause and "pip install" in e.value.cause
+    assert e.value.step == "tools" and "lacks " in e.value.cause and "qapc_no_such_module" in e.value.cause and "pip install" in e.value.cause
     assert "scripts/setup.sh" in e.value.cause and broken.env_var in e.value.cause
     assert not (tmp_path / "b" / "train.py").exists()
 

@@ -225,7 +225,7 @@ def test_real_sweep_killed_and_resumed(tmp_path: Path) -> None:
             assert complete[0].number > min(t.number for t in by_point[key])
         summaries[key] = check_point_dir(out / "points" / key, key)
         assert complete[0].user_attrs["qapc_summary"] == summaries[key]
-        assert complete[0].value == summaries[key]["accuracy"]
+        assert complete[0].values == [summaries[key]["accuracy"], summaries[key]["bops"]]  # a sweep's default objectives
     assert sorted(p.name for p in (out / "points").iterdir()) == sorted(keys)
 
     rows = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text())))

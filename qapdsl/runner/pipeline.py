@@ -266,43 +266,61 @@ def _check_metrics(metrics: Mapping[str, Any], log: Path) -> None:
         raise StepError("train", "training diverged: the final test loss is NaN or infinite; lower the learning rate or check the data for NaN/inf values", log)
 
 
-def check_trained(out_dir: Path, model_file: str = "model.h5") -> None:
-    """Divergence the loss did not show: Keras's clipped cross-entropy stays finite while the
-    weights turn NaN (the model then predicts one class). Reads the weights without Keras: model.h5
-    with h5py, or for a Keras 3 model.keras the weights.npz train.py writes beside it (by layer name)."""
-    log = out_dir / "train.log"
-    try:
+# Run by the dialect's interpreter (both ML stacks have numpy and h5py; qapc itself may have neither):
+# the layers whose trained weights are not finite, and the test rows with NaN/inf values.
+SCAN_WEIGHTS = r"""
+import json, sys
+import numpy as np
+out, model_file = sys.argv[1], sys.argv[2]
+bad, error, rows = [], None, 0
+try:
+    if model_file.endswith(".keras"):  # Keras 3: the weights.npz train.py writes beside it, by layer name
+        with np.load(f"{out}/weights.npz", allow_pickle=False) as w:
+            bad = [k.split("/")[0] for k in w.files if w[k].dtype.kind == "f" and not np.all(np.isfinite(w[k]))]
+    else:
         import h5py
-        import numpy as np
-    except ImportError:  # pragma: no cover - both come with the ML stack
-        return
-    bad: list[str] = []
-
-    def visit(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f" and not np.all(np.isfinite(obj[()])):
-            parts = name.split("/")
-            bad.append(parts[1] if parts[0] == "model_weights" and len(parts) > 1 else parts[0])
-
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f" and not np.all(np.isfinite(obj[()])):
+                parts = name.split("/")
+                bad.append(parts[1] if parts[0] == "model_weights" and len(parts) > 1 else parts[0])
+        with h5py.File(f"{out}/{model_file}", "r") as f:
+            f.visititems(visit)
+except (OSError, ValueError) as e:
+    error = str(e)
+if bad:
     try:
-        if model_file.endswith(".keras"):
-            with np.load(out_dir / "weights.npz", allow_pickle=False) as w:
-                bad += [key.split("/")[0] for key in w.files if w[key].dtype.kind == "f" and not np.all(np.isfinite(w[key]))]
-        else:
-            with h5py.File(out_dir / model_file, "r") as f:
-                f.visititems(visit)
-    except (OSError, ValueError) as e:
-        shown = "weights.npz" if model_file.endswith(".keras") else model_file
-        raise StepError("train", f"cannot read {shown}: {e}", log) from None
-    if not bad:
-        return
-    hint = "lower the learning rate"
-    try:
-        with np.load(out_dir / "test_data.npz") as d:
+        with np.load(f"{out}/test_data.npz") as d:
             rows = int(np.sum(~np.all(np.isfinite(d["X_test"].reshape(len(d["X_test"]), -1)), axis=1)))
-        if rows:
-            hint = f"the data has NaN/inf values ({rows} of the test rows): clean it"
     except (OSError, KeyError, ValueError):
         pass
+print(json.dumps({"bad": bad, "error": error, "nan_rows": rows}))
+"""
+
+
+def check_trained(out_dir: Path, model_file: str = "model.h5", python: str | None = None) -> None:
+    """Divergence the loss did not show: Keras's clipped cross-entropy stays finite while the
+    weights turn NaN (the model then predicts one class). `SCAN_WEIGHTS` reads the weights without
+    Keras, in `python` (the interpreter that trained: qapc's own may have no numpy)."""
+    log = out_dir / "train.log"
+    shown = "weights.npz" if model_file.endswith(".keras") else model_file
+    cmd = [python or sys.executable, "-c", SCAN_WEIGHTS, str(out_dir), model_file]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise StepError("train", f"cannot check the trained weights in {shown}: {e}", log) from None
+    try:
+        found = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 and done.stdout.strip() else None
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        raise StepError("train", f"cannot check the trained weights in {shown}: {done.stderr.strip()[-300:]}", log)
+    if found.get("error"):
+        raise StepError("train", f"cannot read {shown}: {found['error']}", log)
+    bad = [str(b) for b in found.get("bad") or []]
+    if not bad:
+        return
+    rows = int(found.get("nan_rows") or 0)
+    hint = f"the data has NaN/inf values ({rows} of the test rows): clean it" if rows else "lower the learning rate"
     layers = ", ".join(dict.fromkeys(bad))
     raise StepError("train", f"training diverged: the trained weights of {layers} are NaN or infinite; {hint}", log)
 
@@ -374,7 +392,7 @@ def run_spec(
         _check_metrics(metrics, out_dir / "train.log")
         if not (out_dir / model_file).is_file():
             raise StepError("train", f"train.py finished but wrote no {model_file}", out_dir / "train.log")
-        check_trained(out_dir, model_file)
+        check_trained(out_dir, model_file, python)
         info["accuracy"] = metrics.get("accuracy")
         sp = metrics.get("sparsity")
         info["sparsity"] = sp.get("total") if isinstance(sp, Mapping) else None

@@ -44,6 +44,10 @@ def cell(col: str, x: Any, latex: bool = False) -> str:
         return f"{v:,.0f}"
     if col in ("accuracy", "auc", "hls_agreement", "efficiency"):
         return f"{v:.4f}"
+    if col == "wall_time_s":
+        return f"{v:.0f}"
+    if col == "max_abs_diff":
+        return f"{v:.2g}"
     return f"{v:g}"
 
 
@@ -93,7 +97,7 @@ def _csv(header: Sequence[str], lines: Sequence[Sequence[Any]]) -> str:
 
 def to_csv(v: View) -> str:
     """Every point (the baseline first): settings, figures with `_std`, `n`, on the front, beats the baseline, over a budget, error."""
-    figs = [*figure_columns(v), "hls_accuracy", "wall_time_s"]
+    figs = [*figure_columns(v), "hls_accuracy"]
     cols = ["trial", "point", "state", *v.axes, "rounds", *(x for c in figs for x in (c, f"{c}_std")), "n", "pareto", "beats_baseline", "over", "error"]
     front = {id(r) for r in v.front()}
     ordered = sorted(v.rows, key=lambda r: (str(r.get("state")) != "complete", num(r.get("bits")) or 0.0, num(r.get("bops")) or 0.0, str(r.get("point"))))
@@ -106,7 +110,7 @@ def to_csv(v: View) -> str:
 
 def runs_csv(v: View) -> str:
     """One line per run: the point, its seed and that run's figures."""
-    figs = [*figure_columns(v), "hls_accuracy", "wall_time_s"]
+    figs = [*figure_columns(v), "hls_accuracy"]
     cols = ["point", "label", "trial", "seed", *v.axes, *figs]
     lines = []
     for r in ([v.baseline] if v.baseline is not None else []) + sorted(v.rows, key=lambda r: str(r.get("point"))):
