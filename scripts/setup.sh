@@ -91,9 +91,11 @@ if [ ${#TODO[@]} -eq 0 ]; then
 fi
 
 total=$((${#TODO[@]} + 1))
-say "setting up ${ENV_DIRS[*]} (${#TODO[@]} step(s) to do, then a check with \`qapc doctor\`)."
-say "The first time takes about 2 minutes when pip's cache holds the packages, longer when they are downloaded"
-say "(3.8 GB once installed). pip's output goes to <env>/qapc-setup.log."
+say "setting up ${ENV_DIRS[*]} (${#TODO[@]} step(s) to do, then a check with \`qapc doctor\`); pip's output goes to <env>/qapc-setup.log."
+case " ${TODO[*]}" in
+*" create"*) say "A new environment takes about a minute when pip's cache holds its packages, longer when they are downloaded (3.8 GB for both once installed)." ;;
+*) say "pyproject.toml changed since the last setup: updating (seconds, unless new packages must be downloaded)." ;;
+esac
 n=0
 for step in "${TODO[@]}"; do
     i=${step#* }
@@ -125,14 +127,13 @@ dialect_args=()
 if [ -n "${QAPC_DIALECTS:-}" ]; then
     for dialect in $DIALECTS; do dialect_args+=(--dialect "$dialect"); done  # only what was set up
 fi
-if ! "$QAPC" doctor ${dialect_args[@]+"${dialect_args[@]}"} | sed 's/^/    /' >&2; then
+if ! "$QAPC" doctor ${dialect_args[@]+"${dialect_args[@]}"} | sed 's/^./    &/' >&2; then
     say "qapc doctor found a problem (above, with its fix)"
     exit 1
 fi
-cat >&2 <<EOF
-setup: ready in $((SECONDS - START)) s. Next:
-    $QAPC run $DEMO     # the offline demo: train, convert, emulate in C++ (about a minute)
-    $QAPC new my_model.qap             # a commented spec of your own, from a few questions
-    $QAPC doctor${dialect_args[*]+ ${dialect_args[*]}}                       # checks everything a run needs, with the fix for what is missing
-    source ${ENV_DIRS[0]}/bin/activate                 # then call \`qapc\` directly (\`deactivate\` to leave)
-EOF
+say "ready in $((SECONDS - START)) s. Next:"
+next() { printf '    %-44s # %s\n' "$1" "$2" >&2; }
+next "$QAPC run $DEMO" "the offline demo: train, convert, emulate in C++ (about a minute)"
+next "$QAPC new my_model.qap" "a commented spec of your own, from a few questions"
+next "$QAPC doctor${dialect_args[*]+ ${dialect_args[*]}}" "checks everything a run needs, with the fix for what is missing"
+next "source ${ENV_DIRS[0]}/bin/activate" "then call \`qapc\` directly (\`deactivate\` to leave)"
