@@ -135,7 +135,7 @@ CASES: list[Case] = [
         "E403",
         4,
         39,
-        "QKeras keeps it float and hls4ml computes it with a lookup table; remove `activations`",
+        "its type is that of the lookup table hls4ml computes it with (QKeras keeps it float; HGQ2 uses the same table); remove `activations`",
     ),
     Case(
         "quant_role",
@@ -287,6 +287,14 @@ CASES: list[Case] = [
         "use fixed<W,I> or N bits, or `dialect hgq2` in the train section",
     ),
     # the hgq2 dialect: what HGQ2 layers cannot say, and what hls4ml's bit-exact flow converts wrongly
+    Case(
+        "hgq2_float_input",
+        BASE.replace("classes 5", "classes 5\n    dialect hgq2").replace("input 16", "input 16\n    quant inputs float, weights fixed<6,1>"),
+        "E406",
+        3,
+        18,
+        "remove `inputs float` (the input is then quantized as the firmware takes it, fixed<16,6>), give it a type, or use `dialect qkeras`",
+    ),
     Case(
         "hgq2_float_bias",
         BASE.replace("classes 5", "classes 5\n    dialect hgq2").replace("input 16", "input 16\n    quant weights fixed<6,1>, bias float"),

@@ -25,6 +25,16 @@ from qapdsl.dialects import Dialect
 
 CHECKOUT = Path(__file__).resolve().parents[2]  # the repository, for an editable install
 PROBE = "import importlib.util, json, sys; print(json.dumps([m for m in sys.argv[1:] if importlib.util.find_spec(m) is None]))"
+VERSIONS = r"""
+import importlib.metadata as md, json, sys
+found = {}
+for name in sys.argv[1:]:
+    try:
+        found[name] = md.version(name)
+    except md.PackageNotFoundError:
+        found[name] = None
+print(json.dumps(found))
+"""
 
 
 class NoInterpreter(Exception):
@@ -77,3 +87,13 @@ def find(dialect: Dialect) -> Interpreter:
         f"no Python with the {dialect.title} stack: {sys.executable} lacks {', '.join(own)}. "
         f"In this repository run `{setup}`; elsewhere {install} and point ${dialect.env_var} at its python"
     )
+
+
+def versions(python: str, packages: list[str]) -> dict[str, str | None]:
+    """The installed versions of `packages` (distribution names; None: not installed) in `python`; {} when it cannot tell."""
+    try:
+        out = subprocess.run([python, "-c", VERSIONS, *packages], capture_output=True, text=True, timeout=60, check=False)
+        found = json.loads(out.stdout or "null")
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return {}
+    return {str(k): (str(v) if v is not None else None) for k, v in found.items()} if isinstance(found, dict) else {}
