@@ -333,6 +333,16 @@ CASES: list[Case] = [
         39,
         "quantize once: give 'a' the type of the activations of 'fc1' (the same type again changes nothing), or remove the layer",
     ),
+    Case(
+        "hgq2_table_after_quantizer",
+        BASE.replace("classes 5", "classes 5\n    dialect hgq2")
+        .replace("input 16", "input 16\n    quant inputs fixed<8,3>, weights fixed<6,1>, bias fixed<6,1>, activations ufixed<8,3>")
+        .replace("dense out", "activation t tanh\n    dense out"),
+        "E406",
+        5,
+        18,
+        "put a dense or conv layer between them (or pooling), or use `dialect qkeras`",
+    ),
     Case("one_bit_signed", BASE.replace("input 16", "input 16\n    quant weights fixed<1,1>"), "E403", 3, 19, "use `binary` for ±1, or at least 2 bits"),
     Case(
         "ufixed_weights",
