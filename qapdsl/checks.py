@@ -154,6 +154,17 @@ def _hgq2_layers(spec: ir.Spec) -> list[Diagnostic]:
     model = spec.model
     diags: list[Diagnostic] = []
     bit_exact = quant.input_quant(spec).kind != "float"
+    inputs = model.quant.inputs
+    if inputs is not None and inputs.kind == "float" and quant.is_quantized(model):
+        p = spec.target.precision or quant.DEFAULT_PRECISION
+        diags.append(
+            Diagnostic(
+                "E406",
+                "a float input to a model with quantizers: hls4ml's bit-exact flow (the hgq2 dialect) starts at the input's quantizer and cannot convert it",
+                inputs.span or model.span,
+                f"remove `inputs float` (the input is then quantized as the firmware takes it, fixed<{p.width},{p.integer}>), give it a type, or use `dialect qkeras`",
+            )
+        )
     for layer in model.layers:
         if layer.kind not in schema.WEIGHT_LAYERS:
             continue
@@ -218,7 +229,7 @@ def check_quant(model: ir.Model) -> list[Diagnostic]:
                     "E403",
                     f"the {layer.activation} output of '{layer.name}' cannot be quantized here",
                     lq.activations.span or layer.span,
-                    "QKeras keeps it float and hls4ml computes it with a lookup table; remove `activations`",
+                    "its type is that of the lookup table hls4ml computes it with (QKeras keeps it float; HGQ2 uses the same table); remove `activations`",
                 )
             )
         if lq.activations is not None and layer.activation is None and layer.kind not in ("activation",):
@@ -360,7 +371,7 @@ def check_signedness(spec: ir.Spec) -> list[Diagnostic]:
         assert inq is not None
         report(
             inq,
-            f"the inputs are unsigned ufixed<{inq.width},{inq.integer}>, but `scale standard` (the default) makes about half of the values negative, which both QKeras and the firmware clip to 0",
+            f"the inputs are unsigned ufixed<{inq.width},{inq.integer}>, but `scale standard` (the default) makes about half of the values negative, which both the model and the firmware clip to 0",
             model.span,
             "write `scale minmax` in the train section (values in [0, 1]), or use a signed fixed<W,I> input",
             severity="warning",

@@ -71,6 +71,7 @@ def layer_figures(spec: ir.Spec, sparsity: Mapping[str, float] | None = None) ->
     layer_shapes, _ = shapes.infer(model)
     declared = declared_sparsity(spec)
     bits_in = quant.input_quant(spec).bits
+    tables = table_types(spec)
     rows: list[LayerFigures] = []
     for layer, ls in zip(model.layers, layer_shapes, strict=True):
         eff = quant.effective(model, layer)
@@ -89,7 +90,7 @@ def layer_figures(spec: ir.Spec, sparsity: Mapping[str, float] | None = None) ->
                 params=ls.params,
                 weight=_label(eff.weights) if weighty else "-",
                 bias=_label(eff.bias) if weighty and layer.use_bias else "-",
-                activation=_label(act, unsigned=layer.activation == "relu") if layer.activation else "-",
+                activation=tables[layer.activation].spec() if layer.activation in tables else _label(act, unsigned=layer.activation == "relu") if layer.activation else "-",
                 input_bits=bits_in,
                 weight_bits=b_w,
                 sparsity=s,
@@ -102,9 +103,21 @@ def layer_figures(spec: ir.Spec, sparsity: Mapping[str, float] | None = None) ->
         if layer.kind in schema.WEIGHT_LAYERS or layer.kind in ("activation", "batchnorm"):
             if layer.kind == "batchnorm" or (layer.batchnorm and not layer.activation):
                 bits_in = 32
+            elif layer.activation in tables:
+                bits_in = tables[layer.activation].width
             else:
                 bits_in = act.bits if layer.activation else 32
     return rows
+
+
+def table_types(spec: ir.Spec) -> dict[str, quant.Fixed]:
+    """The types of the activations a dialect computes from lookup tables in the model itself: HGQ2's
+    QSoftmax / QUnaryFunctionLUT in a quantized model (`backends.hgq2`); QKeras keeps them in float."""
+    if spec.train.dialect != "hgq2" or quant.input_quant(spec).kind == "float":
+        return {}
+    from qapdsl import plan
+
+    return {"softmax": plan.SOFTMAX_RESULT, "sigmoid": plan.SIGMOID_RESULT, "tanh": plan.TANH_RESULT}
 
 
 def total_bops(spec: ir.Spec, sparsity: Mapping[str, float] | None = None) -> float:
@@ -127,5 +140,7 @@ def neural_efficiency(patterns: Mapping[str, Any]) -> dict[str, Any]:
         entropy = float(-(prob * np.log2(prob)).sum())
         layers[name] = entropy / neurons
     values = [v for v in layers.values() if v > 0]
-    network = float(math.exp(sum(math.log(v) for v in values) / len(values))) if values and len(values) == len(layers) else 0.0
+    network: float | None = float(math.exp(sum(math.log(v) for v in values) / len(values))) if values and len(values) == len(layers) else 0.0
+    if not layers:
+        network = None  # no relu / linear activation to measure (a tanh or sigmoid network): not 0
     return {"layers": layers, "network": network}

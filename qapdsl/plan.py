@@ -89,18 +89,36 @@ class PlanLayer:
 PASS_THROUGH = ("flatten", "dropout")  # ops that leave values (and, in hls4ml, their type) as they are
 
 
+TABLE_ACTIVATIONS = ("softmax", "sigmoid", "tanh")  # lookup tables in hls4ml; in HGQ2 (quantized model) with input and output quantizers
+
+
 def _mark_requantizers(layers: list[PlanLayer]) -> list[str]:
-    """A quantized activation that directly follows another quantizer of a different type (only flatten /
-    dropout between; the same type again changes nothing):
-    `params["after_quantizer"]` says which (for messages), and a relu gets `params["requantizer"]`, the name of
-    its own quantizer where a dialect needs the relu and the quantizer as two layers (HGQ2: hls4ml's
-    bit-exact flow fuses consecutive quantizers and would round once). Returns the names it adds."""
+    """A quantizer that directly follows another quantizer of a different type (only flatten / dropout
+    between; the same type again changes nothing): `params["after_quantizer"]` says which (for messages).
+    hls4ml's bit-exact flow (HGQ2) fuses consecutive quantizers and rounds once where the model rounds
+    twice. Quantizers here: a quantized activation, the input's, and, in a quantized model, the output
+    and input quantizers of a lookup-table activation (`TABLE_ACTIVATIONS`, HGQ2's QSoftmax /
+    QUnaryFunctionLUT). A relu gets `params["requantizer"]`, the name of its own quantizer where a dialect
+    makes the relu and the quantizer two layers. Returns the names it adds."""
+    tables = any(pl.op == "input_quant" for pl in layers)
+
+    def quantizes(pl: PlanLayer) -> bool:
+        return pl.op in ("quant_act", "input_quant") or (tables and pl.op == "activation" and pl.params.get("activation") in TABLE_ACTIVATIONS)
+
     added: list[str] = []
     before: PlanLayer | None = None
     for pl in layers:
-        if pl.op == "quant_act" and before is not None and before.op in ("quant_act", "input_quant") and _result(pl) != _result(before):
-            pl.params["after_quantizer"] = f"the activations of '{before.spec_layer.name}'" if before.spec_layer is not None else "the quantized input"
-            if pl.params.get("activation") == "relu":
+        # a table's input quantizer (TABLE_INPUT, or the softmax's on x - max) differs from what comes before it
+        differs = pl.op == "activation" or _result(pl) != _result(before) if before is not None else False
+        if pl.op != "input_quant" and quantizes(pl) and before is not None and quantizes(before) and differs:
+            pl.params["after_quantizer"] = (
+                f"the {before.params['activation']} of '{before.spec_layer.name}'"
+                if before.op == "activation" and before.spec_layer is not None
+                else f"the activations of '{before.spec_layer.name}'"
+                if before.spec_layer is not None
+                else "the quantized input"
+            )
+            if pl.op == "quant_act" and pl.params.get("activation") == "relu":
                 pl.params["requantizer"] = f"{pl.name}_quant"
                 added.append(pl.params["requantizer"])
         if pl.op not in PASS_THROUGH:

@@ -135,7 +135,7 @@ CASES: list[Case] = [
         "E403",
         4,
         39,
-        "QKeras keeps it float and hls4ml computes it with a lookup table; remove `activations`",
+        "its type is that of the lookup table hls4ml computes it with (QKeras keeps it float; HGQ2 uses the same table); remove `activations`",
     ),
     Case(
         "quant_role",
@@ -288,6 +288,14 @@ CASES: list[Case] = [
     ),
     # the hgq2 dialect: what HGQ2 layers cannot say, and what hls4ml's bit-exact flow converts wrongly
     Case(
+        "hgq2_float_input",
+        BASE.replace("classes 5", "classes 5\n    dialect hgq2").replace("input 16", "input 16\n    quant inputs float, weights fixed<6,1>"),
+        "E406",
+        3,
+        18,
+        "remove `inputs float` (the input is then quantized as the firmware takes it, fixed<16,6>), give it a type, or use `dialect qkeras`",
+    ),
+    Case(
         "hgq2_float_bias",
         BASE.replace("classes 5", "classes 5\n    dialect hgq2").replace("input 16", "input 16\n    quant weights fixed<6,1>, bias float"),
         "E406",
@@ -324,6 +332,16 @@ CASES: list[Case] = [
         5,
         39,
         "quantize once: give 'a' the type of the activations of 'fc1' (the same type again changes nothing), or remove the layer",
+    ),
+    Case(
+        "hgq2_table_after_quantizer",
+        BASE.replace("classes 5", "classes 5\n    dialect hgq2")
+        .replace("input 16", "input 16\n    quant inputs fixed<8,3>, weights fixed<6,1>, bias fixed<6,1>, activations ufixed<8,3>")
+        .replace("dense out", "activation t tanh\n    dense out"),
+        "E406",
+        5,
+        18,
+        "put a dense or conv layer between them (or pooling), or use `dialect qkeras`",
     ),
     Case("one_bit_signed", BASE.replace("input 16", "input 16\n    quant weights fixed<1,1>"), "E403", 3, 19, "use `binary` for ±1, or at least 2 bits"),
     Case(

@@ -270,3 +270,19 @@ def _spec(d: Path, text: str) -> ir.Spec:
     loaded = load_file(d / "m.qap")
     assert loaded.spec is not None, [str(x) for x in loaded.diagnostics]
     return loaded.spec
+
+
+def test_a_relu_after_a_lookup_table_converts_exactly(tmp_path: Path) -> None:
+    """tanh's table quantizes its output; a relu after it quantizes again: generated as Keras's ReLU and a
+    quantizer of its own (hls4ml would otherwise fuse the two quantizers and round once)."""
+    spec = _spec(
+        tmp_path,
+        "model m {\n    input 4\n    quant weights fixed<6,1>, activations ufixed<6,2>\n    dense fc1 16 relu\n    dense fc2 16 tanh\n"
+        "    activation r relu\n    dense out 3 softmax\n}\ntrain { dialect hgq2; data sklearn iris; epochs 3; batch 16 }\n",
+    )
+    out = tmp_path / "run"
+    pipeline.run_spec(spec, out)
+    assert "x = keras.layers.ReLU(name='r')(x)" in (out / "train.py").read_text()
+    f = json.loads((out / "firmware.json").read_text())
+    print(f"hgq2 tanh → relu: agreement {f['agreement']['fraction']}, max |diff| {f['max_abs_diff']}")
+    assert f["agreement"]["fraction"] == 1.0 and f["max_abs_diff"] <= 1e-5

@@ -16,7 +16,7 @@ from conftest import SPECS
 
 from qapdsl import metrics, report
 from qapdsl.cli import main
-from qapdsl.loader import load_file
+from qapdsl.loader import load_file, load_text
 
 JET_FLOAT = """
 model jet_float_inline {
@@ -182,3 +182,25 @@ def test_json_has_no_nan() -> None:
     rep = report.build(spec, {"metrics": {"accuracy": float("nan"), "loss": float("inf"), "sparsity": {"layers": {}}}, "firmware": {}})
     text = report.to_json(rep)
     assert "NaN" not in text and json.loads(text)["measured"]["accuracy"] is None
+
+
+def test_hgq2_table_activations_have_the_tables_types() -> None:
+    """HGQ2 computes tanh / sigmoid / softmax from lookup tables in the model: the next layer sees their
+    fixed-point type (BOPs count those bits), where QKeras keeps them in float (32 bits)."""
+    text = (
+        "model m {\n    input 4\n    quant weights fixed<6,1>, activations ufixed<6,2>\n"
+        "    dense fc1 16 tanh\n    dense fc2 16 sigmoid\n    dense out 3 softmax\n}\ntrain { data sklearn iris }\n"
+    )
+    qk = load_text(text).spec
+    hg = load_text(text.replace("data sklearn iris", "data sklearn iris; dialect hgq2")).spec
+    assert qk is not None and hg is not None
+    q_rows, h_rows = metrics.layer_figures(qk), metrics.layer_figures(hg)
+    assert [r.activation for r in q_rows] == ["float", "float", "float"]
+    assert [r.activation for r in h_rows] == ["fixed<18,2>", "ufixed<18,1>", "ufixed<18,1>"]
+    assert [r.input_bits for r in q_rows] == [16, 32, 32]
+    assert [r.input_bits for r in h_rows] == [16, 18, 18]
+    assert h_rows[1].bops == metrics.bops(16, 16, 6, 18)
+
+
+def test_no_relu_no_efficiency() -> None:
+    assert metrics.neural_efficiency({})["network"] is None

@@ -56,11 +56,21 @@ class HGQ2(Generator):
         reshape) and rounds once where the model rounds twice: a relu that quantizes what is already
         quantized becomes Keras's ReLU and a quantizer of its own; anything else there is refused."""
         before = pl.params.get("after_quantizer")
-        if pl.op != "quant_act" or before is None:
+        if before is None:
             return [self.layer(pl)]
+        owner = pl.spec_layer
+        if pl.op == "activation":  # a lookup table's input quantizer
+            if not self.exact_tables:
+                return [self.layer(pl)]
+            raise BuildError(
+                f"the {pl.params['activation']} of '{owner.name if owner else pl.name}' quantizes {before} again for its lookup table: "
+                "hls4ml's bit-exact flow (the hgq2 dialect) fuses two quantizers in a row into one, and the firmware would not agree with the model",
+                owner.spans.get("activation", owner.spans.get("name", owner.span)) if owner else None,
+                "put a dense or conv layer between them (or pooling), or use `dialect qkeras`",
+                code="E406",
+            )
         q = pl.quant["activations"]
         if "requantizer" not in pl.params:
-            owner = pl.spec_layer
             raise BuildError(
                 f"the activations of '{owner.name if owner else pl.name}' quantize {before} again: "
                 "hls4ml's bit-exact flow (the hgq2 dialect) fuses two quantizers in a row into one that rounds once, "

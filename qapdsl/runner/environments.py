@@ -127,3 +127,11 @@ def find(dialect: Dialect) -> Interpreter:
     if venv.is_file() and os.access(venv, os.X_OK) and not missing_modules(str(venv), dialect.modules):
         return Interpreter(str(venv), f"{dialect.venv} next to qapc")
     raise NoInterpreter(f"no Python with the {dialect.title} stack: {sys.executable} lacks {', '.join(own)}", setup_fix(dialect))
+
+
+def versions(python: str, packages: Sequence[str]) -> dict[str, str | None]:
+    """The installed versions of `packages` (distribution names; None: not installed) in `python`; {} when it cannot tell."""
+    try:
+        return probe(python, (), packages).versions
+    except NoInterpreter:
+        return {}

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from qapdsl import __version__, dialects, ir
+from qapdsl.runner import environments
 
 STEPS = ("tools", "build", "train", "convert", "report", "verify")
 SUPERVISOR = Path(__file__).with_name("supervise.py")
@@ -419,9 +420,6 @@ def run_spec(
                 efficiency = report.load_efficiency(activations)
             except (OSError, ValueError) as e:
                 raise StepError("report", f"cannot read {activations.name}: {e}") from None
-        manifest: dict[str, Any] = {}
-        if (out_dir / "manifest.json").is_file():
-            manifest = _read_json(out_dir / "manifest.json", "report")
         results: dict[str, Any] = {
             "qapc_version": __version__,
             "model": spec.model.name,
@@ -429,8 +427,11 @@ def run_spec(
             "spec_sha256": spec.sources[0].sha256 if spec.sources else None,
             "build_dir": str(out_dir),
             "started": started,
+            "dialect": spec.train.dialect,
             "overrides": {"epochs": epochs, "data": data, "synth": synth, "min_agreement": min_agreement},
-            "versions": manifest.get("versions"),
+            # what the scripts ran with: the dialect's packages as installed in its interpreter
+            "python": python,
+            "versions": environments.versions(python, [re.split(r"[\[=<>]", p)[0] for p in dialects.get(spec.train.dialect).pins]) if python else {},
             "steps": {name: {"wall_time_s": round(t, 3)} for name, t in timings.items()},
             "metrics": metrics,
             "firmware": {**firmware, "synth_plan": synth_plan},
