@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qapdsl import __version__
+from qapdsl.cliparser import Parser
 from qapdsl.cmdutil import EXIT_INTERNAL, EXIT_OK, EXIT_SPEC, EXIT_STEP, EXIT_USAGE, print_diagnostics, use_color
 
 # modules of the optional extras (pyproject.toml) → the extra: a command that needs one says how to get it
@@ -128,6 +129,8 @@ COMMAND_MODULES: list[tuple[str, str, str]] = [
     ("report", "per-layer figures (shapes, precisions, sparsity, BOPs, memory); measured ones after a run", "qapdsl.report_command"),
     ("lsp", "run the language server over stdio", "qapdsl.lsp"),
     ("sweep", "run a sweep or search study with Optuna", "qapdsl.sweep.command"),
+    ("new", "write a commented spec that checks, from flags or a few questions", "qapdsl.new_command"),
+    ("doctor", "check that everything a run needs is there (Python, ML stacks and their versions, g++, data, output folder)", "qapdsl.doctor_command"),
 ]
 
 
@@ -139,20 +142,24 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """
     import importlib
 
-    p = argparse.ArgumentParser(prog="qapc", description="Compile .qap specs into QKeras training scripts and hls4ml projects.")
+    p = Parser(
+        prog="qapc",
+        description="Compile .qap specs into QKeras / HGQ2 training scripts and hls4ml projects, and run them.",
+        epilog="`qapc COMMAND --help` describes a command's arguments. Start with `qapc new my.qap` or `qapc doctor`.",
+    )
     p.add_argument("--version", action="version", version=f"qapc {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    c = sub.add_parser("check", help="parse and check specs; print diagnostics")
-    c.add_argument("files", nargs="+", metavar="SPEC")
+    c = sub.add_parser("check", help="parse and check specs; print diagnostics", description="Parse and check specs; print every diagnostic with its line, caret and hint.")
+    c.add_argument("files", nargs="+", metavar="SPEC", help="the .qap files to check")
     c.add_argument("--emit-ir", action="store_true", help="print the checked IR as JSON")
     c.add_argument("--json", action="store_true", help="print the diagnostics of all the files as one JSON list")
     c.add_argument("--model", help="build this model instead of the last one declared")
     c.add_argument("--dialect", choices=("qkeras", "hgq2"), help="check for this training dialect instead of the spec's (train.dialect), as `build/run --dialect` would build")
     c.set_defaults(func=cmd_check)
 
-    f = sub.add_parser("fmt", help="format specs canonically (comments kept)")
-    f.add_argument("files", nargs="+", metavar="SPEC")
+    f = sub.add_parser("fmt", help="format specs canonically (comments kept)", description="Format specs in the one canonical layout; comments are kept.")
+    f.add_argument("files", nargs="+", metavar="SPEC", help="the .qap files to format (rewritten in place unless --check or --diff)")
     f.add_argument("--check", action="store_true", help="exit 1 when a file would change; write nothing")
     f.add_argument("--diff", action="store_true", help="print a unified diff; write nothing")
     f.set_defaults(func=cmd_fmt)
@@ -162,7 +169,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             sub.add_parser(name, help=help_text)
             continue
         module = importlib.import_module(module_name)
-        cp = sub.add_parser(name, help=help_text)
+        cp = sub.add_parser(name, help=help_text, description=help_text[:1].upper() + help_text[1:] + ".")
         module.add_arguments(cp)
         cp.set_defaults(func=module.run)
     return p

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from qapdsl import ir
 
+FILE_SUFFIXES = (".npz", ".h5", ".hdf5", ".csv", ".parquet")  # what `data file` and `--data` may name
+
 
 @dataclass(frozen=True)
 class Known:

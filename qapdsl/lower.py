@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from qapdsl import ast, ir, schema
+from qapdsl.data import FILE_SUFFIXES
 from qapdsl.diagnostics import Diagnostic, choices_hint, did_you_mean
 from qapdsl.source import Span
 
@@ -787,8 +788,7 @@ def read_data(ctx: Ctx, s: ast.Stmt) -> ir.Data:
         name = str(vals[1].value) if isinstance(vals[1], ast.Num) else as_str(vals[1], "OpenML dataset")
     else:
         name = as_str(vals[1], "data file")
-        suffixes = (".npz", ".h5", ".hdf5", ".csv", ".parquet")
-        if not name.lower().endswith(suffixes):
+        if not name.lower().endswith(FILE_SUFFIXES):
             raise Bad("E601", f"unknown data file type '{name}'", vals[1].span, "use a .npz, .h5, .csv or .parquet file")
     opts = read_pairs(ctx, vals[2:], {"target": lambda v: as_str(v, "target column") if isinstance(v, ast.Str) else as_name(v, "target column")}, "data")
     target = opts.get("target")

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +90,32 @@ def check(path: Path) -> Path:
     return path
 
 
+def writable(path: Path) -> tuple[str, str] | None:
+    """(problem, fix) when files cannot be written in `path`, or in the folder it would be created in; else None.
+
+    Tried, not guessed from the mode bits: a temporary file is made and removed at once (root writes
+    into a 0555 folder, nobody writes on a read-only file system). `qapc doctor` and `lock` say the same.
+    """
+    existing = path
+    try:
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+    except OSError as e:
+        return f"cannot reach {existing}: {e.strerror or e}", "choose a folder you can reach with -o DIR"
+    if not existing.is_dir():
+        return f"cannot create {path}: {existing} is a file", "choose another folder with -o DIR"
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        where = str(existing) if existing == path else f"{existing} (to create {path} there)"
+        return (
+            f"cannot write in {where}: {e.strerror or e}",
+            "choose a folder you can write to with -o DIR, or make this one writable (e.g. `chmod u+w`)",
+        )
+    return None
+
+
 @contextlib.contextmanager
 def lock(path: Path, command: str) -> Iterator[Path]:
     """Hold the folder for `command` ('build', 'run', ...); creates it when missing.
@@ -96,6 +123,9 @@ def lock(path: Path, command: str) -> Iterator[Path]:
     A folder this call created is removed again if the body fails and left nothing in it.
     """
     check(path)
+    problem = writable(path)
+    if problem is not None:
+        raise OutputDirError(f"{problem[0]}; fix: {problem[1]}")
     created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)

@@ -24,10 +24,36 @@ def default_build_dir(spec: ir.Spec) -> Path:
     return Path("build") / spec.model.name
 
 
+def last_run_dir(spec_path: str, spec: ir.Spec, default: Path) -> Path:
+    """The folder of the last `qapc run` of this spec (`qapdsl.runs`), else `default`; says on stderr
+    where the measured figures come from when that is not `default`, and where it looked when none are found."""
+    from qapdsl import runs
+
+    last = runs.last(spec_path, spec.model.name)
+    if last is not None and (Path(last.build_dir) / "results.json").is_file():
+        found = Path(last.build_dir)
+        if found.resolve() != default.resolve():
+            print(f"qapc: measured figures from {found / 'results.json'} (the last `qapc run` of {spec_path}, finished {last.finished})", file=sys.stderr)
+        return found
+    if not (default / "results.json").is_file():
+        recorded = f"its last run was in {last.build_dir}, which holds no results.json now" if last else "no run of it is recorded"
+        print(
+            f"qapc: no results of a run of {spec_path}: looked at {default / 'results.json'}, and in {runs.index_path()} ({recorded}); "
+            f"the table shows the declared figures only (`qapc run {spec_path}` measures the rest, or give -o DIR / --results PATH)",
+            file=sys.stderr,
+        )
+    return default
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("spec", metavar="SPEC", help="the .qap spec to report")
     p.add_argument("--model", help="report this model instead of the last one declared")
-    p.add_argument("-o", "--out", metavar="DIR", help="build directory to read results.json from (default build/<model>/)")
+    p.add_argument(
+        "-o",
+        "--out",
+        metavar="DIR",
+        help="build directory to read results.json from (default: where the last `qapc run SPEC` wrote, else build/<model>/)",
+    )
     p.add_argument("--results", metavar="PATH", help="a results.json written by `qapc run` (default: DIR/results.json when present)")
     p.add_argument("--format", choices=("markdown", "latex", "json"), default="markdown", help="table format (default markdown)")
     p.add_argument("--json", action="store_true", help="same as --format json")
@@ -52,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
         return report_study(spec, args.out, args.storage, args.study, args.search, fmt)
     build_dir = Path(args.out) if args.out else default_build_dir(spec)
+    if not args.out and not args.results:
+        build_dir = last_run_dir(args.spec, spec, build_dir)
     if build_dir.is_dir():
         from qapdsl import outdir
 

@@ -29,6 +29,14 @@ def write_spec(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The run index (`qapdsl.runs`, under $XDG_STATE_HOME) of the tests is theirs, not the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+        yield
+
+
 @contextmanager
 def exclusive(lock: Path) -> Iterator[None]:
     """One process at a time (pytest-xdist workers share the trained models instead of each training them)."""

@@ -178,6 +178,63 @@ def test_json_of_several_files_is_one_document(tmp_path: Path, capsys: pytest.Ca
     assert [(Path(d["file"]).name, d["code"]) for d in json.loads(out)] == [("a.qap", "E204"), ("b.qap", "E206"), ("b.qap", "E204")]
 
 
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["chek", "x.qap"], "invalid choice: 'chek'"),
+        (["sweeep", "x.qap"], "did you mean 'sweep'?"),
+        (["docter"], "did you mean 'doctor'?"),
+        (["run", str(JET), "--epohcs", "3"], "unrecognized arguments: --epohcs 3; did you mean '--epochs'?"),
+        (["check", str(JET), "--emit-it"], "did you mean '--emit-ir'?"),
+        (["report", str(JET), "--format", "markdwn"], "argument --format: invalid choice: 'markdwn'"),
+        (["report", str(JET), "--format", "markdwn"], "did you mean 'markdown'?"),
+        (["build", str(JET), "--dialect", "hgq"], "did you mean 'hgq2'?"),
+        (["new", "x.qap", "--prune", "iterativ"], "did you mean 'iterative'?"),
+    ],
+)
+def test_did_you_mean_for_commands_options_and_choices(argv: list[str], hint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert hint in err, err
+    assert "Traceback" not in err
+    if argv[0] == "chek":
+        assert "did you mean 'check'?" in err
+
+
+def test_unrecognized_option_shows_the_subcommands_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["report", str(JET), "--formt", "json"])
+    err = capsys.readouterr().err
+    assert err.startswith("usage: qapc report ") and "did you mean '--format'" in err
+
+
+def test_nothing_close_gives_no_guess(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["zzzzzz"])
+    assert "did you mean" not in capsys.readouterr().err
+
+
+def test_every_argument_of_every_command_is_documented() -> None:
+    import argparse
+
+    from qapdsl.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert {"check", "fmt", "build", "run", "report", "sweep", "lsp", "doctor", "new"} <= set(sub.choices)
+    for name, command in sub.choices.items():
+        assert command.description, f"qapc {name} has no description"
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            label = "/".join(action.option_strings) or action.dest
+            assert action.help and action.help.strip(), f"qapc {name}: {label} has no help"
+    for action in sub._choices_actions:
+        assert action.help, f"qapc {action.dest} has no one-line help"
+
+
 def test_a_missing_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A core install (no optuna, no pygls): commands of an extra say which one to install, not "internal error"."""
     import qapdsl.sweep.command as sweep_command

@@ -393,3 +393,55 @@ def test_data_file_of_an_imported_spec_is_relative_to_that_spec(
     assert pipeline.preflight(loaded.spec, None)["data"] is None  # found (no override needed), not "data file not found"
     fake_build("ok")
     assert run_spec(loaded.spec, tmp_path / "out", spec_path="main.qap")["metrics"]["accuracy"] == 0.93
+
+
+def test_report_finds_the_last_run_of_a_spec(
+    tmp_path: Path, fake_build: Callable[[str], list[Path]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`qapc run SPEC -o DIR`, then `qapc report SPEC` without -o: the measured figures of DIR, and where they are from."""
+    from qapdsl import runs
+
+    fake_build("ok")
+    monkeypatch.chdir(tmp_path)  # build/digits_qap/ (the default) does not exist here
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # no run recorded by another test
+    spec = str(SPECS / "digits_qap.qap")
+    assert main(["report", spec, "--json"]) == 0
+    cap = capsys.readouterr()
+    assert not (json.loads(cap.out)["measured"] or {}).get("accuracy")
+    assert f"qapc: no results of a run of {spec}: looked at build/digits_qap/results.json, and in {runs.index_path()} (no run of it is recorded)" in cap.err
+    assert main(["run", spec, "-o", str(tmp_path / "elsewhere"), "-q"]) == 0
+    assert f"per layer       qapc report {spec}" in capsys.readouterr().out
+    assert main(["report", spec, "--json"]) == 0
+    cap = capsys.readouterr()
+    assert json.loads(cap.out)["measured"]["accuracy"] == 0.93
+    assert f"measured figures from {tmp_path / 'elsewhere' / 'results.json'} (the last `qapc run` of {spec}" in cap.err
+    (last,) = [r for r in json.loads(runs.index_path().read_text())["runs"] if r["spec"] == spec]
+    assert (last["model"], last["build_dir"]) == ("digits_qap", str(tmp_path / "elsewhere"))
+    # the folder of the last run gone: says so, and shows the declared figures
+    import shutil
+
+    shutil.rmtree(tmp_path / "elsewhere")
+    assert main(["report", spec]) == 0
+    assert f"its last run was in {tmp_path / 'elsewhere'}, which holds no results.json now" in capsys.readouterr().err
+    # an explicit -o is taken as given
+    assert main(["run", spec, "-o", str(tmp_path / "again"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["report", spec, "-o", str(tmp_path / "nothing"), "--json"]) == 0
+    cap = capsys.readouterr()
+    assert cap.err == "" and not (json.loads(cap.out)["measured"] or {}).get("accuracy")
+
+
+def test_run_index_survives_garbage_and_keeps_one_entry_per_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qapdsl import runs
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+    runs.index_path().parent.mkdir(parents=True, exist_ok=True)
+    runs.index_path().write_text("not json")
+    assert runs.last("a.qap", "m") is None
+    assert runs.record(str(tmp_path / "a.qap"), "m", tmp_path / "one")
+    assert runs.record(str(tmp_path / "a.qap"), "m", tmp_path / "two")
+    assert runs.record(str(tmp_path / "a.qap"), "other", tmp_path / "three")
+    last = runs.last(str(tmp_path / "a.qap"), "m")
+    assert last is not None and last.build_dir == str(tmp_path / "two")
+    assert sum(1 for r in json.loads(runs.index_path().read_text())["runs"] if r["spec"] == str(tmp_path / "a.qap")) == 2

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", metavar="SPEC")
+    parser.add_argument("spec", metavar="SPEC", help="the .qap spec to build")
     parser.add_argument("-o", "--out", metavar="DIR", help="output folder (default: build/<model>/)")
     parser.add_argument("--model", help="build this model instead of the last one declared")
     parser.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")

@@ -7,6 +7,7 @@ cause printed, the outputs of earlier steps kept).
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ def _fraction(text: str) -> float:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("spec", metavar="SPEC", help="the .qap spec to build, train, convert and emulate")
     p.add_argument("--model", help="run this model instead of the last one declared")
     p.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")
     p.add_argument("-o", "--out", metavar="DIR", help="build directory (default build/<model>/)")
@@ -100,13 +101,15 @@ def summary(results: dict[str, Any]) -> str:
         lines.append(f"  synthesis       skipped: {synth['reason']}")
     out = Path(results["build_dir"])
     lines.append(f"  written         {out / 'results.json'}, {out / 'report.md'}")
+    if results.get("spec"):
+        lines.append(f"  per layer       qapc report {shlex.quote(str(results['spec']))}")
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     import signal
 
-    from qapdsl import outdir
+    from qapdsl import outdir, runs
     from qapdsl.cmdutil import EXIT_USAGE, load_checked
     from qapdsl.report_command import default_build_dir
     from qapdsl.runner.pipeline import StepError, run_spec
@@ -144,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         if display is not None:
             display.close()
         if e.results is not None:
+            runs.record(args.spec, spec.model.name, out_dir)  # a failed verify keeps its figures: `qapc report` shows them
             print(summary(e.results))
         print(f"qapc: step '{e.step}' failed: {e.cause}", file=sys.stderr)
         if e.log is not None and e.log.is_file():
@@ -154,5 +158,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if display is not None:
             display.close()
+    runs.record(args.spec, spec.model.name, out_dir)
     print(summary(results))
     return EXIT_OK

@@ -34,7 +34,6 @@ import json
 import math
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -51,8 +50,6 @@ from qapdsl.runner import environments
 
 STEPS = ("tools", "build", "train", "convert", "report", "verify")
 SUPERVISOR = Path(__file__).with_name("supervise.py")
-DATA_SUFFIXES = (".npz", ".h5", ".hdf5", ".csv", ".parquet")
-SYNTH_TOOLS = {"vivado": "vivado_hls", "vitis": "vitis_hls", "quartus": "i++", "oneapi": "icpx", "catapult": "catapult"}
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -234,52 +231,29 @@ def _build(spec: ir.Spec, out_dir: Path, spec_path: str | None) -> None:
         raise StepError("build", str(e)) from None
 
 
-def _data_arg(spec: ir.Spec, data: str | None) -> str | None:
-    """The --data argument for train.py (an absolute path), after checking the file is there.
+def preflight(spec: ir.Spec, data: str | None, out_dir: Path | None = None, synth: bool = False, spec_path: str | None = None) -> dict[str, Any]:
+    """What the run needs, checked before anything runs: `qapdsl.doctor.for_run`, the checks of
+    `qapc doctor SPEC`; the first ✗ raises StepError('tools', ...) with its fix, in the doctor's words.
 
-    Without an override, the spec's own data file is checked (relative to the spec file that
-    declares it: `qapdsl.data.file_path`, as the build writes it into train.py) and None returned.
+    Returns what was found, for the later steps: g++, the interpreter of the spec's dialect (`python`),
+    and the `--data` argument for train.py (`data`: an absolute path for an override, else None).
     """
-    from qapdsl.data import file_path
+    from qapdsl import doctor
 
-    if data is None:
-        p = file_path(spec)
-        if p is None:
-            return None
-        shown = spec.train.data.name
-        step = "tools"
-    else:
-        p = Path(data)
-        shown = data
-        step = "tools"
-    if p.suffix.lower() not in DATA_SUFFIXES:
-        raise StepError(step, f"data file {shown}: unsupported type '{p.suffix}' (use {', '.join(DATA_SUFFIXES)})")
-    if not p.is_file():
-        raise StepError(step, f"data file not found: {shown}" + (f" (looked at {os.path.abspath(p)})" if str(p) != shown else ""))
-    return os.path.abspath(p) if data is not None else None
-
-
-def preflight(spec: ir.Spec, data: str | None) -> dict[str, Any]:
-    """What the run needs, checked before anything runs (raises StepError('tools', ...) with the fix).
-
-    g++ for hls4ml's C++ emulation; the ML stack importable by the interpreter the
-    scripts run with (`environments.find`: the spec's dialect's stack); the data file.
-    Returns what was found, for the step's line.
-    """
-    found: dict[str, Any] = {}
-    gxx = shutil.which("g++")
-    if gxx is None:
-        raise StepError("tools", "g++ not found on PATH: hls4ml's C++ emulation needs a C++ compiler (Debian/Ubuntu: apt-get install g++)")
-    found["g++"] = gxx
+    checks = doctor.for_run(spec, data=data, out_dir=out_dir, synth=synth)
+    failed = doctor.failures(checks)
+    if failed:
+        more = len(failed) - 1
+        also = f" (and {more} more: `qapc doctor {spec_path or 'SPEC'}` lists them)" if more else ""
+        raise StepError("tools", failed[0].sentence() + also)
+    found = {c.key: c.found for c in checks}
     dialect = dialects.get(spec.train.dialect)
-    try:
-        python = environments.find(dialect)
-    except environments.NoInterpreter as e:
-        raise StepError("tools", str(e)) from None
-    found["python"] = python.python
-    found["dialect"] = dialect.name
-    found["data"] = _data_arg(spec, data)
-    return found
+    return {
+        "g++": found.get("g++"),
+        "python": found.get(f"env:{dialect.name}"),
+        "dialect": dialect.name,
+        "data": found.get("data") if data is not None else None,
+    }
 
 
 def _check_metrics(metrics: Mapping[str, Any], log: Path) -> None:
@@ -353,11 +327,14 @@ def check_trained(out_dir: Path, model_file: str = "model.h5", python: str | Non
 
 
 def _synth_plan(spec: ir.Spec, synth: bool) -> dict[str, Any]:
+    from qapdsl import doctor
+
     if not synth:
         return {"requested": False}
-    tool = SYNTH_TOOLS.get(spec.target.backend, spec.target.backend)
-    if shutil.which(tool) is None:
-        return {"requested": True, "ran": False, "reason": f"{tool} not found on PATH ({spec.target.backend} backend): synthesis skipped"}
+    check = doctor.check_synth(spec.target.backend)
+    tool = doctor.SYNTH_TOOLS.get(spec.target.backend, spec.target.backend)
+    if check.status != "ok":
+        return {"requested": True, "ran": False, "reason": check.text}
     return {"requested": True, "ran": True, "tool": tool}
 
 
@@ -395,7 +372,7 @@ def run_spec(
     timings: dict[str, float] = {}
 
     with _step("tools", emit, timings):
-        tools = preflight(spec, data)
+        tools = preflight(spec, data, out_dir=out_dir, synth=synth, spec_path=spec_path)
         data_arg, python = tools["data"], tools["python"]
     model_file = dialects.get(spec.train.dialect).model_file
 

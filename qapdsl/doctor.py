@@ -1,0 +1,335 @@
+"""What a run needs, checked in a few seconds: the one implementation behind `qapc doctor` and the
+`tools` step of `qapc run` (`qapdsl.runner.pipeline.preflight`), so both say the same words.
+
+    checks = doctor.for_run(spec, data=None, out_dir=Path("build/m"), synth=False)
+    [c for c in checks if c.status == "fail"]     # what stops the run, each with its fix
+
+Each `Check` is one line: ✓ what was found, ✗ what is missing and the `fix`, or ! what the run does
+without it (synthesis is skipped when the vendor tool is missing). What is checked:
+
+- the Python qapc runs on, against the Pythons qapc supports;
+- per training dialect, the interpreter its scripts run with (`environments.find`) and the versions
+  of its stack against the dialect's pins (`environments.stack`: `importlib.metadata` in that
+  interpreter, nothing imported);
+- g++ on PATH (hls4ml's C++ emulation), and the vendor's HLS tool when synthesis is asked for;
+- the data a spec names: a file present, scikit-learn's bundled sets (offline), an OpenML data set in
+  scikit-learn's cache, else the network to download it;
+- that the output folder can be written.
+
+Cheap to import: the standard library and qapc's own light modules only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from qapdsl import dialects, ir, outdir, versions
+from qapdsl.data import FILE_SUFFIXES, file_path
+from qapdsl.dialects import Dialect
+from qapdsl.runner import environments
+
+SUPPORTED_PYTHON = ">=3.10,<3.14"  # pyproject's requires-python (a test keeps them equal)
+SYNTH_TOOLS = {"vivado": "vivado_hls", "vitis": "vitis_hls", "quartus": "i++", "oneapi": "icpx", "catapult": "catapult"}
+SYNTH_FIXES = {
+    "vivado": "install Vivado HLS (2020.1, the last release with vivado_hls) and `source <Xilinx>/Vivado/2020.1/settings64.sh`",
+    "vitis": "install Vitis HLS and `source <Xilinx>/Vitis_HLS/<version>/settings64.sh` (or Vitis's settings64.sh)",
+    "quartus": "install the Intel HLS Compiler and `source <intelFPGA>/hls/init_hls.sh`",
+    "oneapi": "install the Intel oneAPI Base Toolkit with FPGA support and `source /opt/intel/oneapi/setvars.sh`",
+    "catapult": "install Siemens Catapult HLS and put its bin folder on PATH",
+}
+OPENML_HOST = "api.openml.org"  # where scikit-learn's fetch_openml downloads from
+NETWORK_TIMEOUT_S = 3.0
+
+Status = Literal["ok", "fail", "warn"]
+MARKS: dict[str, str] = {"ok": "✓", "fail": "✗", "warn": "!"}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's report."""
+
+    key: str  # "python", "env:qkeras", "pins:qkeras", "g++", "synth", "data", "output"
+    status: Status
+    text: str  # what was found, or what is wrong (a sentence that stands alone)
+    fix: str | None = None  # what to do, for a ✗ or a !
+    found: str | None = None  # the path the run uses (interpreter, g++, data file), when there is one
+
+    def sentence(self) -> str:
+        """The check as one line of a message (`qapc run`'s tools step prints this)."""
+        return self.text + (f"; fix: {self.fix}" if self.fix else "")
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"key": self.key, "status": self.status, "text": self.text, "fix": self.fix, "found": self.found}
+
+
+def failures(checks: Iterable[Check]) -> list[Check]:
+    return [c for c in checks if c.status == "fail"]
+
+
+def render(checks: Sequence[Check], color: bool = False) -> str:
+    """✓ / ✗ / ! lines, each ✗ and ! followed by its fix."""
+    paint = {"ok": "\x1b[32m", "fail": "\x1b[31m", "warn": "\x1b[33m"} if color else {}
+    reset = "\x1b[0m" if color else ""
+    lines = []
+    for c in checks:
+        lines.append(f"{paint.get(c.status, '')}{MARKS[c.status]}{reset} {c.text}")
+        if c.fix and c.status != "ok":
+            lines.append(f"    fix: {c.fix}")
+    return "\n".join(lines)
+
+
+# -- the checks ------------------------------------------------------------------------------
+
+
+def check_python() -> Check:
+    here = ".".join(str(n) for n in sys.version_info[:3])
+    shown = versions.shown(SUPPORTED_PYTHON)
+    if versions.satisfies(here, SUPPORTED_PYTHON):
+        return Check("python", "ok", f"Python {here} runs qapc ({sys.executable}; qapc supports {shown})", found=sys.executable)
+    return Check(
+        "python",
+        "fail",
+        f"qapc runs on Python {here} ({sys.executable}), but supports {shown}",
+        "install qapc into a Python 3.11 environment (`bash scripts/setup.sh` makes .venv)",
+    )
+
+
+def check_dialect(dialect: Dialect) -> list[Check]:
+    """The interpreter of the dialect's scripts, its Python, and its stack against the pins.
+
+    The first check is `env:<dialect>` (found: the interpreter), the second `pins:<dialect>`.
+    """
+    key = dialect.name
+    try:
+        interp = environments.find(dialect)
+        got = environments.stack(interp.python, dialect)
+    except environments.NoInterpreter as e:
+        return [Check(f"env:{key}", "fail", e.problem, e.fix or environments.setup_fix(dialect))]
+    env = Check(f"env:{key}", "ok", f"{dialect.title}: {interp.python} ({interp.how}), Python {got.python_version}", found=interp.python)
+    if got.python_version != "?" and not versions.satisfies(got.python_version, dialect.python):
+        env = Check(
+            f"env:{key}",
+            "fail",
+            f"{dialect.title}: {interp.python} ({interp.how}) is Python {got.python_version}; its stack needs Python {versions.shown(dialect.python)}",
+            environments.setup_fix(dialect),
+        )
+    wrong: list[str] = []
+    fixes: list[str] = []
+    for requirement, spec in dialect.pins.items():
+        name, _ = versions.distribution(requirement)
+        have = got.versions.get(name)
+        if have is None:
+            wrong.append(f"{name} is not installed (needs {versions.shown(spec)})")
+        elif not _meets(have, spec):
+            wrong.append(f"{name} {have} (needs {versions.shown(spec)})")
+        else:
+            continue
+        fixes.append(f"{requirement}{spec}")
+    if not wrong:
+        listed = ", ".join(f"{versions.distribution(r)[0]} {got.versions.get(versions.distribution(r)[0])}" for r in _main_pins(dialect))
+        return [env, Check(f"pins:{key}", "ok", f"{dialect.title} stack as pinned: {listed}")]
+    quoted = " ".join(f"'{f}'" for f in fixes)
+    return [
+        env,
+        Check(
+            f"pins:{key}",
+            "fail",
+            f"{dialect.title} stack in {interp.python} differs from the pins qapc is tested with: " + "; ".join(wrong),
+            f"`{interp.python} -m pip install {quoted}`, or rerun `bash scripts/setup.sh` in this repository",
+        ),
+    ]
+
+
+def _meets(version: str, spec: str) -> bool:
+    try:
+        return versions.satisfies(version, spec)
+    except ValueError:  # a version we cannot read (a local build): not ours to judge
+        return True
+
+
+def _main_pins(dialect: Dialect) -> list[str]:
+    """The pins worth naming on a ✓ line: those with an exact version."""
+    return [r for r, s in dialect.pins.items() if s.startswith("==")]
+
+
+def check_gxx() -> Check:
+    gxx = shutil.which("g++")
+    if gxx is None:
+        return Check(
+            "g++",
+            "fail",
+            "g++ not found on PATH: hls4ml's C++ emulation needs a C++ compiler",
+            "install g++ (Debian/Ubuntu: `apt-get install g++`; Fedora: `dnf install gcc-c++`; macOS: `xcode-select --install`) or put it on PATH",
+        )
+    try:
+        out = subprocess.run([gxx, "-dumpfullversion"], capture_output=True, text=True, timeout=10, check=False)
+        version = out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        version = ""
+    return Check("g++", "ok", f"g++ {version or '(version unknown)'} at {gxx}", found=gxx)
+
+
+def check_synth(backend: str) -> Check:
+    """The vendor's HLS tool for `qapc run --synth`; without it the run skips synthesis (a warning, not a failure)."""
+    tool = SYNTH_TOOLS.get(backend, backend)
+    path = shutil.which(tool)
+    if path is None:
+        return Check("synth", "warn", f"{tool} not found on PATH ({backend} backend): synthesis skipped", SYNTH_FIXES.get(backend))
+    return Check("synth", "ok", f"{tool} at {path} ({backend} backend): synthesis runs", found=path)
+
+
+def check_data(spec: ir.Spec, override: str | None = None) -> Check:
+    """The data the run trains on: `override` (`--data PATH`), else what the spec names."""
+    d = spec.train.data
+    if override is not None:
+        return _check_file(Path(override), override, override=True)
+    if d.source == "file":
+        p = file_path(spec)
+        assert p is not None
+        return _check_file(p, d.name, override=False)
+    if d.source == "sklearn":
+        return Check("data", "ok", f"data: scikit-learn's {d.name} (bundled with scikit-learn: offline)")
+    return _check_openml(d.name)
+
+
+def _check_file(p: Path, shown: str, override: bool) -> Check:
+    if p.suffix.lower() not in FILE_SUFFIXES:
+        return Check(
+            "data",
+            "fail",
+            f"data file {shown}: unsupported type '{p.suffix}' (use {', '.join(FILE_SUFFIXES)})",
+            "convert it to one of those types (with a label column or a `y` array)",
+        )
+    if not p.is_file():
+        looked = f" (looked at {os.path.abspath(p)})" if str(p) != shown else ""
+        fix = (
+            "give the path of an existing file"
+            if override
+            else "put the file there (a relative path in the spec is relative to the spec's folder), or train on another: `qapc run SPEC --data PATH`"
+        )
+        return Check("data", "fail", f"data file not found: {shown}{looked}", fix)
+    size = p.stat().st_size
+    return Check("data", "ok", f"data: file {shown} ({_size(size)})", found=os.path.abspath(p))
+
+
+def _size(n: int) -> str:
+    if n < 1000:
+        return f"{n:,} bytes"
+    units = ("kB", "MB", "GB")
+    value, k = n / 1000, 0
+    while value >= 1000 and k < len(units) - 1:
+        value, k = value / 1000, k + 1
+    return f"{value:.1f} {units[k]}"
+
+
+def sklearn_data_home() -> Path:
+    """scikit-learn's cache folder (`sklearn.datasets.get_data_home`, without importing scikit-learn)."""
+    return Path(os.environ.get("SCIKIT_LEARN_DATA") or "~/scikit_learn_data").expanduser()
+
+
+def openml_cached(name: str, home: Path | None = None) -> Path | None:
+    """The cached data file of OpenML data set `name` (a name or an id), or None.
+
+    Follows the files scikit-learn's `fetch_openml` caches, as it reads them: for a name the search
+    result (`.../data_name/NAME/limit/2/status/active/.gz`) gives the id; the id's description
+    (`api/v1/json/data/ID.gz`) gives the file id; the data is `data/v1/download/FILE_ID.gz`.
+    """
+    import gzip
+    import json
+
+    root = (home or sklearn_data_home()) / "openml" / "openml.org"
+
+    def read(rel: str) -> object:
+        with gzip.open(root / (rel + ".gz"), "rt", encoding="utf-8") as f:
+            return json.load(f)
+
+    try:
+        if name.isdigit():
+            did = name
+        else:
+            found = read(f"api/v1/json/data/list/data_name/{name}/limit/2/status/active/")
+            did = str(found["data"]["dataset"][0]["did"])  # type: ignore[index]
+        description = read(f"api/v1/json/data/{did}")
+        file_id = description["data_set_description"]["file_id"]  # type: ignore[index]
+    except (OSError, ValueError, KeyError, IndexError, TypeError, EOFError):
+        return None
+    data = root / f"data/v1/download/{file_id}.gz"
+    return data if data.is_file() else None
+
+
+def reachable(host: str, port: int = 443, timeout: float = NETWORK_TIMEOUT_S) -> str | None:
+    """None when a TCP connection to host:port opens within `timeout` seconds, else why not."""
+    result: list[str | None] = []
+
+    def attempt() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(None)
+        except OSError as e:
+            result.append(str(e.strerror or e))
+
+    t = threading.Thread(target=attempt, daemon=True)  # name resolution ignores the socket's timeout
+    t.start()
+    t.join(timeout + 0.5)
+    return result[0] if result else f"no answer within {timeout:g} s"
+
+
+def _check_openml(name: str) -> Check:
+    home = sklearn_data_home()
+    cached = openml_cached(name, home)
+    if cached is not None:
+        return Check("data", "ok", f"data: OpenML '{name}' in scikit-learn's cache ({cached.parent.parent.parent.parent})", found=str(cached))
+    why = reachable(OPENML_HOST)
+    if why is None:
+        return Check("data", "ok", f"data: OpenML '{name}' is not cached yet: the first run downloads it from {OPENML_HOST} (reachable)")
+    return Check(
+        "data",
+        "fail",
+        f"data: OpenML '{name}' is not in scikit-learn's cache ({home / 'openml'}) and {OPENML_HOST} cannot be reached ({why})",
+        f"run once where there is network (the download is cached in {home}) and copy that folder here or point $SCIKIT_LEARN_DATA at it, "
+        "or train on a local copy: `qapc run SPEC --data PATH` (.npz, .h5, .csv, .parquet)",
+    )
+
+
+def check_output(path: Path) -> Check:
+    """The output folder can be used and written (it need not exist yet)."""
+    try:
+        outdir.check(path)
+    except outdir.OutputDirError as e:
+        return Check("output", "fail", str(e))  # the message says what to do, as `qapc run` prints it
+    problem = outdir.writable(path)
+    if problem is not None:
+        return Check("output", "fail", problem[0], problem[1])
+    state = "exists" if path.is_dir() else "will be created"
+    return Check("output", "ok", f"output folder {path} ({state}, writable)", found=str(path))
+
+
+# -- what to check ---------------------------------------------------------------------------
+
+
+def for_run(spec: ir.Spec, *, data: str | None = None, out_dir: Path | None = None, synth: bool = False) -> list[Check]:
+    """The checks of one run of `spec` (the spec's dialect only); `qapc run` stops on any ✗."""
+    checks = [check_python(), check_gxx(), *check_dialect(dialects.get(spec.train.dialect)), check_data(spec, data)]
+    if synth:
+        checks.append(check_synth(spec.target.backend))
+    if out_dir is not None:
+        checks.append(check_output(out_dir))
+    return checks
+
+
+def everything(names: Sequence[str] = dialects.NAMES, out_dir: Path = Path("build")) -> list[Check]:
+    """`qapc doctor` without a spec: qapc's Python, every dialect's environment, g++, the default output folder."""
+    checks = [check_python(), check_gxx()]
+    for name in names:
+        checks += check_dialect(dialects.get(name))
+    checks.append(check_output(out_dir))
+    return checks
