@@ -5,4 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/qapc run specs/digits_qap.qap "$@"
+if [ -L .venv ]; then  # setup found no Python for the QKeras stack: .venv is the HGQ2 environment
+    .venv/bin/qapc run specs/digits_hgq2.qap "$@"
+else
+    .venv/bin/qapc run specs/digits_qap.qap "$@"
+fi

@@ -52,7 +52,21 @@ for dialect in $DIALECTS; do
     case $dialect in
     qkeras)
         py=${PYTHON:-$(find_python 3.11 3.10 || true)}
-        [ -n "$py" ] || { say "the QKeras stack (TensorFlow 2.14) needs Python 3.10 or 3.11; set PYTHON=/path/to/python3.11"; exit 2; }
+        if [ -n "$py" ] && ! "$py" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 11))' 2>/dev/null; then
+            say "PYTHON=$py is not Python 3.10 or 3.11, which TensorFlow 2.14 (the QKeras stack) needs"
+            exit 2
+        fi
+        if [ -z "$py" ]; then
+            if [ -n "${QAPC_DIALECTS:-}" ]; then
+                say "the QKeras stack (TensorFlow 2.14) needs Python 3.10 or 3.11; set PYTHON=/path/to/python3.11"
+                exit 2
+            fi
+            # Python 3.12+ only (today's distributions): the HGQ2 stack alone; .venv becomes a link to it
+            say "no Python 3.10 or 3.11 here, which the QKeras stack (TensorFlow 2.14) needs: setting up the HGQ2 stack only"
+            say "(specs with \`dialect qkeras\` will say so when run; install Python 3.11 and run this again to add it)"
+            QKERAS_SKIPPED=1
+            continue
+        fi
         ENV_DIRS+=(.venv) ENV_PYS+=("$py") ENV_EXTRAS+=("qkeras,sweep,lsp,dev")
         ENV_LABELS+=("the QKeras stack") ENV_WHAT+=("TensorFlow 2.14, QKeras 0.9, tfmot 0.7.5, hls4ml 1.3, Optuna, pytest, ruff, mypy")
         ;;
@@ -80,6 +94,9 @@ for i in "${!ENV_DIRS[@]}"; do
     fi
 done
 
+if [ "${QKERAS_SKIPPED:-}" = 1 ] && [ ! -e .venv ]; then
+    ln -s .venv-hgq2 .venv  # README, demo.sh and test.sh call .venv/bin/qapc
+fi
 QAPC=${ENV_DIRS[0]}/bin/qapc
 DEMO=specs/digits_qap.qap
 [ "${ENV_DIRS[0]}" = .venv ] || DEMO=specs/digits_hgq2.qap  # the HGQ2 environment only
