@@ -63,3 +63,14 @@ def test_second_run_is_one_line_and_the_next_commands() -> None:
     assert len(lines) == 2, lines
     assert re.fullmatch(r"setup: up to date in \d+ s: \.venv \(QKeras stack\), \.venv-hgq2 \(HGQ2 stack\); g\+\+ \S+", lines[0])
     assert lines[1] == "setup: next: .venv/bin/qapc doctor · .venv/bin/qapc run specs/digits_qap.qap · or `source .venv/bin/activate` and call qapc"
+
+
+def test_a_python_tensorflow_2_14_cannot_use_is_refused_before_anything_is_installed(tmp_path: Path) -> None:
+    py312 = subprocess.run(["bash", "-c", "source scripts/find-python.sh; find_python 3.12"], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+    if not py312:
+        pytest.skip("no Python 3.12 here")
+    env = {k: v for k, v in os.environ.items() if k != "QAPC_DIALECTS"} | {"PYTHON": py312}
+    proc = subprocess.run(["bash", str(SETUP)], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60, check=False, env=env)
+    assert proc.returncode == 2
+    assert f"setup: PYTHON={py312} is not Python 3.10 or 3.11, which TensorFlow 2.14 (the QKeras stack) needs" in proc.stderr
+    assert "installing" not in proc.stderr
