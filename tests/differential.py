@@ -70,6 +70,7 @@ class Outcome:
         return dict(self.__dict__)
 
 
+APPROXIMATE = 0.9  # the least agreement an approximated firmware (W405) may have: float weights measured 94-98%
 EPOCHS = 8  # enough for a network to be more than a coin toss: near-ties between classes flip under any rounding
 
 
@@ -103,7 +104,10 @@ def run_case(case: int, gen: GeneratedSpec, folder: Path, python: str = sys.exec
     line = next((ln for ln in run.stderr.splitlines() if ln.startswith("qapc: ")), run.stderr.strip()[-400:])
     step = line.split("'")[1] if line.startswith("qapc: step '") else "run"
     # a spec `qapc check` warned about (W405: float weights, lookup tables) is promised to run, not to agree
-    status = "approximate" if step == "verify" and "warning[W405]" in check.stderr else "failed"
+    # exactly; but an approximation still agrees on most rows: below APPROXIMATE it is a counterexample
+    # (three hgq2 specs at 0% hid behind W405 until this bound: quantizers fused by hls4ml, now E406)
+    approximate = step == "verify" and "warning[W405]" in check.stderr and isinstance(agreement, float) and agreement >= APPROXIMATE
+    status = "approximate" if approximate else "failed"
     return Outcome(case, status, step, line, agreement, firmware.get("max_abs_diff"), time.monotonic() - started)
 
 
