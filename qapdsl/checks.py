@@ -124,14 +124,14 @@ def check_dialect(spec: ir.Spec) -> list[Diagnostic]:
                 continue
             problem = None
             if q.kind not in dialect.quant_kinds:
-                problem = f"the {dialect.name} dialect cannot express {q.kind} quantizers with fixed widths"
+                problem = f"the {dialect.name} dialect cannot express {q.kind} quantizers (it has fixed-point ones: fixed<W,I>, N bits)"
             elif q.alpha is not None and not dialect.alpha:
                 problem = f"the {dialect.name} dialect has no `alpha` scale (it is QKeras's)"
             elif q.kind == "fixed" and q.integer < (1 if q.signed else 0) and not dialect.negative_integer:
                 kind = "fixed" if q.signed else "ufixed"
                 problem = (
-                    f"the {dialect.name} dialect cannot express {kind}<{q.width},{q.integer}>: QKeras takes no negative integer bits "
-                    f"(it needs {kind}<W,{1 if q.signed else 0}> or more)"
+                    f"the {dialect.name} dialect cannot express {kind}<{q.width},{q.integer}>: its range is below 1, and QKeras's quantizers "
+                    f"take no negative integer part (TensorFlow refuses 2**I for I < 0): {kind}<W,I> needs I ≥ {1 if q.signed else 0} there"
                 )
             key = (q.span.line, q.span.column) if q.span else (0, 0)
             if problem and key not in seen:
@@ -141,7 +141,13 @@ def check_dialect(spec: ir.Spec) -> list[Diagnostic]:
                     for d in dialects.DIALECTS.values()
                     if d.name != dialect.name and q.kind in d.quant_kinds and (q.alpha is None or d.alpha) and (d.negative_integer or q.integer >= 1)
                 ]
-                hint = f"use fixed<W,I> or N bits, or `dialect {other[0]}` in the train section" if other else "use fixed<W,I> or N bits"
+                if q.kind == "fixed" and q.integer < (1 if q.signed else 0):
+                    low = 1 if q.signed else 0
+                    hint = f"use {'fixed' if q.signed else 'ufixed'}<{q.width + low - q.integer},{low}> (the same step, a wider range)"
+                else:
+                    hint = "use fixed<W,I> or N bits"
+                if other:
+                    hint += f", or `dialect {other[0]}` in the train section"
                 diags.append(Diagnostic("E406", problem, q.span or where_dialect or spec.train.span, hint))
     if dialect.name == "hgq2":
         diags += _hgq2_layers(spec)

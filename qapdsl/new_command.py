@@ -326,10 +326,11 @@ def run(args: argparse.Namespace) -> int:
     widths = [_shown_shape(spec.model.input_shape), *(str(w) for w in answers.hidden), str(spec.model.layers[-1].units)]
     bits = "float" if answers.bits is None else f"{answers.bits}-bit"
     print(f"wrote {path}: model {spec.model.name} ({' → '.join(widths)}), {bits}, {_pruning(answers)}, {answers.data.shown()}")
+    qapc = _qapc_command()
     print("next:")
-    print(f"  qapc check {q}     # diagnostics, with line, caret and hint")
-    print(f"  qapc doctor {q}    # is everything the run needs there? (the ML stack, g++, the data)")
-    print(f"  qapc run {q}       # train, convert with hls4ml, emulate in C++, report")
+    print(f"  {qapc} check {q}     # diagnostics, with line, caret and hint")
+    print(f"  {qapc} doctor {q}    # is everything the run needs there? (the ML stack, g++, the data)")
+    print(f"  {qapc} run {q}       # train, convert with hls4ml, emulate in C++, report")
     return EXIT_OK
 
 
@@ -393,3 +394,18 @@ def _write(path: Path, text: str, force: bool) -> None:
         raise UsageError(f"{path} exists: nothing written (--force overwrites it)") from None
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _qapc_command() -> str:
+    """How to call this qapc again: `qapc` when the shell finds this one, else its path (e.g. .venv/bin/qapc)."""
+    import shutil
+
+    here = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("qapc")
+    if here is None or here.name != "qapc" or (on_path is not None and Path(on_path).resolve() == here.resolve()):
+        return "qapc"
+    try:
+        rel = os.path.relpath(here)
+    except ValueError:
+        rel = ".."
+    return shlex.quote(rel if not rel.startswith("..") else str(here.absolute()))

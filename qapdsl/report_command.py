@@ -20,8 +20,9 @@ from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC
 
 
 def default_build_dir(spec: ir.Spec) -> Path:
-    """`qapc build`'s default output folder: build/<model>/ under the working directory."""
-    return Path("build") / spec.model.name
+    """`qapc build`'s default output folder under the working directory: build/<model>/, or
+    build/<model>-hgq2/ for the hgq2 dialect (a run of the other dialect must not overwrite it)."""
+    return Path("build") / (spec.model.name if spec.train.dialect == "qkeras" else f"{spec.model.name}-{spec.train.dialect}")
 
 
 def last_run_dir(spec_path: str, spec: ir.Spec, default: Path) -> Path:
@@ -86,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.suppress(outdir.OutputDirError), outdir.lock(build_dir, "report"):
             pass  # holding the folder a moment finishes a build that was killed halfway (nothing else is written)
     results_path = Path(args.results) if args.results else build_dir / "results.json"
+    if args.out and not args.results and not results_path.is_file():
+        print(f"qapc: no results.json in {build_dir}: the table shows the declared figures only (`qapc run {args.spec} -o {build_dir}` measures the rest)", file=sys.stderr)
     results: dict[str, Any] | None = None
     efficiency = None
     if args.results or results_path.is_file():

@@ -284,7 +284,7 @@ CASES: list[Case] = [
         "E406",
         3,
         19,
-        "use fixed<W,I> or N bits, or `dialect hgq2` in the train section",
+        "use fixed<7,1> (the same step, a wider range), or `dialect hgq2` in the train section",
     ),
     # the hgq2 dialect: what HGQ2 layers cannot say, and what hls4ml's bit-exact flow converts wrongly
     Case(

@@ -423,12 +423,13 @@ def test_report_finds_the_last_run_of_a_spec(
     shutil.rmtree(tmp_path / "elsewhere")
     assert main(["report", spec]) == 0
     assert f"its last run was in {tmp_path / 'elsewhere'}, which holds no results.json now" in capsys.readouterr().err
-    # an explicit -o is taken as given
+    # an explicit -o is taken as given, and a folder without results says so
     assert main(["run", spec, "-o", str(tmp_path / "again"), "-q"]) == 0
     capsys.readouterr()
     assert main(["report", spec, "-o", str(tmp_path / "nothing"), "--json"]) == 0
     cap = capsys.readouterr()
-    assert cap.err == "" and not (json.loads(cap.out)["measured"] or {}).get("accuracy")
+    assert cap.err.startswith(f"qapc: no results.json in {tmp_path / 'nothing'}: the table shows the declared figures only")
+    assert not (json.loads(cap.out)["measured"] or {}).get("accuracy")
 
 
 def test_run_index_survives_garbage_and_keeps_one_entry_per_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

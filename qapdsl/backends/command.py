@@ -9,7 +9,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC", help="the .qap spec to build")
-    parser.add_argument("-o", "--out", metavar="DIR", help="output folder (default: build/<model>/)")
+    parser.add_argument("-o", "--out", metavar="DIR", help="output folder (default: build/<model>/, build/<model>-hgq2/ for the hgq2 dialect)")
     parser.add_argument("--model", help="build this model instead of the last one declared")
     parser.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")
 
@@ -19,12 +19,13 @@ def run(args: argparse.Namespace) -> int:
     from qapdsl.backends import BuildError, build
     from qapdsl.backends.writer import WriteError
     from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_USAGE, load_checked
+    from qapdsl.report_command import default_build_dir
 
     checked = load_checked(args.spec, args.model, args.dialect)
     if checked is None:
         return EXIT_SPEC
     spec, loaded = checked
-    out = Path(args.out) if args.out else Path("build") / spec.model.name
+    out = Path(args.out) if args.out else default_build_dir(spec)
     try:
         with outdir.lock(out, "build"):
             build(spec, out, spec_path=args.spec, sources=loaded.sources)

@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="the .qap spec to build, train, convert and emulate")
     p.add_argument("--model", help="run this model instead of the last one declared")
     p.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")
-    p.add_argument("-o", "--out", metavar="DIR", help="build directory (default build/<model>/)")
+    p.add_argument("-o", "--out", metavar="DIR", help="build directory (default build/<model>/, build/<model>-hgq2/ for the hgq2 dialect)")
     p.add_argument("--epochs", type=_positive, metavar="N", help="override the spec's epochs (per pruning round for iterative pruning)")
     p.add_argument("--data", metavar="PATH", help="override the spec's data with a file (.npz, .h5, .csv, .parquet)")
     p.add_argument("--synth", action="store_true", help="also run HLS synthesis when the vendor tool is on PATH")

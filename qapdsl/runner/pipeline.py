@@ -382,7 +382,8 @@ def run_spec(
         _build(spec, out_dir, spec_path)
 
     with _step("train", emit, timings) as info:
-        _clear(out_dir, "metrics.json")
+        # and the other dialect's model: a folder holds one run's files, not a mix
+        _clear(out_dir, "metrics.json", "model.h5", "model.keras", "weights.npz")
         args = ["--out", str(out_dir)]
         if epochs is not None:
             args += ["--epochs", str(epochs)]
