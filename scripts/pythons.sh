@@ -18,10 +18,14 @@ for v in ${QAPC_CORE_PYTHONS:-3.10 3.12}; do
     stamp="$dir/.qapc-installed"
     want=$(sha256sum pyproject.toml | cut -c1-16)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        echo "pythons: installing qapc (core, sweep, lsp, dev) for Python $v into $dir" >&2
+        echo "pythons: installing qapc (core, sweep, lsp, dev) for Python $v into $dir (pip's output: $dir/qapc-setup.log)" >&2
         [ -x "$dir/bin/python" ] || "$py" -m venv "$dir"
-        "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-        "$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[sweep,lsp,dev]"
+        if ! { "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip &&
+            "$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[sweep,lsp,dev]"; } >"$dir/qapc-setup.log" 2>&1; then
+            echo "pythons: installing into $dir FAILED; the last lines of $dir/qapc-setup.log:" >&2
+            tail -n 20 "$dir/qapc-setup.log" | sed 's/^/    /' >&2
+            exit 1
+        fi
         echo "$want" > "$stamp"
     fi
     echo "pythons: the core test suite on $("$dir/bin/python" -V)" >&2
