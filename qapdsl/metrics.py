@@ -117,7 +117,7 @@ def table_types(spec: ir.Spec) -> dict[str, quant.Fixed]:
         return {}
     from qapdsl import plan
 
-    return {"softmax": plan.SOFTMAX_RESULT, "sigmoid": plan.SIGMOID_RESULT, "tanh": plan.TANH_RESULT}
+    return dict(plan.TABLE_RESULTS)
 
 
 def total_bops(spec: ir.Spec, sparsity: Mapping[str, float] | None = None) -> float:

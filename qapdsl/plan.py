@@ -90,6 +90,7 @@ PASS_THROUGH = ("flatten", "dropout")  # ops that leave values (and, in hls4ml, 
 
 
 TABLE_ACTIVATIONS = ("softmax", "sigmoid", "tanh")  # lookup tables in hls4ml; in HGQ2 (quantized model) with input and output quantizers
+TABLE_RESULTS = {"softmax": SOFTMAX_RESULT, "sigmoid": SIGMOID_RESULT, "tanh": TANH_RESULT}  # what each table activation outputs
 
 
 def _mark_requantizers(layers: list[PlanLayer]) -> list[str]:

@@ -107,7 +107,7 @@ class HGQ2(Generator):
             )
         if act in ("tanh", "sigmoid"):
             self.imports.add("QUnaryFunctionLUT")
-            out = plan.TANH_RESULT if act == "tanh" else plan.SIGMOID_RESULT
+            out = plan.TABLE_RESULTS[act]
             return "QUnaryFunctionLUT", (
                 repr(act),
                 f"iq_conf={spelled(plan.TABLE_INPUT)}",
