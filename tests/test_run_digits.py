@@ -107,17 +107,28 @@ def test_bad_data_fails_the_train_step(tmp_path: Path, capsys: pytest.CaptureFix
     assert (tmp_path / "b" / "train.py").is_file() and not (tmp_path / "b" / "results.json").exists()
 
 
-def test_nan_in_the_data_is_divergence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_nan_in_the_data_is_refused_before_training(dialect: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """NaN features are the data's fault, not the learning rate's: train.py says which rows and
+    columns hold them, before the first epoch."""
     from sklearn.datasets import load_digits
 
+    _hgq2_or_skip(dialect)
     digits = load_digits()
     x = digits.data.astype("float32")
     x[::7, 3] = np.nan
+    x[5, 60] = np.inf
     np.savez(tmp_path / "nan.npz", X=x, y=digits.target)
-    rc = main(["run", str(SPECS / "digits_float.qap"), "-o", str(tmp_path / "b"), "--data", str(tmp_path / "nan.npz"), "--epochs", "1"])
+    args = ["run", str(SPECS / "digits_float.qap"), "-o", str(tmp_path / "b"), "--data", str(tmp_path / "nan.npz"), "--epochs", "1", "--dialect", dialect]
+    rc = main(args)
     err = capsys.readouterr().err
     assert rc == 3 and "Traceback" not in err
-    assert "qapc: step 'train' failed: training diverged: the trained weights of fc1 are NaN or infinite; the data has NaN/inf values" in err
+    assert (
+        "qapc: step 'train' failed: the data has NaN or infinite values in 258 of 1797 rows (0, 5, 7, 14, 21, ...) "
+        "and 2 of 64 feature columns (3, 60), counted from 0: clean or impute them before training"
+    ) in err, err
+    assert "learning rate" not in err
+    assert not (tmp_path / "b" / "results.json").exists()
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

@@ -147,6 +147,25 @@ def load_file(path, target):
     raise SystemExit(f"train.py: unknown data file type {path.suffix!r} (use .npz, .h5, .csv or .parquet)")
 
 
+def _first(indices, n=5):
+    shown = ", ".join(str(int(i)) for i in indices[:n])
+    return shown + (", ..." if len(indices) > n else "")
+
+
+def _refuse_non_finite(X):
+    """NaN/inf features make the loss NaN at the first step: say where they are, before training."""
+    import numpy as np
+
+    bad = ~np.isfinite(X.reshape(len(X), -1))
+    if bad.any():
+        rows, columns = np.flatnonzero(bad.any(axis=1)), np.flatnonzero(bad.any(axis=0))
+        raise SystemExit(
+            f"train.py: the data has NaN or infinite values in {len(rows)} of {len(X)} rows ({_first(rows)}) "
+            f"and {len(columns)} of {bad.shape[1]} feature columns ({_first(columns)}), counted from 0: "
+            "clean or impute them before training"
+        )
+
+
 def load_data(data_override):
     """Features (float32, one row per sample) and integer labels."""
     import numpy as np
@@ -187,6 +206,7 @@ def load_data(data_override):
     X = X.reshape((len(X), *INPUT_SHAPE)) if X[0].size == math.prod(INPUT_SHAPE) else X
     if X.shape[1:] != tuple(INPUT_SHAPE):
         raise SystemExit(f"train.py: the data has samples of shape {X.shape[1:]}, the model expects {tuple(INPUT_SHAPE)}")
+    _refuse_non_finite(X)
     y = _labels(y)
     classes = int(y.max()) + 1 if len(y) else 0
     if classes > max(OUTPUT_WIDTH, 2) or (OUTPUT_WIDTH == 1 and classes > 2):
