@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -52,3 +53,20 @@ def load_checked(path: str, model_name: str | None = None, dialect: str | None =
     if not loaded.ok or loaded.spec is None:
         return None
     return loaded.spec, loaded
+
+
+def folder_arg(value: str) -> str:
+    """argparse type of -o DIR: an empty path is a mistake (`-o "$UNSET"`), not the default folder."""
+    import argparse
+
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty folder name; leave -o out for the default folder, or give one (e.g. -o build/model)")
+    return value
+
+
+def report_kept(kept: list[Path]) -> None:
+    """Say where `--force` moved the user's files."""
+    if kept:
+        where = kept[0].parent
+        names = ", ".join(p.name for p in kept)
+        print(f"qapc: kept your {names} aside in {where}/ (they were in qapc's way)", file=sys.stderr)

@@ -21,6 +21,7 @@ from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_STEP
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from qapdsl.cmdutil import folder_arg
     from qapdsl.dialects import NAMES
 
     p.add_argument("spec", metavar="SPEC", nargs="?", help="check what `qapc run SPEC` needs (default: check every dialect, no data)")
@@ -31,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         help="check this training dialect's environment (repeatable; default: the spec's, or all of them without SPEC)",
     )
-    p.add_argument("-o", "--out", metavar="DIR", help="the output folder to check (default with SPEC: where `qapc run SPEC` writes, build/<model>/ or build/<model>-hgq2/; else build/)")
+    p.add_argument("-o", "--out", metavar="DIR", type=folder_arg, help="the output folder to check (default with SPEC: where `qapc run SPEC` writes, build/<model>/ or build/<model>-hgq2/; else build/)")
     p.add_argument("--data", metavar="PATH", help="with SPEC: check this data file instead of the spec's (as `qapc run --data`)")
     p.add_argument("--synth", action="store_true", help="with SPEC: also check the HLS tool of the spec's backend (as `qapc run --synth`)")
     p.add_argument("--json", action="store_true", help='print {"ok": ..., "checks": [{key, status, text, fix, found}, ...]} instead')

@@ -8,7 +8,6 @@ activations.npz for the neural efficiency).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,12 +46,14 @@ def last_run_dir(spec_path: str, spec: ir.Spec, default: Path) -> Path:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from qapdsl.cmdutil import folder_arg
+
     p.add_argument("spec", metavar="SPEC", help="the .qap spec to report")
     p.add_argument("--model", help="report this model instead of the last one declared")
     p.add_argument(
         "-o",
         "--out",
-        metavar="DIR",
+        metavar="DIR", type=folder_arg,
         help="build directory to read results.json from (default: where the last `qapc run SPEC` wrote, else build/<model>/)",
     )
     p.add_argument("--results", metavar="PATH", help="a results.json written by `qapc run` (default: DIR/results.json when present)")
@@ -81,11 +82,6 @@ def run(args: argparse.Namespace) -> int:
     build_dir = Path(args.out) if args.out else default_build_dir(spec)
     if not args.out and not args.results:
         build_dir = last_run_dir(args.spec, spec, build_dir)
-    if build_dir.is_dir():
-        from qapdsl import outdir
-
-        with contextlib.suppress(outdir.OutputDirError), outdir.lock(build_dir, "report"):
-            pass  # holding the folder a moment finishes a build that was killed halfway (nothing else is written)
     results_path = Path(args.results) if args.results else build_dir / "results.json"
     if args.out and not args.results and not results_path.is_file():
         print(f"qapc: no results.json in {build_dir}: the table shows the declared figures only (`qapc run {args.spec} -o {build_dir}` measures the rest)", file=sys.stderr)

@@ -29,6 +29,7 @@ from qapdsl.source import Span
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "build"
 FILES = ("train.py", "hls4ml_config.yml", "convert.py", "manifest.json")
+LEDGER = ".qapc-files.json"  # qapc's record of the files it wrote (qapdsl/outdir/ledger.py)
 
 BASE = """model m {{
     input 4
@@ -63,7 +64,7 @@ def test_jet_files_and_precisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(ROOT)
     loaded = load(Path("specs/jet.qap"))
     out = build(loaded.spec, tmp_path / "jet", spec_path="specs/jet.qap", sources=loaded.sources)
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, LEDGER])
     cfg = yaml.safe_load((out / "hls4ml_config.yml").read_text())
     assert cfg["Backend"] == "Vitis" and cfg["Part"] == "xcu250-figd2104-2L-e" and cfg["ClockPeriod"] == 5
     assert cfg["IOType"] == "io_parallel" and cfg["ProjectName"] == "jet_tagger"
@@ -287,12 +288,12 @@ def test_failed_build_keeps_previous_output(write_spec: Callable[..., Path], tmp
     out = tmp_path / "o"
     assert main(["build", str(spec), "-o", str(out)]) == 0
     (out / "model.h5").write_bytes(b"trained")  # a previous run's output stays
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".qapc.lock"}
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != LEDGER}
     # 1. a spec that cannot be built
     spec.write_text(BASE.format(data="sklearn iris", part='"other"').replace("dense out 3 softmax", "dense fc1_bn 4\n    dense out 3 softmax"))
     assert main(["build", str(spec), "-o", str(out)]) == 1
     # 2. an I/O failure while staging
-    import qapdsl.backends.writer as writer
+    import qapdsl.outdir.atomic as writer
 
     real_fsync = os.fsync
     calls = []
@@ -307,14 +308,17 @@ def test_failed_build_keeps_previous_output(write_spec: Callable[..., Path], tmp
     monkeypatch.setattr(writer.os, "fsync", failing_fsync)
     assert main(["build", str(spec), "-o", str(out)]) == 2
     monkeypatch.undo()
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".qapc.lock"} == before
-    # and a successful rebuild replaces the generated files only, clears a killed build's staging folder
-    # (it carries qapc's marker) and keeps a folder that merely looks like one
-    (out / ".qapc-build-killed").mkdir()
-    (out / ".qapc-build-killed" / writer.STAGE_MARKER).write_text(writer.MARKER_TEXT)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != LEDGER} == before
+    # and a successful rebuild replaces the generated files only, and keeps staging folders the ledger
+    # does not name, even one that carries qapc's marker (planted, say, in a folder from a repository)
+    (out / ".qapc-build-planted").mkdir()
+    (out / ".qapc-build-planted" / writer.STAGE_MARKER).write_text(writer.MARKER_TEXT)
+    (out / ".qapc-build-planted" / writer.SWAPPING).write_text('["model.h5"]')
+    (out / ".qapc-build-planted" / "model.h5").write_text("planted")
     (out / ".qapc-build-mine").mkdir()
     assert main(["build", str(spec), "-o", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "model.h5", ".qapc-build-mine", ".qapc.lock"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "model.h5", ".qapc-build-mine", ".qapc-build-planted", LEDGER])
+    assert (out / ".qapc-build-planted" / "model.h5").read_text() == "planted"
     assert (out / "model.h5").read_bytes() == b"trained"
     assert yaml.safe_load((out / "hls4ml_config.yml").read_text())["Part"] == "other"
 
@@ -323,7 +327,7 @@ def test_default_output_folder(write_spec: Callable[..., Path], tmp_path: Path, 
     spec = write_spec(BASE.format(data="sklearn iris", part='"p"'))
     monkeypatch.chdir(tmp_path)
     assert main(["build", str(spec)]) == 0
-    assert sorted(p.name for p in (tmp_path / "build" / "m").iterdir()) == sorted([*FILES, ".qapc.lock"])
+    assert sorted(p.name for p in (tmp_path / "build" / "m").iterdir()) == sorted([*FILES, LEDGER])
 
 
 def test_spec_errors_exit_1(write_spec: Callable[..., Path], tmp_path: Path) -> None:
@@ -545,25 +549,25 @@ def test_a_folder_in_the_way_changes_nothing(write_spec: Callable[..., Path], tm
     spec = write_spec(BASE.format(data="sklearn iris", part='"p"'))
     out = tmp_path / "o"
     assert main(["build", str(spec), "-o", str(out)]) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".qapc.lock"}
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != LEDGER}
     (out / "convert.py").unlink()
     (out / "convert.py").mkdir()  # a folder where a generated file goes
     (out / "convert.py" / "keep.txt").write_text("mine")
     spec.write_text(BASE.format(data="sklearn iris", part='"other"'))
     assert main(["build", str(spec), "-o", str(out)]) == 2
     assert "convert.py is a folder" in capsys.readouterr().err
-    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".qapc.lock"}
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != LEDGER}
     assert after == {k: v for k, v in before.items() if k != "convert.py"}  # train.py etc. untouched: all or nothing
     assert (out / "convert.py" / "keep.txt").read_text() == "mine"
 
 
 def test_replace_failing_midway_puts_everything_back(write_spec: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import qapdsl.backends.writer as writer
+    import qapdsl.outdir.atomic as writer
 
     spec = write_spec(BASE.format(data="sklearn iris", part='"p"'))
     out = tmp_path / "o"
     assert main(["build", str(spec), "-o", str(out)]) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".qapc.lock"}
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != LEDGER}
     real_replace = os.replace
     moved: list[str] = []
 
@@ -578,13 +582,13 @@ def test_replace_failing_midway_puts_everything_back(write_spec: Callable[..., P
     monkeypatch.setattr(writer.os, "replace", flaky_replace)
     assert main(["build", str(spec), "-o", str(out)]) == 2
     monkeypatch.undo()
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".qapc.lock"} == before
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != LEDGER} == before
     assert not [p for p in out.iterdir() if p.name.startswith(writer.STAGE_PREFIX)]
 
 
 KILLED_BUILD = r"""
 import os, signal, sys
-import qapdsl.backends.writer as writer
+import qapdsl.outdir.atomic as writer
 from qapdsl.cli import main
 real = os.replace
 moved = []
@@ -612,9 +616,13 @@ def test_a_build_killed_while_moving_files_in_is_finished_by_the_next_command(wr
     assert proc.returncode == -9, proc.stderr
     mixed = {name: (out / name).read_bytes() == data for name, data in new.items()}
     assert sorted(mixed.values()) == [False, False, True, True], mixed  # half old, half new: the kill landed mid-swap
-    # the next command holding the folder finishes the build: every file the new one
+    # a read-only command changes nothing; the next command that writes there finishes the build first
     assert main(["report", str(spec), "-o", str(out)]) == 0
-    assert all((out / name).read_bytes() == data for name, data in new.items())
+    assert sorted(((out / name).read_bytes() == data) for name, data in new.items()) == [False, False, True, True]
+    from qapdsl import outdir
+
+    with outdir.lock(out, "build"):
+        assert all((out / name).read_bytes() == data for name, data in new.items())
     assert not [p for p in out.iterdir() if p.name.startswith(".qapc-build-")]
 
 

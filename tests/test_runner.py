@@ -446,3 +446,40 @@ def test_run_index_survives_garbage_and_keeps_one_entry_per_spec(tmp_path: Path,
     last = runs.last(str(tmp_path / "a.qap"), "m")
     assert last is not None and last.build_dir == str(tmp_path / "two")
     assert sum(1 for r in json.loads(runs.index_path().read_text())["runs"] if r["spec"] == str(tmp_path / "a.qap")) == 2
+
+
+def test_run_changes_no_file_it_did_not_write(tmp_path: Path, fake_build: Callable[[str], list[Path]], capsys: pytest.CaptureFixture[str]) -> None:
+    """The review's case (`qapc run s.qap -o u` deleted the user's report.md, results.json, model.h5 and
+    metrics.json before training), for every name a run writes: refused, nothing touched."""
+    from qapdsl import outdir
+    from test_ownership import _users_files, tree
+
+    used = fake_build("ok")
+    out = tmp_path / "u"
+    for name in outdir.RUN_OUTPUTS:
+        before = _users_files(out, (name,))
+        assert main(["run", str(SPECS / "digits_qap.qap"), "-o", str(out), "-q"]) == 2, name
+        err = capsys.readouterr().err
+        assert f"holds files qapc did not write (or that changed since it wrote them): {name};" in err, err
+        assert tree(out) == before
+        (out / name).unlink()
+    assert not used  # refused before anything ran
+    # the folder's own files are replaced run after run, and --force keeps the user's aside
+    assert main(["run", str(SPECS / "digits_qap.qap"), "-o", str(out), "-q"]) == 0
+    assert main(["run", str(SPECS / "digits_qap.qap"), "-o", str(out), "-q"]) == 0
+    (out / "report.md").write_text("my notes")
+    capsys.readouterr()
+    assert main(["run", str(SPECS / "digits_qap.qap"), "-o", str(out), "-q", "--force"]) == 0
+    kept = list((out / outdir.KEPT).glob("*/report.md"))
+    assert len(kept) == 1 and kept[0].read_text() == "my notes"
+    assert "# qapc run" in (out / "report.md").read_text()
+
+
+def test_a_failed_run_leaves_its_outputs_to_the_next(tmp_path: Path, fake_build: Callable[[str], list[Path]]) -> None:
+    """What a failing step wrote is qapc's (recorded when the step ends, done or failed): the next run replaces it."""
+    fake_build("crash")
+    out = tmp_path / "b"
+    assert main(["run", str(SPECS / "digits_qap.qap"), "-o", str(out), "-q"]) == 3
+    assert (out / "train.log").is_file()
+    fake_build("ok")
+    assert main(["run", str(SPECS / "digits_qap.qap"), "-o", str(out), "-q"]) == 0

@@ -1,7 +1,8 @@
 """Backends: a checked spec → the files of a build folder.
 
 - `render(spec, out_dir, ...)` → {file name: bytes}: pure, byte-identical for the same spec.
-- `build(spec, out_dir, ...)` → out_dir: render, then write atomically (see `writer`).
+- `build(spec, out_dir, ...)` → out_dir: render, then write atomically (`qapdsl.outdir.atomic`), replacing only
+  files whose bytes qapc recorded writing (`qapdsl.outdir.ledger`).
 
 The files: `train.py` (training in the spec's dialect: templates/<dialect>/train.py.j2,
 extending templates/train.py.j2), `hls4ml_config.yml` and `convert.py` (hls4ml:
@@ -66,13 +67,26 @@ def render(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, source
     return out
 
 
-def build(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, sources: Mapping[str, SourceFile | str] | None = None) -> Path:
-    """Render and write the build folder; returns it. Raises BuildError when the spec cannot be built."""
-    from qapdsl.backends.writer import write_files
+def build(
+    spec: ir.Spec,
+    out_dir: Path,
+    *,
+    spec_path: str | None = None,
+    sources: Mapping[str, SourceFile | str] | None = None,
+    force: bool = False,
+    kept: list[Path] | None = None,
+) -> Path:
+    """Render and write the build folder; returns it. Raises BuildError when the spec cannot be
+    built, and qapdsl.outdir.ForeignFiles when a file in the way is not qapc's (nothing written);
+    with `force` such files are moved aside, and their new paths added to `kept`."""
+    from qapdsl.outdir.atomic import write_files
 
     out_dir = Path(out_dir)
     files = render(spec, out_dir, spec_path=spec_path, sources=sources)
-    return write_files(out_dir, files)
+    moved = write_files(out_dir, files, force=force)
+    if kept is not None:
+        kept.extend(moved)
+    return out_dir
 
 
 def _read_sources(spec: ir.Spec) -> dict[str, str]:

@@ -8,17 +8,27 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from qapdsl.cmdutil import folder_arg
+
     parser.add_argument("spec", metavar="SPEC", help="the .qap spec to build")
-    parser.add_argument("-o", "--out", metavar="DIR", help="output folder (default: build/<model>/, build/<model>-hgq2/ for the hgq2 dialect)")
+    parser.add_argument(
+        "-o", "--out", metavar="DIR", type=folder_arg, help="output folder (default: build/<model>/, build/<model>-hgq2/ for the hgq2 dialect)"
+    )
     parser.add_argument("--model", help="build this model instead of the last one declared")
     parser.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="when the folder holds files of the same names that qapc did not write (or that were edited since), "
+        "move them aside into DIR/qapc-kept/<time>/ and build (without it: nothing is changed, exit 2)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from qapdsl import outdir
     from qapdsl.backends import BuildError, build
-    from qapdsl.backends.writer import WriteError
-    from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_USAGE, load_checked
+    from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_USAGE, load_checked, report_kept
+    from qapdsl.outdir.atomic import WriteError
     from qapdsl.report_command import default_build_dir
 
     checked = load_checked(args.spec, args.model, args.dialect)
@@ -26,9 +36,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     spec, loaded = checked
     out = Path(args.out) if args.out else default_build_dir(spec)
+    warning = outdir.location_warning(out, args.spec)
+    if warning:
+        print(f"qapc: warning: {warning}", file=sys.stderr)
     try:
         with outdir.lock(out, "build"):
-            build(spec, out, spec_path=args.spec, sources=loaded.sources)
+            kept: list[Path] = []
+            build(spec, out, spec_path=args.spec, sources=loaded.sources, force=args.force, kept=kept)
     except BuildError as e:
         print(f"qapc: cannot build {args.spec}: {e}", file=sys.stderr)
         return EXIT_SPEC
@@ -38,5 +52,6 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"qapc: cannot write {out}: {e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
+    report_kept(kept)
     print(f"{args.spec}: wrote {out}/ (train.py, hls4ml_config.yml, convert.py, manifest.json)")
     return EXIT_OK

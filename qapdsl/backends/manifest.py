@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 from qapdsl import dialects, ir
-
-FILES = ("train.py", "hls4ml_config.yml", "convert.py", "manifest.json")
+from qapdsl.outdir import BUILD_FILES as FILES
 
 
 def manifest(spec: ir.Spec, version: str) -> dict[str, Any]:

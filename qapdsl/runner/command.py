@@ -37,10 +37,14 @@ def _fraction(text: str) -> float:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from qapdsl.cmdutil import folder_arg
+
     p.add_argument("spec", metavar="SPEC", help="the .qap spec to build, train, convert and emulate")
     p.add_argument("--model", help="run this model instead of the last one declared")
     p.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")
-    p.add_argument("-o", "--out", metavar="DIR", help="build directory (default build/<model>/, build/<model>-hgq2/ for the hgq2 dialect)")
+    p.add_argument(
+        "-o", "--out", metavar="DIR", type=folder_arg, help="build directory (default build/<model>/, build/<model>-hgq2/ for the hgq2 dialect)"
+    )
     p.add_argument("--epochs", type=_positive, metavar="N", help="override the spec's epochs (per pruning round for iterative pruning)")
     p.add_argument("--data", metavar="PATH", help="override the spec's data with a file (.npz, .h5, .csv, .parquet)")
     p.add_argument("--synth", action="store_true", help="also run HLS synthesis when the vendor tool is on PATH")
@@ -51,6 +55,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="least model ↔ HLS argmax agreement for the run to pass, e.g. 99%% or 0.99 (default: the spec's `agreement`, else 99%%)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display, only the summary")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="when the folder holds files of the names a run writes that qapc did not write (or that were edited since), "
+        "move them aside into DIR/qapc-kept/<time>/ and run (without it: nothing is changed, exit 2)",
+    )
 
 
 def _pct(v: Any, digits: int = 2) -> str:
@@ -120,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     spec = checked[0]
     out_dir = Path(args.out) if args.out else default_build_dir(spec)
+    warning = outdir.location_warning(out_dir, args.spec)
+    if warning:
+        print(f"qapc: warning: {warning}", file=sys.stderr)
 
     def terminate(*_: object) -> None:
         raise KeyboardInterrupt  # unwinds through the runner, which stops its scripts' process groups
@@ -139,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=display,
                 spec_path=args.spec,
                 min_agreement=args.min_agreement,
+                force=args.force,
             )
     except outdir.OutputDirError as e:
         print(f"qapc: {e}", file=sys.stderr)
@@ -152,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"qapc: step '{e.step}' failed: {e.cause}", file=sys.stderr)
         if e.log is not None and e.log.is_file():
             print(f"  full output: {e.log}", file=sys.stderr)
-        if out_dir.is_dir() and any(p.name != ".qapc.lock" for p in out_dir.iterdir()):
+        if out_dir.is_dir() and any(p.name != outdir.LEDGER_NAME for p in out_dir.iterdir()):
             print(f"  what earlier steps produced is kept in {out_dir}", file=sys.stderr)
         return EXIT_STEP
     finally:

@@ -338,11 +338,6 @@ def _synth_plan(spec: ir.Spec, synth: bool) -> dict[str, Any]:
     return {"requested": True, "ran": True, "tool": tool}
 
 
-def _clear(out_dir: Path, *names: str) -> None:
-    for name in names:
-        (out_dir / name).unlink(missing_ok=True)
-
-
 def run_spec(
     spec: ir.Spec,
     out_dir: Path,
@@ -353,8 +348,13 @@ def run_spec(
     progress: Progress | None = None,
     spec_path: str | None = None,
     min_agreement: float | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Build, train, convert and emulate `spec` in `out_dir`; return (and write) results.json.
+
+    Before anything runs, every file the run would replace or delete must be qapc's
+    (`qapdsl.outdir.ledger.claim`): otherwise ForeignFiles is raised with nothing changed, or,
+    with `force`, the user's files are moved aside. Each step records what it wrote.
 
     `epochs` and `data` override the spec's; `synth` runs synthesis when the
     vendor tool is on PATH (else it is recorded as skipped). `progress` gets
@@ -363,6 +363,7 @@ def run_spec(
     `min_agreement` overrides the spec's `target.agreement`. Raises StepError when a step fails.
     """
     from qapdsl import report
+    from qapdsl.outdir import RUN_OUTPUTS, STEP_OUTPUTS, ledger
 
     threshold = spec.target.agreement if min_agreement is None else min_agreement
     emit = progress or _quiet
@@ -370,6 +371,10 @@ def run_spec(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
     timings: dict[str, float] = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kept = ledger.claim(out_dir, RUN_OUTPUTS, force=force, command="the run")
+    if kept:
+        emit({"event": "warning", "stage": "build", "message": f"kept your {', '.join(p.name for p in kept)} aside in {kept[0].parent}/ (they were in qapc's way)"})
 
     with _step("tools", emit, timings):
         tools = preflight(spec, data, out_dir=out_dir, synth=synth, spec_path=spec_path)
@@ -377,13 +382,12 @@ def run_spec(
     model_file = dialects.get(spec.train.dialect).model_file
 
     with _step("build", emit, timings):
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _clear(out_dir, "results.json", "report.md")  # a stale one must not pass for this run's
-        _build(spec, out_dir, spec_path)
+        ledger.remove(out_dir, STEP_OUTPUTS["report"])  # a stale one must not pass for this run's
+        with ledger.writing(out_dir, STEP_OUTPUTS["build"], clear=False):
+            _build(spec, out_dir, spec_path)
 
-    with _step("train", emit, timings) as info:
-        # and the other dialect's model: a folder holds one run's files, not a mix
-        _clear(out_dir, "metrics.json", "model.h5", "model.keras", "weights.npz")
+    # each step's stale outputs go first (the other dialect's model too: a folder holds one run's files, not a mix)
+    with _step("train", emit, timings) as info, ledger.writing(out_dir, STEP_OUTPUTS["train"]):
         args = ["--out", str(out_dir)]
         if epochs is not None:
             args += ["--epochs", str(epochs)]
@@ -400,10 +404,9 @@ def run_spec(
         info["sparsity"] = sp.get("total") if isinstance(sp, Mapping) else None
 
     synth_plan = _synth_plan(spec, synth)
-    with _step("convert", emit, timings) as info:
+    with _step("convert", emit, timings) as info, ledger.writing(out_dir, STEP_OUTPUTS["convert"]):
         if synth_plan.get("reason"):
             emit({"event": "warning", "stage": "convert", "message": synth_plan["reason"]})
-        _clear(out_dir, "firmware.json")
         args = ["--model", str(out_dir / model_file), "--data", str(out_dir / "test_data.npz"), "--out", str(out_dir)]
         if synth:
             args.append("--synth")  # convert.py records why synthesis did not run, if it cannot
@@ -413,7 +416,7 @@ def run_spec(
         info["agreement"] = agreement.get("fraction") if isinstance(agreement, Mapping) else agreement
         info["hls_accuracy"] = firmware.get("hls_accuracy")
 
-    with _step("report", emit, timings):
+    with _step("report", emit, timings), ledger.writing(out_dir, STEP_OUTPUTS["report"]):
         efficiency = None
         activations = out_dir / "activations.npz"
         if activations.is_file():

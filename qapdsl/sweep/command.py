@@ -31,8 +31,10 @@ from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_STEP, EXIT_USAGE
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from qapdsl.cmdutil import folder_arg
+
     p.add_argument("spec", metavar="SPEC", help="a .qap spec with a sweep { ... } or search { ... } block")
-    p.add_argument("-o", "--out", metavar="DIR", help="build directory (default build/<model>-sweep or build/<model>-search)")
+    p.add_argument("-o", "--out", metavar="DIR", type=folder_arg, help="build directory (default build/<model>-sweep or build/<model>-search)")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="points to run at once on this machine (worker processes)")
     p.add_argument("--storage", metavar="URL", help="Optuna storage: an SQLAlchemy URL (postgresql://...) to share the study; default sqlite in DIR")
     p.add_argument("--study", metavar="NAME", help="study name (default <model>-<sweep|search>-<fingerprint of spec and options>)")
@@ -48,6 +50,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--heartbeat", type=int, default=10, metavar="S", help="seconds between a running trial's heartbeats (default 10)")
     p.add_argument("--grace", type=int, default=60, metavar="S", help="a trial with no heartbeat for this long was killed: rerun it (default 60)")
     p.add_argument("--json", action="store_true", help="print progress as JSON lines on stdout (events, and the study's status with its front)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="when the folder (or a point's) holds files of the names a study writes that qapc did not write, "
+        "move them aside into qapc-kept/<time>/ and go on (without it: nothing is changed, exit 2)",
+    )
 
 
 def _write(path: Path, text: str) -> None:
@@ -57,6 +65,9 @@ def _write(path: Path, text: str) -> None:
 
 
 OUTPUTS = ("sweep.csv", "sweep.md", "sweep.tex", "runs.csv", "front.csv", "front.md", "study.json")
+PLOTS = ("pareto.png", "pareto.svg")
+WRITES = (*OUTPUTS, *PLOTS, *(f".{n}.tmp" for n in (*OUTPUTS, *PLOTS)))
+"""Everything a study writes into its folder itself (the points' runs write into points/, each under its own ledger)."""
 
 
 def load_view(job: Any, title: str, studies: tuple[Any, Any | None] | None = None, points: Any = None, base_points: Any = None) -> Any:
@@ -99,6 +110,14 @@ def open_studies(job: Any) -> tuple[Any, Any | None]:
 
 
 def write_outputs(v: Any, out: Path) -> list[Path]:
+    """The tables and plots; only over files qapc wrote (`run` claimed them), recorded as written."""
+    from qapdsl.outdir import ledger
+
+    with ledger.writing(out, WRITES, clear=False):
+        return _write_outputs(v, out)
+
+
+def _write_outputs(v: Any, out: Path) -> list[Path]:
     from qapdsl.sweep import plots, report, table
 
     texts = {
@@ -192,12 +211,20 @@ def run(args: argparse.Namespace) -> int:
         spec_path=str(Path(args.spec).resolve()),
         seed=spec.train.seed,
         block=kind,  # type: ignore[arg-type]
+        force=args.force,
     )
     title = f"{model} {kind}"
     from qapdsl import outdir
+    from qapdsl.cmdutil import report_kept
+    from qapdsl.outdir import ledger
+
+    warning = outdir.location_warning(out, args.spec)
+    if warning:
+        print(f"qapc: warning: {warning}", file=sys.stderr)
 
     try:
         with outdir.lock(out, "sweep"):  # one qapc per folder: the points' folders are shared
+            report_kept(ledger.claim(out, WRITES, force=args.force, command="the study"))
             if args.report:
                 return _report_only(job, out, title)
             return _run_study(job, points, out, title, args.jobs, args.worker, args.json)

@@ -59,7 +59,6 @@ import json
 import math
 import os
 import random
-import shutil
 import signal
 import threading
 import time
@@ -71,6 +70,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from qapdsl import ir, objectives, paths
+from qapdsl.outdir import ledger
 from qapdsl.sweep import expand, repeats, summary
 
 if TYPE_CHECKING:
@@ -88,6 +88,8 @@ ATTR_DECLARED = "qapc_declared"  # the declared cost figures of a point refused 
 ATTR_SAME = "qapc_same_as"  # a search trial that proposed a point already done: the trial it reuses
 ATTR_DISCARDED = "qapc_discarded"  # a duplicate or surplus trial, never run
 ATTR_DIR = "qapc_dir"
+POINT_FILE = "point.json"  # a point's figures, in points/<key>/
+ERROR_FILE = "error.txt"  # why a point's run failed, in its run folder
 ATTR_HOST = "qapc_host"
 STUDY_GRID = "qapc_grid"  # study attr: number of grid points, set once all are enqueued
 STUDY_KIND = "qapc_kind"
@@ -115,6 +117,7 @@ class Job:
     spec_path: str | None = None
     seed: int = 0
     block: Literal["sweep", "search"] = "sweep"
+    force: bool = False  # the user's files in a point's folder are kept aside instead of refused
 
     def spec(self) -> ir.Spec:
         return ir.Spec.model_validate_json(self.spec_json)
@@ -626,9 +629,11 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, job: Job, storage: optun
                     continue
                 run_spec_ = point.spec if seed == point.spec.train.seed else paths.apply(point.spec, "train.seed", seed)
                 out = repeats.run_dir(point_dir, seed, block.repeat)
-                if out.exists():
-                    shutil.rmtree(out)  # a rerun: what a killed run left is not this run's
-                out.mkdir(parents=True)
+                out.mkdir(parents=True, exist_ok=True)
+                # a rerun: what a killed run left is not this run's. The runner removes its own stale
+                # outputs (and refuses files it did not write); the error of the last try goes too
+                ledger.claim(out, (ERROR_FILE,), force=job.force, command="the study")
+                ledger.remove(out, (ERROR_FILE,))
                 tag = {**base, "seed": seed, "run": seeds.index(seed) + 1, "runs": len(seeds)}
                 try:
                     results = _run_point(run_spec_, out, job, _progress(emit, tag))
@@ -636,17 +641,20 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, job: Job, storage: optun
                     error = str(e) or type(e).__name__
                     if len(seeds) > 1:
                         error = f"seed {seed}: {error}"
-                    (out / "error.txt").write_text(error + "\n\n" + traceback.format_exc(), encoding="utf-8")
+                    with ledger.writing(out, (ERROR_FILE,)):
+                        (out / ERROR_FILE).write_text(error + "\n\n" + traceback.format_exc(), encoding="utf-8")
                     return _fail(study, trial, emit, base, error)
                 runs[seed] = _finite(summary.summarize(run_spec_, results))
                 trial.set_user_attr(f"{ATTR_SEED}{seed}", runs[seed])
                 emit({"event": "run", **tag, "summary": runs[seed]})
             figures = _finite(repeats.aggregate([runs[s] for s in seeds]))
             point_dir.mkdir(parents=True, exist_ok=True)
-            _atomic_json(
-                point_dir / "point.json",
-                {"key": key, "label": label, "settings": dict(trial.params), "trial": trial.number, "summary": figures, "runs": {str(s): runs[s] for s in seeds}},
-            )
+            ledger.claim(point_dir, (POINT_FILE,), force=job.force, command="the study")
+            with ledger.writing(point_dir, (POINT_FILE,), clear=False):
+                _atomic_json(
+                    point_dir / POINT_FILE,
+                    {"key": key, "label": label, "settings": dict(trial.params), "trial": trial.number, "summary": figures, "runs": {str(s): runs[s] for s in seeds}},
+                )
             trial.set_user_attr(ATTR_SUMMARY, figures)
             values = objectives.values(objectives.objectives(block), figures)
             if values is None:
@@ -687,7 +695,7 @@ def _run_point(spec: ir.Spec, out: Path, job: Job, progress: Emit) -> dict[str, 
     from qapdsl.runner.pipeline import run_spec
 
     spec_path = job.spec_path if job.kind != "baseline" else None  # a baseline's headers name its own file
-    return run_spec(spec, out, epochs=job.epochs, data=job.data, synth=job.synth, progress=progress, spec_path=spec_path)
+    return run_spec(spec, out, epochs=job.epochs, data=job.data, synth=job.synth, progress=progress, spec_path=spec_path, force=job.force)
 
 
 def _give_back(study: optuna.Study, trial: optuna.Trial) -> None:

@@ -6,13 +6,15 @@
   file is moved aside into the staging folder and the new one moved in with
   `os.replace`; if a move fails, the files already moved are put back.
 - A build killed while moving files in is completed by the next command that holds the
-  folder (`recover`): the staging folder lists what it was moving, and every new file
-  in it is complete by then. One killed earlier is discarded. Either way the folder
-  ends with all new files or all old ones.
+  folder (`ledger.recover` → `finish_stage`): the ledger names the staging folder, the
+  staging folder lists what it was moving, and every new file in it is complete by then.
+  One killed earlier is discarded. Either way the folder ends with all new files or all
+  old ones.
 - Other files in the folder (a trained model.h5, metrics.json, ...) are kept, and
-  nothing is deleted that this module did not create: a staging folder left by a
-  killed build is touched only when it carries the marker file written into every
-  staging folder, and a file qapc did not write is never replaced.
+  nothing is replaced that qapc did not write (`ledger.claim`: the bytes must be the ones
+  recorded). A staging folder is touched only when the ledger names it and it carries
+  the marker file written into every staging folder: one planted in the folder (say,
+  checked out from a repository) is never moved from or removed.
 
 The caller holds the folder (`qapdsl.outdir.lock`), so no other qapc writes there meanwhile.
 """
@@ -37,18 +39,20 @@ class WriteError(Exception):
     """A destination cannot be replaced; nothing was changed."""
 
 
-def write_files(out_dir: Path, files: Mapping[str, bytes]) -> Path:
+def write_files(out_dir: Path, files: Mapping[str, bytes], *, force: bool = False, command: str = "the build") -> list[Path]:
+    """Write `files` into `out_dir` all together; returns the user's files `force` moved aside."""
+    from qapdsl.outdir import ledger
+
     for name in files:
         if not name or "/" in name or "\\" in name or name in (".", ".."):
             raise ValueError(f"refusing to write {name!r}: not a plain file name")
     out_dir.mkdir(parents=True, exist_ok=True)
-    recover(out_dir)
+    ledger.recover(out_dir)
     for name in files:
         target = out_dir / name
         if target.is_dir() and not target.is_symlink():
             raise WriteError(f"{target} is a folder, so {name} cannot be written there; move it away and build again (nothing was changed)")
-        if target.is_file() and not target.is_symlink() and not generated_by_qapc(target):
-            raise WriteError(f"{target} was not written by qapc, and a build would replace it; move it away or build into another folder (nothing was changed)")
+    kept = ledger.claim(out_dir, files, force=force, command=command)
     stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=out_dir))
     try:
         (stage / STAGE_MARKER).write_text(MARKER_TEXT, encoding="utf-8")
@@ -59,11 +63,17 @@ def write_files(out_dir: Path, files: Mapping[str, bytes]) -> Path:
                 os.fsync(f.fileno())
             if name.endswith(".py"):
                 os.chmod(stage / name, 0o755)
+        ledger.begin(out_dir, files, stage=stage.name)
         _durable(stage / SWAPPING, json.dumps(list(files)).encode())  # from here on, a killed build is finished by the next one
         _swap_in(out_dir, stage, list(files))
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return out_dir
+        done = ledger.load(out_dir)
+        if done.stage == stage.name:  # the new files, or the old ones put back: qapc's either way
+            done.stage = None
+            ledger.save(out_dir, done)
+            ledger.record(out_dir, files)
+    return kept
 
 
 def _durable(path: Path, data: bytes) -> None:
@@ -73,40 +83,25 @@ def _durable(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def recover(out_dir: Path) -> None:
-    """Finish or discard what a killed build left (call with the folder held).
+def finish_stage(out_dir: Path, stale: Path, pending: list[str]) -> None:
+    """Finish or discard the staging folder of a killed build (the ledger names it).
 
-    A staging folder with the swap list was killed while moving files in: every new file was
-    already written in full, so the move is completed (all of the new files). One without it
-    was killed before any move: it is removed (all of the old files stay).
+    With the swap list it was killed while moving files in: every new file was already written in
+    full, so the move is completed (all of the new files). Without it, it was killed before any
+    move: it is removed (all of the old files stay). Only names the ledger marked pending move.
     """
-    if not out_dir.is_dir():
-        return
-    for stale in sorted(out_dir.glob(f"{STAGE_PREFIX}*")):
-        if not stale.is_dir() or stale.is_symlink() or not (stale / STAGE_MARKER).is_file():
-            continue  # not ours: never touched
-        swap = stale / SWAPPING
-        if swap.is_file():
-            try:
-                names = [n for n in json.loads(swap.read_text(encoding="utf-8")) if isinstance(n, str) and "/" not in n and n not in (".", "..")]
-            except (OSError, ValueError):
-                names = []
-            for name in names:
-                if (stale / name).is_file():
-                    os.replace(stale / name, out_dir / name)
-        shutil.rmtree(stale, ignore_errors=True)
-
-
-def generated_by_qapc(path: Path) -> bool:
-    """Was this file written by a qapc build? (The header of a script or config, the manifest's version key.)"""
-    try:
-        with open(path, "rb") as f:
-            head = f.read() if path.suffix == ".json" else f.read(4096)  # the manifest's keys are sorted: the version comes late
-    except OSError:
-        return False
-    if path.suffix == ".json":
-        return b'"qapc_version"' in head
-    return b"enerated by qapc" in head
+    if not stale.is_dir() or stale.is_symlink() or stale.parent != out_dir or not (stale / STAGE_MARKER).is_file():
+        return  # not a staging folder of ours: never touched
+    swap = stale / SWAPPING
+    if swap.is_file():
+        try:
+            names = [n for n in json.loads(swap.read_text(encoding="utf-8")) if isinstance(n, str) and n in pending]
+        except (OSError, ValueError):
+            names = []
+        for name in names:
+            if (stale / name).is_file() and not (stale / name).is_symlink():
+                os.replace(stale / name, out_dir / name)
+    shutil.rmtree(stale, ignore_errors=True)
 
 
 def _swap_in(out_dir: Path, stage: Path, names: list[str]) -> None:
