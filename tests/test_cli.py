@@ -148,7 +148,7 @@ def test_check_path_imports_no_ml_stack_and_no_other_command() -> None:
         f"    rc = main(['check', {str(JET)!r}])\n"
         # the build *plan* and the dialect's layer rendering (pure Python) are part of checking; templates and writing are not
         "heavy = ('tensorflow', 'keras', 'qkeras', 'hls4ml', 'numpy', 'jinja2', 'yaml',\n"
-        "         'qapdsl.backends.hls4ml', 'qapdsl.backends.manifest', 'qapdsl.backends.writer', 'qapdsl.runner', 'qapdsl.sweep')\n"
+        "         'qapdsl.backends.hls4ml', 'qapdsl.backends.manifest', 'qapdsl.outdir.atomic', 'qapdsl.runner', 'qapdsl.sweep')\n"
         "print(rc, [m for m in heavy if m in sys.modules])\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True)

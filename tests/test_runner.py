@@ -451,8 +451,9 @@ def test_run_index_survives_garbage_and_keeps_one_entry_per_spec(tmp_path: Path,
 def test_run_changes_no_file_it_did_not_write(tmp_path: Path, fake_build: Callable[[str], list[Path]], capsys: pytest.CaptureFixture[str]) -> None:
     """The review's case (`qapc run s.qap -o u` deleted the user's report.md, results.json, model.h5 and
     metrics.json before training), for every name a run writes: refused, nothing touched."""
-    from qapdsl import outdir
     from test_ownership import _users_files, tree
+
+    from qapdsl import outdir
 
     used = fake_build("ok")
     out = tmp_path / "u"
