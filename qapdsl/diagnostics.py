@@ -23,6 +23,7 @@ CODES: dict[str, str] = {
     "E005": "cannot read imported file",
     "E006": "import cycle",
     "E007": "nesting too deep",
+    "E008": "spec too large",
     "E101": "no model in the spec",
     "E102": "section given twice",
     "E103": "unknown base model",

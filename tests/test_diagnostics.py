@@ -605,7 +605,7 @@ def test_base_is_clean() -> None:
 
 
 def test_every_code_is_exercised_or_documented() -> None:
-    used = {c.code for c in CASES + WARNINGS} | {"E004"}  # E004 is tested on raw bytes below
+    used = {c.code for c in CASES + WARNINGS} | {"E004", "E008"}  # E004 and E008 are tested on raw text below
     docs = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text(encoding="utf-8")
     for code in CODES:
         assert f"`{code}`" in docs, f"{code} missing from docs/language.md"
@@ -716,6 +716,24 @@ def test_not_utf8() -> None:
     loaded = load_bytes(b"model m {\n    input 16 # caf\xe9\n}\n", "spec.qap", base_dir=Path.cwd())
     (d,) = loaded.diagnostics
     assert (d.code, d.span.line, d.span.column, d.hint) == ("E004", 2, 19, "save the file as UTF-8")  # type: ignore[union-attr]
+
+
+def test_a_huge_spec_is_refused_at_once() -> None:
+    """The review's 200,000-layer spec ran `qapc check` for over 120 s and 2.8 GB before it was killed:
+    past the size limit it is one diagnostic, before any parsing."""
+    import time
+
+    from qapdsl.syntax import MAX_CHARS
+
+    layers = "".join(f"    dense fc{i} 8 relu\n" for i in range(200_000))
+    text = f"model deep {{\n    input 8\n{layers}    dense out 5 softmax\n}}\n"
+    t0 = time.perf_counter()
+    loaded = load_bytes(text.encode(), "spec.qap", base_dir=Path.cwd())
+    assert time.perf_counter() - t0 < 5  # a bound a loaded CI machine keeps (measured: milliseconds)
+    (d,) = loaded.diagnostics
+    upto = text[:MAX_CHARS]
+    assert (d.code, d.span.line) == ("E008", upto.count("\n") + 1)  # type: ignore[union-attr]
+    assert "more than the 1,000,000 qapc reads" in d.message and d.hint
 
 
 def test_all_errors_in_one_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
