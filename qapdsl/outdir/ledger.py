@@ -52,8 +52,11 @@ class ForeignFiles(OutputDirError):
         self.folder = folder
         self.names = names
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        older = ""
+        if not (folder / LEDGER_NAME).exists() and (folder / "manifest.json").is_file():
+            older = f" (the folder has no {LEDGER_NAME}, the record of what qapc wrote: a qapc from before that record may have made it)"
         super().__init__(
-            f"{folder} holds files qapc did not write (or that changed since it wrote them): {shown}; "
+            f"{folder} holds files qapc did not write (or that changed since it wrote them): {shown}{older}; "
             f"{command} would replace or delete them, so nothing was changed. Move them away, use another folder (-o DIR), "
             f"or add --force to keep them aside in {folder / KEPT}/ and go on"
         )
