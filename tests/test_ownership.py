@@ -158,16 +158,122 @@ def test_a_forged_ledger_entry_does_not_make_a_file_qapcs(tmp_path: Path) -> Non
     assert (tmp_path / "report.md").read_text() == "mine"
 
 
-def test_what_a_killed_step_left_is_adopted_by_the_next_writer(tmp_path: Path) -> None:
-    """A step killed with SIGKILL never records its outputs; they were claimed before it began, so
-    what is at those names since is the step's: the next command holding the folder adopts it."""
-    ledger.begin(tmp_path, ["model.h5", "metrics.json"])
-    (tmp_path / "model.h5").write_bytes(b"half-trained")
-    assert ledger.foreign(tmp_path, ["model.h5"]) == ["model.h5"]
-    with outdir.lock(tmp_path, "run"):
+def test_what_a_killed_step_left_is_refused_not_adopted(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A step killed with SIGKILL never records its outputs, and a file put at one of its names after
+    the kill cannot be told from the step's: such names are orphans, refused with where they came
+    from, and moved aside (not deleted) by --force."""
+    out = tmp_path / "o"
+    assert main(["build", str(spec), "-o", str(out)]) == 0
+    ledger.begin(out, ["model.h5", "metrics.json"])  # what a run killed during training leaves
+    (out / "model.h5").write_bytes(b"the user's, or the killed run's?")
+    with outdir.lock(out, "run"):
         pass
-    assert ledger.foreign(tmp_path, ["model.h5", "metrics.json"]) == []
-    assert ledger.load(tmp_path).pending == []
+    assert ledger.foreign(out, ["model.h5", "metrics.json"]) == ["model.h5"]
+    with pytest.raises(outdir.ForeignFiles, match="model.h5: left by a qapc command that was killed before it recorded them"):
+        ledger.claim(out, ["model.h5"])
+    kept = ledger.claim(out, ["model.h5"], force=True)
+    assert [p.read_bytes() for p in kept] == [b"the user's, or the killed run's?"]
+    assert ledger.load(out).pending == []
+
+
+def test_a_user_file_at_a_name_a_killed_build_was_moving_is_kept(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    """The review's case: a build killed mid-swap, then the user's own train.py where the new one
+    was still to go; the next build finished the old swap over it."""
+    import subprocess
+    import sys
+
+    from test_build import KILLED_BUILD
+
+    spec = write_spec(SPEC)
+    out = tmp_path / "o"
+    assert main(["build", str(spec), "-o", str(out)]) == 0
+    spec.write_text(SPEC.replace("epochs 2", "epochs 3"))
+    proc = subprocess.run([sys.executable, "-c", KILLED_BUILD, str(spec), str(out)], capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    moved = ledger.load(out)
+    stage = out / str(moved.stage)
+    waiting = sorted(n for n in outdir.BUILD_FILES if (stage / n).is_file())
+    assert len(waiting) == 2
+    for name in waiting:
+        (out / name).write_text("mine")
+    with outdir.lock(out, "build"):
+        pass
+    assert all((out / name).read_text() == "mine" for name in waiting)
+    assert not stage.exists() and sorted(ledger.foreign(out, outdir.BUILD_FILES)) == waiting
+
+
+def test_a_forged_ledger_cannot_point_recovery_at_user_files(tmp_path: Path) -> None:
+    (tmp_path / "thesis.tex").write_text("mine")
+    mydata = tmp_path / "mydata"
+    mydata.mkdir()
+    (mydata / ".qapc-staging").write_text("x")
+    (mydata / ".qapc-swapping").write_text('{"thesis.tex": "sha256:00"}')
+    (mydata / "thesis.tex").write_text("planted")
+    (tmp_path / outdir.LEDGER_NAME).write_text(json.dumps({"format": 1, "files": {}, "pending": ["thesis.tex"], "stage": "mydata"}))
+    with outdir.lock(tmp_path, "build"):
+        pass
+    assert (tmp_path / "thesis.tex").read_text() == "mine" and (mydata / "thesis.tex").read_text() == "planted"
+    planted = tmp_path / ".qapc-build-x"
+    planted.mkdir()
+    (planted / ".qapc-staging").write_text("x")
+    (planted / ".qapc-swapping").write_text('{"thesis.tex": "sha256:00"}')
+    (planted / "thesis.tex").write_text("planted")
+    (tmp_path / outdir.LEDGER_NAME).write_text(json.dumps({"format": 1, "files": {}, "pending": ["thesis.tex"], "stage": ".qapc-build-x"}))
+    with outdir.lock(tmp_path, "build"):
+        pass
+    assert (tmp_path / "thesis.tex").read_text() == "mine" and (planted / "thesis.tex").read_text() == "planted"
+
+
+def test_force_never_moves_files_out_of_the_folder(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, outside = tmp_path / "o", tmp_path / "outside"
+    out.mkdir()
+    outside.mkdir()
+    (out / "train.py").write_text("mine")
+    (out / outdir.KEPT).symlink_to(outside)
+    assert main(["build", str(spec), "-o", str(out), "--force"]) == 2
+    assert "is not a folder (a link or a file)" in capsys.readouterr().err
+    assert (out / "train.py").read_text() == "mine" and not list(outside.iterdir())
+
+
+def test_no_file_at_any_name_is_written_through(spec: Path, tmp_path: Path) -> None:
+    """A hard link to a file elsewhere, at the ledger's old temporary name: qapc's temporary files
+    are new files (O_EXCL), so the link's target is never written."""
+    victim = tmp_path / "victim"
+    victim.write_text("SECRET")
+    out = tmp_path / "o"
+    out.mkdir()
+    os.link(victim, out / ".qapc-files.json.tmp")
+    assert main(["build", str(spec), "-o", str(out)]) == 0
+    assert victim.read_text() == "SECRET"
+
+
+def test_a_fifo_at_the_ledger_is_refused_not_waited_on(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o"
+    out.mkdir()
+    os.mkfifo(out / outdir.LEDGER_NAME)
+    assert main(["build", str(spec), "-o", str(out)]) == 2
+    assert "not a plain file" in capsys.readouterr().err
+
+
+def test_the_lock_folder_is_never_inside_the_locked_folder(spec: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp = tmp_path / "t"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    assert main(["build", str(spec), "-o", str(tmp)]) == 0
+    assert not [p for p in tmp.iterdir() if "lock" in p.name]
+
+
+def test_a_folder_inside_one_in_use_is_refused(spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A study writes its points' folders under the lock of its own: a build into one of them meanwhile is refused."""
+    study = tmp_path / "study"
+    with outdir.lock(study, "sweep"):
+        assert main(["build", str(spec), "-o", str(study / "points" / "p1")]) == 2
+        assert f"is inside {study}, which is in use by another `qapc sweep`" in capsys.readouterr().err
+    assert main(["build", str(spec), "-o", str(study / "points" / "p1")]) == 0
 
 
 def test_folders_are_owned_by_their_whole_tree(tmp_path: Path) -> None:
@@ -210,6 +316,37 @@ def test_sweep_changes_no_file_it_did_not_write(tmp_path: Path, capsys: pytest.C
     assert tree(out) == before
     assert main(["sweep", str(SPECS / "digits_sweep.qap"), "-o", str(out), "--report"]) == 2
     assert tree(out) == before
+
+
+@pytest.mark.parametrize("where", ["points/p/point.json", "points/p/error.txt", "points/p/report.md", "points/p/seed1/model.h5"])
+def test_a_user_file_in_a_points_folder_stops_the_study_before_it_runs(where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("optuna")
+    out = tmp_path / "s"
+    (out / where).parent.mkdir(parents=True)
+    (out / where).write_text("mine")
+    before = tree(out)
+    assert main(["sweep", str(SPECS / "digits_sweep.qap"), "-o", str(out), "--epochs", "1"]) == 2
+    assert f"holds files qapc did not write (or that changed since it wrote them): {Path(where).name}" in capsys.readouterr().err
+    assert tree(out) == before
+
+
+def test_a_users_database_at_the_study_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("optuna")
+    import sqlite3
+
+    out = tmp_path / "s"
+    out.mkdir()
+    con = sqlite3.connect(out / "study.db")
+    con.execute("CREATE TABLE mydata (x)")
+    con.commit()
+    con.close()
+    before = tree(out)
+    assert main(["sweep", str(SPECS / "digits_sweep.qap"), "-o", str(out), "--epochs", "1"]) == 2
+    assert "study.db is a database that is not an Optuna study of qapc's" in capsys.readouterr().err
+    assert tree(out) == before
+    (out / "study.db").write_text("notes")
+    assert main(["sweep", str(SPECS / "digits_sweep.qap"), "-o", str(out), "--epochs", "1"]) == 2
+    assert "study.db is not an SQLite database" in capsys.readouterr().err
 
 
 def test_results_json_names_no_lock(tmp_path: Path) -> None:

@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"qapc: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:
-        print(f"qapc: cannot write {out}: {e.strerror or e}", file=sys.stderr)
+        where = e.filename or out
+        print(f"qapc: cannot write {where}: {e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
     report_kept(kept)
     print(f"{args.spec}: wrote {out}/ (train.py, hls4ml_config.yml, convert.py, manifest.json)")

@@ -22,14 +22,18 @@ The caller holds the folder (`qapdsl.outdir.lock`), so no other qapc writes ther
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-STAGE_PREFIX = ".qapc-build-"
+from qapdsl.outdir.folder import BUILD_FILES
+from qapdsl.outdir.ledger import STAGE_PREFIX
+
 STAGE_MARKER = ".qapc-staging"  # written first into every staging folder: only such folders are ever removed
 SWAPPING = ".qapc-swapping"  # the names being moved in: a build killed while moving is completed by the next
 MARKER_TEXT = "staging folder of `qapc build`; safe to delete when no qapc is running\n"
@@ -53,55 +57,79 @@ def write_files(out_dir: Path, files: Mapping[str, bytes], *, force: bool = Fals
         if target.is_dir() and not target.is_symlink():
             raise WriteError(f"{target} is a folder, so {name} cannot be written there; move it away and build again (nothing was changed)")
     kept = ledger.claim(out_dir, files, force=force, command=command)
-    stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=out_dir))
+    new = {name: "sha256:" + hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    stage = out_dir / (STAGE_PREFIX + secrets.token_hex(8))
+    ledger.begin(out_dir, files, stage=stage.name)  # named before it exists: a kill at any point leaves nothing unknown
+    done = False
     try:
+        stage.mkdir()
         (stage / STAGE_MARKER).write_text(MARKER_TEXT, encoding="utf-8")
         for name, data in files.items():
-            with open(stage / name, "wb") as f:
+            with open(stage / name, "xb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             if name.endswith(".py"):
                 os.chmod(stage / name, 0o755)
-        ledger.begin(out_dir, files, stage=stage.name)
-        _durable(stage / SWAPPING, json.dumps(list(files)).encode())  # from here on, a killed build is finished by the next one
+        _durable(stage / SWAPPING, json.dumps(new, sort_keys=True).encode())  # from here on, a killed build is finished by the next one
         _swap_in(out_dir, stage, list(files))
+        done = True
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-        done = ledger.load(out_dir)
-        if done.stage == stage.name:  # the new files, or the old ones put back: qapc's either way
-            done.stage = None
-            ledger.save(out_dir, done)
-            ledger.record(out_dir, files)
+        state = ledger.load(out_dir)
+        state.stage = None
+        if done:
+            state.files.update(new)
+        state.pending = [n for n in state.pending if n not in files]  # on failure the old files are back, recorded as before
+        ledger.save(out_dir, state)
     return kept
 
 
 def _durable(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
+    with open(path, "xb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
 
 
-def finish_stage(out_dir: Path, stale: Path, pending: list[str]) -> None:
-    """Finish or discard the staging folder of a killed build (the ledger names it).
+def finish_stage(out_dir: Path, stale: Path, state: Any) -> None:
+    """Finish or discard the staging folder of a killed build (`state`: the ledger, which names it).
 
     With the swap list it was killed while moving files in: every new file was already written in
-    full, so the move is completed (all of the new files). Without it, it was killed before any
-    move: it is removed (all of the old files stay). Only names the ledger marked pending move.
+    full, so the move is completed (all of the new files), each moved only over nothing or over the
+    recorded file it replaces, never over a file someone put there since. Without the list, it was
+    killed before any move: it is removed (all of the old files stay). Only a build's own file names
+    move, and only out of a folder whose name and contents are a staging folder's.
     """
-    if not stale.is_dir() or stale.is_symlink() or stale.parent != out_dir or not (stale / STAGE_MARKER).is_file():
-        return  # not a staging folder of ours: never touched
+    from qapdsl.outdir import ledger
+
+    if not stale.name.startswith(STAGE_PREFIX) or stale.parent != out_dir or stale.is_symlink() or not stale.is_dir():
+        return
+    allowed = {STAGE_MARKER, SWAPPING, ".old", *BUILD_FILES}
+    if not set(os.listdir(stale)) <= allowed:
+        return  # not what a build stages: never touched
     swap = stale / SWAPPING
-    if swap.is_file():
+    finished: dict[str, str] = {}
+    if swap.is_file() and not swap.is_symlink():
         try:
-            names = [n for n in json.loads(swap.read_text(encoding="utf-8")) if isinstance(n, str) and n in pending]
+            listed = json.loads(swap.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            names = []
-        for name in names:
-            if (stale / name).is_file() and not (stale / name).is_symlink():
-                os.replace(stale / name, out_dir / name)
+            listed = {}
+        if isinstance(listed, dict):
+            for name, want in listed.items():
+                if name not in BUILD_FILES or name not in state.pending or not isinstance(want, str):
+                    continue
+                now = ledger.digest(out_dir / name)
+                staged = stale / name
+                if now == want:
+                    finished[name] = want  # moved in before the kill
+                elif (now is None or now == state.files.get(name)) and staged.is_file() and not staged.is_symlink() and ledger.digest(staged) == want:
+                    os.replace(staged, out_dir / name)
+                    finished[name] = want
     shutil.rmtree(stale, ignore_errors=True)
+    state.files.update(finished)
+    state.pending = [n for n in state.pending if n not in finished]
+    ledger.save(out_dir, state)
 
 
 def _swap_in(out_dir: Path, stage: Path, names: list[str]) -> None:

@@ -39,7 +39,7 @@ STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
     "report": ("results.json", ".results.json.tmp", "report.md"),
 }
 RUN_OUTPUTS: tuple[str, ...] = tuple(n for names in STEP_OUTPUTS.values() for n in names)
-OUTPUTS: tuple[str, ...] = (LEDGER_NAME, f"{LEDGER_NAME}.tmp", *RUN_OUTPUTS)
+OUTPUTS: tuple[str, ...] = (LEDGER_NAME, *RUN_OUTPUTS)
 PATH_UNSAFE = frozenset("\"'\\$`[]{};")
 """Characters refused in a build folder's path: hls4ml puts that path into a C macro
 (`-D WEIGHTS_DIR="..."`), Tcl scripts and shell commands, where each of these

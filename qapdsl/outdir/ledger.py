@@ -10,14 +10,16 @@ because its digest is in the ledger. So:
   is not recorded (the user's own `report.md`, a hand-edited `train.py`) stops the command with
   `ForeignFiles`, which lists them, and nothing is touched. With `force`, those files are moved
   aside into `qapc-kept/<time>/` (never deleted) and the command goes on.
-- `writing(folder, names)` around a step that writes `names`: the names are marked pending (a run
-  killed with SIGKILL leaves them marked, and the next command that holds the folder adopts what
-  is there: it was claimed before the step, so anything at those names since was written by the
-  step), the stale qapc outputs among them are removed, and when the step ends, done or failed,
-  the digests of what it left are recorded.
-- `recover(folder)`, called with the folder held: finishes what a killed command left (a build
-  killed while moving its files in is completed: see atomic.py; pending names are adopted).
-  Only the staging folder the ledger names is touched; one planted in the folder is not.
+- `writing(folder, names)` around a step that writes `names`: the names are marked pending, the
+  stale qapc outputs among them are removed, and when the step ends, done or failed (Ctrl-C
+  included), the digests of what it left are recorded.
+- `recover(folder)`, called with the folder held: finishes what a killed command left. A build
+  killed while moving its files in is completed (atomic.py), each staged file moved only over
+  nothing or over the file it replaces. The names a command killed with SIGKILL left pending are
+  NOT taken as qapc's (a file put there after the kill cannot be told from the step's): they
+  become `orphans`, refused like the user's files with a word on where they came from, and moved
+  aside by `--force`. A study adopts the orphans of its own points' folders (`adopt_orphans`).
+  Only a staging folder the ledger names, and whose name and contents are a build's, is touched.
 
 The ledger's JSON is sorted and holds no time or process id: two builds of one spec give
 identical folders. Every function reads the ledger afresh and writes it atomically, so the
@@ -32,6 +34,7 @@ import json
 import os
 import shutil
 import stat
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from qapdsl.outdir.folder import LEDGER_NAME, OutputDirError
+
+STAGE_PREFIX = ".qapc-build-"  # a build's staging folder (atomic.py); the ledger names no other
 
 FORMAT = 1
 KEPT = "qapc-kept"
@@ -55,6 +60,11 @@ class ForeignFiles(OutputDirError):
         older = ""
         if not (folder / LEDGER_NAME).exists() and (folder / "manifest.json").is_file():
             older = f" (the folder has no {LEDGER_NAME}, the record of what qapc wrote: a qapc from before that record may have made it)"
+        else:
+            with contextlib.suppress(OutputDirError):
+                left = [n for n in names if n in load(folder).orphans]
+                if left:
+                    older = f" ({', '.join(left)}: left by a qapc command that was killed before it recorded them)"
         super().__init__(
             f"{folder} holds files qapc did not write (or that changed since it wrote them): {shown}{older}; "
             f"{command} would replace or delete them, so nothing was changed. Move them away, use another folder (-o DIR), "
@@ -67,6 +77,7 @@ class Ledger:
     files: dict[str, str] = field(default_factory=dict)
     pending: list[str] = field(default_factory=list)
     stage: str | None = None
+    orphans: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         data: dict[str, Any] = {"format": FORMAT, "files": dict(sorted(self.files.items()))}
@@ -74,6 +85,8 @@ class Ledger:
             data["pending"] = sorted(set(self.pending))
         if self.stage:
             data["stage"] = self.stage
+        if self.orphans:
+            data["orphans"] = sorted(set(self.orphans))
         return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
@@ -86,9 +99,17 @@ def load(folder: Path) -> Ledger:
     not a ledger is the user's: refused, never overwritten."""
     path = folder / LEDGER_NAME
     try:
-        text = path.read_text(encoding="utf-8")
+        st = path.lstat()
     except FileNotFoundError:
         return Ledger()
+    except OSError as e:
+        raise OutputDirError(f"cannot read {path}: {e.strerror or e}") from None
+    if not stat.S_ISREG(st.st_mode) or st.st_size > 16 << 20:  # a FIFO would block, a link lead elsewhere
+        raise OutputDirError(f"{path} is not qapc's ledger of the files it wrote (not a plain file); move it away, or use another folder (-o DIR)")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "r", encoding="utf-8") as f:
+            text = f.read()
     except (OSError, UnicodeDecodeError) as e:
         raise OutputDirError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
     try:
@@ -97,25 +118,34 @@ def load(folder: Path) -> Ledger:
         data = None
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(files, dict):
-        raise OutputDirError(f"{path} is not qapc's ledger of the files it wrote; move it away, or use another folder (-o DIR)")
+        raise OutputDirError(
+            f"{path} is not qapc's ledger of the files it wrote; move it away, or use another folder (-o DIR) (--force does not touch it)"
+        )
     pending = data.get("pending") or []
+    orphans = data.get("orphans") or []
     stage = data.get("stage")
     return Ledger(
         files={k: v for k, v in files.items() if _plain(k) and isinstance(v, str)},
         pending=[n for n in pending if _plain(n)] if isinstance(pending, list) else [],
-        stage=stage if _plain(stage) else None,
+        stage=stage if _plain(stage) and str(stage).startswith(STAGE_PREFIX) else None,
+        orphans=[n for n in orphans if _plain(n)] if isinstance(orphans, list) else [],
     )
 
 
 def save(folder: Path, ledger: Ledger) -> None:
-    path = folder / LEDGER_NAME
-    tmp = folder / f"{LEDGER_NAME}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(ledger.to_json())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Written to a new temporary file (O_EXCL: never through a file or link someone put there), then renamed."""
+    fd, tmp = tempfile.mkstemp(prefix=f"{LEDGER_NAME}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(ledger.to_json())
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, folder / LEDGER_NAME)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def digest(path: Path) -> str | None:
@@ -169,15 +199,24 @@ def claim(folder: Path, names: Iterable[str], *, force: bool = False, command: s
 
 
 def keep_aside(folder: Path, names: list[str]) -> list[Path]:
-    """Move the user's files out of qapc's way, into a new `qapc-kept/<time>/` (never overwriting)."""
+    """Move the user's files out of qapc's way, into a new `qapc-kept/<time>/` inside the folder
+    (never through a link, never over a file)."""
     base = folder / KEPT
+    if base.is_symlink() or (base.exists() and not base.is_dir()):
+        raise OutputDirError(f"{base} is not a folder (a link or a file), so --force cannot keep your files there; move it away")
+    with contextlib.suppress(FileExistsError):
+        base.mkdir()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    dest = base / stamp
     n = 1
-    while dest.exists():
-        n += 1
-        dest = base / f"{stamp}-{n}"
-    dest.mkdir(parents=True)
+    while True:
+        dest = base / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            dest.mkdir()  # a new folder: nothing in it to overwrite
+            break
+        except FileExistsError:
+            n += 1
+    if base.is_symlink() or dest.resolve().parent != folder.resolve() / KEPT:
+        raise OutputDirError(f"{base} changed while qapc used it; nothing was moved")
     moved = []
     for name in names:
         os.replace(folder / name, dest / name)
@@ -208,17 +247,19 @@ def remove(folder: Path, names: Iterable[str]) -> None:
         save(folder, ledger)
 
 
-def record(folder: Path, names: Iterable[str]) -> None:
-    """Record the digests of what is now at `names` as qapc's (and forget the names left empty)."""
+def record(folder: Path, names: Iterable[str], digests: dict[str, str] | None = None) -> None:
+    """Record the digests of what is now at `names` as qapc's (and forget the names left empty).
+    With `digests`, a name is recorded only when its bytes are those (a build's own files)."""
     ledger = load(folder)
     names = list(names)
     for name in names:
         now = digest(folder / name)
-        if now is None or now.startswith("special:"):
+        if now is None or now.startswith("special:") or (digests is not None and digests.get(name) != now):
             ledger.files.pop(name, None)
         else:
             ledger.files[name] = now
     ledger.pending = [n for n in ledger.pending if n not in names]
+    ledger.orphans = [n for n in ledger.orphans if n not in names]
     save(folder, ledger)
 
 
@@ -247,16 +288,30 @@ def writing(folder: Path, names: Iterable[str], *, clear: bool = True) -> Iterat
 
 def recover(folder: Path) -> None:
     """Finish what a killed command left (call with the folder held): the build's staging folder the
-    ledger names (atomic.py), then the pending names, adopted as qapc's."""
-    if not (folder / LEDGER_NAME).is_file():
+    ledger names (atomic.py); then the names still pending become orphans (see the module's doc)."""
+    if not (folder / LEDGER_NAME).exists() and not (folder / LEDGER_NAME).is_symlink():
         return
     ledger = load(folder)
     if ledger.stage:
         from qapdsl.outdir.atomic import finish_stage
 
-        finish_stage(folder, folder / ledger.stage, ledger.pending)
+        finish_stage(folder, folder / ledger.stage, ledger)  # saves the files it finished
         ledger = load(folder)
         ledger.stage = None
         save(folder, ledger)
     if ledger.pending:
-        record(folder, ledger.pending)
+        left = [n for n in ledger.pending if not owned(folder, n, ledger)]
+        ledger.orphans = sorted({*ledger.orphans, *left})
+        ledger.pending = []
+        save(folder, ledger)
+
+
+def adopt_orphans(folder: Path) -> None:
+    """Take what killed qapc steps left in `folder` as qapc's: only for folders qapc made for itself
+    (a study's points), where nobody else is expected to put files."""
+    if not folder.is_dir():
+        return
+    recover(folder)
+    ledger = load(folder)
+    if ledger.orphans:
+        record(folder, ledger.orphans)

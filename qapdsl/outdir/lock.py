@@ -29,29 +29,34 @@ from typing import IO
 from qapdsl.outdir.folder import LEDGER_NAME, OUTPUTS, OutputDirError, check, writable
 
 
-def lock_dir() -> Path:
-    """The folder of the lock files (created, private to this user)."""
+def lock_dir(avoid: Path | None = None) -> Path:
+    """The folder of the lock files (created, private to this user), never inside `avoid` (the folder
+    being locked: `-o /tmp` must not get a lock folder in its tree)."""
     candidates = []
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
         candidates.append(Path(runtime) / "qapc-locks")
     candidates.append(Path(tempfile.gettempdir()) / f"qapc-{os.getuid()}-locks")
-    last: OSError | None = None
+    candidates.append(Path.home() / ".cache" / "qapc" / "locks")
+    candidates.append(Path("/tmp") / f"qapc-{os.getuid()}-locks")
+    problems = []
     for d in candidates:
         try:
+            if avoid is not None and d.resolve().is_relative_to(avoid.resolve()):
+                continue
             d.mkdir(mode=0o700, parents=True, exist_ok=True)
-            st = d.lstat()
-            if d.is_symlink() or st.st_uid != os.getuid():
-                continue  # someone else's: not trusted with our locks
+            if d.is_symlink() or d.lstat().st_uid != os.getuid():
+                problems.append(f"{d} is a link or someone else's")
+                continue
             return d
-        except OSError as e:
-            last = e
-    raise OutputDirError(f"cannot make a folder for qapc's locks ({', '.join(map(str, candidates))}): {getattr(last, 'strerror', None) or last}")
+        except (OSError, RuntimeError) as e:
+            problems.append(f"{d}: {getattr(e, 'strerror', None) or e}")
+    raise OutputDirError("cannot make a folder for qapc's locks (" + "; ".join(problems) + "); set XDG_RUNTIME_DIR to a folder of your own")
 
 
-def lock_path(folder: Path) -> Path:
+def lock_path(folder: Path, avoid: Path | None = None) -> Path:
     key = hashlib.sha256(str(folder.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    return lock_dir() / f"{key}.lock"
+    return lock_dir(avoid) / f"{key}.lock"
 
 
 def _open(path: Path) -> IO[str]:
@@ -85,13 +90,21 @@ def lock(path: Path, command: str, *, shared: bool = False) -> Iterator[Path]:
         for name in OUTPUTS:
             if (path / name).is_symlink():
                 raise OutputDirError(f"{path / name} is a symbolic link (to {os.readlink(path / name)}); qapc writes that file itself: remove the link")
-    fh = _open(lock_path(path))
+    fh = _open(lock_path(path, avoid=path))
+    # the folders above it too, shared: a study writes into its points' folders under its own lock,
+    # so a build into points/<key>/ while the study runs is refused (and the study waits for no one)
+    above = [_open(lock_path(p, avoid=path)) for p in path.resolve().parents]
     ok = False
     try:
         try:
             fcntl.flock(fh, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             raise OutputDirError(f"{path} is in use by {_holder(fh)}; wait for it to finish, or use another folder (-o DIR)") from None
+        for parent, pfh in zip(path.resolve().parents, above, strict=True):
+            try:
+                fcntl.flock(pfh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OutputDirError(f"{path} is inside {parent}, which is in use by {_holder(pfh)}; wait for it to finish, or use another folder (-o DIR)") from None
         if not shared:
             fh.seek(0)
             fh.truncate()
@@ -102,6 +115,8 @@ def lock(path: Path, command: str, *, shared: bool = False) -> Iterator[Path]:
         ok = True
     finally:
         fh.close()  # releases the lock
+        for pfh in above:
+            pfh.close()
         if not ok and created:
             with contextlib.suppress(OSError):
                 if {p.name for p in path.iterdir()} <= {LEDGER_NAME}:

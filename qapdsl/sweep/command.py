@@ -225,6 +225,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         with outdir.lock(out, "sweep"):  # one qapc per folder: the points' folders are shared
             report_kept(ledger.claim(out, WRITES, force=args.force, command="the study"))
+            if args.storage is None:
+                from qapdsl.sweep.study import check_default_storage, claim_points
+
+                check_default_storage(out)
+                if not args.report:
+                    report_kept(claim_points(out, force=args.force))
             if args.report:
                 return _report_only(job, out, title)
             return _run_study(job, points, out, title, args.jobs, args.worker, args.json)

@@ -70,7 +70,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from qapdsl import ir, objectives, paths
-from qapdsl.outdir import ledger
+from qapdsl.outdir import OutputDirError, ledger
 from qapdsl.sweep import expand, repeats, summary
 
 if TYPE_CHECKING:
@@ -89,6 +89,15 @@ ATTR_SAME = "qapc_same_as"  # a search trial that proposed a point already done:
 ATTR_DISCARDED = "qapc_discarded"  # a duplicate or surplus trial, never run
 ATTR_DIR = "qapc_dir"
 POINT_FILE = "point.json"  # a point's figures, in points/<key>/
+STUDY_DB = "study.db"  # the default storage, in the study's folder
+# the tables of an Optuna RDB storage (optuna 3.x/4.x, with alembic's version table)
+OPTUNA_TABLES = frozenset(
+    {
+        "studies", "version_info", "study_directions", "study_user_attributes", "study_system_attributes", "trials",
+        "trial_user_attributes", "trial_system_attributes", "trial_params", "trial_values", "trial_intermediate_values",
+        "trial_heartbeats", "alembic_version",
+    }
+)
 ERROR_FILE = "error.txt"  # why a point's run failed, in its run folder
 ATTR_HOST = "qapc_host"
 STUDY_GRID = "qapc_grid"  # study attr: number of grid points, set once all are enqueued
@@ -152,7 +161,58 @@ def baseline_job(job: Job) -> Job | None:
 
 
 def default_storage(out_dir: Path) -> str:
-    return f"sqlite:///{(out_dir / 'study.db').resolve()}"
+    return f"sqlite:///{(out_dir / STUDY_DB).resolve()}"
+
+
+def claim_points(out_dir: Path, force: bool = False) -> list[Path]:
+    """Before a study runs: every file its points' folders hold at a name the study writes must be
+    qapc's (what killed tries of its own left is taken as its own); a user's stops the study at
+    once (qapdsl.outdir.ForeignFiles), or is kept aside with `force`."""
+    from qapdsl.outdir import RUN_OUTPUTS, OutputDirError
+
+    points = out_dir / "points"
+    if points.is_symlink() or (points.exists() and not points.is_dir()):
+        raise OutputDirError(f"{points} is a link or a file; the study keeps its points' runs there: move it away")
+    if not points.is_dir():
+        return []
+    kept: list[Path] = []
+    for point in sorted(points.iterdir()):
+        if point.is_symlink() or not point.is_dir():
+            raise OutputDirError(f"{point} is a link or a file, not a point's folder of the study: move it away")
+        runs = [point, *sorted(p for p in point.iterdir() if p.name.startswith("seed") and p.is_dir() and not p.is_symlink())]
+        for folder in runs:
+            ledger.adopt_orphans(folder)
+            kept += ledger.claim(folder, (*RUN_OUTPUTS, POINT_FILE, ERROR_FILE), force=force, command="the study")
+    return kept
+
+
+def check_default_storage(out_dir: Path) -> None:
+    """The study's own SQLite file in its folder: qapc's when it holds an Optuna study database (it
+    changes at every trial, so no digest can say it); a user's database or a file of another kind at
+    that name is refused before Optuna writes into it. Raises OutputDirError."""
+    import sqlite3
+
+    from qapdsl.outdir import OutputDirError
+
+    db = out_dir / STUDY_DB
+    for path in (db, db.with_name(db.name + ".lock"), db.with_name(db.name + "-journal")):
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise OutputDirError(f"{path} is a link or not a plain file; qapc keeps its study there: remove it, or give --storage")
+    if not db.exists():
+        return
+    why = None
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            con.close()
+        if not {"studies", "trials", "version_info"} <= tables or tables - OPTUNA_TABLES:
+            why = "a database that is not an Optuna study of qapc's"
+    except sqlite3.Error as e:
+        why = f"not an SQLite database ({e})"
+    if why:
+        raise OutputDirError(f"{db} is {why}; qapc keeps its study in that file: move it away, use another folder (-o DIR), or give --storage")
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -261,7 +321,8 @@ def queue_lock(job: Job) -> Iterator[None]:
     if db is None:
         yield
         return
-    with open(f"{db}.lock", "a+") as fh:
+    fd = os.open(f"{db}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)  # never through a link
+    with os.fdopen(fd, "r+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -630,26 +691,33 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, job: Job, storage: optun
                 run_spec_ = point.spec if seed == point.spec.train.seed else paths.apply(point.spec, "train.seed", seed)
                 out = repeats.run_dir(point_dir, seed, block.repeat)
                 out.mkdir(parents=True, exist_ok=True)
-                # a rerun: what a killed run left is not this run's. The runner removes its own stale
-                # outputs (and refuses files it did not write); the error of the last try goes too
-                ledger.claim(out, (ERROR_FILE,), force=job.force, command="the study")
-                ledger.remove(out, (ERROR_FILE,))
                 tag = {**base, "seed": seed, "run": seeds.index(seed) + 1, "runs": len(seeds)}
                 try:
+                    # a rerun: what a killed run left is not this run's. The runner removes its own
+                    # stale outputs (the study's folders are its own: a killed try's are adopted) and
+                    # refuses files it did not write; the error of the last try goes too
+                    ledger.adopt_orphans(out)
+                    ledger.claim(out, (ERROR_FILE,), force=job.force, command="the study")
+                    ledger.remove(out, (ERROR_FILE,))
                     results = _run_point(run_spec_, out, job, _progress(emit, tag))
                 except Exception as e:
                     error = str(e) or type(e).__name__
                     if len(seeds) > 1:
                         error = f"seed {seed}: {error}"
-                    with ledger.writing(out, (ERROR_FILE,)):
-                        (out / ERROR_FILE).write_text(error + "\n\n" + traceback.format_exc(), encoding="utf-8")
+                    if not isinstance(e, ledger.ForeignFiles):  # the user's error.txt stays
+                        with ledger.writing(out, (ERROR_FILE,)):
+                            (out / ERROR_FILE).write_text(error + "\n\n" + traceback.format_exc(), encoding="utf-8")
                     return _fail(study, trial, emit, base, error)
                 runs[seed] = _finite(summary.summarize(run_spec_, results))
                 trial.set_user_attr(f"{ATTR_SEED}{seed}", runs[seed])
                 emit({"event": "run", **tag, "summary": runs[seed]})
             figures = _finite(repeats.aggregate([runs[s] for s in seeds]))
             point_dir.mkdir(parents=True, exist_ok=True)
-            ledger.claim(point_dir, (POINT_FILE,), force=job.force, command="the study")
+            try:
+                ledger.adopt_orphans(point_dir)
+                ledger.claim(point_dir, (POINT_FILE,), force=job.force, command="the study")
+            except OutputDirError as e:
+                return _fail(study, trial, emit, base, str(e))
             with ledger.writing(point_dir, (POINT_FILE,), clear=False):
                 _atomic_json(
                     point_dir / POINT_FILE,
