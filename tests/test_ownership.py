@@ -169,7 +169,7 @@ def test_what_a_killed_step_left_is_refused_not_adopted(spec: Path, tmp_path: Pa
     with outdir.lock(out, "run"):
         pass
     assert ledger.foreign(out, ["model.h5", "metrics.json"]) == ["model.h5"]
-    with pytest.raises(outdir.ForeignFiles, match="model.h5: left by a qapc command that was killed before it recorded them"):
+    with pytest.raises(outdir.ForeignFiles, match=r"model\.h5: left by a qapc command that was killed before it recorded them"):
         ledger.claim(out, ["model.h5"])
     kept = ledger.claim(out, ["model.h5"], force=True)
     assert [p.read_bytes() for p in kept] == [b"the user's, or the killed run's?"]
