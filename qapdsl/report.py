@@ -64,11 +64,26 @@ def measured_sparsity(metrics_json: Mapping[str, Any]) -> dict[str, float]:
 
 
 def load_efficiency(activations: Path) -> dict[str, Any]:
-    """Neural efficiency from train.py's activations.npz (numpy imported here only)."""
+    """Neural efficiency from train.py's activations.npz (numpy imported here only).
+
+    Raises ImportError without numpy, OSError when it cannot be read, ValueError (the reason) when it
+    is not an .npz of on/off patterns, one (samples, neurons...) array of numbers or booleans per layer."""
+    import zipfile
+    import zlib
+
     import numpy as np
 
-    with np.load(activations) as data:
-        patterns = {name: data[name] for name in data.files}
+    try:
+        loaded = np.load(activations, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a single .npy array
+            raise ValueError("not an .npz archive (a single array)")
+        with loaded as data:
+            patterns = {name: data[name] for name in data.files}
+    except (zipfile.BadZipFile, EOFError, zlib.error, KeyError) as e:
+        raise ValueError(f"not an .npz archive ({e})") from None
+    for name, pattern in patterns.items():
+        if pattern.ndim < 1 or pattern.dtype.kind not in "biuf":
+            raise ValueError(f"array {name!r} is not a table of on/off activations (samples × neurons), but a {pattern.dtype} array of shape {pattern.shape}")
     return metrics.neural_efficiency(patterns)
 
 
@@ -190,17 +205,6 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
         if not firmware:
             notes.append("no firmware figures: the conversion step did not run")
     return Report(model.name, tuple(model.input_shape), in_label, layers, totals, measured, notes)
-
-
-def load_results(path: Path) -> dict[str, Any]:
-    """results.json as a dict; raises OSError / ValueError with the path in the message."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a results object")
-    return data
 
 
 # -- rendering --------------------------------------------------------------------------

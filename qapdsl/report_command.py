@@ -92,18 +92,23 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, Any] | None = None
     efficiency = None
     if args.results or results_path.is_file():
+        from qapdsl import results as results_file
+
         try:
-            results = report.load_results(results_path)
-        except (OSError, ValueError) as e:
-            raise UsageError(f"cannot read results {results_path}: {getattr(e, 'strerror', None) or e}") from None
-        if results.get("model") not in (None, spec.model.name):
-            raise UsageError(f"{results_path} holds results of model '{results.get('model')}', not '{spec.model.name}'")
+            results = results_file.load(results_path)
+        except results_file.ResultsError as e:
+            raise UsageError(str(e)) from None
+        except OSError as e:
+            raise UsageError(f"cannot read results {results_path}: {e.strerror or e}") from None
+        if results["model"] != spec.model.name:
+            raise UsageError(f"{results_path} holds results of model '{results['model']}', not '{spec.model.name}'")
         activations = results_path.parent / "activations.npz"
         if activations.is_file():
             try:
                 efficiency = report.load_efficiency(activations)
-            except (OSError, ValueError) as e:
-                print(f"qapc: warning: cannot read {activations}: {e}; using the efficiency stored in results.json", file=sys.stderr)
+            except (OSError, ValueError, ImportError) as e:
+                why = "numpy, which reads it, is not installed here" if isinstance(e, ImportError) else (getattr(e, "strerror", None) or str(e))
+                print(f"qapc: warning: cannot read {activations}: {why}; using the efficiency stored in results.json", file=sys.stderr)
     rep = report.build(spec, results, efficiency)
     if results is not None:
         want = spec.sources[0].sha256 if spec.sources else None

@@ -204,3 +204,71 @@ def test_hgq2_table_activations_have_the_tables_types() -> None:
 
 def test_no_relu_no_efficiency() -> None:
     assert metrics.neural_efficiency({})["network"] is None
+
+
+# -- what `qapc report` reads is checked, never trusted (issue 20) -------------------------------------------
+
+GOOD = {"model": "digits_qap", "metrics": {"accuracy": 0.9}}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({**GOOD, "metrics": {"accuracy": "high"}}, 'metrics.accuracy: expected a number, got the string "high"'),  # was ValueError, exit 70
+        ({**GOOD, "efficiency": 5}, "efficiency: expected an object, got the number 5"),  # was AttributeError
+        ({**GOOD, "efficiency": {"layers": {"fc1": "x"}}}, 'efficiency.layers.fc1: expected a number, got the string "x"'),
+        ({**GOOD, "metrics": {"accuracy": 0.9, "auc": "x"}}, 'metrics.auc: expected a number or an object, got the string "x"'),
+        ({**GOOD, "metrics": {"accuracy": 0.9, "sparsity": {"layers": {"fc1": True}}}}, "metrics.sparsity.layers.fc1: expected a number, got true"),
+        ({**GOOD, "metrics": {"accuracy": 0.9, "sparsity": [0.5]}}, "metrics.sparsity: expected an object, got a list"),
+        ({**GOOD, "firmware": {"agreement": {"fraction": 2}}}, "firmware.agreement.fraction: expected a number at most 1, got the number 2"),
+        ({**GOOD, "firmware": {"agreement": {"basis": "x"}}}, "firmware.agreement.basis: expected 'outputs' or 'logits'"),
+        ({**GOOD, "firmware": {"n_rows": "360"}}, 'firmware.n_rows: expected a whole number, got the string "360"'),
+        ({**GOOD, "firmware": []}, "firmware: expected an object, got a list"),
+        ({"metrics": {"accuracy": 0.9}}, "model: missing"),
+        ({"model": "digits_qap"}, "metrics: missing"),
+        ([1, 2], "it holds a list, not a JSON object"),
+    ],
+)
+def test_results_of_another_shape_are_refused(content: object, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(content))
+    assert main(["report", str(SPECS / "digits_qap.qap"), "--results", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path} is not a results.json of `qapc run`" in err and message in err, err
+
+
+def test_a_manifest_is_not_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A manifest.json given as results printed a table with exit 0."""
+    assert main(["build", str(SPECS / "digits_qap.qap"), "-o", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    assert main(["report", str(SPECS / "digits_qap.qap"), "--results", str(tmp_path / "b" / "manifest.json")]) == 2
+    assert "manifest.json is a build's manifest, not the results of `qapc run`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("write", "why"),
+    [
+        (lambda p: p.write_bytes(b"garbage"), "cannot read"),
+        (lambda p: p.write_bytes(b"PK\x03\x04 not really a zip"), "not an .npz archive"),
+        (lambda p: np.save(p.with_suffix(".npy"), np.zeros(3)) or p.with_suffix(".npy").rename(p), "not an .npz archive (a single array)"),
+        (lambda p: np.savez(p, fc1=np.float64(1.0)), "array 'fc1' is not a table of on/off activations"),
+        (lambda p: np.savez(p, fc1=np.array(["a", "b"])), "array 'fc1' is not a table of on/off activations"),
+    ],
+)
+def test_a_damaged_activations_file_is_a_warning(write: Callable[[Path], object], why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    build = tmp_path / "b"
+    build.mkdir()
+    (build / "results.json").write_text(json.dumps({**GOOD, "efficiency": {"layers": {"fc1": 0.25}, "network": 0.25}}))
+    write(build / "activations.npz")
+    assert main(["report", str(SPECS / "digits_qap.qap"), "-o", str(build), "--json"]) == 0  # was a BadZipFile, exit 70
+    out, err = capsys.readouterr()
+    assert json.loads(out)["measured"]["efficiency"] == 0.25  # the one stored in results.json
+    assert f"qapc: warning: cannot read {build / 'activations.npz'}: " in err and why in err and "using the efficiency stored in results.json" in err, err
+
+
+def test_a_damaged_study_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("optuna")
+    (tmp_path / "study.db").write_text("garbage")
+    assert main(["report", str(SPECS / "digits_sweep.qap"), "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read the study in sqlite:///{tmp_path / 'study.db'}: (sqlite3.DatabaseError) file is not a database" in err

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from conftest import SPECS
 
+from qapdsl import results as results_file
 from qapdsl.cli import main
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -30,6 +31,7 @@ def _run(spec: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str)
     assert rc == 0, cap.err[-3000:]
     assert "Traceback" not in cap.err
     results: dict[str, Any] = json.loads((out / "results.json").read_text())
+    assert results_file.load(out / "results.json") == results  # what `qapc report` accepts
     return results
 
 

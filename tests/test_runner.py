@@ -21,6 +21,7 @@ import pytest
 from conftest import SPECS
 
 from qapdsl import ir
+from qapdsl import results as results_file
 from qapdsl.cli import main
 from qapdsl.loader import load_file
 from qapdsl.runner import pipeline
@@ -113,6 +114,7 @@ def test_run_spec_results_and_progress(tmp_path: Path, fake_build: Callable[[str
     results = run_spec(_spec(), tmp_path / "b", epochs=2, progress=events.append, spec_path=str(SPECS / "digits_qap.qap"))
     out = tmp_path / "b"
     assert json.loads((out / "results.json").read_text()) == results
+    assert results_file.load(out / "results.json") == results  # what `qapc report` accepts
     assert results["metrics"]["accuracy"] == 0.93 and results["firmware"]["agreement"]["fraction"] == 1.0
     assert results["report"]["measured"]["agreement"] == 1.0
     assert results["report"]["totals"]["sparsity_measured"] == pytest.approx(0.8)
@@ -446,3 +448,20 @@ def test_run_index_survives_garbage_and_keeps_one_entry_per_spec(tmp_path: Path,
     last = runs.last(str(tmp_path / "a.qap"), "m")
     assert last is not None and last.build_dir == str(tmp_path / "two")
     assert sum(1 for r in json.loads(runs.index_path().read_text())["runs"] if r["spec"] == str(tmp_path / "a.qap")) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "cause"),
+    [
+        ("metrics.json", {"accuracy": "high"}, 'metrics.json: metrics.accuracy'),
+        ("metrics.json", [1], "metrics.json: it holds a list, not a JSON object"),
+        ("firmware.json", {"agreement": "all"}, 'firmware.json: agreement: expected an object or a number, got the string "all"'),
+    ],
+)
+def test_a_script_output_of_another_shape_fails_its_step(name: str, content: object, cause: str, tmp_path: Path) -> None:
+    """metrics.json and firmware.json are checked with results.json's models before anything reads them."""
+    (tmp_path / name).write_text(json.dumps(content))
+    shape = results_file.Metrics if name == "metrics.json" else results_file.Firmware
+    with pytest.raises(StepError) as e:
+        pipeline._read_json(tmp_path / name, "train", shape)
+    assert cause.split(": ", 1)[0] in e.value.cause and cause.split(": ", 1)[-1].removeprefix("metrics.") in e.value.cause, e.value.cause

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from qapdsl import __version__, dialects, ir
+from qapdsl import results as results_file
 from qapdsl.runner import environments
 
 STEPS = ("tools", "build", "train", "convert", "report", "verify")
@@ -207,16 +208,17 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def _read_json(path: Path, step: str) -> dict[str, Any]:
+def _read_json(path: Path, step: str, shape: type[results_file.Shape]) -> dict[str, Any]:
+    """A script's JSON output, its shape checked (`qapdsl.results`): what results.json will hold."""
+    log = path.parent / f"{step}.log"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return results_file.check(shape, results_file.read_json(path), path.name)
     except FileNotFoundError:
-        raise StepError(step, f"the script finished but wrote no {path.name}", path.parent / f"{step}.log") from None
-    except (OSError, ValueError) as e:
-        raise StepError(step, f"cannot read {path.name}: {e}", path.parent / f"{step}.log") from None
-    if not isinstance(data, dict):
-        raise StepError(step, f"{path.name} does not hold a JSON object")
-    return data
+        raise StepError(step, f"the script finished but wrote no {path.name}", log) from None
+    except OSError as e:
+        raise StepError(step, f"cannot read {path.name}: {e.strerror or e}", log) from None
+    except results_file.ResultsError as e:
+        raise StepError(step, str(e), log) from None
 
 
 # -- the steps ------------------------------------------------------------------------------
@@ -390,7 +392,7 @@ def run_spec(
         if data_arg is not None:
             args += ["--data", data_arg]
         run_script("train", out_dir / "train.py", args, out_dir, emit, watch=_diverged, python=python)
-        metrics = _read_json(out_dir / "metrics.json", "train")
+        metrics = _read_json(out_dir / "metrics.json", "train", results_file.Metrics)
         _check_metrics(metrics, out_dir / "train.log")
         if not (out_dir / model_file).is_file():
             raise StepError("train", f"train.py finished but wrote no {model_file}", out_dir / "train.log")
@@ -408,7 +410,7 @@ def run_spec(
         if synth:
             args.append("--synth")  # convert.py records why synthesis did not run, if it cannot
         run_script("convert", out_dir / "convert.py", args, out_dir, emit, python=python)
-        firmware = _read_json(out_dir / "firmware.json", "convert")
+        firmware = _read_json(out_dir / "firmware.json", "convert", results_file.Firmware)
         agreement = firmware.get("agreement")
         info["agreement"] = agreement.get("fraction") if isinstance(agreement, Mapping) else agreement
         info["hls_accuracy"] = firmware.get("hls_accuracy")
@@ -421,6 +423,8 @@ def run_spec(
                 efficiency = report.load_efficiency(activations)
             except (OSError, ValueError) as e:
                 raise StepError("report", f"cannot read {activations.name}: {e}") from None
+            except ImportError:
+                emit({"event": "warning", "stage": "report", "message": f"no neural efficiency: numpy, which reads {activations.name}, is not installed in {sys.executable}"})
         results: dict[str, Any] = {
             "qapc_version": __version__,
             "model": spec.model.name,
@@ -443,6 +447,10 @@ def run_spec(
         results["verify"] = verdict(firmware, threshold)
         results["wall_time_s"] = round(time.monotonic() - t0, 3)
         results = report.finite(results)
+        try:  # what `qapc report` reads back: never a results.json it would refuse
+            results_file.check(results_file.Results, results, "results.json")
+        except results_file.ResultsError as e:
+            raise StepError("report", str(e)) from None
         (out_dir / "report.md").write_text(render_report_md(results, rep), encoding="utf-8")
         tmp = out_dir / ".results.json.tmp"
         tmp.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
