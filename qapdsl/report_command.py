@@ -58,6 +58,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", metavar="PATH", help="a results.json written by `qapc run` (default: DIR/results.json when present)")
     p.add_argument("--format", choices=("markdown", "latex", "json"), default="markdown", help="table format (default markdown)")
     p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument(
+        "--columns",
+        choices=("all", "declared", "measured"),
+        default="all",
+        help="the per-layer table's columns: all (declared, then measured after a run), declared, or measured "
+        "(each layer's precisions and measured sparsity, BOPs, memory and efficiency: narrow enough for a paper's column)",
+    )
     p.add_argument("--layers", action="store_true", help="the per-layer table, also for a spec with a sweep or search")
     p.add_argument("--storage", metavar="URL", help="a study's Optuna storage (default: the study.db in DIR)")
     p.add_argument("--study", metavar="NAME", help="the study to report (default: the spec's)")
@@ -109,11 +116,13 @@ def run(args: argparse.Namespace) -> int:
             except (OSError, ValueError, ImportError) as e:
                 why = "numpy, which reads it, is not installed here" if isinstance(e, ImportError) else (getattr(e, "strerror", None) or str(e))
                 print(f"qapc: warning: cannot read {activations}: {why}; using the efficiency stored in results.json", file=sys.stderr)
+    if args.columns == "measured" and results is None:
+        raise UsageError(f"--columns measured: there are no measured figures of {args.spec} (`qapc run` it, or give -o DIR / --results PATH)")
     rep = report.build(spec, results, efficiency)
     if results is not None:
         want = spec.sources[0].sha256 if spec.sources else None
         got = results.get("spec_sha256")
         if want and got and want != got:
             rep.notes.append(f"{results_path} was produced from a different version of the spec: rerun `qapc run` to refresh the measured figures")
-    sys.stdout.write(report.render(rep, fmt))
+    sys.stdout.write(report.render(rep, fmt, args.columns))
     return EXIT_OK

@@ -469,6 +469,7 @@ def verdict(firmware: Mapping[str, Any], threshold: float) -> dict[str, Any]:
     argmax = agreement.get("argmax") if isinstance(agreement, Mapping) else None
     rows = firmware.get("n_rows")
     fw = firmware.get("framework") or "QKeras"
+    on = " on the logits before the output's lookup table" if isinstance(agreement, Mapping) and agreement.get("basis") == "logits" else ""
     out: dict[str, Any] = {"min_agreement": threshold, "agreement": fraction, "ok": True, "reason": None}
     if not isinstance(fraction, int | float):
         out.update(ok=False, reason=f"the conversion measured no {fw} ↔ HLS agreement (no test rows?)")
@@ -477,7 +478,7 @@ def verdict(firmware: Mapping[str, Any], threshold: float) -> dict[str, Any]:
         out.update(
             ok=False,
             reason=(
-                f"the firmware disagrees with the model: {fw} ↔ HLS argmax agreement {100 * fraction:.2f}% ({argmax}/{rows} test rows) "
+                f"the firmware disagrees with the model: {fw} ↔ HLS argmax agreement{on} {100 * fraction:.2f}% ({argmax}/{rows} test rows) "
                 f"is below the required {100 * threshold:g}%"
                 + (f", max |diff| {diff:.3g}" if isinstance(diff, int | float) else "")
                 + "; firmware.json lists the precision hls4ml used per layer (widen `accum`/`result` or `target.precision` for float layers), "
