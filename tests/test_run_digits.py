@@ -91,7 +91,7 @@ def test_digits_qap_meets_the_targets(dialect: str, tmp_path: Path, capsys: pyte
     assert rep["measured"]["efficiency"] == pytest.approx(qap["efficiency"]["network"])
     assert rep["totals"]["bops_measured"] == pytest.approx(t["bops_measured"])
     framework = {"qkeras": "QKeras", "hgq2": "HGQ2"}[dialect]
-    assert f"| {framework} ↔ HLS argmax agreement |" in (tmp_path / "qap" / "report.md").read_text()
+    assert f"| {framework} ↔ HLS argmax agreement of the outputs | {100 * fw['agreement']['outputs_fraction']:.2f}% (" in (tmp_path / "qap" / "report.md").read_text()
     print(
         f"digits {dialect}: float {acc_float:.4f}, QAP {acc_qap:.4f}, {flt['report']['totals']['bops_measured'] / t['bops_measured']:.1f}x fewer BOPs, "
         f"agreement {fw['agreement']['fraction']:.4f}, max |diff| {fw['max_abs_diff']}"
