@@ -33,7 +33,7 @@ class Metrics(Shape):
     """train.py's metrics.json (results.json's `metrics`)."""
 
     accuracy: float | None  # None: NaN in the file (results.json has no NaN)
-    auc: float | dict[str, float | list[float] | None] | None = None  # {"mean": ..., "per_class": [...]}, or one number
+    auc: float | dict[str, float | list[float | None] | None] | None = None  # {"mean": ..., "per_class": [... None: one class only in the test rows]}, or one number
     loss: float | None = None
     epochs: int | None = None
     rounds: int | list[dict[str, Any]] | None = None

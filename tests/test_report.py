@@ -352,3 +352,25 @@ def test_measured_columns_alone(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "(measured)" not in capsys.readouterr().out.split("| measured | |")[0]
     assert main(["report", str(spec), "-o", str(tmp_path / "none"), "--columns", "measured"]) == 2
     assert "--columns measured: there are no measured figures of" in capsys.readouterr().err
+
+
+def test_what_train_py_writes_is_a_metrics_file() -> None:
+    """train.py's metrics.json as `evaluate` and its caller write it: a class absent from the test rows has no AUC (None)."""
+    from qapdsl import results as results_file
+
+    written = {
+        "accuracy": 0.5,
+        "auc": {"per_class": [0.9, None], "mean": 0.9},
+        "loss": None,
+        "model": "m",
+        "sparsity": {"layers": {}, "total": 0.0},
+        "sparsity_quantized": {"layers": {"fc1": 0.1}, "total": 0.1},
+        "wall_time_s": 1.5,
+        "epochs": 3,
+        "rounds": [{"round": 0, "epochs": 3, "val_loss": None, "val_accuracy": 0.5, "mask_sparsity": 0.0, "zero_fraction": 0.0}],
+        "n_train": 10,
+        "n_val": 2,
+        "n_test": 2,
+        "seed": 42,
+    }
+    assert results_file.check(results_file.Metrics, written, "metrics.json") == written
