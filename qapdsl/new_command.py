@@ -245,6 +245,7 @@ class Asker:
 def gather(args: argparse.Namespace, spec_path: Path, ask: Asker | None) -> Answers:
     """The scaffold's answers: each flag given, else its question (with `ask`), else its default."""
     from qapdsl import dialects, scaffold
+    from qapdsl.backends.literals import comment_text
     from qapdsl.loader import UsageError
 
     def pick(given: T | None, prompt: str, default: str, parse: Callable[[str], T]) -> T:
@@ -257,7 +258,7 @@ def gather(args: argparse.Namespace, spec_path: Path, ask: Asker | None) -> Answ
     if source != "sklearn" and target is None and ask is not None and args.data is None:
         target = ask("Label column or array (Enter: the last column, or the array y)", "", lambda t: parse_target(t) if t else None)
     if source == "sklearn" and target is not None:
-        raise UsageError(f"--target {target}: scikit-learn's {name} has its labels; --target names the label column of a file or an OpenML data set")
+        raise UsageError(f"--target {comment_text(target)}: scikit-learn's {name} has its labels; --target names the label column of a file or an OpenML data set")
     choice = scaffold.DataChoice(source, name, target)
     shape: tuple[int, ...] | None = args.input
     classes: int | None = args.classes
