@@ -337,6 +337,10 @@ def test_every_layer_has_its_measured_figures_and_they_sum_to_the_totals(tmp_pat
     memory = f"{round(t['memory_bits_measured']):,}"
     assert f"| memory bits (measured sparsity) | {memory} |" in md
     assert next(ln for ln in md.splitlines() if ln.startswith("| **total** |")).split(" | ")[-2] == memory  # the same figure in the table
+    from qapdsl.runner.command import summary
+
+    results = {**json.loads((tmp_path / "results.json").read_text()), "build_dir": str(tmp_path), "report": data}
+    assert f"memory          {memory} bits of weights and biases (with the measured sparsity; declared {round(t['memory_bits']):,})" in summary(results)
 
 
 def test_measured_columns_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
