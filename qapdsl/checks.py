@@ -16,7 +16,7 @@ import re
 from typing import TYPE_CHECKING
 
 from qapdsl import data, dialects, ir, names, paths, quant, schema, shapes
-from qapdsl.diagnostics import Diagnostic, did_you_mean
+from qapdsl.diagnostics import Diagnostic
 from qapdsl.source import Span
 
 if TYPE_CHECKING:
@@ -635,41 +635,10 @@ def check_data_file(spec: ir.Spec) -> list[Diagnostic]:
     facts = data.file_facts(path)
     if facts is None:
         return []
-    features = math.prod(spec.model.input_shape)
-    if facts.columns is not None:
-        label = d.target if d.target is not None else facts.columns[-1]
-        if label not in facts.columns:
-            return [
-                Diagnostic(
-                    "E604", f"{d.name} has no column {label!r}", d.span, did_you_mean(label, facts.columns) or "columns: " + ", ".join(facts.columns[:12])
-                )
-            ]
-        if len(facts.columns) - 1 != features:
-            return [
-                Diagnostic(
-                    "E603",
-                    f"{d.name} has {len(facts.columns) - 1} feature columns besides {label!r}, but the model's input takes {features}",
-                    spec.model.input_span or d.span,
-                    f"write `input {len(facts.columns) - 1}`",
-                )
-            ]
-    if facts.arrays is not None:
-        keys = list(facts.arrays)
-        label = d.target if d.target is not None else "y"
-        if label not in facts.arrays:
-            return [Diagnostic("E604", f"{d.name} has no array {label!r}", d.span, did_you_mean(label, keys) or "arrays: " + ", ".join(keys))]
-        x_key = "X" if "X" in keys else ("x" if "x" in keys else next((k for k in keys if k != label), None))
-        shape = facts.arrays.get(x_key) if x_key else None
-        if shape is not None and len(shape) >= 1 and math.prod(shape[1:]) != features:
-            return [
-                Diagnostic(
-                    "E603",
-                    f"{d.name}'s {x_key!r} holds samples of shape {shapes.fmt(shape[1:])}, but the model's input takes {features} values",
-                    spec.model.input_span or d.span,
-                    f"write `input {shapes.fmt(shape[1:]) if len(shape) > 2 else math.prod(shape[1:])}`",
-                )
-            ]
-    return []
+    m = data.misfit(facts, d.name, d.target, math.prod(spec.model.input_shape))
+    if m is None:
+        return []
+    return [Diagnostic(m.code, m.message, (spec.model.input_span or d.span) if m.at_input else d.span, m.hint)]
 
 
 def check_pruning(spec: ir.Spec) -> list[Diagnostic]:

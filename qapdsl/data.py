@@ -121,3 +121,51 @@ def file_facts(path: Path) -> FileFacts | None:
     except (OSError, ValueError, SyntaxError, KeyError, TypeError, UnicodeError, RecursionError, MemoryError, csv.Error, zipfile.BadZipFile):
         return None
     return None
+
+
+@dataclass(frozen=True)
+class Misfit:
+    """Why a data file does not fit a spec, in the words of `qapc check` (and `qapc doctor`)."""
+
+    code: str  # E604: no such label column or array; E603: the samples do not fit the model's input
+    message: str
+    hint: str
+    at_input: bool  # the model's `input` is what to change (else the `data` statement)
+
+
+def misfit(facts: FileFacts, shown: str, target: str | None, features: int) -> Misfit | None:
+    """Does a file with these columns or arrays give train.py a label and samples of `features` values?
+    The label is `target`, else the last column (tables) or the array `y`; the samples are the other
+    columns, or the array `X` (`x`, else the first other one), as train.py's `load_file` takes them."""
+    from qapdsl.diagnostics import did_you_mean
+    from qapdsl.shapes import fmt
+
+    if facts.columns is not None:
+        label = target if target is not None else facts.columns[-1]
+        if label not in facts.columns:
+            return Misfit("E604", f"{shown} has no column {label!r}", did_you_mean(label, facts.columns) or "columns: " + ", ".join(facts.columns[:12]), False)
+        if len(facts.columns) - 1 != features:
+            return Misfit(
+                "E603",
+                f"{shown} has {len(facts.columns) - 1} feature columns besides {label!r}, but the model's input takes {features}",
+                f"write `input {len(facts.columns) - 1}`" if len(facts.columns) > 1 else "the file holds no feature column: give one with the samples' values",
+                len(facts.columns) > 1,
+            )
+    if facts.arrays is not None:
+        keys = list(facts.arrays)
+        label = target if target is not None else "y"
+        if label not in facts.arrays:
+            return Misfit("E604", f"{shown} has no array {label!r}", did_you_mean(label, keys) or "arrays: " + (", ".join(keys) or "none"), False)
+        x_key = "X" if "X" in keys else ("x" if "x" in keys else next((k for k in keys if k != label), None))
+        if x_key is None:
+            return Misfit("E604", f"{shown} has no feature array besides {label!r}", "save the samples as an array `X` beside the labels", False)
+        shape = facts.arrays[x_key]
+        if len(shape) >= 1 and math.prod(shape[1:]) != features:
+            return Misfit(
+                "E603",
+                f"{shown}'s {x_key!r} holds samples of shape {fmt(shape[1:])}, but the model's input takes {features} values",
+                f"write `input {fmt(shape[1:]) if len(shape) > 2 else math.prod(shape[1:])}`",
+                True,
+            )
+    return None
+

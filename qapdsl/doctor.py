@@ -21,6 +21,7 @@ Cheap to import: the standard library and qapc's own light modules only.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import socket
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from qapdsl import dialects, ir, outdir, versions
+from qapdsl import data, dialects, ir, outdir, versions
 from qapdsl.data import FILE_SUFFIXES, file_path
 from qapdsl.dialects import Dialect
 from qapdsl.runner import environments
@@ -187,21 +188,23 @@ def check_synth(backend: str) -> Check:
     return Check("synth", "ok", f"{tool} at {path} ({backend} backend): synthesis runs", found=path)
 
 
-def check_data(spec: ir.Spec, override: str | None = None) -> Check:
-    """The data the run trains on: `override` (`--data PATH`), else what the spec names."""
+def check_data(spec: ir.Spec, override: str | None = None, python: str | None = None) -> Check:
+    """The data the run trains on: `override` (`--data PATH`), else what the spec names. A file is opened
+    as train.py will open it, and its label and samples compared with the spec's (`data.misfit`); the
+    .h5 and .parquet files in `python`, the interpreter of the dialect (None: not opened)."""
     d = spec.train.data
     if override is not None:
-        return _check_file(Path(override), override, override=True)
+        return _check_file(Path(override), override, spec, python, override=True)
     if d.source == "file":
         p = file_path(spec)
         assert p is not None
-        return _check_file(p, d.name, override=False)
+        return _check_file(p, d.name, spec, python, override=False)
     if d.source == "sklearn":
         return Check("data", "ok", f"data: scikit-learn's {d.name} (bundled with scikit-learn: offline)")
     return _check_openml(d.name)
 
 
-def _check_file(p: Path, shown: str, override: bool) -> Check:
+def _check_file(p: Path, shown: str, spec: ir.Spec, python: str | None, override: bool) -> Check:
     if p.suffix.lower() not in FILE_SUFFIXES:
         return Check(
             "data",
@@ -218,7 +221,77 @@ def _check_file(p: Path, shown: str, override: bool) -> Check:
         )
         return Check("data", "fail", f"data file not found: {shown}{looked}", fix)
     size = p.stat().st_size
-    return Check("data", "ok", f"data: file {shown} ({_size(size)})", found=os.path.abspath(p))
+    facts, unread = _file_facts(p, python)
+    if unread is not None:
+        return Check(
+            "data",
+            "fail",
+            f"data file {shown}: {unread}",
+            "give a .npz of arrays X and y (numpy.savez), an .h5 of datasets, or a .csv / .parquet with a header and a label column",
+        )
+    if facts is None:
+        return Check("data", "ok", f"data: file {shown} ({_size(size)}; not opened: no interpreter with the dialect's stack)", found=os.path.abspath(p))
+    features = math.prod(spec.model.input_shape)
+    m = data.misfit(facts, shown, spec.train.data.target, features)
+    if m is not None:
+        fix = f"{m.hint} in the spec" if m.at_input else f"name the label with `target` in the spec's `data` ({m.hint})"
+        other = "give a file that fits the spec" if override else "train on a file that fits: `qapc run SPEC --data PATH`"
+        return Check("data", "fail", f"data file {m.message}", f"{fix}, or {other}")
+    return Check("data", "ok", f"data: file {shown} ({_size(size)}; samples of {features} values, as the model's input takes)", found=os.path.abspath(p))
+
+
+# Run by the dialect's interpreter (h5py and pandas are there; qapc's own may have neither): the datasets
+# of an .h5 file, or the columns of a .parquet one, as train.py's load_file opens them.
+PROBE_FILE = r"""
+import json, sys
+path = sys.argv[1]
+out = {}
+try:
+    if path.lower().endswith((".h5", ".hdf5")):
+        import h5py
+        with h5py.File(path, "r") as f:
+            out["arrays"] = {k: list(f[k].shape) for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+    else:
+        try:
+            import pyarrow.parquet as pq
+            names = pq.read_schema(path).names
+        except ImportError:
+            import pandas as pd
+            names = list(pd.read_parquet(path).columns)
+        out["columns"] = [str(c) for c in names if not str(c).startswith("__index_level_")]
+except Exception as e:
+    out["error"] = f"{type(e).__name__}: {e}".strip()
+print(json.dumps(out))
+"""
+
+
+def _file_facts(p: Path, python: str | None) -> tuple[data.FileFacts | None, str | None]:
+    """(what the file holds, None), or (None, why train.py could not read it); (None, None) when it was not opened.
+    A .csv's header and an .npz's array headers are read here (standard library); .h5 and .parquet in `python`."""
+    import json
+
+    suffix = p.suffix.lower()
+    if suffix in (".csv", ".npz"):
+        facts = data.file_facts(p)
+        if facts is None or (facts.arrays is None and not facts.columns):
+            return None, "not a CSV file with a header line" if suffix == ".csv" else "not an .npz archive of numpy arrays"
+        return facts, None
+    if python is None:
+        return None, None
+    try:
+        done = subprocess.run([python, "-c", PROBE_FILE, str(p)], capture_output=True, text=True, timeout=60, check=False)
+        found = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        found = None
+    if not isinstance(found, dict):
+        return None, None  # the interpreter itself failed: its own check says why
+    if found.get("error"):
+        return None, f"cannot be read ({str(found['error'])[:300]})"
+    if isinstance(found.get("arrays"), dict):
+        return data.FileFacts(arrays={str(k): tuple(int(n) for n in v) for k, v in found["arrays"].items()}), None
+    if isinstance(found.get("columns"), list):
+        return data.FileFacts(columns=tuple(str(c) for c in found["columns"])), None
+    return None, None
 
 
 def _size(n: int) -> str:
@@ -318,7 +391,9 @@ def check_output(path: Path) -> Check:
 
 def for_run(spec: ir.Spec, *, data: str | None = None, out_dir: Path | None = None, synth: bool = False) -> list[Check]:
     """The checks of one run of `spec` (the spec's dialect only); `qapc run` stops on any ✗."""
-    checks = [check_python(), check_gxx(), *check_dialect(dialects.get(spec.train.dialect)), check_data(spec, data)]
+    env = check_dialect(dialects.get(spec.train.dialect))
+    python = next((c.found for c in env if c.key.startswith("env:") and c.status == "ok"), None)
+    checks = [check_python(), check_gxx(), *env, check_data(spec, data, python)]
     if synth:
         checks.append(check_synth(spec.target.backend))
     if out_dir is not None:

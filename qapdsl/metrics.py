@@ -42,7 +42,7 @@ class LayerFigures:
     weight_bits: int
     sparsity: float  # declared (or measured, when given)
     bops: float
-    memory_bits: float
+    memory_bits: float  # a whole number of bits
 
 
 def declared_sparsity(spec: ir.Spec) -> dict[str, float]:
@@ -79,7 +79,8 @@ def layer_figures(spec: ir.Spec, sparsity: Mapping[str, float] | None = None) ->
         s = (sparsity or {}).get(layer.name, declared[layer.name]) if weighty else 0.0
         b_w = eff.weights.bits if weighty else 0
         layer_bops = bops(ls.fan_in, ls.outputs, b_w, bits_in, 1.0 - s) if weighty else 0.0
-        mem = (ls.weights * (1.0 - s) * b_w + ls.biases * eff.bias.bits) if weighty else 0.0
+        # memory counts whole weights: the weights kept (rounded once, here), each of b_w bits, and the biases
+        mem = float(round(ls.weights * (1.0 - s)) * b_w + ls.biases * eff.bias.bits) if weighty else 0.0
         act = eff.activations
         rows.append(
             LayerFigures(

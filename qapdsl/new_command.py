@@ -39,12 +39,14 @@ def parse_data(text: str) -> tuple[str, str]:
     """`sklearn:digits` / `digits`, `file:PATH` / `PATH.csv`, `openml:NAME` / `openml:ID` → (source, name)."""
     from qapdsl.data import FILE_SUFFIXES
     from qapdsl.diagnostics import did_you_mean
+    from qapdsl.syntax import string_problem
 
-    text = text.strip()
     source, sep, rest = text.partition(":")
     if sep and source in ("sklearn", "file", "openml"):
         if not rest:
             raise ValueError(f"`{source}:` needs a name")
+        if string_problem(rest):
+            raise ValueError(f"{'a data file' if source == 'file' else 'the name'} cannot be written in a spec: {string_problem(rest)}")
         if source == "sklearn" and rest not in SKLEARN_NAMES:
             guess = did_you_mean(rest, SKLEARN_NAMES)
             raise ValueError(f"scikit-learn data sets: {', '.join(SKLEARN_NAMES)}" + (f"; {guess}" if guess else ""))
@@ -54,6 +56,8 @@ def parse_data(text: str) -> tuple[str, str]:
     if text in SKLEARN_NAMES:
         return "sklearn", text
     if text.lower().endswith(FILE_SUFFIXES):
+        if string_problem(text):
+            raise ValueError(f"a data file cannot be written in a spec: {string_problem(text)}")
         return "file", text
     guess = did_you_mean(text, SKLEARN_NAMES)
     raise ValueError(
@@ -127,6 +131,17 @@ def parse_widths(text: str) -> tuple[int, ...]:
     return widths
 
 
+def parse_target(text: str) -> str:
+    """A label column or array: any text a spec string can hold (it is written quoted)."""
+    from qapdsl.syntax import string_problem
+
+    if not text:
+        raise ValueError("the label column's name is empty")
+    if string_problem(text):
+        raise ValueError(f"a column name that cannot be written in a spec: {string_problem(text)}")
+    return text
+
+
 def parse_choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     def parse(text: str) -> str:
         from qapdsl.diagnostics import choices_hint
@@ -140,10 +155,12 @@ def parse_choice(choices: tuple[str, ...]) -> Callable[[str], str]:
 
 
 def parse_part(text: str) -> str:
-    t = text.strip()
-    if not t or not re.fullmatch(r"[A-Za-z0-9_.+-]+", t):
-        raise ValueError("a part name holds letters, digits, '-', '_', '.' and '+' only (e.g. xcu250-figd2104-2L-e)")
-    return t
+    """An FPGA part name as the spec's `part` takes it (`schema.PART_NAME`, the rule `qapc check` applies)."""
+    from qapdsl.schema import PART_NAME
+
+    if not re.match(PART_NAME, text):
+        raise ValueError("a part name starts with a letter or digit and holds letters, digits, '-', '_', '.' and '+' only, at most 80 (e.g. xcu250-figd2104-2L-e)")
+    return text
 
 
 def _arg(parse: Callable[[str], T]) -> Callable[[str], T]:
@@ -171,7 +188,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SOURCE",
         help="sklearn:digits|iris|wine|breast_cancer (or just digits), file:PATH (or a path ending in .npz/.h5/.csv/.parquet), openml:NAME|ID (default digits)",
     )
-    p.add_argument("--target", metavar="COLUMN", help="the label column (CSV, parquet, OpenML) or array (.npz, .h5) of the data (default: the last column, or y)")
+    p.add_argument("--target", type=_arg(parse_target), metavar="COLUMN", help="the label column (CSV, parquet, OpenML) or array (.npz, .h5) of the data (default: the last column, or y)")
     p.add_argument("--input", type=_arg(parse_shape), metavar="SHAPE", help="shape of one sample: 16, or 28,28,1 (default: what the data says)")
     p.add_argument("--classes", type=_arg(parse_count), metavar="N", help="number of classes (default: what the data says)")
     p.add_argument("--hidden", type=_arg(parse_widths), metavar="W,W", help="widths of the hidden relu dense layers (default 32,32)")
@@ -228,6 +245,7 @@ class Asker:
 def gather(args: argparse.Namespace, spec_path: Path, ask: Asker | None) -> Answers:
     """The scaffold's answers: each flag given, else its question (with `ask`), else its default."""
     from qapdsl import dialects, scaffold
+    from qapdsl.backends.literals import comment_text
     from qapdsl.loader import UsageError
 
     def pick(given: T | None, prompt: str, default: str, parse: Callable[[str], T]) -> T:
@@ -238,7 +256,9 @@ def gather(args: argparse.Namespace, spec_path: Path, ask: Asker | None) -> Answ
     source, name = pick(args.data, "Data: digits, iris, wine, breast_cancer, a file (.npz .h5 .csv .parquet), or openml:NAME", "digits", parse_data)
     target: str | None = args.target
     if source != "sklearn" and target is None and ask is not None and args.data is None:
-        target = ask("Label column or array (Enter: the last column, or the array y)", "", lambda t: t or None)
+        target = ask("Label column or array (Enter: the last column, or the array y)", "", lambda t: parse_target(t) if t else None)
+    if source == "sklearn" and target is not None:
+        raise UsageError(f"--target {comment_text(target)}: scikit-learn's {name} has its labels; --target names the label column of a file or an OpenML data set")
     choice = scaffold.DataChoice(source, name, target)
     shape: tuple[int, ...] | None = args.input
     classes: int | None = args.classes
@@ -257,6 +277,8 @@ def gather(args: argparse.Namespace, spec_path: Path, ask: Asker | None) -> Answ
             classes = ask("Number of classes", None, parse_count)
     bits = pick(args.bits, "Bit width of weights and activations (2-16, or float)", "6", parse_bits_or_float)
     prune = pick(args.prune, "Pruning: none, constant, polynomial or iterative", "iterative", parse_choice(scaffold.PRUNE_KINDS))
+    if prune == "none" and args.sparsity is not None:
+        raise UsageError("--sparsity: with --prune none nothing is pruned (give --prune constant, polynomial or iterative, or no --sparsity)")
     sparsity = pick(args.sparsity, "Target sparsity (the fraction of the weights pruned)", "80%", parse_sparsity) if prune != "none" else 0.8
     return scaffold.Answers(
         name=args.name or scaffold.model_name(spec_path.stem),
@@ -285,6 +307,7 @@ def parse_bits_or_float(text: str) -> int | str:
 
 def run(args: argparse.Namespace) -> int:
     from qapdsl import scaffold
+    from qapdsl.backends.literals import comment_text
     from qapdsl.cmdutil import use_color
     from qapdsl.diagnostics import render
     from qapdsl.loader import UsageError
@@ -293,6 +316,10 @@ def run(args: argparse.Namespace) -> int:
     to_stdout = args.spec == "-"
     path = Path("my_model.qap") if to_stdout else Path(args.spec)
     if not to_stdout:
+        unwritable = next((ch for ch in args.spec if not ch.isprintable()), None)
+        if unwritable is not None:
+            what = "a byte that is not UTF-8" if "\udc80" <= unwritable <= "\udcff" else f"U+{ord(unwritable):04X}, an unprintable character"
+            raise UsageError(f"{comment_text(args.spec)}: the spec's file name holds {what}; choose a name of printable characters")
         if path.suffix != ".qap":
             raise UsageError(f"{args.spec}: a spec's file name ends in .qap (e.g. {path.with_suffix('.qap') if path.suffix else path.name + '.qap'})")
         if (path.exists() or path.is_symlink()) and not args.force:
@@ -325,7 +352,7 @@ def run(args: argparse.Namespace) -> int:
     q = shlex.quote(str(path))
     widths = [_shown_shape(spec.model.input_shape), *(str(w) for w in answers.hidden), str(spec.model.layers[-1].units)]
     bits = "float" if answers.bits is None else f"{answers.bits}-bit"
-    print(f"wrote {path}: model {spec.model.name} ({' → '.join(widths)}), {bits}, {_pruning(answers)}, {answers.data.shown()}")
+    print(f"wrote {path}: model {spec.model.name} ({' → '.join(widths)}), {bits}, {_pruning(answers)}, {comment_text(answers.data.shown())}")
     qapc = _qapc_command()
     print("next:")
     print(f"  {qapc} check {q}     # diagnostics, with line, caret and hint")

@@ -64,11 +64,26 @@ def measured_sparsity(metrics_json: Mapping[str, Any]) -> dict[str, float]:
 
 
 def load_efficiency(activations: Path) -> dict[str, Any]:
-    """Neural efficiency from train.py's activations.npz (numpy imported here only)."""
+    """Neural efficiency from train.py's activations.npz (numpy imported here only).
+
+    Raises ImportError without numpy, OSError when it cannot be read, ValueError (the reason) when it
+    is not an .npz of on/off patterns, one (samples, neurons...) array of numbers or booleans per layer."""
+    import zipfile
+    import zlib
+
     import numpy as np
 
-    with np.load(activations) as data:
-        patterns = {name: data[name] for name in data.files}
+    try:
+        loaded = np.load(activations, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a single .npy array
+            raise ValueError("not an .npz archive (a single array)")
+        with loaded as data:
+            patterns = {name: data[name] for name in data.files}
+    except (zipfile.BadZipFile, EOFError, zlib.error, KeyError) as e:
+        raise ValueError(f"not an .npz archive ({e})") from None
+    for name, pattern in patterns.items():
+        if pattern.ndim < 1 or pattern.dtype.kind not in "biuf":
+            raise ValueError(f"array {name!r} is not a table of on/off activations (samples × neurons), but a {pattern.dtype} array of shape {pattern.shape}")
     return metrics.neural_efficiency(patterns)
 
 
@@ -106,6 +121,7 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
     measured_rows = metrics.layer_figures(spec, sparsity) if results is not None else None
     eff_layers: Mapping[str, float] = (efficiency or {}).get("layers", {}) if efficiency else {}
 
+    pruned = list(spec.prune.layers) if spec.prune is not None else []
     layers: list[dict[str, Any]] = []
     for i, row in enumerate(declared):
         weighty = row.kind in schema.WEIGHT_LAYERS
@@ -126,14 +142,16 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
         }
         if measured_rows is not None:
             m = measured_rows[i]
-            entry["sparsity_measured"] = sparsity.get(row.name) if weighty else None
-            entry["bops_measured"] = m.bops if weighty and row.name in sparsity else None
-            entry["memory_bits_measured"] = m.memory_bits if weighty and row.name in sparsity else None
+            # a layer outside the prune section is not pruned (its sparsity is 0 by construction, as in the
+            # totals); a pruned layer without a measurement counts with its declared sparsity (a note says so)
+            unpruned = weighty and row.name not in pruned and row.name not in sparsity
+            entry["sparsity_measured"] = (0.0 if unpruned else sparsity.get(row.name)) if weighty else None
+            entry["bops_measured"] = m.bops if weighty else None
+            entry["memory_bits_measured"] = m.memory_bits if weighty else None
             entry["efficiency"] = eff_layers.get(row.name)
         layers.append(entry)
 
     n_weights = sum(weights_of[r.name] for r in declared if r.kind in schema.WEIGHT_LAYERS)
-    pruned = list(spec.prune.layers) if spec.prune is not None else []
     n_pruned = sum(weights_of[n] for n in pruned)
     # Sparsity is given twice, each time declared and measured over the same weights: over all the
     # weights of the model (the table's total), and over the layers the prune section selects (what
@@ -169,6 +187,7 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
         totals["bops_measured"] = sum(r.bops for r in measured_rows)
         totals["memory_bits_measured"] = sum(r.memory_bits for r in measured_rows)
         agreement = firmware.get("agreement")
+        agreement_of = agreement if isinstance(agreement, Mapping) else {}
         measured = {
             "accuracy": metrics_json.get("accuracy"),
             "auc": _mean_auc(metrics_json.get("auc")),
@@ -179,7 +198,13 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
             "model_accuracy": firmware.get("model_accuracy", firmware.get("qkeras_accuracy")),
             "qkeras_accuracy": firmware.get("qkeras_accuracy"),  # the old name of model_accuracy
             "framework": firmware.get("framework", "QKeras"),
-            "agreement": agreement.get("fraction") if isinstance(agreement, Mapping) else agreement,
+            # `agreement` is what verify checks: on the logits before a final softmax/sigmoid when the
+            # conversion traced them (`agreement_basis` "logits"), else on the outputs; both are kept
+            "agreement": agreement_of.get("fraction") if isinstance(agreement, Mapping) else agreement,
+            "agreement_basis": agreement_of.get("basis"),
+            "agreement_rows": agreement_of.get("argmax"),
+            "outputs_agreement": agreement_of.get("outputs_fraction", agreement_of.get("fraction") if agreement_of.get("basis") == "outputs" else None),
+            "outputs_agreement_rows": agreement_of.get("outputs_argmax", agreement_of.get("argmax") if agreement_of.get("basis") == "outputs" else None),
             "max_abs_diff": firmware.get("max_abs_diff"),
             "mean_abs_diff": firmware.get("mean_abs_diff"),
             "n_rows": firmware.get("n_rows"),
@@ -190,17 +215,6 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
         if not firmware:
             notes.append("no firmware figures: the conversion step did not run")
     return Report(model.name, tuple(model.input_shape), in_label, layers, totals, measured, notes)
-
-
-def load_results(path: Path) -> dict[str, Any]:
-    """results.json as a dict; raises OSError / ValueError with the path in the message."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a results object")
-    return data
 
 
 # -- rendering --------------------------------------------------------------------------
@@ -224,60 +238,82 @@ def _shape(s: list[int]) -> str:
     return "×".join(str(v) for v in s)
 
 
-def _columns(rep: Report) -> tuple[list[str], list[list[str]], list[str]]:
-    """Header, rows and totals row as plain strings (numbers with `,` thousands separators)."""
-    after = rep.measured is not None
-    head = ["layer", "kind", "in → out", "params", "weights", "bias", "activation", "sparsity", "BOPs", "memory bits"]
+COLUMNS = ("all", "declared", "measured")
+_TEXT_COLUMNS = frozenset({"layer", "kind", "in → out", "weights", "bias", "activation"})  # left-aligned
+
+
+def _columns(rep: Report, columns: str = "all") -> tuple[list[str], list[list[str]], list[str]]:
+    """Header, rows and totals row as plain strings (numbers with `,` thousands separators).
+
+    `columns`: "all" (the declared figures, then the measured ones after a run), "declared", or
+    "measured" (each layer's precisions and its measured figures only: a table narrow enough for a
+    paper's column)."""
+    after = rep.measured is not None and columns != "declared"
+    declared = columns != "measured" or rep.measured is None
+    head = ["layer", "kind", "in → out", "params", "weights", "bias", "activation"] if declared else ["layer", "in → out", "weights", "bias", "activation"]
+    if declared:
+        head += ["sparsity", "BOPs", "memory bits"]
     if after:
-        head += ["sparsity (measured)", "BOPs (measured)", "efficiency"]
+        head += ["sparsity (measured)", "BOPs (measured)", "memory bits (measured)", "efficiency"] if declared else ["sparsity", "BOPs", "memory bits", "efficiency"]
     rows = []
     for lay in rep.layers:
-        r = [
-            lay["name"],
-            lay["kind"],
-            f"{_shape(lay['in_shape'])} → {_shape(lay['out_shape'])}",
-            _int(lay["params"]),
-            lay["weights"],
-            lay["bias"],
-            lay["activation"],
-            _pct(lay["sparsity"]),
-            _int(lay["bops"]) if lay["bops"] else "-",
-            _int(lay["memory_bits"]) if lay["memory_bits"] else "-",
-        ]
+        shape = f"{_shape(lay['in_shape'])} → {_shape(lay['out_shape'])}"
+        r = [lay["name"], lay["kind"], shape, _int(lay["params"])] if declared else [lay["name"], shape]
+        r += [lay["weights"], lay["bias"], lay["activation"]]
+        if declared:
+            r += [_pct(lay["sparsity"]), _int(lay["bops"]) if lay["bops"] else "-", _int(lay["memory_bits"]) if lay["memory_bits"] else "-"]
         if after:
-            r += [_pct(lay.get("sparsity_measured")), _int(lay.get("bops_measured")), _num(lay.get("efficiency"))]
+            r += [_pct(lay.get("sparsity_measured")), _int(lay.get("bops_measured")), _int(lay.get("memory_bits_measured")), _num(lay.get("efficiency"))]
         rows.append(r)
     t = rep.totals
-    total = ["total", "", "", _int(t["params"]), "", "", "", _pct(t["sparsity"]), _int(t["bops"]), _int(t["memory_bits"])]
+    total = ["total", "", "", _int(t["params"]), "", "", ""] if declared else ["total", "", "", "", ""]
+    if declared:
+        total += [_pct(t["sparsity"]), _int(t["bops"]), _int(t["memory_bits"])]
     if after:
-        total += [_pct(t.get("sparsity_measured")), _int(t.get("bops_measured")), _num((rep.measured or {}).get("efficiency"))]
+        total += [_pct(t.get("sparsity_measured")), _int(t.get("bops_measured")), _int(t.get("memory_bits_measured")), _num((rep.measured or {}).get("efficiency"))]
     return head, rows, total
+
+
+def _agreement(fraction: Any, rows: Any, n: Any) -> str:
+    shown = _pct(fraction, 2)
+    if isinstance(rows, int) and isinstance(n, int) and n:
+        return f"{shown} ({_int(rows)} of {_int(n)} test rows)"
+    return shown + (f" of {_int(n)} test rows" if isinstance(n, int) and n else "")
 
 
 def _summary(rep: Report) -> list[tuple[str, str]]:
     m = rep.measured
     if m is None:
         return []
-    agree = m.get("agreement")
     n = m.get("n_rows")
     fw = m.get("framework") or "QKeras"
+    basis = m.get("agreement_basis")
+    if basis == "logits":  # both: the outputs' argmax (what a user of the firmware sees) and the logits' (what verify checks)
+        agreement = [
+            (f"{fw} ↔ HLS argmax agreement of the outputs", _agreement(m.get("outputs_agreement"), m.get("outputs_agreement_rows"), n)),
+            (f"{fw} ↔ HLS argmax agreement of the logits (before the output's lookup table)", _agreement(m.get("agreement"), m.get("agreement_rows"), n)),
+        ]
+    else:
+        what = " of the outputs" if basis == "outputs" else ""
+        agreement = [(f"{fw} ↔ HLS argmax agreement{what}", _agreement(m.get("agreement"), m.get("agreement_rows"), n))]
     return [
         (f"accuracy ({fw})", _pct(m.get("accuracy"), 2)),
         ("AUC (mean over classes)", _num(m.get("auc"), 4)),
         ("accuracy (HLS emulation)", _pct(m.get("hls_accuracy"), 2)),
-        (f"{fw} ↔ HLS argmax agreement", f"{_pct(agree, 2)}" + (f" of {n} test rows" if n else "")),
+        *agreement,
         (f"max abs. output difference {fw} − HLS", _num(m.get("max_abs_diff"), 6)),
         ("achieved sparsity (weights)", _pct(rep.totals.get("sparsity_measured"), 1)),
         ("BOPs (measured sparsity)", _int(rep.totals.get("bops_measured"))),
+        ("memory bits (measured sparsity)", _int(rep.totals.get("memory_bits_measured"))),
         ("neural efficiency (network)", _num(m.get("efficiency"), 4)),
     ]
 
 
-def to_markdown(rep: Report) -> str:
-    head, rows, total = _columns(rep)
+def to_markdown(rep: Report, columns: str = "all") -> str:
+    head, rows, total = _columns(rep, columns)
     lines = [f"## {rep.model}", "", f"Input {_shape(list(rep.input_shape))}, {rep.input_precision}.", ""]
     lines.append("| " + " | ".join(head) + " |")
-    lines.append("| " + " | ".join("---" if i < 3 or head[i] in ("weights", "bias", "activation") else "---:" for i in range(len(head))) + " |")
+    lines.append("| " + " | ".join("---" if h in _TEXT_COLUMNS else "---:" for h in head) + " |")
     for r in rows + [[f"**{total[0]}**", *total[1:]]]:
         lines.append("| " + " | ".join(r) + " |")
     summary = _summary(rep)
@@ -318,9 +354,9 @@ def _tex_cell(s: str) -> str:
     return tex(s)
 
 
-def to_latex(rep: Report) -> str:
-    head, rows, total = _columns(rep)
-    align = "lll" + "".join("l" if h in ("weights", "bias", "activation") else "r" for h in head[3:])
+def to_latex(rep: Report, columns: str = "all") -> str:
+    head, rows, total = _columns(rep, columns)
+    align = "".join("l" if h in _TEXT_COLUMNS else "r" for h in head)
     lines = [
         r"% qapc report: needs \usepackage{booktabs}",
         r"\begin{table}[t]",
@@ -357,11 +393,12 @@ def to_json(rep: Report) -> str:
     return json.dumps(finite(rep.to_dict()), indent=2, allow_nan=False) + "\n"
 
 
-def render(rep: Report, fmt: str) -> str:
+def render(rep: Report, fmt: str, columns: str = "all") -> str:
+    """`columns` (see `_columns`) picks the tables' columns; JSON always holds every figure."""
     if fmt == "markdown":
-        return to_markdown(rep)
+        return to_markdown(rep, columns)
     if fmt == "latex":
-        return to_latex(rep)
+        return to_latex(rep, columns)
     if fmt == "json":
         return to_json(rep)
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")

@@ -59,6 +59,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", metavar="PATH", help="a results.json written by `qapc run` (default: DIR/results.json when present)")
     p.add_argument("--format", choices=("markdown", "latex", "json"), default="markdown", help="table format (default markdown)")
     p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument(
+        "--columns",
+        choices=("all", "declared", "measured"),
+        default="all",
+        help="the per-layer table's columns: all (declared, then measured after a run), declared, or measured "
+        "(each layer's precisions and measured sparsity, BOPs, memory and efficiency: narrow enough for a paper's column)",
+    )
     p.add_argument("--layers", action="store_true", help="the per-layer table, also for a spec with a sweep or search")
     p.add_argument("--storage", metavar="URL", help="a study's Optuna storage (default: the study.db in DIR)")
     p.add_argument("--study", metavar="NAME", help="the study to report (default: the spec's)")
@@ -88,23 +95,30 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, Any] | None = None
     efficiency = None
     if args.results or results_path.is_file():
+        from qapdsl import results as results_file
+
         try:
-            results = report.load_results(results_path)
-        except (OSError, ValueError) as e:
-            raise UsageError(f"cannot read results {results_path}: {getattr(e, 'strerror', None) or e}") from None
-        if results.get("model") not in (None, spec.model.name):
-            raise UsageError(f"{results_path} holds results of model '{results.get('model')}', not '{spec.model.name}'")
+            results = results_file.load(results_path)
+        except results_file.ResultsError as e:
+            raise UsageError(str(e)) from None
+        except OSError as e:
+            raise UsageError(f"cannot read results {results_path}: {e.strerror or e}") from None
+        if results["model"] != spec.model.name:
+            raise UsageError(f"{results_path} holds results of model '{results['model']}', not '{spec.model.name}'")
         activations = results_path.parent / "activations.npz"
         if activations.is_file():
             try:
                 efficiency = report.load_efficiency(activations)
-            except (OSError, ValueError) as e:
-                print(f"qapc: warning: cannot read {activations}: {e}; using the efficiency stored in results.json", file=sys.stderr)
+            except (OSError, ValueError, ImportError) as e:
+                why = "numpy, which reads it, is not installed here" if isinstance(e, ImportError) else (getattr(e, "strerror", None) or str(e))
+                print(f"qapc: warning: cannot read {activations}: {why}; using the efficiency stored in results.json", file=sys.stderr)
+    if args.columns == "measured" and results is None:
+        raise UsageError(f"--columns measured: there are no measured figures of {args.spec} (`qapc run` it, or give -o DIR / --results PATH)")
     rep = report.build(spec, results, efficiency)
     if results is not None:
         want = spec.sources[0].sha256 if spec.sources else None
         got = results.get("spec_sha256")
         if want and got and want != got:
             rep.notes.append(f"{results_path} was produced from a different version of the spec: rerun `qapc run` to refresh the measured figures")
-    sys.stdout.write(report.render(rep, fmt))
+    sys.stdout.write(report.render(rep, fmt, args.columns))
     return EXIT_OK

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from qapdsl import __version__, data, dialects
+from qapdsl.backends.literals import comment_text
 from qapdsl.loader import Loaded, load_text
 from qapdsl.names import model_name_problem, suggestion
+from qapdsl.syntax import quote
 
 PRUNE_KINDS = ("none", "constant", "polynomial", "iterative")
 BACKENDS = ("vitis", "vivado", "quartus", "oneapi", "catapult")
@@ -68,12 +71,6 @@ class NotChecked(Exception):
 def model_name(stem: str) -> str:
     """A model name from a file name: as written when hls4ml's C++ takes it, else one in its spirit."""
     return stem if model_name_problem(stem) is None else suggestion(stem)
-
-
-def quote(text: str) -> str:
-    """A spec string literal (the grammar's escapes: \\\\ \\" \\n \\t)."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    return f'"{escaped}"'
 
 
 def data_path_in_spec(path: str, spec_path: Path) -> str:
@@ -134,8 +131,8 @@ def _lines(a: Answers, spec_path: Path) -> list[str]:
         what += f" with tfmot's {a.prune} pruning schedule to {_pct(a.sparsity)} sparsity"
     out = [
         f"# {a.name}: {what},",
-        f"# on {a.data.shown()}; firmware for the FPGA part {a.part} ({a.backend} backend).",
-        f"# Written by `qapc new` (qapc {__version__}). Next: `qapc check {spec_path.name}`, then `qapc run {spec_path.name}`.",
+        comment_text(f"# on {a.data.shown()}; firmware for the FPGA part {a.part} ({a.backend} backend)."),
+        comment_text(f"# Written by `qapc new` (qapc {__version__}). Next: `qapc check {spec_path.name}`, then `qapc run {spec_path.name}`."),
         "# Every key and its default: docs/language.md in qapc's repository.",
         "",
         f"model {a.name} {{",
@@ -178,11 +175,12 @@ def _lines(a: Answers, spec_path: Path) -> list[str]:
         out.append(f"    data sklearn {a.data.name}  # bundled with scikit-learn: no download")
     elif a.data.source == "file":
         where = quote(data_path_in_spec(a.data.name, spec_path))
-        target = f" target {a.data.target}" if a.data.target else ""
-        out.append(f"    data file {where}{target}  # relative to this spec's folder; the label: {a.data.target or 'the last column, or the array y'}")
+        target = f" target {quote(a.data.target)}" if a.data.target is not None else ""
+        label = comment_text(a.data.target) if a.data.target is not None else "the last column, or the array y"
+        out.append(f"    data file {where}{target}  # relative to this spec's folder; the label: {label}")
     else:
-        name = a.data.name if a.data.name.isdigit() else quote(a.data.name)
-        target = f" target {a.data.target}" if a.data.target else ""
+        name = a.data.name if re.fullmatch("[1-9][0-9]*", a.data.name) else quote(a.data.name)  # an id as the number it is
+        target = f" target {quote(a.data.target)}" if a.data.target is not None else ""
         out.append(f"    data openml {name}{target}  # downloaded once, then read from scikit-learn's cache")
     out += [
         "    split test 0.2, val 0.2  # held-out fractions: test first, then validation from the rest",

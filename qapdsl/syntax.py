@@ -433,6 +433,26 @@ def decode(data: bytes, path: str) -> str:
 _INVISIBLE = re.compile("\r(?!\n)|[\x85\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\x01-\x08\x0b\x0e-\x1f\x7f-\x84\x86-\x9f]")
 
 
+def string_problem(text: str) -> str | None:
+    """Why no spec string can hold `text`, or None. `decode` refuses the characters of `_INVISIBLE`
+    (and NUL) anywhere in a spec, a carriage return has no escape, and a lone surrogate is no UTF-8."""
+    for ch in text:
+        if ch in "\r\x00" or _INVISIBLE.match(ch) or "\ud800" <= ch <= "\udfff":
+            kind = "a lone surrogate (not text)" if "\ud800" <= ch <= "\udfff" else "a control or invisible character"
+            return f"it holds U+{ord(ch):04X}, {kind}, which no spec may hold"
+    return None
+
+
+def quote(text: str) -> str:
+    """`text` as a spec string literal (the grammar's escapes: \\\\ \\" \\n \\t), parsed back to exactly `text`.
+    Raises ValueError (with `string_problem`'s reason) for text no spec can hold."""
+    problem = string_problem(text)
+    if problem is not None:
+        raise ValueError(problem)
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
 def _comments(text: str) -> tuple[ast.Comment, ...]:
     """Comments by position: `#` outside a string, to the end of the line."""
     found: list[ast.Comment] = []

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT, SPECS
 
@@ -157,9 +158,57 @@ def test_missing_data_file(tmp_path: Path, write_spec: Callable[..., Path], caps
     # an override replaces the spec's data, in both
     rc, out = _doctor([str(spec), "-o", str(out_dir), "--data", str(tmp_path / "other.npz")], capsys)
     assert rc == 3 and f"✗ data file not found: {tmp_path / 'other.npz'}" in out
-    (tmp_path / "jets.npz").write_bytes(b"PK")
+    np.savez(tmp_path / "jets.npz", X=np.zeros((20, 64), "float32"), y=np.arange(20) % 10)
     rc, out = _doctor([str(spec), "-o", str(out_dir)], capsys)
-    assert "✓ data: file jets.npz (2 bytes)" in out
+    assert "✓ data: file jets.npz (" in out and "; samples of 64 values, as the model's input takes)" in out
+
+
+def _data_check(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """`qapc doctor ARGV`: its exit code, and its data line with the fix below it."""
+    rc, out = _doctor(argv, capsys)
+    lines = out.splitlines()
+    at = next(i for i, ln in enumerate(lines) if " data" in ln)
+    return rc, "\n".join(lines[at : at + 2])
+
+
+def test_data_is_opened_as_train_py_opens_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A garbage .npz and a 1-column CSV for an `input 64` model both had a ✓ (issue 20)."""
+    out_dir = ["-o", str(tmp_path / "b")]
+    (tmp_path / "garbage.npz").write_bytes(b"PK\x03\x04 this is not an npz file")
+    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "garbage.npz")], capsys)
+    assert rc == 3 and f"✗ data file {tmp_path / 'garbage.npz'}: not an .npz archive of numpy arrays" in out
+    (tmp_path / "one.csv").write_text("label\n1\n2\n")
+    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "one.csv")], capsys)
+    assert rc == 3 and f"✗ data file {tmp_path / 'one.csv'} has 0 feature columns besides 'label', but the model's input takes 64" in out
+    (tmp_path / "three.csv").write_text("a,b,label\n1,2,0\n")
+    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "three.csv")], capsys)
+    assert rc == 3 and "has 2 feature columns besides 'label', but the model's input takes 64" in out
+    assert "fix: write `input 2` in the spec, or give a file that fits the spec" in out
+    np.savez(tmp_path / "nolabel.npz", X=np.zeros((4, 64)))
+    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "nolabel.npz")], capsys)
+    assert rc == 3 and "has no array 'y'" in out
+    np.savez(tmp_path / "images.npz", X=np.zeros((4, 8, 8)), y=np.zeros(4))
+    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "images.npz")], capsys)
+    assert "✓ data: file" in out and "samples of 64 values" in out
+    # and `qapc run` stops before training, with the same words
+    err = _run_stops([str(DIGITS), *out_dir, "--data", str(tmp_path / "one.csv")], capsys)
+    assert "step 'tools' failed: data file" in err and "has 0 feature columns besides 'label'" in err
+
+
+def test_h5_and_parquet_are_opened_in_the_dialects_interpreter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    h5py = pytest.importorskip("h5py")
+    pd = pytest.importorskip("pandas")
+    out_dir = ["-o", str(tmp_path / "b")]
+    with h5py.File(tmp_path / "small.h5", "w") as f:
+        f["X"], f["y"] = np.zeros((4, 3)), np.zeros(4)
+    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "small.h5")], capsys)
+    assert rc == 3 and "'X' holds samples of shape (3,), but the model's input takes 64 values" in out
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "junk.h5")], capsys)
+    assert rc == 3 and "junk.h5: cannot be read (OSError: " in out
+    pd.DataFrame({f"p{i}": [0.0] for i in range(64)} | {"label": [1]}).to_parquet(tmp_path / "ok.parquet")
+    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "ok.parquet")], capsys)
+    assert "✓ data: file" in out and "samples of 64 values" in out
 
 
 def _unwritable(tmp_path: Path) -> Path:

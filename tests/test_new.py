@@ -3,18 +3,26 @@ questions on a terminal, flags elsewhere; nothing written that does not check, n
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import shutil
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from qapdsl import scaffold
+from qapdsl import ast, scaffold
 from qapdsl.cli import main
-from qapdsl.loader import load_file
+from qapdsl.ir import Spec
+from qapdsl.loader import load_file, load_text
 from qapdsl.new_command import Asker, parse_bits, parse_data, parse_shape, parse_sparsity
+from qapdsl.syntax import parse
 
 ANSWER_SETS: dict[str, list[str]] = {
     "defaults": [],
@@ -227,3 +235,139 @@ def test_a_new_spec_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert results["firmware"]["agreement"]["fraction"] >= 0.99
     assert main(["report", "first.qap", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["measured"]["accuracy"] == results["report"]["measured"]["accuracy"]
+
+
+# -- every free-text answer: written as exactly that text where it belongs, or refused (exit 2) ---------------
+
+# any text, and the characters that once ended a string or a comment, or that no spec may hold
+FREE_TEXT = st.text(
+    alphabet=st.one_of(st.characters(), st.sampled_from(list('"\\#{};,\n\t\r\x00\x0c\x1b\x85\u2028\u202e\udcff '))),
+    max_size=12,
+)
+
+
+def _new_quietly(argv: list[str], cwd: Path) -> tuple[int, str]:
+    """`qapc new ARGV` in `cwd`: its exit code (argparse's too) and what it printed on stderr."""
+    err = io.StringIO()
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            try:
+                rc = main(["new", *argv])
+            except SystemExit as e:
+                rc = int(e.code or 0)
+    finally:
+        os.chdir(old)
+    return rc, err.getvalue()
+
+
+def _statements(tree: ast.File) -> list[object]:
+    """What a spec says, without its values' text: imports, models, sections, each statement's key and value kinds."""
+
+    def body(stmts: tuple[ast.Stmt, ...]) -> list[object]:
+        return [(s.key.name, [[kind(v) for v in g] for g in s.groups], body(s.block) if s.block else None) for s in stmts]
+
+    def kind(v: ast.Value) -> str:
+        return "literal" if isinstance(v, ast.Str | ast.Num) else type(v).__name__  # an OpenML id is a number
+
+    out: list[object] = []
+    for item in tree.items:
+        if isinstance(item, ast.ImportDecl):
+            out.append("import")
+        elif isinstance(item, ast.ModelDecl):
+            out.append(("model", body(item.body)))
+        else:
+            out.append((item.kind.name, item.arg.name if item.arg else None, body(item.body)))
+    return out
+
+
+def _written(argv: list[str], spec_name: str = "m.qap") -> tuple[int, str, str | None]:
+    """Run `qapc new SPEC_NAME --yes ARGV` in a fresh folder: exit code, stderr, and the spec's text if written."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, err = _new_quietly([spec_name, "--yes", *argv], Path(tmp))
+        assert "Traceback" not in err and "internal error" not in err, err
+        written = Path(tmp, spec_name)
+        return rc, err, written.read_text(encoding="utf-8") if rc == 0 else None
+
+
+def _holds(text: str | None, reference: str | None, field: Callable[[Spec], object], want: object) -> None:
+    """The spec `text` checks, `field` of its IR is `want`, and it says what `reference` says, nothing more."""
+    assert text is not None and reference is not None
+    loaded = load_text(text, "m.qap", base_dir=Path("."))
+    assert loaded.ok and loaded.spec is not None
+    assert field(loaded.spec) == want
+    assert _statements(parse(text)) == _statements(parse(reference))
+
+
+FILE_DATA = ["--input", "3", "--classes", "2"]
+CASES: dict[str, tuple[Callable[[str], list[str]], Callable[[Spec], object], Callable[[str], object]]] = {
+    # name: (the flags that carry the text, where it lands in the IR, what it must be there)
+    "target": (lambda t: ["--data", "x.csv", "--target", t, *FILE_DATA], lambda s: s.train.data.target, lambda t: t),
+    "data file": (lambda t: ["--data", f"file:{t}.csv", *FILE_DATA], lambda s: s.train.data.name, lambda t: scaffold.data_path_in_spec(f"{t}.csv", Path("m.qap"))),
+    "openml name": (lambda t: ["--data", f"openml:{t}", *FILE_DATA], lambda s: s.train.data.name, lambda t: t),
+    "model name": (lambda t: ["--name", t], lambda s: s.model.name, lambda t: t),
+    "part": (lambda t: ["--part", t], lambda s: s.target.part, lambda t: t),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(FREE_TEXT, st.from_regex(r"[A-Za-z0-9_.+-]{1,90}", fullmatch=True)))  # and what part names look like
+def test_every_free_text_answer_is_that_text_in_the_spec_or_refused(case: str, text: str) -> None:
+    flags, field, want = CASES[case]
+    rc, err, written = _written(flags(text))
+    if rc == 2:
+        assert err.strip(), "a refusal says why"
+        return
+    assert rc == 0, err
+    _holds(written, _written(flags("x"))[2], field, want(text))
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(text=FREE_TEXT)
+def test_the_spec_file_name_only_reaches_comments(text: str) -> None:
+    """A newline in the file name once made the rest of the name statements (`import "x.qap"` twice)."""
+    assume("/" not in text and text.strip(".") != "" and len(text.encode("utf-8", "surrogateescape")) < 200)
+    rc, err, written = _written(["--name", "m"], spec_name=f"{text}.qap")
+    if rc == 2:
+        assert err.strip()
+        return
+    assert rc == 0, err
+    _holds(written, _written(["--name", "m"])[2], lambda s: s.model.name, "m")
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=FREE_TEXT, target=FREE_TEXT)
+def test_answers_typed_on_a_terminal_are_that_text_in_the_spec(path: str, target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The questions' answers (a line each, white space around them dropped) land as the flags' do."""
+    assume("\n" not in path + target and "\r" not in path + target)
+    path, target = path.strip(), target.strip()
+    assume(target != "")
+    # data, label, input, classes; then Enter for bits, pruning, sparsity, backend, part, dialect
+    _tty(monkeypatch, [f"file:{path}.csv", target, "3", "2", "", "", "", "", "", ""])
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, err = _new_quietly(["m.qap"], Path(tmp))
+        assert "Traceback" not in err and "internal error" not in err, err
+        if rc == 2:
+            assert "qapc" in err
+            return
+        assert rc == 0, err
+        text = Path(tmp, "m.qap").read_text(encoding="utf-8")
+    _holds(text, _written(["--data", "x.csv", "--target", "x", *FILE_DATA])[2], lambda s: (s.train.data.name, s.train.data.target), (f"{path}.csv", target))
+
+
+def test_the_reviews_answers() -> None:
+    """issue 20: `--target 'a#b'` trained on column `a`; a newline in --data's path was an internal error."""
+    rc, _, written = _written(["--data", "x.csv", "--target", "a#b", *FILE_DATA])
+    assert rc == 0 and written is not None and 'target "a#b"' in written
+    rc, _, written = _written(["--data", 'x\nimport "y.qap"\n.csv', *FILE_DATA])
+    assert rc == 0 and written is not None and load_text(written, "m.qap").spec.train.data.name == 'x\nimport "y.qap"\n.csv'  # type: ignore[union-attr]
+    rc, err, _ = _written(["--name", "m"], spec_name='a\nimport "x.qap"\nb.qap')
+    assert rc == 2 and "the spec's file name holds U+000A" in err
+    rc, err, _ = _written(["--data", "x.csv", "--target", "a\x1bb", *FILE_DATA])
+    assert rc == 2 and "argument --target: a column name that cannot be written in a spec: it holds U+001B" in err
+    rc, err, _ = _written(["--data", "iris", "--target", "label"])
+    assert rc == 2 and "scikit-learn's iris has its labels" in err
+    rc, err, _ = _written(["--prune", "none", "--sparsity", "50%"])
+    assert rc == 2 and "--sparsity: with --prune none nothing is pruned" in err

@@ -58,7 +58,7 @@ def test_quantized_pruned_rows(capsys: pytest.CaptureFixture[str]) -> None:
     assert (fc1["weights"], fc1["activation"], fc1["input_bits"], fc1["weight_bits"]) == ("fixed<6,1>", "ufixed<6,2>", 8, 6)
     p = 1 - fc1["sparsity"]
     assert fc1["bops"] == pytest.approx(32 * 64 * (p * 8 * 6 + 8 + 6 + math.log2(64)))
-    assert fc1["memory_bits"] == pytest.approx(64 * 32 * p * 6 + 32 * 6)
+    assert fc1["memory_bits"] == round(64 * 32 * p) * 6 + 32 * 6  # whole weights kept
     float_bops = _report_json(capsys, str(SPECS / "digits_float.qap"), "-o", "/nonexistent/build")["totals"]["bops"]
     assert float_bops / data["totals"]["bops"] > 20
 
@@ -123,7 +123,7 @@ def test_measured_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     # the same through --results, and in markdown
     assert main(["report", str(SPECS / "digits_qap.qap"), "--results", str(build / "results.json")]) == 0
     out = capsys.readouterr().out
-    assert "| QKeras ↔ HLS argmax agreement | 99.70% of 360 test rows |" in out
+    assert "| QKeras ↔ HLS argmax agreement | 99.70% (359 of 360 test rows) |" in out
     assert "BOPs (measured)" in out
 
 
@@ -204,3 +204,177 @@ def test_hgq2_table_activations_have_the_tables_types() -> None:
 
 def test_no_relu_no_efficiency() -> None:
     assert metrics.neural_efficiency({})["network"] is None
+
+
+# -- what `qapc report` reads is checked, never trusted (issue 20) -------------------------------------------
+
+GOOD = {"model": "digits_qap", "metrics": {"accuracy": 0.9}}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({**GOOD, "metrics": {"accuracy": "high"}}, 'metrics.accuracy: expected a number, got the string "high"'),  # was ValueError, exit 70
+        ({**GOOD, "efficiency": 5}, "efficiency: expected an object, got the number 5"),  # was AttributeError
+        ({**GOOD, "efficiency": {"layers": {"fc1": "x"}}}, 'efficiency.layers.fc1: expected a number, got the string "x"'),
+        ({**GOOD, "metrics": {"accuracy": 0.9, "auc": "x"}}, 'metrics.auc: expected a number or an object, got the string "x"'),
+        ({**GOOD, "metrics": {"accuracy": 0.9, "sparsity": {"layers": {"fc1": True}}}}, "metrics.sparsity.layers.fc1: expected a number, got true"),
+        ({**GOOD, "metrics": {"accuracy": 0.9, "sparsity": [0.5]}}, "metrics.sparsity: expected an object, got a list"),
+        ({**GOOD, "firmware": {"agreement": {"fraction": 2}}}, "firmware.agreement.fraction: expected a number at most 1, got the number 2"),
+        ({**GOOD, "firmware": {"agreement": {"basis": "x"}}}, "firmware.agreement.basis: expected 'outputs' or 'logits'"),
+        ({**GOOD, "firmware": {"n_rows": "360"}}, 'firmware.n_rows: expected a whole number, got the string "360"'),
+        ({**GOOD, "firmware": []}, "firmware: expected an object, got a list"),
+        ({"metrics": {"accuracy": 0.9}}, "model: missing"),
+        ({"model": "digits_qap"}, "metrics: missing"),
+        ([1, 2], "it holds a list, not a JSON object"),
+    ],
+)
+def test_results_of_another_shape_are_refused(content: object, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(content))
+    assert main(["report", str(SPECS / "digits_qap.qap"), "--results", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path} is not a results.json of `qapc run`" in err and message in err, err
+
+
+def test_a_manifest_is_not_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A manifest.json given as results printed a table with exit 0."""
+    assert main(["build", str(SPECS / "digits_qap.qap"), "-o", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    assert main(["report", str(SPECS / "digits_qap.qap"), "--results", str(tmp_path / "b" / "manifest.json")]) == 2
+    assert "manifest.json is a build's manifest, not the results of `qapc run`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("write", "why"),
+    [
+        (lambda p: p.write_bytes(b"garbage"), "cannot read"),
+        (lambda p: p.write_bytes(b"PK\x03\x04 not really a zip"), "not an .npz archive"),
+        (lambda p: np.save(p.with_suffix(".npy"), np.zeros(3)) or p.with_suffix(".npy").rename(p), "not an .npz archive (a single array)"),
+        (lambda p: np.savez(p, fc1=np.float64(1.0)), "array 'fc1' is not a table of on/off activations"),
+        (lambda p: np.savez(p, fc1=np.array(["a", "b"])), "array 'fc1' is not a table of on/off activations"),
+    ],
+)
+def test_a_damaged_activations_file_is_a_warning(write: Callable[[Path], object], why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    build = tmp_path / "b"
+    build.mkdir()
+    (build / "results.json").write_text(json.dumps({**GOOD, "efficiency": {"layers": {"fc1": 0.25}, "network": 0.25}}))
+    write(build / "activations.npz")
+    assert main(["report", str(SPECS / "digits_qap.qap"), "-o", str(build), "--json"]) == 0  # was a BadZipFile, exit 70
+    out, err = capsys.readouterr()
+    assert json.loads(out)["measured"]["efficiency"] == 0.25  # the one stored in results.json
+    assert f"qapc: warning: cannot read {build / 'activations.npz'}: " in err and why in err and "using the efficiency stored in results.json" in err, err
+
+
+def test_a_damaged_study_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("optuna")
+    (tmp_path / "study.db").write_text("garbage")
+    assert main(["report", str(SPECS / "digits_sweep.qap"), "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read the study in sqlite:///{tmp_path / 'study.db'}: (sqlite3.DatabaseError) file is not a database" in err
+
+
+# -- each figure labelled by what it is (issue 20) -----------------------------------------------------------
+
+
+def _skip_out_run(tmp_path: Path, firmware: dict[str, Any]) -> Path:
+    """digits_qap with `skip out` (the output layer unpruned), and a results.json of a run of it."""
+    (tmp_path / "digits_float.qap").write_text((SPECS / "digits_float.qap").read_text())
+    (tmp_path / "skip.qap").write_text((SPECS / "digits_qap.qap").read_text().replace("scope global", "scope global\n    skip out"))
+    results = {"model": "digits_qap", "metrics": {"accuracy": 0.95, "sparsity": {"layers": {"fc1": 0.85, "fc2": 0.8}, "total": 0.83}}, "firmware": firmware}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    return tmp_path / "skip.qap"
+
+
+LOGITS = {
+    "framework": "QKeras",
+    "n_rows": 4000,
+    "agreement": {"argmax": 4000, "fraction": 1.0, "basis": "logits", "outputs_argmax": 3999, "outputs_fraction": 3999 / 4000},
+    "hls_accuracy": 0.95,
+}
+
+
+def test_both_agreements_each_by_its_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The row 'QKeras ↔ HLS argmax agreement 100.00%' was the logits' figure; the outputs' 99.98% was missing."""
+    spec = _skip_out_run(tmp_path, LOGITS)
+    for fmt in ("markdown", "latex"):
+        assert main(["report", str(spec), "--results", str(tmp_path / "results.json"), "--format", fmt]) == 0
+        out = capsys.readouterr().out.replace(r"$\leftrightarrow$", "↔").replace(r"\%", "%")
+        assert "QKeras ↔ HLS argmax agreement of the outputs | 99.98% (3,999 of 4,000 test rows)" in out.replace(" & ", " | ")
+        assert "QKeras ↔ HLS argmax agreement of the logits (before the output's lookup table) | 100.00% (4,000 of 4,000 test rows)" in out.replace(" & ", " | ")
+        assert "argmax agreement | " not in out.replace(" & ", " | ")  # no figure without its name
+    m = _report_json(capsys, str(spec), "--results", str(tmp_path / "results.json"))["measured"]
+    assert (m["agreement"], m["agreement_basis"], m["outputs_agreement"], m["outputs_agreement_rows"]) == (1.0, "logits", 3999 / 4000, 3999)
+    from qapdsl.runner.command import summary
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    results.update(build_dir=str(tmp_path), report=_report_json(capsys, str(spec), "--results", str(tmp_path / "results.json")))
+    assert "outputs 99.98%, logits 100.00% of 4000 test rows agree (argmax)" in summary(results)
+
+
+def test_outputs_agreement_alone_is_named_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    firmware = {**LOGITS, "agreement": {"argmax": 3999, "fraction": 3999 / 4000, "basis": "outputs", "outputs_argmax": 3999, "outputs_fraction": 3999 / 4000}}
+    spec = _skip_out_run(tmp_path, firmware)
+    assert main(["report", str(spec), "--results", str(tmp_path / "results.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| QKeras ↔ HLS argmax agreement of the outputs | 99.98% (3,999 of 4,000 test rows) |" in out and "logits" not in out
+
+
+def test_every_layer_has_its_measured_figures_and_they_sum_to_the_totals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The unpruned `out` showed '-' although the total counted its BOPs; memory differed by one between table and summary."""
+    spec = _skip_out_run(tmp_path, LOGITS)
+    data = _report_json(capsys, str(spec), "--results", str(tmp_path / "results.json"))
+    out = data["layers"][-1]
+    assert out["name"] == "out" and out["sparsity_measured"] == 0.0 and out["bops_measured"] == pytest.approx(out["bops"])
+    t = data["totals"]
+    assert sum(lay["bops_measured"] for lay in data["layers"] if lay["bops_measured"] is not None) == pytest.approx(t["bops_measured"])
+    assert sum(lay["memory_bits_measured"] or 0 for lay in data["layers"]) == t["memory_bits_measured"]
+    assert all(float(lay[k]).is_integer() for lay in data["layers"] for k in ("memory_bits", "memory_bits_measured") if lay[k] is not None)
+    assert main(["report", str(spec), "--results", str(tmp_path / "results.json")]) == 0
+    md = capsys.readouterr().out
+    row = next(ln for ln in md.splitlines() if ln.startswith("| out |"))
+    assert "| - |" not in row.split("| 0.0% |", 1)[1].rsplit("|", 2)[0]  # measured sparsity, BOPs, memory: figures
+    memory = f"{round(t['memory_bits_measured']):,}"
+    assert f"| memory bits (measured sparsity) | {memory} |" in md
+    assert next(ln for ln in md.splitlines() if ln.startswith("| **total** |")).split(" | ")[-2] == memory  # the same figure in the table
+    from qapdsl.runner.command import summary
+
+    results = {**json.loads((tmp_path / "results.json").read_text()), "build_dir": str(tmp_path), "report": data}
+    assert f"memory          {memory} bits of weights and biases (with the measured sparsity; declared {round(t['memory_bits']):,})" in summary(results)
+
+
+def test_measured_columns_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """13 columns (declared and measured side by side) were too wide for a paper's column."""
+    spec = _skip_out_run(tmp_path, LOGITS)
+    assert main(["report", str(spec), "--results", str(tmp_path / "results.json"), "--format", "latex", "--columns", "measured"]) == 0
+    out = capsys.readouterr().out
+    assert r"\begin{tabular}{lllllrrrr}" in out
+    assert r"layer & in $\to$ out & weights & bias & activation & sparsity & BOPs & memory bits & efficiency \\" in out
+    assert next(ln for ln in out.splitlines() if ln.startswith("fc1 &")).startswith(r"fc1 & 64 $\to$ 32 & fixed\textless{}6,1\textgreater{} & ")
+    assert r"& 85.0\% &" in out and r"83.2\%" not in out  # the measured sparsity, not the declared one
+    assert main(["report", str(spec), "--results", str(tmp_path / "results.json"), "--columns", "declared"]) == 0
+    assert "(measured)" not in capsys.readouterr().out.split("| measured | |")[0]
+    assert main(["report", str(spec), "-o", str(tmp_path / "none"), "--columns", "measured"]) == 2
+    assert "--columns measured: there are no measured figures of" in capsys.readouterr().err
+
+
+def test_what_train_py_writes_is_a_metrics_file() -> None:
+    """train.py's metrics.json as `evaluate` and its caller write it: a class absent from the test rows has no AUC (None)."""
+    from qapdsl import results as results_file
+
+    written = {
+        "accuracy": 0.5,
+        "auc": {"per_class": [0.9, None], "mean": 0.9},
+        "loss": None,
+        "model": "m",
+        "sparsity": {"layers": {}, "total": 0.0},
+        "sparsity_quantized": {"layers": {"fc1": 0.1}, "total": 0.1},
+        "wall_time_s": 1.5,
+        "epochs": 3,
+        "rounds": [{"round": 0, "epochs": 3, "val_loss": None, "val_accuracy": 0.5, "mask_sparsity": 0.0, "zero_fraction": 0.0}],
+        "n_train": 10,
+        "n_val": 2,
+        "n_test": 2,
+        "seed": 42,
+    }
+    assert results_file.check(results_file.Metrics, written, "metrics.json") == written

@@ -21,6 +21,7 @@ import pytest
 from conftest import SPECS
 
 from qapdsl import ir
+from qapdsl import results as results_file
 from qapdsl.cli import main
 from qapdsl.loader import load_file
 from qapdsl.runner import pipeline
@@ -113,6 +114,7 @@ def test_run_spec_results_and_progress(tmp_path: Path, fake_build: Callable[[str
     results = run_spec(_spec(), tmp_path / "b", epochs=2, progress=events.append, spec_path=str(SPECS / "digits_qap.qap"))
     out = tmp_path / "b"
     assert json.loads((out / "results.json").read_text()) == results
+    assert results_file.load(out / "results.json") == results  # what `qapc report` accepts
     assert results["metrics"]["accuracy"] == 0.93 and results["firmware"]["agreement"]["fraction"] == 1.0
     assert results["report"]["measured"]["agreement"] == 1.0
     assert results["report"]["totals"]["sparsity_measured"] == pytest.approx(0.8)
@@ -190,7 +192,7 @@ def test_bad_data_file(tmp_path: Path, fake_build: Callable[[str], list[Path]], 
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"this is not an npz file")
     err = _fails(capsys, ["run", str(SPECS / "digits_qap.qap"), "-o", str(tmp_path / "b"), "--data", str(garbage)])
-    assert "step 'train' failed: UnpicklingError" in err or "step 'train' failed: ValueError" in err
+    assert f"step 'tools' failed: data file {garbage}: not an .npz archive of numpy arrays" in err  # opened before training
     err = _fails(capsys, ["run", str(SPECS / "digits_qap.qap"), "-o", str(tmp_path / "b"), "--data", str(tmp_path / "x.txt")])
     assert "unsupported type '.txt'" in err
 
@@ -484,3 +486,20 @@ def test_a_failed_run_leaves_its_outputs_to_the_next(tmp_path: Path, fake_build:
     assert (out / "train.log").is_file()
     fake_build("ok")
     assert main(["run", str(SPECS / "digits_qap.qap"), "-o", str(out), "-q"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "cause"),
+    [
+        ("metrics.json", {"accuracy": "high"}, 'metrics.json: metrics.accuracy'),
+        ("metrics.json", [1], "metrics.json: it holds a list, not a JSON object"),
+        ("firmware.json", {"agreement": "all"}, 'firmware.json: agreement: expected an object or a number, got the string "all"'),
+    ],
+)
+def test_a_script_output_of_another_shape_fails_its_step(name: str, content: object, cause: str, tmp_path: Path) -> None:
+    """metrics.json and firmware.json are checked with results.json's models before anything reads them."""
+    (tmp_path / name).write_text(json.dumps(content))
+    shape = results_file.Metrics if name == "metrics.json" else results_file.Firmware
+    with pytest.raises(StepError) as e:
+        pipeline._read_json(tmp_path / name, "train", shape)
+    assert cause.split(": ", 1)[0] in e.value.cause and cause.split(": ", 1)[-1].removeprefix("metrics.") in e.value.cause, e.value.cause

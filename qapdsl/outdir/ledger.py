@@ -58,7 +58,7 @@ class ForeignFiles(OutputDirError):
         self.names = names
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
         older = ""
-        if not (folder / LEDGER_NAME).exists() and (folder / "manifest.json").is_file():
+        if not (folder / LEDGER_NAME).exists() and _old_manifest(folder / "manifest.json"):
             older = f" (the folder has no {LEDGER_NAME}, the record of what qapc wrote: a qapc from before that record may have made it)"
         else:
             with contextlib.suppress(OutputDirError):
@@ -70,6 +70,17 @@ class ForeignFiles(OutputDirError):
             f"{command} would replace or delete them, so nothing was changed. Move them away, use another folder (-o DIR), "
             f"or add --force to keep them aside in {folder / KEPT}/ and go on"
         )
+
+
+def _old_manifest(path: Path) -> bool:
+    """A manifest.json an older qapc wrote (a JSON object with its version), in a folder with no ledger."""
+    try:
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > 16 << 20:
+            return False
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "qapc_version" in data
 
 
 @dataclass

@@ -90,9 +90,8 @@ def summary(results: dict[str, Any]) -> str:
     bops_declared, bops_measured = t.get("bops"), t.get("bops_measured")
     n = m.get("n_rows")
     agree = _pct(m.get("agreement")) + (f" of {n} test rows" if n else "")
-    fw_agreement = (results.get("firmware") or {}).get("agreement") or {}
-    if isinstance(fw_agreement, dict) and fw_agreement.get("basis") == "logits":
-        agree += f" on the logits; outputs {_pct(fw_agreement.get('outputs_fraction'))}"
+    if m.get("agreement_basis") == "logits":  # both, each named: what the firmware outputs, and what verify checks
+        agree = f"outputs {_pct(m.get('outputs_agreement'))}, logits {_pct(m.get('agreement'))}" + (f" of {n} test rows" if n else "")
     eff = m.get("efficiency")
     fw = str(m.get("framework") or "QKeras")
     lines = [
@@ -103,7 +102,7 @@ def summary(results: dict[str, Any]) -> str:
         else f"  {fw + ' ↔ HLS':<16}{agree} agree (argmax)",
         _sparsity_line(t),
         f"  BOPs            {_int(bops_measured)} (with the measured sparsity; declared {_int(bops_declared)})",
-        f"  memory          {_int(t.get('memory_bits_measured'))} bits of weights and biases",
+        f"  memory          {_int(t.get('memory_bits_measured'))} bits of weights and biases (with the measured sparsity; declared {_int(t.get('memory_bits'))})",
         f"  efficiency      {eff:.4f} (neural efficiency, network)" if isinstance(eff, int | float) else "  efficiency      -",
     ]
     synth = (results.get("firmware") or {}).get("synth_plan") or {}

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from qapdsl import __version__, dialects, ir
+from qapdsl import results as results_file
 from qapdsl.runner import environments
 
 STEPS = ("tools", "build", "train", "convert", "report", "verify")
@@ -207,16 +208,17 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def _read_json(path: Path, step: str) -> dict[str, Any]:
+def _read_json(path: Path, step: str, shape: type[results_file.Shape]) -> dict[str, Any]:
+    """A script's JSON output, its shape checked (`qapdsl.results`): what results.json will hold."""
+    log = path.parent / f"{step}.log"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return results_file.check(shape, results_file.read_json(path), path.name)
     except FileNotFoundError:
-        raise StepError(step, f"the script finished but wrote no {path.name}", path.parent / f"{step}.log") from None
-    except (OSError, ValueError) as e:
-        raise StepError(step, f"cannot read {path.name}: {e}", path.parent / f"{step}.log") from None
-    if not isinstance(data, dict):
-        raise StepError(step, f"{path.name} does not hold a JSON object")
-    return data
+        raise StepError(step, f"the script finished but wrote no {path.name}", log) from None
+    except OSError as e:
+        raise StepError(step, f"cannot read {path.name}: {e.strerror or e}", log) from None
+    except results_file.ResultsError as e:
+        raise StepError(step, str(e), log) from None
 
 
 # -- the steps ------------------------------------------------------------------------------
@@ -394,7 +396,7 @@ def run_spec(
         if data_arg is not None:
             args += ["--data", data_arg]
         run_script("train", out_dir / "train.py", args, out_dir, emit, watch=_diverged, python=python)
-        metrics = _read_json(out_dir / "metrics.json", "train")
+        metrics = _read_json(out_dir / "metrics.json", "train", results_file.Metrics)
         _check_metrics(metrics, out_dir / "train.log")
         if not (out_dir / model_file).is_file():
             raise StepError("train", f"train.py finished but wrote no {model_file}", out_dir / "train.log")
@@ -411,7 +413,7 @@ def run_spec(
         if synth:
             args.append("--synth")  # convert.py records why synthesis did not run, if it cannot
         run_script("convert", out_dir / "convert.py", args, out_dir, emit, python=python)
-        firmware = _read_json(out_dir / "firmware.json", "convert")
+        firmware = _read_json(out_dir / "firmware.json", "convert", results_file.Firmware)
         agreement = firmware.get("agreement")
         info["agreement"] = agreement.get("fraction") if isinstance(agreement, Mapping) else agreement
         info["hls_accuracy"] = firmware.get("hls_accuracy")
@@ -424,6 +426,8 @@ def run_spec(
                 efficiency = report.load_efficiency(activations)
             except (OSError, ValueError) as e:
                 raise StepError("report", f"cannot read {activations.name}: {e}") from None
+            except ImportError:
+                emit({"event": "warning", "stage": "report", "message": f"no neural efficiency: numpy, which reads {activations.name}, is not installed in {sys.executable}"})
         results: dict[str, Any] = {
             "qapc_version": __version__,
             "model": spec.model.name,
@@ -446,6 +450,10 @@ def run_spec(
         results["verify"] = verdict(firmware, threshold)
         results["wall_time_s"] = round(time.monotonic() - t0, 3)
         results = report.finite(results)
+        try:  # what `qapc report` reads back: never a results.json it would refuse
+            results_file.check(results_file.Results, results, "results.json")
+        except results_file.ResultsError as e:
+            raise StepError("report", str(e)) from None
         (out_dir / "report.md").write_text(render_report_md(results, rep), encoding="utf-8")
         tmp = out_dir / ".results.json.tmp"
         tmp.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -464,6 +472,7 @@ def verdict(firmware: Mapping[str, Any], threshold: float) -> dict[str, Any]:
     argmax = agreement.get("argmax") if isinstance(agreement, Mapping) else None
     rows = firmware.get("n_rows")
     fw = firmware.get("framework") or "QKeras"
+    on = " on the logits before the output's lookup table" if isinstance(agreement, Mapping) and agreement.get("basis") == "logits" else ""
     out: dict[str, Any] = {"min_agreement": threshold, "agreement": fraction, "ok": True, "reason": None}
     if not isinstance(fraction, int | float):
         out.update(ok=False, reason=f"the conversion measured no {fw} ↔ HLS agreement (no test rows?)")
@@ -472,7 +481,7 @@ def verdict(firmware: Mapping[str, Any], threshold: float) -> dict[str, Any]:
         out.update(
             ok=False,
             reason=(
-                f"the firmware disagrees with the model: {fw} ↔ HLS argmax agreement {100 * fraction:.2f}% ({argmax}/{rows} test rows) "
+                f"the firmware disagrees with the model: {fw} ↔ HLS argmax agreement{on} {100 * fraction:.2f}% ({argmax}/{rows} test rows) "
                 f"is below the required {100 * threshold:g}%"
                 + (f", max |diff| {diff:.3g}" if isinstance(diff, int | float) else "")
                 + "; firmware.json lists the precision hls4ml used per layer (widen `accum`/`result` or `target.precision` for float layers), "

@@ -369,12 +369,16 @@ def _print_front(v: Any, kind: str, say: Any) -> None:
 
 
 def report_study(spec: Any, out: str | None, storage: str | None, study: str | None, search: bool, fmt: str) -> int:
-    """`qapc report SPEC` for a spec with a sweep or search: the paper's table of its finished study, from the storage."""
-    import optuna
-
+    """`qapc report SPEC` for a spec with a sweep or search: the paper's table of its finished study, from the storage.
+    A storage that is not an Optuna study's (a damaged study.db, another program's database) is a usage error."""
     from qapdsl.loader import UsageError
-    from qapdsl.sweep import expand, report
-    from qapdsl.sweep.study import Job, default_storage
+
+    try:
+        import optuna
+        import sqlalchemy.exc
+    except ImportError as e:
+        raise UsageError(f"reporting a study needs Optuna, which is not installed here ({e}): pip install 'qapc[sweep]'") from None
+    from qapdsl.sweep.study import default_storage
 
     kind = "search" if spec.search is not None and (search or spec.sweep is None) else "sweep"
     model = spec.model.name
@@ -382,6 +386,21 @@ def report_study(spec: Any, out: str | None, storage: str | None, study: str | N
     url = storage or default_storage(folder)
     if storage is None and not (folder / "study.db").is_file():
         raise UsageError(f"no study in {folder}: run `qapc sweep` on the spec first (or `qapc report --layers` for the per-layer table)")
+    try:
+        return _report_from(spec, kind, folder, url, study, fmt)
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.OptunaError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UsageError(f"cannot read the study in {url}: {first}") from None
+
+
+def _report_from(spec: Any, kind: str, folder: Path, url: str, study: str | None, fmt: str) -> int:
+    import optuna
+
+    from qapdsl.loader import UsageError
+    from qapdsl.sweep import expand, report
+    from qapdsl.sweep.study import Job
+
+    model = spec.model.name
     if study is None:
         names = optuna.get_all_study_names(url)
         exact = f"{model}-{kind}-{expand.fingerprint(spec, kind=kind, epochs=None, data=None, synth=False)}"
