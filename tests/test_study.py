@@ -295,13 +295,14 @@ def test_budget_constraints_for_optuna() -> None:
 
 
 def test_points_over_budget_are_refused_before_training_and_counted(tmp_path: Path) -> None:
-    """A multi-objective search whose budget no point meets: every trial is PRUNED with its constraint values, none trained."""
+    """A multi-objective search whose budget only its cheapest corner meets (12 units, 10 rounds: 33,464 BOPs): every
+    trial is PRUNED with its constraint values, none trained."""
     spec = tmp_path / "s.qap"
     for name in ("digits_float.qap", "digits_qap.qap"):
         (tmp_path / name).write_text((SPECS / name).read_text())
     spec.write_text(
-        'import "digits_qap.qap"\n\nsearch {\n    objective maximize accuracy, minimize bops\n    budget params 500\n    trials 4\n'
-        "    sampler tpe\n    fc1.units in 12..40\n}\n"
+        'import "digits_qap.qap"\n\nsearch {\n    objective maximize accuracy, minimize bops\n    budget bops 33500\n    trials 4\n'
+        "    sampler tpe\n    fc1.units in 12..40\n    prune.rounds in 0..10\n}\n"
     )
     out = tmp_path / "out"
     r = subprocess.run([*QAPC, "sweep", str(spec), "-o", str(out), "--jobs", "2", "--json"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
@@ -309,7 +310,7 @@ def test_points_over_budget_are_refused_before_training_and_counted(tmp_path: Pa
     study = load_study(f"sqlite:///{out / 'study.db'}")
     counted = [t for t in study.get_trials(deepcopy=False) if "qapc_discarded" not in t.user_attrs]
     assert len(counted) == 4 and all(t.state.name == "PRUNED" for t in counted)
-    assert all(t.user_attrs["qapc_over_budget"]["params"] > 500 for t in counted)
+    assert all(t.user_attrs["qapc_over_budget"]["bops"] > 33500 for t in counted)
     assert all(t.system_attrs["constraints"][0] > 0 for t in counted)  # the sampler sees them as infeasible
     assert not (out / "points").exists()
     events = [json.loads(line) for line in r.stdout.splitlines()]

@@ -33,7 +33,9 @@ from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_STEP, EXIT_USAGE
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="a .qap spec with a sweep { ... } or search { ... } block")
     p.add_argument("-o", "--out", metavar="DIR", help="build directory (default build/<model>-sweep or build/<model>-search)")
-    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="points to run at once on this machine (worker processes)")
+    p.add_argument(
+        "-j", "--jobs", type=int, default=1, metavar="N", help=f"points to run at once on this machine (worker processes; at most the trials left and the cores, up to {MAX_JOBS})"
+    )
     p.add_argument("--storage", metavar="URL", help="Optuna storage: an SQLAlchemy URL (postgresql://...) to share the study; default sqlite in DIR")
     p.add_argument("--study", metavar="NAME", help="study name (default <model>-<sweep|search>-<fingerprint of spec and options>)")
     p.add_argument("--worker", action="store_true", help="join a shared study: take untried points until none is left")
@@ -54,6 +56,32 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+MAX_JOBS = 256
+"""`--jobs` above this is refused: no machine trains that many models at once (each worker is a process with its own TensorFlow)."""
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers and `taskset` narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_count(jobs: int, left: int, ncores: int) -> tuple[int, str | None]:
+    """How many worker processes `--jobs N` starts: no more than the runs left to take, nor than the cores (each
+    trains a model, CPU-bound), and at least one (a study with nothing left to run still gets its tables, and a
+    worker of a shared study waits for the retries of trials running elsewhere). With the reason when it is fewer."""
+    n, why = jobs, None
+    for limit, reason in (
+        (left, f"{'only ' if left else ''}{left} point{'s' if left != 1 else ''} left to run"),
+        (ncores, f"this machine has {ncores} core{'s' if ncores != 1 else ''}"),
+    ):
+        if max(1, limit) < n:
+            n, why = max(1, limit), reason
+    return n, (f"--jobs {jobs}: starting {n} worker{'s' if n != 1 else ''}, {why}" if why else None)
 
 
 OUTPUTS = ("sweep.csv", "sweep.md", "sweep.tex", "runs.csv", "front.csv", "front.md", "study.json")
@@ -141,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError("--jobs takes a number of at least 1")
+    if args.jobs > MAX_JOBS:
+        raise UsageError(f"--jobs {args.jobs:,} is more worker processes than qapc starts (at most {MAX_JOBS}; this machine has {cores()} cores): give at most the number of cores")
     if not Path(args.spec).is_file():
         raise UsageError(f"cannot read {args.spec}: no such file")
     checked = load_checked(args.spec, args.model, args.dialect)
@@ -223,11 +253,11 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
     from qapdsl.sweep.progress import Display, JsonEvents
 
     spec = job.spec()
-    display: Any = JsonEvents() if as_json else Display(f"{title} ({jobs} job{'s' if jobs != 1 else ''})", jobs)
+    early: list[dict[str, Any]] = []  # what preparing the studies says, shown once the display knows its workers
     bjob = st.baseline_job(job)
     base_points = bjob.points(spec) if bjob is not None else None
-    base_study = st.prepare(bjob, base_points, emit=display.event) if bjob is not None and base_points is not None else None
-    study = st.prepare(job, points or [], emit=display.event)
+    base_study = st.prepare(bjob, base_points, emit=early.append) if bjob is not None and base_points is not None else None
+    study = st.prepare(job, points or [], emit=early.append)
     budget = spec.search.trials if job.kind == "search" and spec.search is not None else 0
 
     def status() -> st.Status:
@@ -239,6 +269,13 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
         now.front, now.hypervolume = front_status(load_view(job, title, (study, base_study), points, base_points))
         return now
 
+    left = st.left_to_run(study, points, budget) + (st.left_to_run(base_study, base_points, 0) if base_study is not None else 0)
+    jobs, capped = worker_count(jobs, left, cores())
+    display: Any = JsonEvents() if as_json else Display(f"{title} ({jobs} job{'s' if jobs != 1 else ''})", jobs)
+    if capped:
+        print(f"qapc: {capped}", file=sys.stderr)
+    for ev in early:
+        display.event(ev)
     display.set_status(status())
 
     def interrupted(*_: object) -> None:
@@ -248,8 +285,11 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
     ctx = multiprocessing.get_context("spawn")
     events: Any = ctx.Queue()
     procs = []
+    # the samplers' seeds: another set for every run of the study, or a resumed search would propose again,
+    # in the same order, the points its first run proposed (and ran)
+    rerun = len(study.get_trials(deepcopy=False)) * 7919
     for i in range(jobs):
-        seed = job.seed * 1000 + i + (os.getpid() % 100_000) * 7 if worker else job.seed * 1000 + i
+        seed = job.seed * 1000 + i + rerun + ((os.getpid() % 100_000) * 7 if worker else 0)
         wjob = dataclasses.replace(job, seed=seed, owner=False)
         proc = ctx.Process(target=st.worker_main, args=(json.dumps(dataclasses.asdict(wjob)), i, events), name=f"qapc-sweep-{i}")
         proc.start()
@@ -300,6 +340,9 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
         print(f"qapc: {crashed} worker(s) crashed", file=sys.stderr)
         return 70
     finished = final.done >= final.total if points is not None else (final.done + final.failed >= final.total and final.done > 0)
+    if points is None and final.ended and final.done > 0:
+        print(f"qapc: the search ended after {final.done + final.failed} of its {final.total} trials: {final.ended}", file=sys.stderr)
+        finished = True
     if not finished:
         missing = final.total - final.done
         if points is None and final.done + final.failed >= final.total:  # a search's failed trials count: a rerun adds none
