@@ -196,13 +196,15 @@ def test_ranges_of_per_layer_widths_and_pruning_search_cleanly(tmp_path: Path) -
 # -- views, tables and the report -------------------------------------------------------------------
 
 
-def _row(point: str, bits: int, acc: float, bops: float, n: int = 3, **extra: Any) -> dict[str, Any]:
-    runs = {7 + i: {"accuracy": acc + (i - 1) * 0.01, "bops": bops, "bits": float(bits)} for i in range(n)}
+def _row(point: str, bits: int, acc: float, bops: float, n: int = 3, budget: float = 60.0, **extra: Any) -> dict[str, Any]:
+    runs = {7 + i: {"accuracy": acc + (i - 1) * 0.01, "bops": bops, "bits": float(bits), "epochs": budget - i, "epoch_budget": budget} for i in range(n)}
     agg = repeats.aggregate(list(runs.values()))
     return {"trial": int(point[1:]), "point": point, "label": f"fc1.units={point}", "state": "complete", "fc1.units": 8, "runs": runs, **agg, **extra}
 
 
-def _view(rows: list[dict[str, Any]], baseline: dict[str, Any] | None = None, budgets: dict[str, float] | None = None) -> view.View:
+def _view(
+    rows: list[dict[str, Any]], baseline: dict[str, Any] | None = None, budgets: dict[str, float] | None = None, options: dict[str, Any] | None = None
+) -> view.View:
     return view.View(
         title="t",
         axes=["fc1.units", "quant.bits"],
@@ -215,6 +217,7 @@ def _view(rows: list[dict[str, Any]], baseline: dict[str, Any] | None = None, bu
         baseline_name="float",
         kind="search",
         optimised=(objectives.ACCURACY, objectives.BOPS),
+        options=options if options is not None else {},
     )
 
 
@@ -243,7 +246,8 @@ def test_front_excludes_points_over_budget_and_is_non_dominated() -> None:
 def test_tables_show_mean_std_runs_and_marks() -> None:
     v = _view(ROWS, BASE)
     md = table.to_markdown(v)
-    assert md.splitlines()[4].startswith("| baseline (float) | 32 |")  # the first row, before the points
+    assert [line for line in md.splitlines() if line.startswith("| ")][1].startswith("| baseline (float) | 32 |")  # the first row, before the points
+    assert "Run with the spec's own settings (no command-line overrides)." in md and "⚠" not in md  # equal budgets: no warning
     assert "0.9500 ± 0.0100" in md and "| 3 |" in md and md.count("★") == 2 and "over budget" in md
     assert "1 point failed" in md and "Hypervolume of the front:" in md and "92.5×" in md
     rows = list(csv.DictReader(io.StringIO(table.to_csv(v))))
@@ -257,6 +261,53 @@ def test_tables_show_mean_std_runs_and_marks() -> None:
     assert [r["point"] for r in fcsv] == ["p1", "p2"]
     fmd = table.front_markdown(v)
     assert "1 of the 2 points on the front dominates the baseline." in fmd
+
+
+def test_every_table_names_its_overrides_the_epochs_and_unequal_budgets() -> None:
+    """A study run with --epochs 10 whose pruned points could train 10 + 10 per round (60) and the float baseline 10:
+    every table and summary says how it was run, the epochs each row trained, and warns where it compares."""
+    rows = [_row("p1", 4, 0.98, 40_000.0, budget=60.0), _row("p2", 6, 0.99, 80_000.0, budget=60.0), _row("p3", 8, 0.96, 90_000.0, budget=10.0)]
+    base = {**_row("p0", 32, 0.97, 3_700_000.0, budget=10.0), "point": "baseline", "label": "baseline"}
+    v = _view(rows, base, options={"epochs": 10})
+    assert v.beats_baseline(rows[0])
+    options = "Run with --epochs 10 (instead of the spec's epochs, for training and for every pruning round)."
+    warning = "⚠ Unequal training budgets: the baseline (float) could train 10 epochs, 2 of the 3 points 60 (training, then again in every pruning round)"
+    md, front_md, paper = table.to_markdown(v), table.front_markdown(v), report.to_markdown(v)
+    for text in (md, front_md, paper):
+        assert options in text and warning in text and "the baseline trained 9 epochs and those points 59." in text, text
+    assert "| epochs |" in md and "| 59 ± 1 |" in md  # each row's epochs trained: the mean over its 3 runs (± their deviation)
+    assert "| epochs |" in front_md and "| BOPs | epochs |" in paper
+    assert front_md.index("dominate the baseline") < front_md.rindex(warning)  # also where the comparison is said
+    tex = report.to_latex(v)
+    assert "Run with --epochs 10" in tex and "Unequal training budgets" in tex and "⚠" not in tex and "Δ" not in tex
+    data = json.loads(report.to_json(v))
+    assert data["options"] == {"epochs": 10} and data["warnings"] == [w for w in v.warnings()] and len(data["warnings"]) == 1
+    assert data["front"][0]["epochs"] == pytest.approx(59.0) and data["baseline"]["epoch_budget"] == 10.0
+    by = {r["point"]: r for r in csv.DictReader(io.StringIO(table.to_csv(v)))}
+    assert by["p1"]["epochs"] == "59.0" and by["p1"]["epoch_budget"] == "60.0" and by["baseline"]["epoch_budget"] == "10.0"
+    assert {r["options"] for r in by.values()} == {"--epochs 10"}
+    runs = list(csv.DictReader(io.StringIO(table.runs_csv(v))))
+    assert {r["epochs"] for r in runs if r["point"] == "p1"} == {"60.0", "59.0", "58.0"} and {r["options"] for r in runs} == {"--epochs 10"}
+    # the same budgets: no warning; a study whose runs recorded no epochs (an older qapc) says it cannot tell
+    equal = _view([rows[2]], base, options={})
+    assert equal.warnings() == [] and "no command-line overrides" in table.to_markdown(equal)
+    old = _view([{k: x for k, x in rows[0].items() if k != "epoch_budget"}], base)
+    old.options = None
+    assert "not recorded" in old.warnings()[0] and "Run options: not recorded" in table.front_markdown(old)
+
+
+def test_a_runs_summary_has_the_epochs_it_trained_and_could_train() -> None:
+    """metrics.json's epochs (the total over the pruning rounds) and the budget: train.epochs plus each round's epochs,
+    all of them `--epochs` when it is given (the generated train.py's rule)."""
+    from qapdsl.sweep import summary
+
+    qap, flt = _spec(SPECS / "digits_qap.qap"), _spec(SPECS / "digits_float.qap")  # 60 epochs; 8 rounds of 30
+    results = {"metrics": {"epochs": 123, "accuracy": 0.9}, "overrides": {"epochs": None}}
+    s = summary.summarize(qap, results)
+    assert s["epochs"] == 123.0 and s["epoch_budget"] == 60 + 8 * 30
+    assert summary.summarize(qap, {**results, "overrides": {"epochs": 10}})["epoch_budget"] == 10 + 8 * 10
+    assert summary.summarize(flt, {**results, "overrides": {"epochs": 10}})["epoch_budget"] == 10
+    assert summary.summarize(flt, {})["epochs"] is None and summary.epoch_budget(flt) == 60
 
 
 def test_paper_table_markdown_latex_json() -> None:

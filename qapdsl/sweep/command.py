@@ -92,6 +92,7 @@ def load_view(job: Any, title: str, studies: tuple[Any, Any | None] | None = Non
 
     `points` / `base_points`: the sweep's grid and the baseline's point when the caller has them
     (expanding a grid checks every point: not every two seconds)."""
+    from qapdsl import ir
     from qapdsl.sweep import study as st
     from qapdsl.sweep import view
 
@@ -105,7 +106,13 @@ def load_view(job: Any, title: str, studies: tuple[Any, Any | None] | None = Non
         bjob = st.baseline_job(job)
         assert bjob is not None
         baseline = st.collect_rows(base, base_points or bjob.points(spec))[0]
-    return view.make(spec, job.study_block(spec), rows, baseline, title)
+    notes = []
+    block = job.study_block(spec)
+    ended = main.user_attrs.get(st.STUDY_ENDED) if job.kind == "search" else None
+    if ended and isinstance(block, ir.Search):
+        counted = len([r for r in rows if r.get("state") in ("complete", "failed")])
+        notes.append(f"The search ended after {counted} of its {block.trials} trials: {ended}.")
+    return view.make(spec, block, rows, baseline, title, options=st.run_options(main), notes=notes)
 
 
 def open_studies(job: Any) -> tuple[Any, Any | None]:
@@ -222,6 +229,7 @@ def run(args: argparse.Namespace) -> int:
         spec_path=str(Path(args.spec).resolve()),
         seed=spec.train.seed,
         block=kind,  # type: ignore[arg-type]
+        options={k: v for k, v in (("epochs", args.epochs), ("data", args.data), ("synth", args.synth), ("dialect", args.dialect), ("model", args.model)) if v not in (None, False)},
     )
     title = f"{model} {kind}"
     from qapdsl import outdir
@@ -359,7 +367,7 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
 def _print_front(v: Any, kind: str, say: Any) -> None:
     """The best point of a single-objective search, and the front with its hypervolume."""
     from qapdsl.sweep.progress import front_text
-    from qapdsl.sweep.table import hypervolume_line
+    from qapdsl.sweep.table import hypervolume_line, preamble
     from qapdsl.sweep.view import num
 
     feasible = v.feasible()
@@ -376,6 +384,8 @@ def _print_front(v: Any, kind: str, say: Any) -> None:
     line = hypervolume_line(v)
     if line:
         say(line)
+    for text in preamble(v):
+        say(text)
 
 
 def report_study(spec: Any, out: str | None, storage: str | None, study: str | None, search: bool, fmt: str) -> int:
@@ -400,7 +410,18 @@ def report_study(spec: Any, out: str | None, storage: str | None, study: str | N
             study = exact
         elif len(candidates) == 1:
             study = candidates[0]
-            print(f"qapc: reporting study {study} (run with other options than the defaults, or from another version of the spec)", file=sys.stderr)
+            from qapdsl.sweep.study import run_options
+            from qapdsl.sweep.view import options_flags
+
+            options = run_options(optuna.load_study(study_name=study, storage=url))
+            said = (
+                "run options not recorded"
+                if options is None
+                else f"run with {options_flags(options)}"
+                if options
+                else "run with the spec's own settings, so from another version of the spec"
+            )
+            print(f"qapc: reporting study {study} ({said})", file=sys.stderr)
         else:
             found = ", ".join(candidates) or "none"
             raise UsageError(f"no single study of {model}'s {kind} in {url} (found: {found}); name one with --study")

@@ -98,6 +98,7 @@ STUDY_GRID = "qapc_grid"  # study attr: number of grid points, set once all are 
 STUDY_ENDED = "qapc_ended"  # study attr: why a search stopped before its trials budget (nothing new to propose)
 REPEATS_IN_A_ROW = 100  # proposals of points already run, one after another, before a search stops looking
 STUDY_KIND = "qapc_kind"
+STUDY_OPTIONS = "qapc_options"  # study attr: the command line's overrides of the spec it runs with (`Job.options`)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class Job:
     spec_path: str | None = None
     seed: int = 0
     block: Literal["sweep", "search"] = "sweep"
+    options: dict[str, Any] = field(default_factory=dict)  # `qapc sweep`'s overrides as given (epochs, data, synth, dialect, model)
 
     def spec(self) -> ir.Spec:
         return ir.Spec.model_validate_json(self.spec_json)
@@ -284,6 +286,7 @@ def open_study(job: Job, storage: optuna.storages.RDBStorage | None = None) -> t
     try:
         study = optuna.create_study(storage=storage, study_name=job.study_name, directions=study_directions(job, spec), sampler=sampler)
         study.set_user_attr(STUDY_KIND, job.kind)
+        study.set_user_attr(STUDY_OPTIONS, job.options)  # the tables of any machine say how it was run
         return study, True
     except optuna.exceptions.DuplicatedStudyError:
         return optuna.load_study(study_name=job.study_name, storage=storage, sampler=sampler), False
@@ -912,6 +915,28 @@ def _row(t: optuna.trial.FrozenTrial, state: str) -> dict[str, Any]:
         over_text = f"over the budget: {row['over']}" if "over" in row else None
         row["error"] = t.user_attrs.get(ATTR_ERROR) or over_text or "interrupted"
     return row
+
+
+def run_options(study: optuna.Study) -> dict[str, Any] | None:
+    """The overrides a study was run with: as it recorded them, else (a study of an older qapc) as its first finished
+    run's results.json did (epochs, data, synth); None when neither says."""
+    from optuna.trial import TrialState
+
+    recorded = study.user_attrs.get(STUDY_OPTIONS)
+    if isinstance(recorded, dict):
+        return recorded
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        folder = t.user_attrs.get(ATTR_DIR)
+        if not folder:
+            continue
+        for path in [Path(folder) / "results.json", *sorted(Path(folder).glob("seed*/results.json"))]:
+            try:
+                overrides = json.loads(path.read_text(encoding="utf-8")).get("overrides")
+            except (OSError, ValueError):
+                continue
+            if isinstance(overrides, dict):
+                return {k: v for k, v in overrides.items() if k in ("epochs", "data", "synth") and v not in (None, False)}
+    return None
 
 
 def collect_rows(study: optuna.Study, points: list[expand.Point] | None) -> list[dict[str, Any]]:
