@@ -430,3 +430,48 @@ def test_progress_shows_the_front_and_json_events() -> None:
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
     assert [x["event"] for x in lines] == ["start", "status", "status"] and lines[-1]["final"] and lines[1]["front"][0]["point"] == "p1"
     assert lines[0]["reused"] == [7] and all("time" in x for x in lines)
+
+
+def test_report_and_sweep_report_name_the_options_and_warn_of_unequal_budgets(tmp_path: Path) -> None:
+    """A study as `qapc sweep --epochs 10` leaves it (its trials told by hand, no training): points that could train
+    90 epochs, a baseline 10. `qapc report` and `qapc sweep --report` name the option and warn, as do the files."""
+    from qapdsl.sweep import expand
+    from qapdsl.sweep import study as st
+
+    for name in ("digits_float.qap", "digits_qap.qap"):
+        (tmp_path / name).write_text((SPECS / name).read_text())
+    (tmp_path / "s.qap").write_text(
+        'import "digits_qap.qap"\n\nsearch {\n    objective maximize accuracy, minimize bops\n    baseline "digits_float.qap"\n'
+        "    trials 2\n    fc1.units in 12..40\n}\n"
+    )
+    spec = _spec(tmp_path / "s.qap")
+    out = tmp_path / "out"
+    out.mkdir()
+    fp = expand.fingerprint(spec, kind="search", epochs=10, data=None, synth=False)
+    job = st.Job(
+        kind="search", spec_json=spec.model_dump_json(), storage=st.default_storage(out), study_name=f"digits_qap-search-{fp}",
+        out_dir=str(out), block="search", options={"epochs": 10},
+    )  # fmt: skip
+    bjob = st.baseline_job(job)
+    assert bjob is not None
+    main, base = st.prepare(job, []), st.prepare(bjob, bjob.points(spec))
+    trial = st.pop_trial(base, bjob, st.make_storage(bjob))
+    assert trial is not None
+    trial.set_user_attr(st.ATTR_SUMMARY, {"accuracy": 0.97, "bops": 3.7e6, "epochs": 10.0, "epoch_budget": 10.0, "n": 1.0})
+    base.tell(trial, [0.97, 3.7e6])
+    for acc in (0.98, 0.99):
+        trial = st._ask_new(main, job, 2, lambda ev: None)
+        assert trial is not None
+        trial.set_user_attr(st.ATTR_SUMMARY, {"accuracy": acc, "bops": 40_000.0, "epochs": 55.0, "epoch_budget": 90.0, "n": 1.0})
+        main.tell(trial, [acc, 40_000.0])
+    warning = "⚠ Unequal training budgets: the baseline (digits_float) could train 10 epochs, 2 of the 2 points 90"
+    r = subprocess.run([*QAPC, "report", "s.qap", "-o", "out"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "(run with --epochs 10)" in r.stderr and "Run with --epochs 10 (instead of the spec's epochs" in r.stdout and warning in r.stdout
+    r = subprocess.run([*QAPC, "sweep", "s.qap", "-o", "out", "--epochs", "10", "--report"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert warning in r.stdout and "Run with --epochs 10" in r.stdout  # the console
+    for name in ("sweep.md", "front.md"):
+        assert warning in (out / name).read_text() and "Run with --epochs 10" in (out / name).read_text()
+    assert "Unequal training budgets" in (out / "sweep.tex").read_text()
+    assert json.loads((out / "study.json").read_text())["options"] == {"epochs": 10}

@@ -251,6 +251,7 @@ def _report_only(job: Any, out: Path, title: str) -> int:
         return EXIT_USAGE
     for path in write_outputs(v, out):
         print(f"wrote {path}")
+    _print_front(v, job.kind, print)
     return EXIT_OK
 
 
@@ -408,23 +409,21 @@ def report_study(spec: Any, out: str | None, storage: str | None, study: str | N
         candidates = [n for n in names if n.startswith(f"{model}-{kind}-") and not n.endswith("-baseline")]
         if exact in names:
             study = exact
-        elif len(candidates) == 1:
-            study = candidates[0]
+        else:
             from qapdsl.sweep.study import run_options
             from qapdsl.sweep.view import options_flags
 
-            options = run_options(optuna.load_study(study_name=study, storage=url))
-            said = (
-                "run options not recorded"
-                if options is None
-                else f"run with {options_flags(options)}"
-                if options
-                else "run with the spec's own settings, so from another version of the spec"
-            )
-            print(f"qapc: reporting study {study} ({said})", file=sys.stderr)
-        else:
-            found = ", ".join(candidates) or "none"
-            raise UsageError(f"no single study of {model}'s {kind} in {url} (found: {found}); name one with --study")
+            def said(name: str) -> str:
+                options = run_options(optuna.load_study(study_name=name, storage=url))
+                if options is None:
+                    return "run options not recorded"
+                return f"run with {options_flags(options)}" if options else "run with the spec's own settings, so from another version of the spec"
+
+            if len(candidates) != 1:
+                found = ", ".join(f"{n} ({said(n)})" for n in candidates) or "none"
+                raise UsageError(f"no single study of {model}'s {kind} in {url} (found: {found}); name one with --study")
+            study = candidates[0]
+            print(f"qapc: reporting study {study} ({said(study)})", file=sys.stderr)
     job = Job(kind=kind, spec_json=spec.model_dump_json(), storage=url, study_name=study, out_dir=str(folder), block=kind)  # type: ignore[arg-type]
     try:
         v = load_view(job, f"{model} {kind}")
