@@ -951,7 +951,8 @@ def _search_budgets(search: ir.Search, base: ir.Spec) -> list[Diagnostic]:
         diags.append(
             Diagnostic(
                 "E810",
-                f"no point of this search meets `budget {metric} {limit:g}`: the fewest {_BUDGET_NAMES[metric]} a point has is {figure:,.0f} ({where}), so every trial would be refused before training",
+                f"no point of this search meets its budget of {limit:,.0f} {_BUDGET_NAMES[metric]}: the fewest a point has is {figure:,.0f} ({where}), "
+                "so every trial would be refused before training",
                 search.spans.get(f"budget.{metric}") or search.spans.get("budget") or search.span,
                 f"a budget of at least {figure:,.0f}, or axes that reach cheaper points (fewer units, fewer bits, more pruning)",
             )

@@ -139,7 +139,7 @@ def test_csv_markdown_latex() -> None:
     md = table.to_markdown(v)
     assert md.count("★") == 2 and "1 point failed" in md and "| 1,000 |" in md
     tex = report.to_latex(v)
-    assert "\\begin{tabular}{rrrrrc}" in tex and "50.0" in tex and "\\textbf{1{,}000}" in tex
+    assert "\\begin{tabular}{rrrrrrc}" in tex and "50.0" in tex and "\\textbf{1{,}000}" in tex
 
 
 def test_plots_are_deterministic(tmp_path: Path) -> None:
