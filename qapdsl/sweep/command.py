@@ -280,7 +280,10 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
 
     left = st.left_to_run(study, points, budget) + (st.left_to_run(base_study, base_points, 0) if base_study is not None else 0)
     jobs, capped = worker_count(jobs, left, cores())
-    display: Any = JsonEvents() if as_json else Display(f"{title} ({jobs} job{'s' if jobs != 1 else ''})", jobs)
+    from qapdsl.sweep.view import options_flags
+
+    flags = options_flags(job.options)
+    display: Any = JsonEvents() if as_json else Display(f"{title} ({jobs} job{'s' if jobs != 1 else ''}{', ' + flags if flags else ''})", jobs)
     if capped:
         print(f"qapc: {capped}", file=sys.stderr)
     for ev in early:
@@ -349,12 +352,13 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
         print(f"qapc: {crashed} worker(s) crashed", file=sys.stderr)
         return 70
     finished = final.done >= final.total if points is not None else (final.done + final.failed >= final.total and final.done > 0)
-    if points is None and final.ended and final.done > 0:
+    ended = points is None and final.ended is not None and final.running == 0 and final.waiting == 0
+    if ended:
         print(f"qapc: the search ended after {final.done + final.failed} of its {final.total} trials: {final.ended}", file=sys.stderr)
-        finished = True
+        finished = final.done > 0
     if not finished:
         missing = final.total - final.done
-        if points is None and final.done + final.failed >= final.total:  # a search's failed trials count: a rerun adds none
+        if points is None and (ended or final.done + final.failed >= final.total):  # a search's failed trials count: a rerun adds none
             print(f"qapc: none of the {final.total} trials completed (see sweep.md for why)", file=sys.stderr)
         else:
             print(f"qapc: {missing} of {final.total} {'points' if points is not None else 'trials'} not done (see sweep.md); run again to retry", file=sys.stderr)
