@@ -271,15 +271,15 @@ def test_every_table_names_its_overrides_the_epochs_and_unequal_budgets() -> Non
     v = _view(rows, base, options={"epochs": 10})
     assert v.beats_baseline(rows[0])
     options = "Run with --epochs 10 (instead of the spec's epochs, for training and for every pruning round)."
-    warning = "⚠ Unequal training budgets: the baseline (float) could train 10 epochs, 2 of the 3 points 60 (training, then again in every pruning round)"
+    warning = "⚠ Unequal training budgets: the baseline (float) could train 10 epochs, 2 of the 3 points 60 epochs (training, then again in every pruning round)"
     md, front_md, paper = table.to_markdown(v), table.front_markdown(v), report.to_markdown(v)
     for text in (md, front_md, paper):
-        assert options in text and warning in text and "the baseline trained 9 epochs and those points 59." in text, text
+        assert options in text and warning in text and "the baseline trained 9 epochs and those points 59 epochs." in text, text
     assert "| epochs |" in md and "| 59 ± 1 |" in md  # each row's epochs trained: the mean over its 3 runs (± their deviation)
     assert "| epochs |" in front_md and "| BOPs | epochs |" in paper
     assert front_md.index("dominate the baseline") < front_md.rindex(warning)  # also where the comparison is said
     tex = report.to_latex(v)
-    assert "Run with --epochs 10" in tex and "Unequal training budgets" in tex and "⚠" not in tex and "Δ" not in tex
+    assert "Run with -{}-epochs 10" in tex and "Unequal training budgets" in tex and "⚠" not in tex and "Δ" not in tex  # not an en dash
     data = json.loads(report.to_json(v))
     assert data["options"] == {"epochs": 10} and data["warnings"] == [w for w in v.warnings()] and len(data["warnings"]) == 1
     assert data["front"][0]["epochs"] == pytest.approx(59.0) and data["baseline"]["epoch_budget"] == 10.0
@@ -464,7 +464,7 @@ def test_report_and_sweep_report_name_the_options_and_warn_of_unequal_budgets(tm
         assert trial is not None
         trial.set_user_attr(st.ATTR_SUMMARY, {"accuracy": acc, "bops": 40_000.0, "epochs": 55.0, "epoch_budget": 90.0, "n": 1.0})
         main.tell(trial, [acc, 40_000.0])
-    warning = "⚠ Unequal training budgets: the baseline (digits_float) could train 10 epochs, 2 of the 2 points 90"
+    warning = "⚠ Unequal training budgets: the baseline (digits_float) could train 10 epochs, 2 of the 2 points 90 epochs"
     r = subprocess.run([*QAPC, "report", "s.qap", "-o", "out"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "(run with --epochs 10)" in r.stderr and "Run with --epochs 10 (instead of the spec's epochs" in r.stdout and warning in r.stdout

@@ -96,7 +96,7 @@ def to_latex(v: View) -> str:
         r"% qapc: needs \usepackage{booktabs}",
         r"\begin{table}[t]",
         r"\centering",
-        "\\caption{" + tex(v.title) + ": " + tex(" ".join([_legend(v), *preamble(v)])).replace("★", "$\\star$").replace("✓", "\\dag{}").replace("±", "$\\pm$").replace("⚠", "(!)").replace("Δ", "$\\Delta$") + "}",
+        "\\caption{" + tex(v.title) + ": " + tex(" ".join([_legend(v), *preamble(v)])).replace("--", "-{}-").replace("★", "$\\star$").replace("✓", "\\dag{}").replace("±", "$\\pm$").replace("⚠", "(!)").replace("Δ", "$\\Delta$") + "}",
         r"\begin{tabular}{" + "r" * (len(head) - 1) + "c}",
         r"\toprule",
         " & ".join(head) + r" \\",

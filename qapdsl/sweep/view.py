@@ -89,9 +89,9 @@ class View:
             return None
         name = f" ({self.baseline_name})" if self.baseline_name else ""
         return (
-            f"⚠ Unequal training budgets: the baseline{name} could train {base:,.0f} epochs, {len(other)} of the {len(points)} points "
+            f"⚠ Unequal training budgets: the baseline{name} could train {_span([base])}, {len(other)} of the {len(points)} points "
             f"{_span([num(r.get('epoch_budget')) for r in other])} (training, then again in every pruning round); the baseline trained "
-            f"{_span([num(self.baseline.get('epochs'))])} epochs and those points {_span([num(r.get('epochs')) for r in other])}. "
+            f"{_span([num(self.baseline.get('epochs'))])} and those points {_span([num(r.get('epochs')) for r in other])}. "
             "× fewer, Δ and the points that dominate the baseline compare models trained for different numbers of epochs."
         )
 
@@ -169,12 +169,12 @@ def options_flags(options: Mapping[str, Any]) -> str:
 
 
 def _span(xs: Sequence[float | None]) -> str:
-    """`12` or `12–80` (epochs; `?` where one is not known)."""
+    """`1 epoch`, `12 epochs` or `12–80 epochs` (`?` where none is known)."""
     known = [x for x in xs if x is not None]
     if not known:
-        return "?"
+        return "? epochs"
     lo, hi = min(known), max(known)
-    text = f"{lo:,.0f}" if lo == hi else f"{lo:,.0f}–{hi:,.0f}"
+    text = (f"{lo:,.0f} epoch" + ("s" if f"{lo:,.0f}" != "1" else "")) if lo == hi else f"{lo:,.0f}–{hi:,.0f} epochs"
     return text + (" (some not recorded)" if len(known) < len(xs) else "")
 
 
