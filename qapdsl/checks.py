@@ -40,10 +40,10 @@ def check(spec: ir.Spec, stand_ins: frozenset[str] = frozenset()) -> list[Diagno
     diags += check_output(spec, layer_shapes)
     if shaped:
         diags += check_data(spec)
-    diags += check_pruning(spec)
+    diags += check_pruning(spec, stand_ins)
     if shaped and not shape_diags:  # fan-ins after a shape error are guesses
         diags += check_reuse(spec, layer_shapes)
-    diags += check_axes(spec)
+    diags += check_axes(spec, stand_ins)
     return diags
 
 
@@ -641,9 +641,11 @@ def check_data_file(spec: ir.Spec) -> list[Diagnostic]:
     return [Diagnostic(m.code, m.message, (spec.model.input_span or d.span) if m.at_input else d.span, m.hint)]
 
 
-def check_pruning(spec: ir.Spec) -> list[Diagnostic]:
+def check_pruning(spec: ir.Spec, stand_ins: frozenset[str] = frozenset()) -> list[Diagnostic]:
     """A prune section that cannot prune: no weight layer at all (an error), or a schedule that removes
-    nothing or starts after training ends (warnings: the spec runs, but does not do what it says)."""
+    nothing or starts after training ends (warnings: the spec runs, but does not do what it says).
+
+    A setting lowering could not read (`prune.target`, ... in `stand_ins`) had its error; its stand-in is not judged."""
     prune = spec.prune
     if prune is None:
         return []
@@ -656,17 +658,18 @@ def check_pruning(spec: ir.Spec) -> list[Diagnostic]:
         return diags
     s = prune.schedule
     where = s.span or prune.span
-    if s.kind == "iterative" and (s.rounds == 0 or s.rate == 0.0):
+    if s.kind == "iterative" and (s.rounds == 0 or s.rate == 0.0) and not {"prune.rounds", "prune.rate"} & stand_ins:
         why = "0 rounds" if s.rounds == 0 else "a rate of 0%"
         diags.append(
             Diagnostic(
                 "W501", f"the iterative schedule with {why} prunes nothing", where, "remove the prune section, or prune e.g. rounds 4; rate 20%", "warning"
             )
         )
-    if s.kind in ("constant", "polynomial") and (s.target or 0.0) == 0.0:
+    if s.kind in ("constant", "polynomial") and (s.target or 0.0) == 0.0 and "prune.target" not in stand_ins:
         diags.append(Diagnostic("W501", f"the {s.kind} schedule's target of 0% prunes nothing", where, "e.g. target 80%", "warning"))
     facts = data.known(spec)
-    if s.kind in ("constant", "polynomial") and facts is not None and spec.train.test > 0 and spec.train.val > 0:
+    steps_read = not {"prune.begin", "prune.end"} & stand_ins
+    if s.kind in ("constant", "polynomial") and steps_read and facts is not None and spec.train.test > 0 and spec.train.val > 0:
         n_train, _, _ = data.split_sizes(facts.samples, spec.train.test, spec.train.val)
         steps = math.ceil(n_train / spec.train.batch) * spec.train.epochs
         if s.begin_step >= steps:
@@ -845,12 +848,106 @@ def _range_interiors(spec: ir.Spec, search: ir.Search, base: ir.Spec) -> list[Di
     return out
 
 
-def check_axes(spec: ir.Spec) -> list[Diagnostic]:
+BUDGET_CORNERS = 256  # corners of a search box whose declared costs `qapc check` computes, at most (else one per axis)
+
+
+def _cheapest(search: ir.Search, base: ir.Spec, metric: str) -> tuple[float, list[tuple[str, ir.SweepValue]]] | None:
+    """The smallest declared `metric` (bops, memory, params: `objectives.declared`, what a trial is refused on before
+    training) of any point of the search, and that point; None when a corner does not build (reported elsewhere).
+
+    Every cost grows with widths and bit widths and shrinks with pruning, each along its own axis whatever the others
+    are, so the cheapest point is a corner of the box: a value of each list, an end of each range. Up to
+    `BUDGET_CORNERS` corners are all computed; beyond, each axis's cheapest end is found with the others as in the
+    spec, and that corner computed."""
+    from qapdsl import objectives
+
+    def figure(settings: list[tuple[str, ir.SweepValue]]) -> float | None:
+        variant = base
+        try:
+            for path, value in settings:
+                variant = paths.apply(variant, path, value)
+        except paths.PathError:
+            return None
+        if [d for d in check(variant) if d.severity == "error"]:
+            return None
+        return objectives.declared(variant)[metric]
+
+    ends = [[v for v, _ in _probes(axis)] for axis in search.axes]
+    if math.prod(len(e) for e in ends) <= BUDGET_CORNERS:
+        corners = [[(a.path, v) for a, v in zip(search.axes, combo)] for combo in itertools.product(*ends)]
+    else:
+        pick = []
+        for axis, values in zip(search.axes, ends):
+            alone = [(figure([(axis.path, v)]), v) for v in values]
+            pick.append((axis.path, min((f, i, v) for i, (f, v) in enumerate(alone) if f is not None)[2] if any(f is not None for f, _ in alone) else values[0]))
+        corners = [pick]
+    best: tuple[float, list[tuple[str, ir.SweepValue]]] | None = None
+    for corner in corners:
+        f = figure(corner)
+        if f is None:
+            return None
+        if best is None or f < best[0]:
+            best = (f, corner)
+    return best
+
+
+def search_space_size(search: ir.Search) -> int | None:
+    """The number of distinct points of a search space; None when it has a real-valued range (no end to them)."""
+    size = 1
+    for axis in search.axes:
+        if axis.values:
+            size *= len({paths.token(v) for v in axis.values})
+        elif axis.integer and axis.low is not None and axis.high is not None:
+            size *= int(axis.high) - int(axis.low) + 1
+        else:
+            return None
+    return size
+
+
+_BUDGET_NAMES = {"bops": "BOPs", "memory": "memory bits", "params": "parameters"}
+
+
+def _search_budgets(search: ir.Search, base: ir.Spec) -> list[Diagnostic]:
+    """E810: a budget no point of the search meets (every trial would be refused before training); W811: a finite
+    search space with fewer points than the trials (the search ends when it has run them all)."""
+    diags: list[Diagnostic] = []
+    for metric, limit in search.budgets.items():
+        found = _cheapest(search, base, metric)
+        if found is None or found[0] <= limit:
+            continue
+        figure, corner = found
+        where = ", ".join(f"{p} = {paths.token(v)}" for p, v in corner) or "the spec itself"
+        diags.append(
+            Diagnostic(
+                "E810",
+                f"no point of this search meets its budget of {limit:,.0f} {_BUDGET_NAMES[metric]}: the fewest a point has is {figure:,.0f} ({where}), "
+                "so every trial would be refused before training",
+                search.spans.get(f"budget.{metric}") or search.spans.get("budget") or search.span,
+                f"a budget of at least {figure:,.0f}, or axes that reach cheaper points (fewer units, fewer bits, more pruning)",
+            )
+        )
+    size = search_space_size(search)
+    if size is not None and size < search.trials:
+        diags.append(
+            Diagnostic(
+                "W811",
+                f"the search space has {size:,} point{'s' if size != 1 else ''}, fewer than its {search.trials:,} trials: the search ends once it has run them all",
+                search.spans.get("trials") or search.span,
+                f"trials {size}, or a `sweep {{ ... }}` (a grid runs every point once)",
+                "warning",
+            )
+        )
+    return diags
+
+
+def check_axes(spec: ir.Spec, stand_ins: frozenset[str] = frozenset()) -> list[Diagnostic]:
     """Every sweep point and both ends of every search range, checked like a spec.
 
     A value a path cannot take, or a variant that would not build, is reported at
     the value that breaks it ("with fc1.units = 10: ..."); a grid is checked point by
-    point, so values that are fine alone but not together are found too.
+    point, so values that are fine alone but not together are found too. A search's budgets
+    and the size of its space are judged when its block lowered without an error (`search`
+    not in `stand_ins`).
     """
     if spec.sweep is None and spec.search is None:
         return []
@@ -961,4 +1058,6 @@ def check_axes(spec: ir.Spec) -> list[Diagnostic]:
                 report(problem, settings, combo[-1][1], block.span)
             if failed >= 5:
                 break
+        if isinstance(block, ir.Search) and not failed and "search" not in stand_ins:
+            diags += _search_budgets(block, base)
     return diags

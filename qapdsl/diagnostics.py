@@ -80,6 +80,8 @@ CODES: dict[str, str] = {
     "E808": "repeat with a train.seed axis",
     "E809": "reference point for a figure not on the front",
     "W810": "NSGA-II population as large as the trials (warning)",
+    "E810": "a budget no point of the search meets",
+    "W811": "search space smaller than its trials (warning)",
 }
 
 

@@ -36,16 +36,22 @@ class Bad(Exception):
 @dataclass
 class Ctx:
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    stand_ins: set[str] = field(default_factory=set)  # "input", "data": read wrong and replaced; checks leave them alone
+    # what was read wrong and replaced by a default ("input", "data", "prune.target", "search.sampler", ...):
+    # its error is said once; no later check judges the default in its place
+    stand_ins: set[str] = field(default_factory=set)
 
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, span, hint))
 
-    def attempt(self, fn: Callable[[], T], default: T) -> T:
+    def attempt(self, fn: Callable[[], T], default: T, stand_in: str | None = None) -> T:
+        """`fn()`, or on a value that cannot be read its diagnostic and `default`; `stand_in` names the setting the
+        default then stands in for (`Ctx.stand_ins`), for every setting that a later check looks at."""
         try:
             return fn()
         except Bad as e:
             self.diagnostics.append(e.diagnostic)
+            if stand_in is not None:
+                self.stand_ins.add(stand_in)
             return default
 
 
@@ -596,7 +602,7 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
         if key == "method":
             fields["method"] = ctx.attempt(lambda: as_word(single(s), "pruning method", ("magnitude",)), "magnitude")
         elif key == "scope":
-            fields["scope"] = ctx.attempt(lambda: as_word(single(s), "pruning scope", ("global", "layer")), "global")
+            fields["scope"] = ctx.attempt(lambda: as_word(single(s), "pruning scope", ("global", "layer")), "global", "prune.scope")
             scope_span = s.span
         elif key == "bias":
             fields["bias"] = ctx.attempt(lambda: as_switch(single(s), "bias"), False)
@@ -622,7 +628,7 @@ def lower_prune(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, model: ir.Model)
         # tfmot prunes each wrapped layer to the schedule's target: there is no
         # global threshold to offer, so an explicit `scope global` is an error
         # rather than a setting quietly ignored, and the default is per layer.
-        if fields.get("scope") == "global" and scope_span is not None:
+        if fields.get("scope") == "global" and scope_span is not None and "prune.scope" not in ctx.stand_ins:
             ctx.error(
                 "E503",
                 f"the {schedule.kind} schedule (tfmot) prunes every layer to its target; it has no global threshold",
@@ -674,31 +680,32 @@ def lower_schedule(ctx: Ctx, stmt: ast.Stmt) -> ir.Schedule | None:
         no_block(ctx, s)
         k = s.key.name
         if k == "target":
-            fields["target"] = ctx.attempt(lambda: as_fraction(single(s), "target sparsity"), 0.0)
+            fields["target"] = ctx.attempt(lambda: as_fraction(single(s), "target sparsity"), 0.0, "prune.target")
         elif k == "initial":
-            fields["initial"] = ctx.attempt(lambda: as_fraction(single(s), "initial sparsity"), 0.0)
+            fields["initial"] = ctx.attempt(lambda: as_fraction(single(s), "initial sparsity"), 0.0, "prune.initial")
         elif k == "begin":
-            fields["begin_step"] = ctx.attempt(lambda: as_int(single(s), "begin step", 0), 0)
+            fields["begin_step"] = ctx.attempt(lambda: as_int(single(s), "begin step", 0), 0, "prune.begin")
         elif k == "end":
-            fields["end_step"] = ctx.attempt(lambda: as_int(single(s), "end step", 1), None)
+            fields["end_step"] = ctx.attempt(lambda: as_int(single(s), "end step", 1), None, "prune.end")
         elif k == "frequency":
             fields["frequency"] = ctx.attempt(lambda: as_int(single(s), "frequency", 1), 100)
         elif k == "power":
             fields["power"] = ctx.attempt(lambda: as_float(single(s), "power", 0.0, 100.0, lo_open=True), 3.0)
         elif k == "rounds":
-            fields["rounds"] = ctx.attempt(lambda: as_int(single(s), "rounds", 0, 100), 11)
+            fields["rounds"] = ctx.attempt(lambda: as_int(single(s), "rounds", 0, 100), 11, "prune.rounds")
         elif k == "rate":
-            fields["rate"] = ctx.attempt(lambda: as_fraction(single(s), "pruning rate"), 0.2)
+            fields["rate"] = ctx.attempt(lambda: as_fraction(single(s), "pruning rate"), 0.2, "prune.rate")
         elif k == "rewind":
             fields["rewind"] = ctx.attempt(lambda: as_word(single(s), "rewind", ("none", "init")), "none")
         elif k == "epochs":
             fields["epochs_per_round"] = ctx.attempt(lambda: as_int(single(s), "epochs per round", 1, 100_000), None)
     if kind in ("constant", "polynomial") and "target" not in fields:
         ctx.error("E202", f"{kind} schedule needs a `target` sparsity", stmt.key.span, "e.g. target 80%")
-    if kind == "polynomial" and fields.get("initial", 0.0) > fields.get("target", 1.0):
+    read = not {"prune.initial", "prune.target"} & ctx.stand_ins
+    if kind == "polynomial" and read and fields.get("initial", 0.0) > fields.get("target", 1.0):
         ctx.error("E205", "initial sparsity is above the target", stmt.span, None)
     end, begin = fields.get("end_step"), fields.get("begin_step", 0)
-    if end is not None and end <= begin:
+    if end is not None and end <= begin and not {"prune.begin", "prune.end"} & ctx.stand_ins:
         ctx.error("E205", f"end step {end} is not after begin step {begin}", stmt.span, None)
     return ir.Schedule.model_construct(**fields, span=stmt.span)
 
@@ -927,6 +934,7 @@ def lower_study(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, where: str) -> i
     spans: dict[str, Span] = {}
     keys = KeyTracker(ctx, schema.SECTIONS[where], where)
     log_paths: set[str] = set()
+    errors_before = len(ctx.diagnostics)
     for s in body:
         if s.member is not None or s.key.name not in schema.SECTIONS[where]:
             continue  # axes, and unknown keys (reported by lower_axes)
@@ -959,7 +967,7 @@ def lower_study(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, where: str) -> i
         elif k == "trials":
             fields["trials"] = ctx.attempt(lambda: as_int(single(s), "trials", 1, 100_000), 20)
         elif k == "sampler":
-            fields["sampler"] = ctx.attempt(lambda: as_word(single(s), "sampler", schema.SAMPLERS), "tpe")
+            fields["sampler"] = ctx.attempt(lambda: as_word(single(s), "sampler", schema.SAMPLERS), "tpe", f"{where}.sampler")
         elif k == "population":
             fields["population"] = ctx.attempt(lambda: as_int(single(s), "population", 2, 10_000), None)
         elif k == "log":
@@ -983,8 +991,10 @@ def lower_study(ctx: Ctx, body: Sequence[ast.Stmt], span: Span, where: str) -> i
         ctx.error("E808", f"`repeat` sets train.seed for every point, and train.seed is an axis of this {where}", axis.key.span, "remove the train.seed axis, or `repeat`")
     cls = ir.Search if where == "search" else ir.Sweep
     study = cls.model_construct(**fields, axes=tuple(axes), span=span, spans=spans)
-    for d in objs.check_study_keys(study):
+    for d in objs.check_study_keys(study, frozenset(ctx.stand_ins)):
         ctx.diagnostics.append(d)
+    if len(ctx.diagnostics) > errors_before:
+        ctx.stand_ins.add(where)  # the block as lowered is not the one written: its space and budgets are not judged
     return study
 
 

@@ -45,8 +45,10 @@ def directions(objs: Sequence[ir.Objective]) -> list[str]:
     return [o.direction for o in objs]
 
 
-def check_study_keys(study: ir.Study) -> list[Diagnostic]:
-    """Objectives, sampler, population and reference point that do not fit together (E804, E806, E809, W810)."""
+def check_study_keys(study: ir.Study, stand_ins: frozenset[str] = frozenset()) -> list[Diagnostic]:
+    """Objectives, sampler, population and reference point that do not fit together (E804, E806, E809, W810).
+
+    A sampler that could not be read (`search.sampler` in `stand_ins`) is not judged: its default is no choice of the spec's."""
     diags: list[Diagnostic] = []
     seen: set[str] = set()
     for i, o in enumerate(study.objectives):
@@ -72,7 +74,7 @@ def check_study_keys(study: ir.Study) -> list[Diagnostic]:
                     "give the reference point's value for each objective",
                 )
             )
-    if isinstance(study, ir.Search):
+    if isinstance(study, ir.Search) and "search.sampler" not in stand_ins:
         n = len(objectives(study))
         if study.sampler == "cmaes" and n > 1:
             diags.append(Diagnostic("E806", "the cmaes sampler optimises one objective", study.spans.get("sampler"), "use `sampler tpe` or `sampler nsga2`"))

@@ -553,6 +553,14 @@ CASES: list[Case] = [
         22,
         "give the reference point's value for each objective",
     ),
+    Case(
+        "budget_no_point_meets",
+        BASE + "search {\n    objective maximize accuracy, minimize bops\n    budget bops 1\n    trials 4\n    fc1.units in 4..8\n}\n",
+        "E810",
+        12,
+        17,
+        "a budget of at least 91,688, or axes that reach cheaper points (fewer units, fewer bits, more pruning)",
+    ),
     Case("budget_on_sweep", BASE + "sweep {\n    budget bops 1e6\n    fc1.units in [4, 8]\n}\n", "E201", 11, 5, "a sweep runs every point of its grid"),
     Case(
         "overlapping_axes",
@@ -690,6 +698,14 @@ WARNINGS = [
         "begin before step 3, or train longer",
     ),
     Case(
+        "search_space_smaller_than_trials",
+        BASE + "search {\n    trials 10\n    fc1.units in 4..8\n}\n",
+        "W811",
+        11,
+        5,
+        "trials 5, or a `sweep { ... }` (a grid runs every point once)",
+    ),
+    Case(
         "nsga2_population_all_random",
         BASE + "search {\n    trials 10\n    sampler nsga2\n    population 10\n    fc1.units in 4..8\n}\n",
         "W810",
@@ -786,8 +802,17 @@ def test_json_diagnostics_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         (BASE + "model n from mm {\n}\n", ["E103"]),
         # `fc.1` is one invalid name, not three errors
         (BASE.replace("dense fc1 8", "dense fc.1 8"), ["E207"]),
+        # a target that cannot be read is not also a target of 0% that prunes nothing (W501) ...
+        (BASE + "prune {\n    schedule constant { target 100% }\n}\n", ["E205"]),
+        (BASE + "prune {\n    schedule constant { target nan }\n}\n", ["E203"]),
+        # ... nor one below the initial sparsity
+        (BASE + "prune {\n    schedule polynomial { initial 10%; target 1.5 }\n}\n", ["E205"]),
+        # a scope that cannot be read is not also `scope global` with a tfmot schedule (E503)
+        (BASE + "prune {\n    scope globl\n    schedule constant { target 50% }\n}\n", ["E204"]),
+        # a sampler that cannot be read is not also tpe with NSGA-II's population (E806)
+        (BASE + "search {\n    sampler nsga\n    population 4\n    trials 20\n    fc1.units in 4..8\n}\n", ["E204"]),
     ],
-    ids=["bad-kernel", "bad-range", "bad-input", "unknown-base", "dotted-name"],
+    ids=["bad-kernel", "bad-range", "bad-input", "unknown-base", "dotted-name", "target-100", "target-nan", "target-over-initial", "bad-scope", "bad-sampler"],
 )
 def test_no_cascades(text: str, codes: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, diags = _first(tmp_path, monkeypatch, Case("cascade", text, "", 0, 0, None))

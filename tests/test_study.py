@@ -196,13 +196,15 @@ def test_ranges_of_per_layer_widths_and_pruning_search_cleanly(tmp_path: Path) -
 # -- views, tables and the report -------------------------------------------------------------------
 
 
-def _row(point: str, bits: int, acc: float, bops: float, n: int = 3, **extra: Any) -> dict[str, Any]:
-    runs = {7 + i: {"accuracy": acc + (i - 1) * 0.01, "bops": bops, "bits": float(bits)} for i in range(n)}
+def _row(point: str, bits: int, acc: float, bops: float, n: int = 3, budget: float = 60.0, **extra: Any) -> dict[str, Any]:
+    runs = {7 + i: {"accuracy": acc + (i - 1) * 0.01, "bops": bops, "bits": float(bits), "epochs": budget - i, "epoch_budget": budget} for i in range(n)}
     agg = repeats.aggregate(list(runs.values()))
     return {"trial": int(point[1:]), "point": point, "label": f"fc1.units={point}", "state": "complete", "fc1.units": 8, "runs": runs, **agg, **extra}
 
 
-def _view(rows: list[dict[str, Any]], baseline: dict[str, Any] | None = None, budgets: dict[str, float] | None = None) -> view.View:
+def _view(
+    rows: list[dict[str, Any]], baseline: dict[str, Any] | None = None, budgets: dict[str, float] | None = None, options: dict[str, Any] | None = None
+) -> view.View:
     return view.View(
         title="t",
         axes=["fc1.units", "quant.bits"],
@@ -215,6 +217,7 @@ def _view(rows: list[dict[str, Any]], baseline: dict[str, Any] | None = None, bu
         baseline_name="float",
         kind="search",
         optimised=(objectives.ACCURACY, objectives.BOPS),
+        options=options if options is not None else {},
     )
 
 
@@ -243,7 +246,8 @@ def test_front_excludes_points_over_budget_and_is_non_dominated() -> None:
 def test_tables_show_mean_std_runs_and_marks() -> None:
     v = _view(ROWS, BASE)
     md = table.to_markdown(v)
-    assert md.splitlines()[4].startswith("| baseline (float) | 32 |")  # the first row, before the points
+    assert [line for line in md.splitlines() if line.startswith("| ")][1].startswith("| baseline (float) | 32 |")  # the first row, before the points
+    assert "Run with the spec's own settings (no command-line overrides)." in md and "⚠" not in md  # equal budgets: no warning
     assert "0.9500 ± 0.0100" in md and "| 3 |" in md and md.count("★") == 2 and "over budget" in md
     assert "1 point failed" in md and "Hypervolume of the front:" in md and "92.5×" in md
     rows = list(csv.DictReader(io.StringIO(table.to_csv(v))))
@@ -257,6 +261,53 @@ def test_tables_show_mean_std_runs_and_marks() -> None:
     assert [r["point"] for r in fcsv] == ["p1", "p2"]
     fmd = table.front_markdown(v)
     assert "1 of the 2 points on the front dominates the baseline." in fmd
+
+
+def test_every_table_names_its_overrides_the_epochs_and_unequal_budgets() -> None:
+    """A study run with --epochs 10 whose pruned points could train 10 + 10 per round (60) and the float baseline 10:
+    every table and summary says how it was run, the epochs each row trained, and warns where it compares."""
+    rows = [_row("p1", 4, 0.98, 40_000.0, budget=60.0), _row("p2", 6, 0.99, 80_000.0, budget=60.0), _row("p3", 8, 0.96, 90_000.0, budget=10.0)]
+    base = {**_row("p0", 32, 0.97, 3_700_000.0, budget=10.0), "point": "baseline", "label": "baseline"}
+    v = _view(rows, base, options={"epochs": 10})
+    assert v.beats_baseline(rows[0])
+    options = "Run with --epochs 10 (instead of the spec's epochs, for training and for every pruning round)."
+    warning = "⚠ Unequal training budgets: the baseline (float) could train 10 epochs, 2 of the 3 points 60 epochs (training, then again in every pruning round)"
+    md, front_md, paper = table.to_markdown(v), table.front_markdown(v), report.to_markdown(v)
+    for text in (md, front_md, paper):
+        assert options in text and warning in text and "the baseline trained 9 epochs and those points 59 epochs." in text, text
+    assert "| epochs |" in md and "| 59 ± 1 |" in md  # each row's epochs trained: the mean over its 3 runs (± their deviation)
+    assert "| epochs |" in front_md and "| BOPs | epochs |" in paper
+    assert front_md.index("dominate the baseline") < front_md.rindex(warning)  # also where the comparison is said
+    tex = report.to_latex(v)
+    assert "Run with -{}-epochs 10" in tex and "Unequal training budgets" in tex and "⚠" not in tex and "Δ" not in tex  # not an en dash
+    data = json.loads(report.to_json(v))
+    assert data["options"] == {"epochs": 10} and data["warnings"] == [w for w in v.warnings()] and len(data["warnings"]) == 1
+    assert data["front"][0]["epochs"] == pytest.approx(59.0) and data["baseline"]["epoch_budget"] == 10.0
+    by = {r["point"]: r for r in csv.DictReader(io.StringIO(table.to_csv(v)))}
+    assert by["p1"]["epochs"] == "59.0" and by["p1"]["epoch_budget"] == "60.0" and by["baseline"]["epoch_budget"] == "10.0"
+    assert {r["options"] for r in by.values()} == {"--epochs 10"}
+    runs = list(csv.DictReader(io.StringIO(table.runs_csv(v))))
+    assert {r["epochs"] for r in runs if r["point"] == "p1"} == {"60.0", "59.0", "58.0"} and {r["options"] for r in runs} == {"--epochs 10"}
+    # the same budgets: no warning; a study whose runs recorded no epochs (an older qapc) says it cannot tell
+    equal = _view([rows[2]], base, options={})
+    assert equal.warnings() == [] and "no command-line overrides" in table.to_markdown(equal)
+    old = _view([{k: x for k, x in rows[0].items() if k != "epoch_budget"}], base)
+    old.options = None
+    assert "not recorded" in old.warnings()[0] and "Run options: not recorded" in table.front_markdown(old)
+
+
+def test_a_runs_summary_has_the_epochs_it_trained_and_could_train() -> None:
+    """metrics.json's epochs (the total over the pruning rounds) and the budget: train.epochs plus each round's epochs,
+    all of them `--epochs` when it is given (the generated train.py's rule)."""
+    from qapdsl.sweep import summary
+
+    qap, flt = _spec(SPECS / "digits_qap.qap"), _spec(SPECS / "digits_float.qap")  # 60 epochs; 8 rounds of 30
+    results = {"metrics": {"epochs": 123, "accuracy": 0.9}, "overrides": {"epochs": None}}
+    s = summary.summarize(qap, results)
+    assert s["epochs"] == 123.0 and s["epoch_budget"] == 60 + 8 * 30
+    assert summary.summarize(qap, {**results, "overrides": {"epochs": 10}})["epoch_budget"] == 10 + 8 * 10
+    assert summary.summarize(flt, {**results, "overrides": {"epochs": 10}})["epoch_budget"] == 10
+    assert summary.summarize(flt, {})["epochs"] is None and summary.epoch_budget(flt) == 60
 
 
 def test_paper_table_markdown_latex_json() -> None:
@@ -295,13 +346,14 @@ def test_budget_constraints_for_optuna() -> None:
 
 
 def test_points_over_budget_are_refused_before_training_and_counted(tmp_path: Path) -> None:
-    """A multi-objective search whose budget no point meets: every trial is PRUNED with its constraint values, none trained."""
+    """A multi-objective search whose budget only its cheapest corner meets (12 units, 10 rounds: 33,464 BOPs): every
+    trial is PRUNED with its constraint values, none trained."""
     spec = tmp_path / "s.qap"
     for name in ("digits_float.qap", "digits_qap.qap"):
         (tmp_path / name).write_text((SPECS / name).read_text())
     spec.write_text(
-        'import "digits_qap.qap"\n\nsearch {\n    objective maximize accuracy, minimize bops\n    budget params 500\n    trials 4\n'
-        "    sampler tpe\n    fc1.units in 12..40\n}\n"
+        'import "digits_qap.qap"\n\nsearch {\n    objective maximize accuracy, minimize bops\n    budget bops 33500\n    trials 4\n'
+        "    sampler tpe\n    fc1.units in 12..40\n    prune.rounds in 0..10\n}\n"
     )
     out = tmp_path / "out"
     r = subprocess.run([*QAPC, "sweep", str(spec), "-o", str(out), "--jobs", "2", "--json"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
@@ -309,7 +361,7 @@ def test_points_over_budget_are_refused_before_training_and_counted(tmp_path: Pa
     study = load_study(f"sqlite:///{out / 'study.db'}")
     counted = [t for t in study.get_trials(deepcopy=False) if "qapc_discarded" not in t.user_attrs]
     assert len(counted) == 4 and all(t.state.name == "PRUNED" for t in counted)
-    assert all(t.user_attrs["qapc_over_budget"]["params"] > 500 for t in counted)
+    assert all(t.user_attrs["qapc_over_budget"]["bops"] > 33500 for t in counted)
     assert all(t.system_attrs["constraints"][0] > 0 for t in counted)  # the sampler sees them as infeasible
     assert not (out / "points").exists()
     events = [json.loads(line) for line in r.stdout.splitlines()]
@@ -378,3 +430,48 @@ def test_progress_shows_the_front_and_json_events() -> None:
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
     assert [x["event"] for x in lines] == ["start", "status", "status"] and lines[-1]["final"] and lines[1]["front"][0]["point"] == "p1"
     assert lines[0]["reused"] == [7] and all("time" in x for x in lines)
+
+
+def test_report_and_sweep_report_name_the_options_and_warn_of_unequal_budgets(tmp_path: Path) -> None:
+    """A study as `qapc sweep --epochs 10` leaves it (its trials told by hand, no training): points that could train
+    90 epochs, a baseline 10. `qapc report` and `qapc sweep --report` name the option and warn, as do the files."""
+    from qapdsl.sweep import expand
+    from qapdsl.sweep import study as st
+
+    for name in ("digits_float.qap", "digits_qap.qap"):
+        (tmp_path / name).write_text((SPECS / name).read_text())
+    (tmp_path / "s.qap").write_text(
+        'import "digits_qap.qap"\n\nsearch {\n    objective maximize accuracy, minimize bops\n    baseline "digits_float.qap"\n'
+        "    trials 2\n    fc1.units in 12..40\n}\n"
+    )
+    spec = _spec(tmp_path / "s.qap")
+    out = tmp_path / "out"
+    out.mkdir()
+    fp = expand.fingerprint(spec, kind="search", epochs=10, data=None, synth=False)
+    job = st.Job(
+        kind="search", spec_json=spec.model_dump_json(), storage=st.default_storage(out), study_name=f"digits_qap-search-{fp}",
+        out_dir=str(out), block="search", options={"epochs": 10},
+    )  # fmt: skip
+    bjob = st.baseline_job(job)
+    assert bjob is not None
+    main, base = st.prepare(job, []), st.prepare(bjob, bjob.points(spec))
+    trial = st.pop_trial(base, bjob, st.make_storage(bjob))
+    assert trial is not None
+    trial.set_user_attr(st.ATTR_SUMMARY, {"accuracy": 0.97, "bops": 3.7e6, "epochs": 10.0, "epoch_budget": 10.0, "n": 1.0})
+    base.tell(trial, [0.97, 3.7e6])
+    for acc in (0.98, 0.99):
+        trial = st._ask_new(main, job, 2, lambda ev: None)
+        assert trial is not None
+        trial.set_user_attr(st.ATTR_SUMMARY, {"accuracy": acc, "bops": 40_000.0, "epochs": 55.0, "epoch_budget": 90.0, "n": 1.0})
+        main.tell(trial, [acc, 40_000.0])
+    warning = "⚠ Unequal training budgets: the baseline (digits_float) could train 10 epochs, 2 of the 2 points 90 epochs"
+    r = subprocess.run([*QAPC, "report", "s.qap", "-o", "out"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "(run with --epochs 10)" in r.stderr and "Run with --epochs 10 (instead of the spec's epochs" in r.stdout and warning in r.stdout
+    r = subprocess.run([*QAPC, "sweep", "s.qap", "-o", "out", "--epochs", "10", "--report"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert warning in r.stdout and "Run with --epochs 10" in r.stdout  # the console
+    for name in ("sweep.md", "front.md"):
+        assert warning in (out / name).read_text() and "Run with --epochs 10" in (out / name).read_text()
+    assert "Unequal training budgets" in (out / "sweep.tex").read_text()
+    assert json.loads((out / "study.json").read_text())["options"] == {"epochs": 10}

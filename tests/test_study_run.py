@@ -149,3 +149,45 @@ def _staircase(pts: list[tuple[float, float]], ref: tuple[float, float]) -> floa
             area += (cheapest - bops) * (acc - ref[0])
             cheapest = bops
     return area
+
+
+@pytest.mark.integration
+def test_a_resumed_search_ends_with_its_trials_in_distinct_points(tmp_path: Path) -> None:
+    """A random search of 4 trials, killed after 2 points and resumed: the resumed run does not replay the first
+    run's proposals as trials of their own, and the study ends with 4 distinct points, each trained once."""
+    from optuna.trial import TrialState
+
+    axes = "    objective maximize accuracy\n    trials 4\n    sampler random\n    fc1.units in 4..12\n    quant.bits in [4, 6, 8]"
+    spec = tiny_study(tmp_path, axes, block="search")
+    out = tmp_path / "out"
+    storage = f"sqlite:///{out / 'study.db'}"
+    cmd = [*QAPC, "sweep", str(spec), "-o", str(out), "--jobs", "1", "--epochs", "1"]
+
+    def complete() -> list[Any]:
+        try:
+            main, _ = load_studies(storage)
+        except Exception:
+            return []
+        return [t for t in main.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE and "qapc_same_as" not in t.user_attrs]
+
+    with open(tmp_path / "first.log", "w") as log:
+        first = subprocess.Popen(cmd, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while len(complete()) < 2 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert first.poll() is None, (tmp_path / "first.log").read_text()
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    before = {t.user_attrs["qapc_point"] for t in complete()}
+    assert len(before) >= 2
+
+    second = subprocess.run([*cmd, "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr
+    events = [json.loads(line) for line in second.stdout.splitlines()]
+    assert not {e["point"] for e in events if e["event"] == "start"} & before  # nothing done before the kill ran again
+    done = complete()
+    keys = [t.user_attrs["qapc_point"] for t in done]
+    assert len(keys) == 4 and len(set(keys)) == 4, keys
+    assert events[-1]["event"] == "status" and events[-1]["final"] and events[-1]["done"] == 4
+    rows = [r for r in csv.DictReader(io.StringIO((out / "sweep.csv").read_text())) if r["state"] == "complete"]
+    assert sorted(r["point"] for r in rows) == sorted(keys)

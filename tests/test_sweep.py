@@ -139,7 +139,7 @@ def test_csv_markdown_latex() -> None:
     md = table.to_markdown(v)
     assert md.count("★") == 2 and "1 point failed" in md and "| 1,000 |" in md
     tex = report.to_latex(v)
-    assert "\\begin{tabular}{rrrrrc}" in tex and "50.0" in tex and "\\textbf{1{,}000}" in tex
+    assert "\\begin{tabular}{rrrrrrc}" in tex and "50.0" in tex and "\\textbf{1{,}000}" in tex
 
 
 def test_plots_are_deterministic(tmp_path: Path) -> None:
@@ -254,8 +254,10 @@ def test_real_sweep_killed_and_resumed(tmp_path: Path) -> None:
 
 
 def test_search_counts_over_budget_trials_without_training(tmp_path: Path) -> None:
-    """Every sampled width is over a 1-BOP budget: each trial fails before training, and exactly `trials` are made."""
-    text = (SPECS / "digits_qap.qap").read_text() + "\nsearch { objective maximize accuracy; budget bops 1; trials 5; sampler random; fc1.units in 8..64 }\n"
+    """A budget only the cheapest corner meets (8 units, 10 rounds: 24,385 BOPs; the budget 24,400): every sampled point is over it, each
+    trial is refused before training, and exactly `trials` are made (without the two axes' sampler drawing that corner)."""
+    axes = "fc1.units in 8..64; prune.rounds in 0..10"
+    text = (SPECS / "digits_qap.qap").read_text() + f"\nsearch {{ objective maximize accuracy; budget bops 24400; trials 5; sampler random; {axes} }}\n"
     spec = tmp_path / "s.qap"
     for name in ("digits_float.qap",):
         (tmp_path / name).write_text((SPECS / name).read_text())
@@ -266,7 +268,7 @@ def test_search_counts_over_budget_trials_without_training(tmp_path: Path) -> No
     study = load_study(f"sqlite:///{out / 'study.db'}")
     counted = [t for t in study.get_trials(deepcopy=False) if "qapc_discarded" not in t.user_attrs]
     assert len(counted) == 5
-    assert all(t.user_attrs["qapc_over_budget"]["bops"] > 1 for t in counted)
+    assert all(t.user_attrs["qapc_over_budget"]["bops"] > 24400 for t in counted)
     assert all(8 <= t.params["fc1.units"] <= 64 for t in counted)
     assert not (out / "points").exists()  # nothing was trained
     rows = list(csv.DictReader(io.StringIO((out / "sweep.csv").read_text())))
@@ -383,3 +385,92 @@ def test_a_spec_without_sweep_or_search_is_a_usage_error(tmp_path: Path) -> None
     assert r.returncode == 2 and "has no sweep { ... } or search { ... } block" in r.stderr
     r = subprocess.run([*QAPC, "sweep", str(SPECS / "digits_sweep.qap"), "--jobs", "0"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2 and "--jobs" in r.stderr
+
+
+# -- a search's repeat proposals and the number of workers ------------------------------------------
+
+
+def _search_job(tmp_path: Path, axes: str, trials: int, seed: int = 0) -> st.Job:
+    spec = tmp_path / "s.qap"
+    (tmp_path / "digits_float.qap").write_text((SPECS / "digits_float.qap").read_text())
+    (tmp_path / "digits_qap.qap").write_text((SPECS / "digits_qap.qap").read_text())
+    spec.write_text(f'import "digits_qap.qap"\n\nsearch {{\n    objective maximize accuracy\n    trials {trials}\n    sampler random\n{axes}\n}}\n')
+    loaded = load_file(spec)
+    assert loaded.ok and loaded.spec is not None, [d.message for d in loaded.diagnostics]
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    return st.Job(kind="search", spec_json=loaded.spec.model_dump_json(), storage=storage, study_name="s", out_dir=str(tmp_path), seed=seed, block="search")
+
+
+def _take(study: object, job: st.Job, events: list[dict[str, object]]) -> list[str]:
+    """Ask for trials as a worker does and complete each at once (as if trained, without training): the points run."""
+    ran = []
+    while (trial := st._ask_new(study, job, job.study_block().trials, events.append)) is not None:  # type: ignore[attr-defined]
+        key = trial.user_attrs["qapc_point"]
+        trial.set_user_attr("qapc_summary", {"accuracy": 0.5})
+        study.tell(trial, [0.5])  # type: ignore[attr-defined]
+        ran.append(key)
+    return ran
+
+
+def test_a_repeat_proposal_does_not_use_up_the_trials(tmp_path: Path) -> None:
+    """A resumed search whose sampler proposes again the points its first run ran (the same seed: the same proposals)
+    reuses their results without counting them: the study ends with `trials` distinct points."""
+    job = _search_job(tmp_path, "    fc1.units in 8..64\n    fc2.units in 8..64", trials=4)
+    study = st.prepare(job, [])
+    first = []
+    for _ in range(2):  # the first run: 2 points, then it is stopped
+        trial = st._ask_new(study, job, 4, lambda ev: None)
+        assert trial is not None
+        trial.set_user_attr("qapc_summary", {"accuracy": 0.5})
+        study.tell(trial, [0.5])
+        first.append(trial.user_attrs["qapc_point"])
+    resumed = st.prepare(job, [])  # a new sampler with the same seed: it proposes the same 2 points first
+    events: list[dict[str, object]] = []
+    ran = _take(resumed, job, events)
+    assert len(ran) == 2 and not set(ran) & set(first)  # the replayed proposals were neither run nor counted
+    assert [e["event"] for e in events].count("same") == 2
+    status = st.search_status(resumed, 4)
+    assert status.done == 4 and status.ended is None
+    rows = st.collect_rows(resumed, None)
+    assert len(rows) == 4 and len({r["point"] for r in rows}) == 4
+
+
+def test_a_search_space_smaller_than_its_trials_ends_and_says_why(tmp_path: Path) -> None:
+    job = _search_job(tmp_path, "    fc1.units in [8, 12, 16]", trials=5)
+    study = st.prepare(job, [])
+    events: list[dict[str, object]] = []
+    ran = _take(study, job, events)
+    assert sorted(ran) == sorted(set(ran)) and len(ran) == 3  # every point once, then no more trials
+    status = st.search_status(study, 5)
+    assert status.done == 3 and status.ended is not None and "it has 3 points, fewer than the 5 trials" in status.ended
+    assert any(e["event"] == "ended" for e in events)
+    assert st._ask_new(study, job, 5, events.append) is None
+
+
+def test_workers_are_capped_at_what_can_run() -> None:
+    from qapdsl.sweep.command import worker_count
+
+    assert worker_count(2, 10, 4) == (2, None)
+    n, why = worker_count(64, 5, 2)
+    assert n == 2 and why == "--jobs 64: starting 2 workers, this machine has 2 cores"
+    n, why = worker_count(8, 3, 16)
+    assert n == 3 and why == "--jobs 8: starting 3 workers, only 3 points left to run"
+    assert worker_count(4, 0, 8) == (1, "--jobs 4: starting 1 worker, 0 points left to run")  # tables still get written
+
+
+def test_absurd_jobs_are_refused(tmp_path: Path) -> None:
+    r = subprocess.run([*QAPC, "sweep", str(SPECS / "digits_sweep.qap"), "--jobs", "1000000", "--list"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and "--jobs 1,000,000 is more worker processes than qapc starts (at most 256" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_jobs_beyond_the_trials_start_no_more_workers(tmp_path: Path) -> None:
+    """3 trials refused before training (over the budget) with --jobs 8: at most 3 workers, and the command says so."""
+    text = (SPECS / "digits_qap.qap").read_text() + "\nsearch { budget bops 24400; trials 3; sampler random; fc1.units in 8..64; prune.rounds in 0..10 }\n"
+    (tmp_path / "digits_float.qap").write_text((SPECS / "digits_float.qap").read_text())
+    (tmp_path / "s.qap").write_text(text)
+    r = subprocess.run([*QAPC, "sweep", "s.qap", "-o", "out", "--jobs", "8", "--json"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    workers = {json.loads(line).get("worker") for line in r.stdout.splitlines()} - {None}
+    from qapdsl.sweep.command import cores
+
+    expected = min(3, cores())
+    assert len(workers) <= expected and f"--jobs 8: starting {expected} worker" in r.stderr, r.stderr

@@ -35,7 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("spec", metavar="SPEC", help="a .qap spec with a sweep { ... } or search { ... } block")
     p.add_argument("-o", "--out", metavar="DIR", type=folder_arg, help="build directory (default build/<model>-sweep or build/<model>-search)")
-    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="points to run at once on this machine (worker processes)")
+    p.add_argument(
+        "-j", "--jobs", type=int, default=1, metavar="N", help=f"points to run at once on this machine (worker processes; at most the trials left and the cores, up to {MAX_JOBS})"
+    )
     p.add_argument("--storage", metavar="URL", help="Optuna storage: an SQLAlchemy URL (postgresql://...) to share the study; default sqlite in DIR")
     p.add_argument("--study", metavar="NAME", help="study name (default <model>-<sweep|search>-<fingerprint of spec and options>)")
     p.add_argument("--worker", action="store_true", help="join a shared study: take untried points until none is left")
@@ -64,6 +66,32 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+MAX_JOBS = 256
+"""`--jobs` above this is refused: no machine trains that many models at once (each worker is a process with its own TensorFlow)."""
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers and `taskset` narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_count(jobs: int, left: int, ncores: int) -> tuple[int, str | None]:
+    """How many worker processes `--jobs N` starts: no more than the runs left to take, nor than the cores (each
+    trains a model, CPU-bound), and at least one (a study with nothing left to run still gets its tables, and a
+    worker of a shared study waits for the retries of trials running elsewhere). With the reason when it is fewer."""
+    n, why = jobs, None
+    for limit, reason in (
+        (left, f"{'only ' if left else ''}{left} point{'s' if left != 1 else ''} left to run"),
+        (ncores, f"this machine has {ncores} core{'s' if ncores != 1 else ''}"),
+    ):
+        if max(1, limit) < n:
+            n, why = max(1, limit), reason
+    return n, (f"--jobs {jobs}: starting {n} worker{'s' if n != 1 else ''}, {why}" if why else None)
+
+
 OUTPUTS = ("sweep.csv", "sweep.md", "sweep.tex", "runs.csv", "front.csv", "front.md", "study.json")
 PLOTS = ("pareto.png", "pareto.svg")
 WRITES = (*OUTPUTS, *PLOTS, *(f".{n}.tmp" for n in (*OUTPUTS, *PLOTS)))
@@ -75,6 +103,7 @@ def load_view(job: Any, title: str, studies: tuple[Any, Any | None] | None = Non
 
     `points` / `base_points`: the sweep's grid and the baseline's point when the caller has them
     (expanding a grid checks every point: not every two seconds)."""
+    from qapdsl import ir
     from qapdsl.sweep import study as st
     from qapdsl.sweep import view
 
@@ -88,7 +117,13 @@ def load_view(job: Any, title: str, studies: tuple[Any, Any | None] | None = Non
         bjob = st.baseline_job(job)
         assert bjob is not None
         baseline = st.collect_rows(base, base_points or bjob.points(spec))[0]
-    return view.make(spec, job.study_block(spec), rows, baseline, title)
+    notes = []
+    block = job.study_block(spec)
+    ended = main.user_attrs.get(st.STUDY_ENDED) if job.kind == "search" else None
+    if ended and isinstance(block, ir.Search):
+        counted = len([r for r in rows if r.get("state") in ("complete", "failed")])
+        notes.append(f"The search ended after {counted} of its {block.trials} trials: {ended}.")
+    return view.make(spec, block, rows, baseline, title, options=st.run_options(main), notes=notes)
 
 
 def open_studies(job: Any) -> tuple[Any, Any | None]:
@@ -160,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError("--jobs takes a number of at least 1")
+    if args.jobs > MAX_JOBS:
+        raise UsageError(f"--jobs {args.jobs:,} is more worker processes than qapc starts (at most {MAX_JOBS}; this machine has {cores()} cores): give at most the number of cores")
     if not Path(args.spec).is_file():
         raise UsageError(f"cannot read {args.spec}: no such file")
     checked = load_checked(args.spec, args.model, args.dialect)
@@ -212,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
         seed=spec.train.seed,
         block=kind,  # type: ignore[arg-type]
         force=args.force,
+        options={k: v for k, v in (("epochs", args.epochs), ("data", args.data), ("synth", args.synth), ("dialect", args.dialect), ("model", args.model)) if v not in (None, False)},
     )
     title = f"{model} {kind}"
     from qapdsl import outdir
@@ -246,6 +284,7 @@ def _report_only(job: Any, out: Path, title: str) -> int:
         return EXIT_USAGE
     for path in write_outputs(v, out):
         print(f"wrote {path}")
+    _print_front(v, job.kind, print)
     return EXIT_OK
 
 
@@ -256,11 +295,11 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
     from qapdsl.sweep.progress import Display, JsonEvents
 
     spec = job.spec()
-    display: Any = JsonEvents() if as_json else Display(f"{title} ({jobs} job{'s' if jobs != 1 else ''})", jobs)
+    early: list[dict[str, Any]] = []  # what preparing the studies says, shown once the display knows its workers
     bjob = st.baseline_job(job)
     base_points = bjob.points(spec) if bjob is not None else None
-    base_study = st.prepare(bjob, base_points, emit=display.event) if bjob is not None and base_points is not None else None
-    study = st.prepare(job, points or [], emit=display.event)
+    base_study = st.prepare(bjob, base_points, emit=early.append) if bjob is not None and base_points is not None else None
+    study = st.prepare(job, points or [], emit=early.append)
     budget = spec.search.trials if job.kind == "search" and spec.search is not None else 0
 
     def status() -> st.Status:
@@ -272,6 +311,16 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
         now.front, now.hypervolume = front_status(load_view(job, title, (study, base_study), points, base_points))
         return now
 
+    left = st.left_to_run(study, points, budget) + (st.left_to_run(base_study, base_points, 0) if base_study is not None else 0)
+    jobs, capped = worker_count(jobs, left, cores())
+    from qapdsl.sweep.view import options_flags
+
+    flags = options_flags(job.options)
+    display: Any = JsonEvents() if as_json else Display(f"{title} ({jobs} job{'s' if jobs != 1 else ''}{', ' + flags if flags else ''})", jobs)
+    if capped:
+        print(f"qapc: {capped}", file=sys.stderr)
+    for ev in early:
+        display.event(ev)
     display.set_status(status())
 
     def interrupted(*_: object) -> None:
@@ -281,8 +330,11 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
     ctx = multiprocessing.get_context("spawn")
     events: Any = ctx.Queue()
     procs = []
+    # the samplers' seeds: another set for every run of the study, or a resumed search would propose again,
+    # in the same order, the points its first run proposed (and ran)
+    rerun = len(study.get_trials(deepcopy=False)) * 7919
     for i in range(jobs):
-        seed = job.seed * 1000 + i + (os.getpid() % 100_000) * 7 if worker else job.seed * 1000 + i
+        seed = job.seed * 1000 + i + rerun + ((os.getpid() % 100_000) * 7 if worker else 0)
         wjob = dataclasses.replace(job, seed=seed, owner=False)
         proc = ctx.Process(target=st.worker_main, args=(json.dumps(dataclasses.asdict(wjob)), i, events), name=f"qapc-sweep-{i}")
         proc.start()
@@ -333,9 +385,13 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
         print(f"qapc: {crashed} worker(s) crashed", file=sys.stderr)
         return 70
     finished = final.done >= final.total if points is not None else (final.done + final.failed >= final.total and final.done > 0)
+    ended = points is None and final.ended is not None and final.running == 0 and final.waiting == 0
+    if ended:
+        print(f"qapc: the search ended after {final.done + final.failed} of its {final.total} trials: {final.ended}", file=sys.stderr)
+        finished = final.done > 0
     if not finished:
         missing = final.total - final.done
-        if points is None and final.done + final.failed >= final.total:  # a search's failed trials count: a rerun adds none
+        if points is None and (ended or final.done + final.failed >= final.total):  # a search's failed trials count: a rerun adds none
             print(f"qapc: none of the {final.total} trials completed (see sweep.md for why)", file=sys.stderr)
         else:
             print(f"qapc: {missing} of {final.total} {'points' if points is not None else 'trials'} not done (see sweep.md); run again to retry", file=sys.stderr)
@@ -349,7 +405,7 @@ def _run_study(job: Any, points: Any, out: Path, title: str, jobs: int, worker: 
 def _print_front(v: Any, kind: str, say: Any) -> None:
     """The best point of a single-objective search, and the front with its hypervolume."""
     from qapdsl.sweep.progress import front_text
-    from qapdsl.sweep.table import hypervolume_line
+    from qapdsl.sweep.table import hypervolume_line, preamble
     from qapdsl.sweep.view import num
 
     feasible = v.feasible()
@@ -366,6 +422,8 @@ def _print_front(v: Any, kind: str, say: Any) -> None:
     line = hypervolume_line(v)
     if line:
         say(line)
+    for text in preamble(v):
+        say(text)
 
 
 def report_study(spec: Any, out: str | None, storage: str | None, study: str | None, search: bool, fmt: str) -> int:
@@ -407,12 +465,21 @@ def _report_from(spec: Any, kind: str, folder: Path, url: str, study: str | None
         candidates = [n for n in names if n.startswith(f"{model}-{kind}-") and not n.endswith("-baseline")]
         if exact in names:
             study = exact
-        elif len(candidates) == 1:
-            study = candidates[0]
-            print(f"qapc: reporting study {study} (run with other options than the defaults, or from another version of the spec)", file=sys.stderr)
         else:
-            found = ", ".join(candidates) or "none"
-            raise UsageError(f"no single study of {model}'s {kind} in {url} (found: {found}); name one with --study")
+            from qapdsl.sweep.study import run_options
+            from qapdsl.sweep.view import options_flags
+
+            def said(name: str) -> str:
+                options = run_options(optuna.load_study(study_name=name, storage=url))
+                if options is None:
+                    return "run options not recorded"
+                return f"run with {options_flags(options)}" if options else "run with the spec's own settings, so from another version of the spec"
+
+            if len(candidates) != 1:
+                found = ", ".join(f"{n} ({said(n)})" for n in candidates) or "none"
+                raise UsageError(f"no single study of {model}'s {kind} in {url} (found: {found}); name one with --study")
+            study = candidates[0]
+            print(f"qapc: reporting study {study} ({said(study)})", file=sys.stderr)
     job = Job(kind=kind, spec_json=spec.model_dump_json(), storage=url, study_name=study, out_dir=str(folder), block=kind)  # type: ignore[arg-type]
     try:
         v = load_view(job, f"{model} {kind}")

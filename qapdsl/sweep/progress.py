@@ -133,13 +133,15 @@ class Display:
         elif kind == "over":
             self._log(f"over   {label}: {ev.get('error')}")
         elif kind == "same":
-            self._log(f"same   {label}: trial {ev.get('trial')} proposed the point of trial {ev.get('of')} again; its results count")
+            self._log(f"same   {label}: trial {ev.get('trial')} proposed the point of trial {ev.get('of')} again; not run, not counted")
+        elif kind == "ended":
+            self._log(f"ended  the search stops: {ev.get('reason')}")
         elif kind == "run" and ev.get("runs", 1) > 1:
             s = ev.get("summary") or {}
             acc = s.get("accuracy")
             self._log(f"run    {label} seed {ev.get('seed')} ({ev.get('run')}/{ev.get('runs')})" + (f": accuracy {acc:.4f}" if isinstance(acc, float) else ""))
         elif kind == "discarded":
-            self._log(f"skip   {label}: trial {ev.get('trial')} duplicates trial {ev.get('of')}")
+            self._log(f"skip   {label}: trial {ev.get('trial')} duplicates trial {ev.get('of')}; not counted")
         elif kind == "lost":
             self._log(f"lost   {label}: trial {ev.get('trial')} was failed as stale meanwhile; its retry counts")
         elif kind == "requeued":

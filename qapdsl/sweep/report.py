@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from qapdsl import report as spec_report
-from qapdsl.sweep.table import NAMES, cell, setting, sorted_complete, versus_text
+from qapdsl.sweep.table import NAMES, cell, preamble, setting, sorted_complete, versus_text
 from qapdsl.sweep.view import Row, View, num
 
 FORMATS = ("markdown", "latex", "json")
@@ -48,6 +48,7 @@ def _cells(v: View, r: Row, front: set[int], latex: bool, baseline: bool = False
         "-" if sparsity is None else f"{100 * sparsity:.1f}",
         _accuracy(r, latex),
         cell("bops", r.get("bops")).replace(",", "{,}" if latex else ","),
+        cell("epochs", r.get("epochs")).replace(",", "{,}" if latex else ","),
     ]
     cells += [("baseline" if baseline else versus_text(v, r, m).replace("×", "$\\times$" if latex else "×")) for m in _compared(v)]
     if v.repeat > 1:
@@ -59,7 +60,7 @@ def _cells(v: View, r: Row, front: set[int], latex: bool, baseline: bool = False
 
 def _head(v: View, latex: bool) -> list[str]:
     acc = "accuracy (\\%)" if latex else "accuracy (%)"
-    head = ["bits", "pruning rounds", *(spec_report.tex(a) if latex else a for a in _others(v)), "sparsity (%)" if not latex else "sparsity (\\%)", acc, "BOPs"]
+    head = ["bits", "pruning rounds", *(spec_report.tex(a) if latex else a for a in _others(v)), "sparsity (%)" if not latex else "sparsity (\\%)", acc, "BOPs", "epochs"]
     head += ["× fewer BOPs" if not latex else "BOPs ratio", "Δ accuracy" if not latex else "$\\Delta$ acc."] if _compared(v) else []
     head += ["runs"] if v.repeat > 1 else []
     return [*head, ""]
@@ -70,14 +71,15 @@ def _legend(v: View) -> str:
     if v.baseline is not None:
         parts.append(f"✓ dominates the baseline ({v.baseline_name})")
     if v.repeat > 1:
-        parts.append(f"accuracy: mean ± standard deviation over {v.repeat} seeds; BOPs and sparsity: means")
+        parts.append(f"accuracy: mean ± standard deviation over {v.repeat} seeds; BOPs, sparsity and epochs: means")
+    parts.append("epochs: trained, over every pruning round")
     return "; ".join(parts) + "."
 
 
 def to_markdown(v: View) -> str:
     front = {id(r) for r in v.front()}
     head = _head(v, latex=False)
-    lines = [f"## {v.title}", "", "| " + " | ".join(head) + " |", "|" + "|".join("---:" if h else ":---:" for h in head) + "|"]
+    lines = [f"## {v.title}", "", *(x for t in preamble(v) for x in (t, "")), "| " + " | ".join(head) + " |", "|" + "|".join("---:" if h else ":---:" for h in head) + "|"]
     if v.baseline is not None and v.baseline.get("state") == "complete":
         lines.append("| " + " | ".join(_cells(v, v.baseline, front, False, baseline=True)) + " |")
     for r in sorted_complete(v.rows):
@@ -94,7 +96,7 @@ def to_latex(v: View) -> str:
         r"% qapc: needs \usepackage{booktabs}",
         r"\begin{table}[t]",
         r"\centering",
-        "\\caption{" + tex(v.title) + ": " + tex(_legend(v)).replace("★", "$\\star$").replace("✓", "\\dag{}").replace("±", "$\\pm$") + "}",
+        "\\caption{" + tex(v.title) + ": " + tex(" ".join([_legend(v), *preamble(v)])).replace("--", "-{}-").replace("★", "$\\star$").replace("✓", "\\dag{}").replace("±", "$\\pm$").replace("⚠", "(!)").replace("Δ", "$\\Delta$") + "}",
         r"\begin{tabular}{" + "r" * (len(head) - 1) + "c}",
         r"\toprule",
         " & ".join(head) + r" \\",
@@ -117,7 +119,7 @@ def to_latex(v: View) -> str:
 
 
 def _brief(v: View, r: Row) -> dict[str, Any]:
-    figures = {m: r.get(m) for m in ("accuracy", "auc", "bops", "memory", "params", "sparsity", "bits", "rounds", "n")}
+    figures = {m: r.get(m) for m in ("accuracy", "auc", "bops", "memory", "params", "sparsity", "bits", "rounds", "n", "epochs", "epoch_budget")}
     stds = {f"{m}_std": r.get(f"{m}_std") for m in ("accuracy", "auc", "bops", "memory", "params", "sparsity")}
     settings = {a: r.get(a) for a in v.axes if a in r}
     return {"point": r.get("point"), "label": r.get("label"), "trial": r.get("trial"), "settings": settings, **figures, **stds}
@@ -133,6 +135,9 @@ def to_dict(v: View) -> dict[str, Any]:
             "title": v.title,
             "objectives": [{"metric": o.metric, "direction": o.direction} for o in v.objectives],
             "repeat": v.repeat,
+            "options": v.options,  # the command line's overrides of the spec ({}: none; null: not recorded)
+            "notes": v.notes,
+            "warnings": v.warnings(),
             "budgets": v.budgets,
             "reference": v.reference,
             "hypervolume": hv,

@@ -25,8 +25,13 @@ A search (`search { ... }`) pops retries first, else asks its sampler (TPE,
 NSGA-II, random, CMA-ES) for a new trial; a trial is *counted* against `trials N`
 unless it was discarded or killed, and a trial numbered past the budget is
 discarded, so the budget holds with any number of workers. A point the sampler
-proposes again is not run again: the trial reuses the first one's results
-(`qapc_same_as`), so the sampler learns it and the budget counts it. With two or
+proposes again is not run again, and does not use up the budget: the trial is told
+the first one's results (`qapc_same_as`), so that the sampler learns it, and the
+sampler is asked again, so that a search ends with `trials` distinct points. It ends
+sooner only when it cannot find more (`qapc_ended` on the study says why): every
+point of a finite search space has run, or the sampler proposed nothing new in
+`REPEATS_IN_A_ROW` proposals. Each run of the command seeds the samplers anew (a
+resumed search does not replay its first proposals). With two or
 three objectives the study is an Optuna multi-objective study (values: the
 objectives' means); budgets are Optuna constraints (`constraints_func`): a point
 whose declared figures are over a budget is PRUNED before training (with its
@@ -69,7 +74,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from qapdsl import ir, objectives, paths
+from qapdsl import checks, ir, objectives, paths
 from qapdsl.outdir import OutputDirError, ledger
 from qapdsl.sweep import expand, repeats, summary
 
@@ -101,7 +106,10 @@ OPTUNA_TABLES = frozenset(
 ERROR_FILE = "error.txt"  # why a point's run failed, in its run folder
 ATTR_HOST = "qapc_host"
 STUDY_GRID = "qapc_grid"  # study attr: number of grid points, set once all are enqueued
+STUDY_ENDED = "qapc_ended"  # study attr: why a search stopped before its trials budget (nothing new to propose)
+REPEATS_IN_A_ROW = 100  # proposals of points already run, one after another, before a search stops looking
 STUDY_KIND = "qapc_kind"
+STUDY_OPTIONS = "qapc_options"  # study attr: the command line's overrides of the spec it runs with (`Job.options`)
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,7 @@ class Job:
     seed: int = 0
     block: Literal["sweep", "search"] = "sweep"
     force: bool = False  # the user's files in a point's folder are kept aside instead of refused
+    options: dict[str, Any] = field(default_factory=dict)  # `qapc sweep`'s overrides as given (epochs, data, synth, dialect, model)
 
     def spec(self) -> ir.Spec:
         return ir.Spec.model_validate_json(self.spec_json)
@@ -341,6 +350,7 @@ def open_study(job: Job, storage: optuna.storages.RDBStorage | None = None) -> t
     try:
         study = optuna.create_study(storage=storage, study_name=job.study_name, directions=study_directions(job, spec), sampler=sampler)
         study.set_user_attr(STUDY_KIND, job.kind)
+        study.set_user_attr(STUDY_OPTIONS, job.options)  # the tables of any machine say how it was run
         return study, True
     except optuna.exceptions.DuplicatedStudyError:
         return optuna.load_study(study_name=job.study_name, storage=storage, sampler=sampler), False
@@ -369,6 +379,7 @@ class Status:
     running_labels: list[str] = field(default_factory=list)
     front: list[dict[str, Any]] | None = None  # the current front's points (`qapc sweep` fills it in)
     hypervolume: float | None = None
+    ended: str | None = None  # a search that stopped before its budget: why
 
     def line(self) -> str:
         parts = [f"{self.done}/{self.total} done", f"{self.running} running"]
@@ -387,6 +398,7 @@ class Status:
             "failed": self.failed,
             "front": self.front,
             "hypervolume": self.hypervolume,
+            "ended": self.ended,
         }
 
 
@@ -416,7 +428,7 @@ def _counted(t: optuna.trial.FrozenTrial) -> bool:
     """Does a search trial use up one of `trials N`? Not when discarded or killed (it is retried)."""
     from optuna.trial import TrialState
 
-    if _discarded(t):
+    if _discarded(t) or ATTR_SAME in t.user_attrs:  # a point proposed again is not a trial of its own
         return False
     if t.state == TrialState.FAIL:
         return ATTR_ERROR in t.user_attrs
@@ -429,7 +441,7 @@ def search_status(study: optuna.Study, budget: int) -> Status:
     """Counts over the counted trials of a search: done (complete), running, waiting, failed (errors and points over a budget)."""
     from optuna.trial import TrialState
 
-    st = Status(total=budget)
+    st = Status(total=budget, ended=study.user_attrs.get(STUDY_ENDED))
     for t in _trials(study):
         if not _counted(t):
             continue
@@ -443,6 +455,12 @@ def search_status(study: optuna.Study, budget: int) -> Status:
         else:
             st.failed += 1
     return st
+
+
+def left_to_run(study: optuna.Study, points: list[expand.Point] | None, budget: int) -> int:
+    """Points (of a sweep or a baseline) or trials (of a search, `points` None) that have not finished yet."""
+    st = sweep_status(study, points) if points is not None else search_status(study, budget)
+    return max(0, st.total - st.done - (st.failed if points is None else 0))
 
 
 # -- preparing: enqueue, fail stale trials ---------------------------------------------------
@@ -513,6 +531,10 @@ def prepare(job: Job, points: list[expand.Point], emit: Emit | None = None) -> o
         failed = fail_running(study, everything=job.owner)
         if failed:
             say({"event": "requeued", "count": failed})
+        search = job.study_block()
+        if isinstance(search, ir.Search) and job.kind == "search" and study.user_attrs.get(STUDY_ENDED):
+            if checks.search_space_size(search) is None or study.user_attrs[STUDY_ENDED] != space_exhausted(search):
+                study.set_user_attr(STUDY_ENDED, None)  # the sampler found nothing new: a new run tries again, with other seeds
         if job.kind != "search":
             added = enqueue_missing(study, points)
             if STUDY_GRID not in study.user_attrs:
@@ -779,17 +801,82 @@ def _give_back(study: optuna.Study, trial: optuna.Trial) -> None:
                 callback(study, storage.get_trial(trial._trial_id))
 
 
-def _ask_new(study: optuna.Study, job: Job, budget: int) -> optuna.Trial | None:
-    """A new search trial from the sampler, unless the budget is used up (counting race-safely)."""
-    trials = _trials(study)
-    if sum(1 for t in trials if _counted(t)) >= budget:
-        return None
-    trial = study.ask()
-    before = sum(1 for t in _trials(study) if _counted(t) and t.number < trial.number)
-    if before >= budget:
-        _discard(study, trial, "over the trials budget")
-        return None
-    return trial
+def space_exhausted(search: ir.Search) -> str:
+    n = checks.search_space_size(search) or 0
+    return f"every point of the search space ran: it has {n:,} point{'s' if n != 1 else ''}, fewer than the {search.trials:,} trials"
+
+
+def _repeat_of(study: optuna.Study, trial: optuna.Trial, key: str) -> optuna.trial.FrozenTrial | None:
+    """An earlier counted trial of the same point (done, failed, over a budget, or running): a proposal already made."""
+    from optuna.trial import TrialState
+
+    found = None
+    for t in _trials(study):
+        if t.number == trial.number or not _counted(t) or t.user_attrs.get(ATTR_POINT) != key:
+            continue
+        if t.state == TrialState.COMPLETE:
+            return t
+        if t.number < trial.number or t.state not in (TrialState.RUNNING, TrialState.WAITING):
+            found = found or t
+    return found
+
+
+def _end(study: optuna.Study, why: str, emit: Emit) -> None:
+    if study.user_attrs.get(STUDY_ENDED) != why:
+        study.set_user_attr(STUDY_ENDED, why)
+        emit({"event": "ended", "reason": why})
+
+
+def _ask_new(study: optuna.Study, job: Job, budget: int, emit: Emit) -> optuna.Trial | None:
+    """A new search trial from the sampler, for a point not proposed before, unless the budget is used up (counting
+    race-safely) or the search can find no new point (then the study says why, `STUDY_ENDED`).
+
+    A proposal of a point already run is told that point's outcome (the sampler learns it) and does not count."""
+    from optuna.trial import TrialState
+
+    spec = job.spec()
+    search = job.study_block(spec)
+    assert isinstance(search, ir.Search)
+    size = checks.search_space_size(search)
+    repeated = 0
+    while True:
+        if study.user_attrs.get(STUDY_ENDED):
+            return None
+        trials = _trials(study)
+        counted = [t for t in trials if _counted(t)]
+        if len(counted) >= budget:
+            return None
+        if size is not None and len({t.user_attrs.get(ATTR_POINT) for t in counted} - {None}) >= size:
+            _end(study, space_exhausted(search), emit)
+            return None
+        trial = study.ask()
+        before = sum(1 for t in _trials(study) if _counted(t) and t.number < trial.number)
+        if before >= budget:
+            _discard(study, trial, "over the trials budget")
+            return None
+        settings = _settings(trial, spec, job)  # the sampler's proposal, fixed on the trial
+        key = expand.point_key({p: paths.token(v) for p, v in settings})
+        trial.set_user_attr(ATTR_POINT, key)
+        first = _repeat_of(study, trial, key)
+        if first is None:
+            return trial
+        base = {"trial": trial.number, "point": key, "label": expand.label({p: paths.token(v) for p, v in settings}), "study": job.kind}
+        if first.state == TrialState.COMPLETE:
+            _reuse(study, trial, first, emit, base)
+        elif first.state == TrialState.PRUNED:  # over a budget before training: the same refusal, for the sampler
+            for name in (ATTR_LABEL, ATTR_OVER, ATTR_DECLARED):
+                if name in first.user_attrs:
+                    trial.set_user_attr(name, first.user_attrs[name])
+            trial.set_user_attr(ATTR_SAME, first.number)
+            study.tell(trial, state=TrialState.PRUNED)
+            emit({"event": "same", **base, "of": first.number})
+        else:  # failed, or running: nothing to tell the sampler yet
+            _discard(study, trial, f"point {key} was proposed by trial {first.number}")
+            emit({"event": "discarded", **base, "of": first.number})
+        repeated += 1
+        if repeated >= REPEATS_IN_A_ROW:
+            _end(study, f"the sampler proposed only points already run in {REPEATS_IN_A_ROW} proposals in a row", emit)
+            return None
 
 
 class _Queue:
@@ -804,7 +891,7 @@ class _Queue:
         self.budget = block.trials if job.kind == "search" and isinstance(block, ir.Search) else 0
         self.points = job.points(self.spec)
 
-    def next_trial(self) -> optuna.Trial | None:
+    def next_trial(self, emit: Emit) -> optuna.Trial | None:
         import optuna
 
         trial = pop_trial(self.study, self.job, self.storage)
@@ -812,7 +899,7 @@ class _Queue:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 warnings.filterwarnings("ignore", message="Heartbeat")
-                trial = _ask_new(self.study, self.job, self.budget)
+                trial = _ask_new(self.study, self.job, self.budget, emit)
             if trial is not None:
                 self.storage.record_heartbeat(trial._trial_id)
         return trial
@@ -828,7 +915,7 @@ def work(job: Job, emit: Emit, stop: threading.Event | None = None) -> dict[str,
     queues = [_Queue(j) for j in (baseline_job(job), job) if j is not None]
     outcomes: dict[str, int] = {}
     while not (stop and stop.is_set()):
-        found = next(((q, t) for q in queues for t in [q.next_trial()] if t is not None), None)
+        found = next(((q, t) for q in queues for t in [q.next_trial(emit)] if t is not None), None)
         if found is None:
             if all(st.running == 0 and st.waiting == 0 for st in (q.status() for q in queues)):
                 break  # nothing left here or anywhere; a running trial elsewhere may still need a retry
@@ -904,6 +991,28 @@ def _row(t: optuna.trial.FrozenTrial, state: str) -> dict[str, Any]:
         over_text = f"over the budget: {row['over']}" if "over" in row else None
         row["error"] = t.user_attrs.get(ATTR_ERROR) or over_text or "interrupted"
     return row
+
+
+def run_options(study: optuna.Study) -> dict[str, Any] | None:
+    """The overrides a study was run with: as it recorded them, else (a study of an older qapc) as its first finished
+    run's results.json did (epochs, data, synth); None when neither says."""
+    from optuna.trial import TrialState
+
+    recorded = study.user_attrs.get(STUDY_OPTIONS)
+    if isinstance(recorded, dict):
+        return recorded
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        folder = t.user_attrs.get(ATTR_DIR)
+        if not folder:
+            continue
+        for path in [Path(folder) / "results.json", *sorted(Path(folder).glob("seed*/results.json"))]:
+            try:
+                overrides = json.loads(path.read_text(encoding="utf-8")).get("overrides")
+            except (OSError, ValueError):
+                continue
+            if isinstance(overrides, dict):
+                return {k: v for k, v in overrides.items() if k in ("epochs", "data", "synth") and v not in (None, False)}
+    return None
 
 
 def collect_rows(study: optuna.Study, points: list[expand.Point] | None) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "efficiency": ("neural efficiency", "neural eff."),
     "hls_agreement": ("HLS agreement", "HLS agr."),
     "max_abs_diff": ("max abs. diff", "max abs. diff"),  # no `|`: it splits a Markdown table's cells
+    "epochs": ("epochs", "epochs"),  # trained, over every pruning round (metrics.json): a comparison is fair at equal ones
     "wall_time_s": ("wall time (s)", "time (s)"),
 }
 # figures shown only when a study optimises or constrains them
@@ -59,6 +60,18 @@ def rounds(spec: ir.Spec) -> int:
     return s.rounds if s is not None and s.kind == "iterative" else 0
 
 
+def epoch_budget(spec: ir.Spec, epochs: int | None = None) -> int:
+    """The most epochs a run of `spec` trains (`epochs`: the command line's `--epochs`): train.epochs, and with
+    iterative pruning as many again per round (the schedule's `epochs`, unless `--epochs` sets them all: the rule
+    of the generated train.py). Early stopping may end each phase sooner; metrics.json has what ran."""
+    first = epochs if epochs is not None else spec.train.epochs
+    s = spec.prune.schedule if spec.prune is not None else None
+    if s is None or s.kind != "iterative":
+        return first
+    per_round = first if s.epochs_per_round is None or epochs is not None else s.epochs_per_round
+    return first + s.rounds * per_round
+
+
 def summarize(spec: ir.Spec, results: Mapping[str, Any]) -> dict[str, float | None]:
     """The study's figures for one run; None where the run did not measure one."""
     measured = _get(results, "report", "measured") or {}
@@ -75,6 +88,7 @@ def summarize(spec: ir.Spec, results: Mapping[str, Any]) -> dict[str, float | No
     accuracy = _num(measured.get("accuracy"))
     if accuracy is None:
         accuracy = _num(_get(results, "metrics", "accuracy"))
+    override = _get(results, "overrides", "epochs")
     return {
         "bits": float(model_bits(spec)),
         "rounds": float(rounds(spec)),
@@ -88,6 +102,8 @@ def summarize(spec: ir.Spec, results: Mapping[str, Any]) -> dict[str, float | No
         "hls_agreement": _num(measured.get("agreement")),
         "hls_accuracy": _num(measured.get("hls_accuracy")),
         "max_abs_diff": _num(measured.get("max_abs_diff")),
+        "epochs": _num(_get(results, "metrics", "epochs")),
+        "epoch_budget": float(epoch_budget(spec, override if isinstance(override, int) and not isinstance(override, bool) else None)),
         "wall_time_s": _num(results.get("wall_time_s")),
         "seed": float(spec.train.seed),
     }

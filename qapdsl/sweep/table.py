@@ -16,7 +16,7 @@ from typing import Any
 
 from qapdsl import schema
 from qapdsl.sweep.summary import COLUMNS, OPTIONAL_COLUMNS
-from qapdsl.sweep.view import Row, View, complete, num
+from qapdsl.sweep.view import Row, View, complete, num, options_flags
 
 NAMES = {**{k: h for k, (h, _) in COLUMNS.items()}, **{k: h for k, (h, _) in OPTIONAL_COLUMNS.items()}}
 
@@ -38,6 +38,8 @@ def cell(col: str, x: Any, latex: bool = False) -> str:
         return "-" if x is None or isinstance(x, float) else str(x)
     if col in ("bits", "rounds", "n"):
         return f"{v:.0f}"
+    if col in ("epochs", "epoch_budget"):
+        return f"{v:,.0f}" if v.is_integer() else f"{v:,.1f}"
     if col == "sparsity":
         return f"{100 * v:.1f}\\%" if latex else f"{100 * v:.1f}%"
     if col in ("bops", "memory", "params"):
@@ -95,28 +97,42 @@ def _csv(header: Sequence[str], lines: Sequence[Sequence[Any]]) -> str:
     return out.getvalue()
 
 
+def options_cell(v: View) -> str:
+    """The run options of a CSV line: the command line's overrides (`--epochs 10`), `none`, or `not recorded`."""
+    if v.options is None:
+        return "not recorded"
+    return options_flags(v.options) or "none"
+
+
 def to_csv(v: View) -> str:
-    """Every point (the baseline first): settings, figures with `_std`, `n`, on the front, beats the baseline, over a budget, error."""
+    """Every point (the baseline first): settings, figures with `_std`, `n`, the epochs it could train (`epoch_budget`),
+    on the front, beats the baseline, over a budget, error, and the study's run options (`options`)."""
     figs = [*figure_columns(v), "hls_accuracy"]
-    cols = ["trial", "point", "state", *v.axes, "rounds", *(x for c in figs for x in (c, f"{c}_std")), "n", "pareto", "beats_baseline", "over", "error"]
+    cols = ["trial", "point", "state", *v.axes, "rounds", *(x for c in figs for x in (c, f"{c}_std")), "n", "epoch_budget"]
+    cols += ["pareto", "beats_baseline", "over", "error", "options"]
     front = {id(r) for r in v.front()}
     ordered = sorted(v.rows, key=lambda r: (str(r.get("state")) != "complete", num(r.get("bits")) or 0.0, num(r.get("bops")) or 0.0, str(r.get("point"))))
     lines = []
     for r in ([v.baseline] if v.baseline is not None else []) + ordered:
-        flags = {"pareto": "1" if id(r) in front else "0", "beats_baseline": "1" if v.beats_baseline(r) else "0"}
+        flags = {"pareto": "1" if id(r) in front else "0", "beats_baseline": "1" if v.beats_baseline(r) else "0", "options": options_cell(v)}
         lines.append([flags[c] if c in flags else r.get(c) for c in cols])
     return _csv(cols, lines)
 
 
 def runs_csv(v: View) -> str:
-    """One line per run: the point, its seed and that run's figures."""
-    figs = [*figure_columns(v), "hls_accuracy"]
-    cols = ["point", "label", "trial", "seed", *v.axes, *figs]
+    """One line per run: the point, its seed, that run's figures (`epochs`: trained, over every pruning round) and the run options."""
+    figs = [*figure_columns(v), "hls_accuracy", "epoch_budget"]
+    cols = ["point", "label", "trial", "seed", *v.axes, *figs, "options"]
     lines = []
     for r in ([v.baseline] if v.baseline is not None else []) + sorted(v.rows, key=lambda r: str(r.get("point"))):
         for seed, run in sorted((r.get("runs") or {}).items()):
-            lines.append([r.get("point"), r.get("label"), r.get("trial"), seed, *(r.get(a) for a in v.axes), *(run.get(c) for c in figs)])
+            lines.append([r.get("point"), r.get("label"), r.get("trial"), seed, *(r.get(a) for a in v.axes), *(run.get(c) for c in figs), options_cell(v)])
     return _csv(cols, lines)
+
+
+def preamble(v: View) -> list[str]:
+    """What every Markdown table of a study says first: how it was run, what ended it early, and its warnings."""
+    return [v.options_text(), *v.notes, *v.warnings()]
 
 
 def hypervolume_line(v: View) -> str | None:
@@ -163,7 +179,7 @@ def to_markdown(v: View) -> str:
     front = {id(r) for r in v.front()}
     head = _header(v, extra, figs)
     aligns = ["---" if i < len(extra) else ":---:" if h in ("Pareto", "beats baseline") else "---:" for i, h in enumerate(head)]
-    lines = [f"# {v.title}", "", "| " + " | ".join(head) + " |", "|" + "|".join(aligns) + "|"]
+    lines = [f"# {v.title}", "", *_paragraphs(preamble(v)), "| " + " | ".join(head) + " |", "|" + "|".join(aligns) + "|"]
     if v.baseline is not None and v.baseline.get("state") == "complete":
         lines.append("| " + " | ".join(_line(v, v.baseline, extra, figs, front, name=f"baseline ({v.baseline_name})")) + " |")
     for r in sorted_complete(v.rows):
@@ -178,6 +194,10 @@ def to_markdown(v: View) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _paragraphs(texts: Sequence[str]) -> list[str]:
+    return [x for t in texts for x in (t, "")]
+
+
 def front_csv(v: View) -> str:
     """front.csv: the points of the Pareto front, cheapest first, with each objective's mean, standard deviation and n."""
     cols = ["point", "label", "trial", *v.axes, *(x for o in v.objectives for x in (o.metric, f"{o.metric}_std")), "n", "beats_baseline"]
@@ -189,13 +209,15 @@ def front_markdown(v: View) -> str:
     """front.md: the front as a table, the baseline for comparison, the hypervolume and its reference point."""
     extra = ["bits", *setting_columns(v.axes)]  # the bit width first, as everywhere (the quant.bits axis is its column)
     figs = [o.metric for o in v.objectives]
-    head = [*extra, *(NAMES[m] for m in figs)]
+    head = [*extra, *(NAMES[m] for m in figs), NAMES["epochs"]]
     head += ["runs"] if v.repeat > 1 else []
     head += [versus_header(m) for m in figs] if v.baseline is not None else []
-    lines = [f"# {v.title}: Pareto front", "", "| " + " | ".join(head) + " |", "|" + "|".join("---" if i < len(extra) else "---:" for i in range(len(head))) + "|"]
+    lines = [f"# {v.title}: Pareto front", "", *_paragraphs(preamble(v))]
+    lines += ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i < len(extra) else "---:" for i in range(len(head))) + "|"]
     rows = v.front()
     for r in rows:
         cells = [cell("bits", r.get("bits")), *(setting(r.get(a)) for a in extra[1:])] + [spread(m, r, v.repeat) for m in figs]
+        cells.append(spread("epochs", r, v.repeat))
         cells += [cell("n", r.get("n"))] if v.repeat > 1 else []
         cells += [versus_text(v, r, m) for m in figs] if v.baseline is not None else []
         lines.append("| " + " | ".join(cells) + " |")
@@ -203,10 +225,11 @@ def front_markdown(v: View) -> str:
         lines += ["", "No point is on the front yet: none completed within the budgets."]
     b = v.baseline
     if b is not None and b.get("state") == "complete":
-        figures = ", ".join(f"{NAMES[m]} {spread(m, b, v.repeat)}" for m in figs)
+        figures = ", ".join(f"{NAMES[m]} {spread(m, b, v.repeat)}" for m in [*figs, "epochs"])
         lines += ["", f"Baseline ({v.baseline_name}): {figures}" + (f" over {cell('n', b.get('n'))} runs" if v.repeat > 1 else "") + "."]
         beat = [r for r in rows if v.beats_baseline(r)]
         lines.append(f"{len(beat)} of the {len(rows)} points on the front {'dominates' if len(beat) == 1 else 'dominate'} the baseline.")
+        lines += [x for w in v.warnings() for x in ("", w)]  # where the comparison is made, as well as above
     hv = hypervolume_line(v)
     if hv:
         lines += ["", hv]

@@ -8,6 +8,11 @@ point that did not complete, `error`.
 
 The front is decided on the means, over the study's front objectives
 (`objectives.front_objectives`), among the complete points within every budget.
+
+Every table says how the study was run (`options`: the command line's overrides
+of the spec, `--epochs` above all) and, where it compares points with the
+baseline, whether they had the same training budget (`budget_warning`): a
+pruned point trains again in every pruning round, a float baseline once.
 """
 
 from __future__ import annotations
@@ -53,6 +58,46 @@ class View:
     baseline_name: str | None = None
     kind: str = "sweep"  # sweep | search
     optimised: tuple[ir.Objective, ...] = ()  # what Optuna optimises (one objective of a single-objective search)
+    options: dict[str, Any] | None = field(default_factory=dict)  # `qapc sweep`'s overrides of the spec ({} none; None not recorded)
+    notes: list[str] = field(default_factory=list)  # sentences about the study as a whole (a search that ended early)
+
+    def options_text(self) -> str:
+        """How the study was run, for every table: each override with its value, or that there was none."""
+        if self.options is None:
+            return "Run options: not recorded (a study made by an older qapc)."
+        if not self.options:
+            return "Run with the spec's own settings (no command-line overrides)."
+        return "Run with " + ", ".join(OPTION_TEXT.get(k, "--{k} {v}").format(k=k, v=v) for k, v in sorted(self.options.items())) + "."
+
+    def budget_warning(self) -> str | None:
+        """A warning when the baseline's training budget (the most epochs it could train) is not the points': their
+        comparison is then between models trained for different numbers of epochs."""
+        if self.baseline is None or self.baseline.get("state") != "complete":
+            return None
+        points = complete(self.rows)
+        if not points:
+            return None
+        base = num(self.baseline.get("epoch_budget"))
+        budgets = [num(r.get("epoch_budget")) for r in points]
+        if base is None or any(b is None for b in budgets):
+            return (
+                "⚠ The epochs each run could train are not recorded (a study made by an older qapc): "
+                "the comparison with the baseline may be between unequal training budgets."
+            )
+        other = [r for r, b in zip(points, budgets) if b != base]
+        if not other:
+            return None
+        name = f" ({self.baseline_name})" if self.baseline_name else ""
+        return (
+            f"⚠ Unequal training budgets: the baseline{name} could train {_span([base])}, {len(other)} of the {len(points)} points "
+            f"{_span([num(r.get('epoch_budget')) for r in other])} (training, then again in every pruning round); the baseline trained "
+            f"{_span([num(self.baseline.get('epochs'))])} and those points {_span([num(r.get('epochs')) for r in other])}. "
+            "× fewer, Δ and the points that dominate the baseline compare models trained for different numbers of epochs."
+        )
+
+    def warnings(self) -> list[str]:
+        w = self.budget_warning()
+        return [w] if w else []
 
     @property
     def directions(self) -> list[str]:
@@ -109,7 +154,39 @@ class View:
         return 100.0 * (mine - base)
 
 
-def make(spec: ir.Spec, block: ir.Sweep | ir.Search, rows: Sequence[Row], baseline: Row | None, title: str) -> View:
+OPTION_TEXT = {
+    "epochs": "--epochs {v} (instead of the spec's epochs, for training and for every pruning round)",
+    "data": "--data {v}",
+    "synth": "--synth",
+    "dialect": "--dialect {v}",
+    "model": "--model {v}",
+}
+
+
+def options_flags(options: Mapping[str, Any]) -> str:
+    """The overrides as the command line gave them: `--epochs 10 --synth` ('' for none)."""
+    return " ".join(f"--{k}" if v is True else f"--{k} {v}" for k, v in sorted(options.items()))
+
+
+def _span(xs: Sequence[float | None]) -> str:
+    """`1 epoch`, `12 epochs` or `12–80 epochs` (`?` where none is known)."""
+    known = [x for x in xs if x is not None]
+    if not known:
+        return "? epochs"
+    lo, hi = min(known), max(known)
+    text = (f"{lo:,.0f} epoch" + ("s" if f"{lo:,.0f}" != "1" else "")) if lo == hi else f"{lo:,.0f}–{hi:,.0f} epochs"
+    return text + (" (some not recorded)" if len(known) < len(xs) else "")
+
+
+def make(
+    spec: ir.Spec,
+    block: ir.Sweep | ir.Search,
+    rows: Sequence[Row],
+    baseline: Row | None,
+    title: str,
+    options: dict[str, Any] | None = None,
+    notes: Sequence[str] = (),
+) -> View:
     """The view of a study: its front objectives, repeat, budgets and hypervolume reference point from the spec."""
     name = None
     if block.baseline is not None:
@@ -126,4 +203,6 @@ def make(spec: ir.Spec, block: ir.Sweep | ir.Search, rows: Sequence[Row], baseli
         baseline_name=name,
         kind="search" if isinstance(block, ir.Search) else "sweep",
         optimised=objectives.objectives(block),
+        options=options,
+        notes=list(notes),
     )
