@@ -20,14 +20,13 @@ from typing import Any, TypeVar
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
-from pygls.protocol import LanguageServerProtocol
 from pygls.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from qapdsl import __version__, syntax
 from qapdsl.diagnostics import SpecError
 from qapdsl.fmt import format_text
-from qapdsl.lsp import actions, analysis, completion, cursor, files, navigation, symbols
+from qapdsl.lsp import actions, analysis, completion, cursor, files, navigation, rpc, symbols
 from qapdsl.lsp import hover as hovers
 from qapdsl.lsp.analysis import Document, Pos, Range
 from qapdsl.lsp.checker import Checker
@@ -56,22 +55,9 @@ _SYMBOL_KINDS = {
 }
 
 
-class _Protocol(LanguageServerProtocol):
-    """pygls's protocol, but an async handler's JsonRpcException goes to the client as it is (pygls 1.3 makes it an internal error)."""
-
-    def _execute_request_callback(self, msg_id: Any, future: asyncio.Future[Any]) -> None:
-        if not future.cancelled() and isinstance(future.exception(), JsonRpcException):
-            error = future.exception()
-            assert isinstance(error, JsonRpcException)
-            self._request_futures.pop(msg_id, None)
-            self._send_response(msg_id, error=error.to_response_error())
-            return
-        super()._execute_request_callback(msg_id, future)
-
-
 class QapServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("qapc", __version__, protocol_cls=_Protocol)
+        super().__init__("qapc", __version__, protocol_cls=rpc.Protocol)
         self.checker: Checker[Document] = Checker(self._analyse, self._publish)
         self.clean: dict[str, Document] = {}  # the newest analysis that checked clean, per document
         self.parsed: dict[str, Document] = {}  # the newest analysis whose text parsed (names in scope while typing)
@@ -465,5 +451,4 @@ def serve(log_file: str | None = None) -> int:
         logging.basicConfig(level=logging.WARNING)  # stderr; stdout carries the protocol
     warm = analysis.analyse("model m { input 64; dense out 10 softmax }\ntrain { data sklearn digits }", None)
     warm.figures(warm.loaded)  # the parser, and every lazy import, before the first check (a check may be interrupted)
-    server.start_io()
-    return 0
+    return rpc.serve_stdio(server, log_to_stderr=not log_file)
