@@ -183,7 +183,7 @@ def test_framing_that_cannot_be_followed_ends_the_server_with_a_log_line(opened:
 
 def test_a_stream_that_ends_inside_a_frame(opened: tuple[Client, str]) -> None:
     c, _uri = opened
-    c.write(b"Content-Length: 100\r\n\r\n{\"jsonrpc\"")
+    c.write(b'Content-Length: 100\r\n\r\n{"jsonrpc"')
     assert c.proc.stdin is not None
     c.proc.stdin.close()
     code, err = c.until_exit(QUICK)
@@ -220,7 +220,7 @@ def test_read_frame_takes_what_clients_send() -> None:
         (b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n", "is more than the"),
         (b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", "two different Content-Length headers (2 and 3)"),
         (b"Content-Type: x\r\n\r\n{}", "a frame without a Content-Length header"),
-        (b"{\"jsonrpc\": \"2.0\"}\r\n\r\n", "not a header line"),
+        (b'{"jsonrpc": "2.0"}\r\n\r\n', "not a header line"),
         (b"Content-Length: 5\r\n", "the stream ended inside a frame's headers"),
         (b"Content-Length: 5", "the stream ended inside a header line"),
         (b"X" * (MAX_HEADER_LINE + 10), "a header line longer than"),
@@ -234,4 +234,3 @@ def test_read_frame_refuses_what_cannot_be_followed(data: bytes, words: str) -> 
         _frames(data)
     assert words in str(e.value)
     assert len(str(e.value)) < 200  # what the wire held is quoted, not dumped
-

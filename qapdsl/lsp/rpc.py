@@ -128,7 +128,7 @@ class Protocol(LanguageServerProtocol):
             return
         reply = rid if is_request else None
         if data.get("jsonrpc") != "2.0":
-            self.reply_error(reply, INVALID_REQUEST, f"a message says \"jsonrpc\": \"2.0\" (this one: {json.dumps(data.get('jsonrpc'))[:40]})")
+            self.reply_error(reply, INVALID_REQUEST, f'a message says "jsonrpc": "2.0" (this one: {json.dumps(data.get("jsonrpc"))[:40]})')
             return
         if not isinstance(method, str):
             self.reply_error(reply, INVALID_REQUEST, f"a message's method is a string, not {_kind(method)}")
