@@ -102,6 +102,7 @@ class Client:
         except queue.Empty:
             raise TimeoutError("no message from the server in time") from None
         if msg is None:
+            self.messages.put(None)  # for every later read too
             raise EOFError("the server closed its output: " + self.stderr())
         return msg
 
@@ -131,6 +132,19 @@ class Client:
             if "method" not in msg and "id" in msg and msg["id"] == rid:
                 return msg
             self._keep(at, msg)
+
+    def await_ids(self, pending: set[Any], timeout: float = TIMEOUT) -> None:
+        """Wait until every request id in `pending` has been answered (removing them); TimeoutError names the rest."""
+        deadline = time.monotonic() + timeout
+        while pending:
+            try:
+                at, msg = self._next(deadline)
+            except TimeoutError:
+                raise TimeoutError(f"no answer in {timeout:.0f} s to the requests {sorted(map(str, pending))[:10]}") from None
+            if "method" not in msg and "id" in msg:
+                pending.discard(msg["id"])
+            else:
+                self._keep(at, msg)
 
     def until_exit(self, timeout: float = TIMEOUT) -> tuple[int, str]:
         """Wait for the server to exit (keeping what it sends until then): its exit status and stderr."""

@@ -207,6 +207,13 @@ class Protocol(LanguageServerProtocol):
             return
         self._dispatch(message, None)
 
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        """pygls's, for an id that can be one (cattrs lets a list through as `int | str`)."""
+        if not _valid_id(msg_id):
+            self.complain(f"dropped {lsp.CANCEL_REQUEST}: a request's id is an integer or a string, not {_kind(msg_id)}")
+            return
+        super()._handle_cancel_notification(msg_id)
+
     # -- answers ---------------------------------------------------------------------------------------
 
     def reply_error(self, rid: Any, code: int, message: str) -> None:
