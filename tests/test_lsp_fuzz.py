@@ -345,7 +345,10 @@ def test_fuzz_framing_of_random_bytes() -> None:
     count = 0
 
     @settings(FUZZ, max_examples=FRAMING_INPUTS)
-    @given(st.binary(max_size=200) | st.lists(st.sampled_from([b"Content-Length: ", b"1", b"-", b"\r\n", b"\n", b":", b" ", b"\xff", b"{}", b"X-A: b"]), max_size=30).map(b"".join))
+    @given(
+        st.binary(max_size=200)
+        | st.lists(st.sampled_from([b"Content-Length: ", b"1", b"-", b"\r\n", b"\n", b":", b" ", b"\xff", b"{}", b"X-A: b"]), max_size=30).map(b"".join)
+    )
     def run(data: bytes) -> None:
         nonlocal count
         count += 1

@@ -234,3 +234,42 @@ def test_read_frame_refuses_what_cannot_be_followed(data: bytes, words: str) -> 
         _frames(data)
     assert words in str(e.value)
     assert len(str(e.value)) < 200  # what the wire held is quoted, not dumped
+
+
+# -- the protocol in process -----------------------------------------------------------------------------------------
+
+
+class _Wire:
+    """A transport that keeps what the server writes."""
+
+    def __init__(self) -> None:
+        self.out: list[dict[str, Any]] = []
+
+    def write(self, data: bytes) -> None:
+        self.out.append(json.loads(data.split(b"\r\n\r\n", 1)[1]))
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_internal_error_is_answered_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    from pygls.server import LanguageServer
+
+    from qapdsl.lsp import rpc
+
+    server = LanguageServer("t", "0", protocol_cls=rpc.Protocol)
+
+    @server.feature("textDocument/hover")
+    def broken(params: Any) -> None:
+        raise RuntimeError("Symlink loop from '/w/loop.qap'")
+
+    wire = _Wire()
+    protocol = server.lsp
+    assert isinstance(protocol, rpc.Protocol)
+    protocol.connection_made(wire)  # type: ignore[arg-type]
+    protocol.handle_body(_request(1, "initialize", {"processId": None, "rootUri": None, "capabilities": {}}))
+    protocol.handle_body(_request(2, "textDocument/hover", _hover("file:///w/m.qap")))
+    (error,) = [m["error"] for m in wire.out if m.get("id") == 2]
+    assert error["code"] == -32603 and "Symlink loop" in error["message"] and "the server's log has the details" in error["message"]
+    assert "data" not in error or error["data"] is None
+    assert "Traceback" in caplog.text  # the log keeps it
