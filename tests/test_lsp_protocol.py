@@ -8,6 +8,7 @@ server with exit status 1 and a line on stderr that says why.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Iterator
@@ -273,3 +274,28 @@ def test_an_internal_error_is_answered_without_a_traceback(caplog: pytest.LogCap
     assert error["code"] == -32603 and "Symlink loop" in error["message"] and "the server's log has the details" in error["message"]
     assert "data" not in error or error["data"] is None
     assert "Traceback" in caplog.text  # the log keeps it
+
+
+def test_a_response_that_names_a_request_of_the_client_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    from pygls.server import LanguageServer
+
+    from qapdsl.lsp import rpc
+
+    server = LanguageServer("t", "0", protocol_cls=rpc.Protocol)
+
+    @server.feature("textDocument/hover")
+    async def slow(params: Any) -> None:  # pending while the test runs (the loop does not run)
+        return None
+
+    wire = _Wire()
+    protocol = server.lsp
+    assert isinstance(protocol, rpc.Protocol)
+    protocol.connection_made(wire)  # type: ignore[arg-type]
+    protocol.handle_body(_request(1, "initialize", {"processId": None, "rootUri": None, "capabilities": {}}))
+    protocol.handle_body(_request(2, "textDocument/hover", _hover("file:///w/m.qap")))
+    assert 2 in protocol._request_futures  # pygls keeps the client's pending requests beside the server's own
+    protocol.handle_body(b'{"jsonrpc": "2.0", "id": 2, "result": 5}')
+    assert "Traceback" not in caplog.text and "response to no request of the server (id 2)" in caplog.text
+    assert [m["method"] for m in wire.out if "method" in m] == ["window/logMessage"]
+    server.loop.run_until_complete(asyncio.sleep(0))  # the hover goes on: answered
+    assert [m for m in wire.out if m.get("id") == 2] == [{"id": 2, "jsonrpc": "2.0", "result": None}]

@@ -194,7 +194,8 @@ class Protocol(LanguageServerProtocol):
     def _response(self, data: dict[str, Any]) -> None:
         """A response from the client to one of the server's requests."""
         rid = data.get("id")
-        if not _valid_id(rid) or rid not in self._request_futures:
+        # `_result_types` holds the server's own requests only (`_request_futures` the client's as well)
+        if not _valid_id(rid) or rid not in self._result_types or rid not in self._request_futures:
             self.complain(f"dropped a response to no request of the server (id {json.dumps(rid)[:40]})")
             return
         result_type = self._result_types.pop(rid, None) or JsonRPCResponseMessage
