@@ -433,6 +433,21 @@ def test_rename_never_edits_files_outside_the_workspace(tmp_path: Path) -> None:
         assert [ch["textDocument"]["uri"] for ch in edit["documentChanges"]] == [uri]
     finally:
         c.close()
+    # without a workspace folder, the folders of the open files stand for it
+    (ws / "base.qap").write_text(BASE)
+    (ws / "other.qap").write_text(MAIN)
+    c = Client(ws)
+    try:
+        c.initialize(None)
+        uri = _open(c, ws / "main.qap")
+        other = _open(c, ws / "other.qap")
+        assert c.diagnostics(uri) == [] and c.diagnostics(other) == []
+        with pytest.raises(ResponseError, match=r"\.\./outside/base\.qap, which is outside the folders of the open files \("):
+            c.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": _pos(text, "layer fc1", offset=7), "newName": "first"})
+        edit = c.request("textDocument/rename", {"textDocument": {"uri": other}, "position": _pos(MAIN, "layer fc1", offset=7), "newName": "first"})
+        assert sorted(Path(ch["textDocument"]["uri"]).name for ch in edit["documentChanges"]) == ["base.qap", "other.qap"]
+    finally:
+        c.close()
 
 
 def test_a_loop_of_links_in_the_workspace_and_a_workspace_at_the_root(tmp_path: Path) -> None:

@@ -136,17 +136,17 @@ class QapServer(LanguageServer):
     def not_editable(self, paths: Iterable[Path | None], open_paths: set[Path]) -> str | None:
         """Why a rename must not edit one of `paths` (None: it may edit them all). A file outside every
         workspace folder (an import from `../elsewhere`) belongs to another project: an edit there would
-        change specs the user has not opened. Without a workspace folder, only the open files are editable."""
+        change specs the user has not opened. Without a workspace folder, the folders of the open files
+        stand for it."""
         folders = [resolve_path(Path(f)) for f in self._folders()]
+        where = "the workspace"
+        if not folders:
+            folders = sorted({p.parent for p in open_paths})
+            where = "the folders of the open files"
         for path in paths:
-            if path is None:
-                continue  # an unsaved buffer: open in the editor
-            if not folders:
-                if path not in open_paths:
-                    return f"{path}, which is not open, and the editor gave no workspace folder: open that file, or the folder that holds them all"
-            elif not any(path.is_relative_to(f) for f in folders):
-                shown = os.path.relpath(path, folders[0])
-                return f"{shown}, which is outside the workspace ({folders[0]}): open a folder that holds both files, or rename it in its own project"
+            if path is not None and not any(path.is_relative_to(f) for f in folders):  # None: an unsaved buffer
+                shown = os.path.relpath(path, folders[0]) if folders else str(path)
+                return f"{shown}, which is outside {where} ({', '.join(map(str, folders)) or 'none'}): open a folder that holds both files, or rename it in its own project"
         return None
 
     def _folders(self) -> list[str]:
