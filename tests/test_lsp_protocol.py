@@ -129,6 +129,16 @@ def test_notifications_with_invalid_params_are_logged_and_dropped(opened: tuple[
     _at, logged = c.wait_for("window/logMessage", lambda p: "textDocument/didChange" in p["message"], timeout=QUICK)
     assert "dropped" in logged["message"] and "version" in logged["message"]
     _still_answers(c, uri)  # the text did not change
+    # a change to a document that is not open (pygls read it from disk, or failed to, with a traceback)
+    for changes in ([], [{"text": "model x {"}]):
+        c.notify("textDocument/didChange", {"textDocument": {"uri": "file:///nowhere/x.qap", "version": 2}, "contentChanges": changes})
+        _at, logged = c.wait_for("window/logMessage", lambda p: "is not open" in p["message"], timeout=QUICK)
+        assert logged["message"] == "qapc lsp: dropped textDocument/didChange: file:///nowhere/x.qap is not open (didOpen comes first)"
+    _still_answers(c, uri)
+    assert c.request("shutdown", None, timeout=QUICK) is None
+    c.notify("exit", None)
+    code, err = c.until_exit(QUICK)
+    assert code == 0 and "Traceback" not in err, err
 
 
 def test_before_initialize_and_after_shutdown(tmp_path: Path) -> None:

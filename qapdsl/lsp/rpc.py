@@ -158,6 +158,10 @@ class Protocol(LanguageServerProtocol):
             return
         if method == lsp.INITIALIZE:
             self.initialize_received = True
+        elif method == lsp.TEXT_DOCUMENT_DID_CHANGE and message.params.text_document.uri not in self.workspace.text_documents:
+            # pygls would read the file from disk (or fail to) and check that as if the client had opened it
+            self.complain(f"dropped {method}: {message.params.text_document.uri} is not open (didOpen comes first)")
+            return
         self._dispatch(message, rid if is_request else None)
 
     def _accepts(self, method: str, rid: Any, is_request: bool) -> bool:
