@@ -141,7 +141,7 @@ def valid_message(rng: random.Random) -> dict[str, Any]:
         change: dict[str, Any] = {"text": rng.choice([text, text[:40], "", "model m {", "}}}", rand_text(rng)])}
         if rng.random() < 0.5:
             change["range"] = {"start": position(rng), "end": position(rng)}
-        params = {"textDocument": {"uri": uri, "version": rng.randint(0, 50)}, "contentChanges": [change]}
+        params = {"textDocument": {"uri": uri, "version": rng.randint(0, 50)}, "contentChanges": [change] if rng.random() < 0.9 else []}
     elif method == "workspace/didChangeWatchedFiles":
         params = {"changes": [{"uri": uri, "type": rng.randint(1, 3)}]}
     elif method == "$/cancelRequest":
