@@ -150,6 +150,7 @@ def test_before_initialize_and_after_shutdown(tmp_path: Path) -> None:
         again = c.request_raw("initialize", {"processId": None, "rootUri": None, "capabilities": {}}, timeout=QUICK)
         assert again["error"]["code"] == -32600 and "already initialized" in again["error"]["message"]
         c.open(uri, SPEC)
+        c.diagnostics(uri)  # checked: hover has figures to show
         _still_answers(c, uri)
         assert c.request("shutdown", None, timeout=QUICK) is None
         late = c.request_raw("textDocument/hover", _hover(uri), timeout=QUICK)["error"]
