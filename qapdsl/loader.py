@@ -83,6 +83,15 @@ def read_spec(path: Path) -> bytes:
     return data
 
 
+def resolve_path(path: Path) -> Path:
+    """The path with its symbolic links resolved; as it is (made absolute) where they loop and cannot be
+    (Python < 3.13 raises RuntimeError): an editor's buffer, a workspace file, may be named so."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return path.absolute()
+
+
 def load_file(path: str | os.PathLike[str], model_name: str | None = None, dialect: str | None = None, baselines: bool = True) -> Loaded:
     """Load a spec from disk. Raises UsageError when the file itself cannot be read.
 
@@ -113,7 +122,7 @@ def load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None
 
 def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | None = None, dialect: str | None = None, baselines: bool = True) -> Loaded:
     st = _State()
-    key = str((base_dir / Path(display).name).resolve()) if display != "<spec>" else "<spec>"
+    key = str(resolve_path(base_dir / Path(display).name)) if display != "<spec>" else "<spec>"
     _read(st, data, display, key, base_dir)
     main = st.files.get(key)
     if main is None:

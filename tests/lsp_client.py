@@ -46,6 +46,18 @@ class Client:
         self.next_id = 0
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
+        self._err: list[bytes] = []  # read all along: a server that logs much must never block on a full pipe
+        self.err_reader = threading.Thread(target=self._read_err, daemon=True)
+        self.err_reader.start()
+
+    def _read_err(self) -> None:
+        err = self.proc.stderr
+        assert err is not None
+        try:
+            for chunk in iter(lambda: err.read1(65536), b""):
+                self._err.append(chunk)
+        except (OSError, ValueError):
+            pass
 
     def _read(self) -> None:
         out = self.proc.stdout
@@ -72,9 +84,13 @@ class Client:
         self.send_bytes(json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8"))
 
     def send_bytes(self, body: bytes) -> None:
+        self.write(frame(body))
+
+    def write(self, raw: bytes) -> None:
+        """Bytes as they are: no framing added (tests of what the server makes of bad frames)."""
         stdin = self.proc.stdin
         assert stdin is not None
-        stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        stdin.write(raw)
         stdin.flush()
 
     def _next(self, deadline: float) -> tuple[float, dict[str, Any]]:
@@ -86,6 +102,7 @@ class Client:
         except queue.Empty:
             raise TimeoutError("no message from the server in time") from None
         if msg is None:
+            self.messages.put(None)  # for every later read too
             raise EOFError("the server closed its output: " + self.stderr())
         return msg
 
@@ -106,6 +123,40 @@ class Client:
             if msg.get("id") == rid and "method" not in msg:
                 return msg
             self._keep(at, msg)
+
+    def response(self, rid: int | str | None, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """The next response with this id (None: an error about a message whose id the server could not know)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            at, msg = self._next(deadline)
+            if "method" not in msg and "id" in msg and msg["id"] == rid:
+                return msg
+            self._keep(at, msg)
+
+    def await_ids(self, pending: set[Any], timeout: float = TIMEOUT) -> None:
+        """Wait until every request id in `pending` has been answered (removing them); TimeoutError names the rest."""
+        deadline = time.monotonic() + timeout
+        while pending:
+            try:
+                at, msg = self._next(deadline)
+            except TimeoutError:
+                raise TimeoutError(f"no answer in {timeout:.0f} s to the requests {sorted(map(str, pending))[:10]}") from None
+            if "method" not in msg and "id" in msg:
+                pending.discard(msg["id"])
+            else:
+                self._keep(at, msg)
+
+    def until_exit(self, timeout: float = TIMEOUT) -> tuple[int, str]:
+        """Wait for the server to exit (keeping what it sends until then): its exit status and stderr."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                at, msg = self._next(deadline)
+            except EOFError:
+                break
+            self._keep(at, msg)
+        code = self.proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        return code, self.stderr(whole=True)
 
     def request(self, method: str, params: Any, timeout: float = TIMEOUT) -> Any:
         msg = self.request_raw(method, params, timeout)
@@ -165,11 +216,12 @@ class Client:
             {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": {"start": pos, "end": pos}, "text": text}]},
         )
 
-    def stderr(self) -> str:
-        if self.proc.poll() is None:
-            return ""
-        assert self.proc.stderr is not None
-        return self.proc.stderr.read().decode("utf-8", "replace")[-2000:]
+    def stderr(self, whole: bool = False) -> str:
+        """What the server wrote on stderr so far (all of it once it has exited); the end of it unless `whole`."""
+        if self.proc.poll() is not None:
+            self.err_reader.join(timeout=TIMEOUT)
+        text = b"".join(self._err).decode("utf-8", "replace")
+        return text if whole else text[-2000:]
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -178,6 +230,10 @@ class Client:
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def frame(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
 def position(text: str, needle: str, nth: int = 0, offset: int = 0) -> dict[str, int]:

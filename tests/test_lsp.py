@@ -391,3 +391,92 @@ def test_hover_and_completion_do_not_wait_for_the_check(client: Client, tmp_path
     closed = (tmp_path / "never-opened.qap").as_uri()
     assert client.request("textDocument/hover", {"textDocument": {"uri": closed}, "position": {"line": 0, "character": 0}}) is None
     assert _labels(client.request("textDocument/completion", {"textDocument": {"uri": closed}, "position": {"line": 0, "character": 0}})) == set()
+
+
+def test_rename_refuses_names_qapc_check_refuses(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "base.qap").write_text(BASE)
+    main = tmp_path / "main.qap"
+    main.write_text(MAIN)
+    uri = _open(client, main)
+    assert client.diagnostics(uri) == []
+    at = _pos(MAIN, "layer fc1", offset=7)
+    for new, why in [("input", "hls4ml reserves it"), ("out_softmax", "E309 layer name 'out_softmax' clashes with a name qapc generates")]:
+        with pytest.raises(ResponseError, match=why) as err:
+            client.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": at, "newName": new})
+        assert err.value.code == -32803
+    assert client.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": at, "newName": "first"})["documentChanges"]
+
+
+def test_rename_never_edits_files_outside_the_workspace(tmp_path: Path) -> None:
+    ws, outside = tmp_path / "ws", tmp_path / "outside"
+    ws.mkdir()
+    outside.mkdir()
+    (outside / "base.qap").write_text(BASE)
+    text = MAIN.replace('import "base.qap"', 'import "../outside/base.qap"')
+    (ws / "main.qap").write_text(text)
+    c = Client(ws)
+    try:
+        c.initialize(ws)
+        uri = _open(c, ws / "main.qap")
+        assert c.diagnostics(uri) == []
+        at = _pos(text, "layer fc1", offset=7)
+        # fc1 is declared in ../outside/base.qap: refused, naming the file, before and at the rename
+        with pytest.raises(ResponseError, match=r"'fc1' is declared in \.\./outside/base\.qap, which is outside the workspace \("):
+            c.request("textDocument/prepareRename", {"textDocument": {"uri": uri}, "position": at})
+        with pytest.raises(ResponseError, match=r"cannot rename 'fc1': it is used in \.\./outside/base\.qap, which is outside the workspace \("):
+            c.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": at, "newName": "first"})
+        # references are no edits: the declaration over there is one of them
+        refs = c.request("textDocument/references", {"textDocument": {"uri": uri}, "position": at, "context": {"includeDeclaration": True}})
+        assert sorted(r["uri"] for r in refs) == sorted([(outside / "base.qap").as_uri(), uri])
+        # a name that lives in the workspace only is renamed as before
+        edit = c.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": _pos(text, "small"), "newName": "tiny"})
+        assert [ch["textDocument"]["uri"] for ch in edit["documentChanges"]] == [uri]
+    finally:
+        c.close()
+    # without a workspace folder, the folders of the open files stand for it
+    (ws / "base.qap").write_text(BASE)
+    (ws / "other.qap").write_text(MAIN)
+    c = Client(ws)
+    try:
+        c.initialize(None)
+        uri = _open(c, ws / "main.qap")
+        other = _open(c, ws / "other.qap")
+        assert c.diagnostics(uri) == [] and c.diagnostics(other) == []
+        with pytest.raises(ResponseError, match=r"\.\./outside/base\.qap, which is outside the folders of the open files \("):
+            c.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": _pos(text, "layer fc1", offset=7), "newName": "first"})
+        edit = c.request("textDocument/rename", {"textDocument": {"uri": other}, "position": _pos(MAIN, "layer fc1", offset=7), "newName": "first"})
+        assert sorted(Path(ch["textDocument"]["uri"]).name for ch in edit["documentChanges"]) == ["base.qap", "other.qap"]
+    finally:
+        c.close()
+
+
+def test_a_loop_of_links_in_the_workspace_and_a_workspace_at_the_root(tmp_path: Path) -> None:
+    (tmp_path / "base.qap").write_text(BASE)
+    (tmp_path / "main.qap").write_text(MAIN)
+    (tmp_path / "loop.qap").symlink_to(tmp_path / "loop.qap")
+    at = _pos(MAIN, "layer fc1", offset=7)
+    c = Client(tmp_path)
+    try:
+        c.initialize(tmp_path)
+        uri = _open(c, tmp_path / "main.qap")
+        assert c.diagnostics(uri) == []
+        refs = c.request("textDocument/references", {"textDocument": {"uri": uri}, "position": at, "context": {"includeDeclaration": True}})
+        assert len(refs) == 2
+        assert c.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": at, "newName": "first"})["documentChanges"]
+        # a buffer named after the loop is checked as its text
+        loop_uri = _open(c, tmp_path / "loop.qap", "model m { input 64; dense out 10 softmax }\ntrain { data sklearn digits }\n")
+        assert all(d["severity"] > 1 for d in c.diagnostics(loop_uri))
+    finally:
+        c.close()
+    c = Client(tmp_path)
+    try:
+        c.initialize(Path("/"))  # the whole file system: not walked
+        uri = _open(c, tmp_path / "main.qap")
+        assert c.diagnostics(uri) == []
+        refs = c.request("textDocument/references", {"textDocument": {"uri": uri}, "position": at, "context": {"includeDeclaration": True}}, timeout=10)
+        assert len(refs) == 2  # the open file and what it imports
+        c.wait_for("window/logMessage", lambda p: "is the whole file system: not searched" in p["message"], timeout=10)
+        with pytest.raises(ResponseError, match=r"not every \.qap file of the workspace could be searched"):
+            c.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": at, "newName": "first"}, timeout=10)
+    finally:
+        c.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from qapdsl import diagnostics as qdiag
 from qapdsl import paths, schema
 from qapdsl.loader import load_text
-from qapdsl.lsp import actions, analysis, completion, cursor, navigation, symbols
+from qapdsl.lsp import actions, analysis, completion, cursor, files, navigation, symbols
 from qapdsl.lsp import hover as hovers
 from qapdsl.lsp.vocab import LAYER_PATH_KINDS, layer_paths, usage_choices
 
@@ -317,6 +318,83 @@ def test_rename_checks_the_new_name(project: list[analysis.Document]) -> None:
         navigation.check_new_name(model, "small", project)
     assert navigation.glob_warnings(project, "fc1", "first") == ["main.qap:10: 'fc*' matches 'fc1' but not 'first'"]
     assert navigation.glob_warnings(project, "fc1", "fc9") == []
+
+
+@pytest.mark.parametrize(
+    ("new", "why"),
+    [
+        ("input", "hls4ml reserves it"),
+        ("out_softmax", "E309 layer name 'out_softmax' clashes with a name qapc generates"),  # the softmax of `out`
+        ("fc2_relu", "E309 layer name 'fc2_relu' clashes with a name qapc generates"),  # the relu of `fc2`
+    ],
+)
+def test_rename_refuses_names_qapc_check_refuses(project: list[analysis.Document], tmp_path: Path, new: str, why: str) -> None:
+    base, main = project
+    assert base.loaded.ok and main.loaded.ok
+    fc1 = symbol_at(main, "layer fc1", 6)
+    assert fc1 is not None
+    with pytest.raises(navigation.RenameError, match=re.escape(why)):
+        navigation.check_buildable(fc1, new, project)
+    # what `qapc check` says of the renamed spec: E309
+    renamed = load_text(BASE.replace("fc1", new), str(tmp_path / "renamed.qap"), base_dir=tmp_path)
+    assert "E309" in [d.code for d in renamed.diagnostics]
+
+
+def test_rename_to_a_name_qapc_check_accepts(project: list[analysis.Document]) -> None:
+    _base, main = project
+    for needle, offset, new in [("layer fc1", 6, "first"), ("layer fc1", 6, "fc1_wide"), ("dense fc2", 6, "fc1_relu2")]:
+        symbol = symbol_at(main, needle, offset)
+        assert symbol is not None
+        navigation.check_buildable(symbol, new, project)
+    # a spec with errors is held to the names hls4ml reserves only
+    broken = doc_of(BASE.replace("dense fc2 32 relu", "dense fc2 32 rleu"))
+    fc1 = symbol_at(broken, "fc1")
+    assert fc1 is not None and not broken.loaded.ok
+    navigation.check_buildable(fc1, "out_softmax", [broken])
+    with pytest.raises(navigation.RenameError, match="reserves"):
+        navigation.check_buildable(fc1, "input", [broken])
+
+
+# -- the files of the workspace ----------------------------------------------------------------------------------------
+
+
+def test_the_walk_skips_loops_and_links_that_lead_nowhere(tmp_path: Path) -> None:
+    (tmp_path / "good.qap").write_text(BASE)
+    (tmp_path / "loop.qap").symlink_to(tmp_path / "loop.qap")
+    (tmp_path / "a.qap").symlink_to(tmp_path / "b.qap")
+    (tmp_path / "b.qap").symlink_to(tmp_path / "a.qap")
+    (tmp_path / "gone.qap").symlink_to(tmp_path / "nowhere.qap")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "up").symlink_to(tmp_path)  # a folder loop: links to folders are not followed
+    os.mkfifo(tmp_path / "fifo.qap")
+    scan = files.DiskDocuments().documents([tmp_path], set())
+    assert [d.path for d in scan.documents] == [tmp_path / "good.qap"] and scan.incomplete == []
+    # an open document named after a loop is checked as its text (no traceback)
+    doc = doc_of(BASE, tmp_path / "loop.qap")
+    assert doc.loaded.ok
+
+
+def test_the_walk_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deep = tmp_path.joinpath(*[f"d{i}" for i in range(files.MAX_DEPTH + 2)])
+    deep.mkdir(parents=True)
+    (deep / "deep.qap").write_text(BASE)
+    (tmp_path / "top.qap").write_text(BASE)
+    scan = files.DiskDocuments().documents([tmp_path], set())
+    assert [d.path for d in scan.documents] == [tmp_path / "top.qap"]
+    assert len(scan.incomplete) == 1 and f"did not look more than {files.MAX_DEPTH} folders deep" in scan.incomplete[0]
+    # the whole file system is never searched
+    scan = files.DiskDocuments().documents([Path("/")], set())
+    assert scan.documents == [] and "is the whole file system: not searched" in scan.incomplete[0]
+    # at most MAX_ENTRIES names, MAX_FILES specs
+    for i in range(30):
+        (tmp_path / f"x{i:02}.qap").write_text(BASE)
+    monkeypatch.setattr(files, "MAX_ENTRIES", 10)
+    scan = files.DiskDocuments().documents([tmp_path], set())
+    assert len(scan.documents) < 30 and scan.incomplete == ["stopped after looking at 10 files and folders"]
+    monkeypatch.setattr(files, "MAX_ENTRIES", 10_000)
+    monkeypatch.setattr(files, "MAX_FILES", 5)
+    scan = files.DiskDocuments().documents([tmp_path], set())
+    assert len(scan.documents) == 5 and scan.incomplete[-1] == "stopped after 5 .qap files"
 
 
 # -- quick fixes -----------------------------------------------------------------------------------------------

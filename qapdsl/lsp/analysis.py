@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from qapdsl import ast
 from qapdsl.diagnostics import Diagnostic
-from qapdsl.loader import Loaded, load_bytes
+from qapdsl.loader import Loaded, load_bytes, resolve_path
 from qapdsl.lsp.cursor import split_lines
 from qapdsl.source import Span
 
@@ -265,14 +265,14 @@ def _placed(doc: Document, d: Diagnostic) -> FileDiagnostic:
 
 
 def _key(p: Path | None) -> Path | None:
-    return p.resolve() if p is not None else None
+    return resolve_path(p) if p is not None else None
 
 
 def import_target(doc: Document, tree: ast.File, rel: str) -> Path:
     """The file an `import "rel"` in `tree` names (relative to the importing file's folder)."""
     importer = doc.file_path(tree.path)
     base = importer.parent if importer is not None else doc.base_dir
-    return (base / rel).resolve()
+    return resolve_path(base / rel)
 
 
 def _reachable(doc: Document) -> list[tuple[ast.ImportDecl, set[Path]]]:
@@ -316,7 +316,7 @@ def diagnostics(doc: Document) -> dict[Path | None, list[FileDiagnostic]]:
         fd = _placed(doc, d)
         out.setdefault(fd.path, []).append(fd)
         if fd.path is not None and fd.path != doc.path:
-            imported.setdefault(fd.path.resolve(), []).append(fd)
+            imported.setdefault(resolve_path(fd.path), []).append(fd)
     if not imported:
         return out
     lines = split_lines(doc.text)

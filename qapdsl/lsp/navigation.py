@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from qapdsl import ast, schema, syntax
+from qapdsl import ast, ir, schema, syntax
+from qapdsl.loader import resolve_path
 from qapdsl.lsp.analysis import Document, Range, import_target, span_range
 from qapdsl.lsp.cursor import LAYER_REF_KEYS, SELECTOR_KEYS, Hit, split_lines
 from qapdsl.source import Span
@@ -30,7 +31,7 @@ class Located:
 
     def key(self) -> tuple[str, int, int]:
         """Identity across documents (their spans name files differently)."""
-        where = str(self.path.resolve()) if self.path is not None else "<spec>"
+        where = str(resolve_path(self.path)) if self.path is not None else "<spec>"
         return where, self.span.line, self.span.column
 
 
@@ -221,7 +222,7 @@ def definition(doc: Document, hit: Hit) -> Located | None:
     """Where the word under the cursor is declared: an imported file, a base model, a layer."""
     if hit.role == "import":
         tree = doc.tree
-        target = import_target(doc, tree, hit.name) if tree is not None else (doc.base_dir / hit.name).resolve()
+        target = import_target(doc, tree, hit.name) if tree is not None else resolve_path(doc.base_dir / hit.name)
         if not target.is_file():
             return None
         return Located(target, Span(file=str(target), line=1, column=1, end_line=1, end_column=1))
@@ -294,6 +295,41 @@ def check_new_name(symbol: Symbol, new: str, docs: list[Document]) -> None:
             declared = {first_word(s) for s in model.body if s.key.name in schema.LAYER_KINDS}
             if new in table or new in declared:
                 raise RenameError(f"model '{model.name.name}' already has a layer named '{new}'")
+
+
+def check_buildable(symbol: Symbol, new: str, docs: list[Document]) -> None:
+    """Raise RenameError when `qapc check` would refuse the renamed layer: a name hls4ml reserves (`input`)
+    or one qapc generates from another layer's (`out_softmax` beside a softmax `out`), E309.
+
+    The planner's own check decides (`checks.check_buildable` on each clean spec that builds the layer,
+    with the layer renamed in its IR), so this knows every generated name the build knows; a spec
+    that does not check clean is held only to the names hls4ml reserves (`plan.RESERVED`)."""
+    if symbol.kind != "layer" or new == symbol.name:
+        return
+    from qapdsl import checks, plan
+
+    if new in plan.RESERVED:
+        raise RenameError(f"'{new}' cannot be a layer name: hls4ml reserves it (qapc check would say E309)")
+    want = symbol.root.key()
+    for doc, _tree, resolver in _parsed(docs):
+        spec = doc.loaded.spec
+        layer = resolver.layers(None).get(symbol.name)
+        if spec is None or not doc.loaded.ok or layer is None or layer.root.key() != want:
+            continue
+        errors = [d for d in checks.check_buildable(renamed_layer(spec, symbol.name, new)) if d.severity == "error"]
+        if errors:
+            where = doc.path.name if doc.path is not None else "this file"
+            raise RenameError(f"renaming '{symbol.name}' to '{new}' would make `qapc check {where}` fail: {errors[0].code} {errors[0].message}")
+
+
+def renamed_layer(spec: ir.Spec, old: str, new: str) -> ir.Spec:
+    """The spec with a layer renamed where the build plan reads layer names (the model's layers, the pruned ones)."""
+    model = spec.model
+    layers = tuple(layer.model_copy(update={"name": new}) if layer.name == old else layer for layer in model.layers)
+    update: dict[str, object] = {"model": model.model_copy(update={"layers": layers})}
+    if spec.prune is not None:
+        update["prune"] = spec.prune.model_copy(update={"layers": tuple(new if n == old else n for n in spec.prune.layers)})
+    return spec.model_copy(update=update)
 
 
 def glob_warnings(docs: Iterable[Document], old: str, new: str) -> list[str]:

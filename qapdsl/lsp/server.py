@@ -13,21 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
-from pygls.protocol import LanguageServerProtocol
 from pygls.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from qapdsl import __version__, syntax
 from qapdsl.diagnostics import SpecError
 from qapdsl.fmt import format_text
-from qapdsl.lsp import actions, analysis, completion, cursor, files, navigation, symbols
+from qapdsl.loader import resolve_path
+from qapdsl.lsp import actions, analysis, completion, cursor, files, navigation, rpc, symbols
 from qapdsl.lsp import hover as hovers
 from qapdsl.lsp.analysis import Document, Pos, Range
 from qapdsl.lsp.checker import Checker
@@ -56,22 +58,9 @@ _SYMBOL_KINDS = {
 }
 
 
-class _Protocol(LanguageServerProtocol):
-    """pygls's protocol, but an async handler's JsonRpcException goes to the client as it is (pygls 1.3 makes it an internal error)."""
-
-    def _execute_request_callback(self, msg_id: Any, future: asyncio.Future[Any]) -> None:
-        if not future.cancelled() and isinstance(future.exception(), JsonRpcException):
-            error = future.exception()
-            assert isinstance(error, JsonRpcException)
-            self._request_futures.pop(msg_id, None)
-            self._send_response(msg_id, error=error.to_response_error())
-            return
-        super()._execute_request_callback(msg_id, future)
-
-
 class QapServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("qapc", __version__, protocol_cls=_Protocol)
+        super().__init__("qapc", __version__, protocol_cls=rpc.Protocol)
         self.checker: Checker[Document] = Checker(self._analyse, self._publish)
         self.clean: dict[str, Document] = {}  # the newest analysis that checked clean, per document
         self.parsed: dict[str, Document] = {}  # the newest analysis whose text parsed (names in scope while typing)
@@ -124,27 +113,54 @@ class QapServer(LanguageServer):
 
     # -- references across files -------------------------------------------------------------------------
 
-    async def scope(self) -> dict[Path | None, Document]:
+    async def scope(self) -> Scope:
         """Every spec a reference may be in: the open documents as they are, and the files on disk (workspace and imports)."""
         docs: dict[Path | None, Document] = {}
         for uri in self.checker.uris():
             doc = await self.current(uri)
             if doc is not None:
-                docs[doc.path.resolve() if doc.path is not None else None] = doc
+                docs[resolve_path(doc.path) if doc.path is not None else None] = doc
         roots = [Path(p) for p in self._folders()]
         for doc in list(docs.values()):
-            roots += [p.resolve() for t in doc.loaded.files[1:] for p in [doc.file_path(t.path)] if p is not None]
+            roots += [resolve_path(p) for t in doc.loaded.files[1:] for p in [doc.file_path(t.path)] if p is not None]
         open_paths = {p for p in docs if p is not None}
-        for doc in await self.off_loop(self.disk.documents, roots, open_paths):
+        scan = await self.off_loop(self.disk.documents, roots, open_paths)
+        for doc in scan.documents:
             if doc.path is not None:
-                docs.setdefault(doc.path.resolve(), doc)
-        return docs
+                docs.setdefault(resolve_path(doc.path), doc)
+        return Scope(docs, scan.incomplete, open_paths)
+
+    def open_paths(self) -> set[Path]:
+        return {resolve_path(p) for uri in self.checker.uris() for p in [_path(uri)] if p is not None}
+
+    def not_editable(self, paths: Iterable[Path | None], open_paths: set[Path]) -> str | None:
+        """Why a rename must not edit one of `paths` (None: it may edit them all). A file outside every
+        workspace folder (an import from `../elsewhere`) belongs to another project: an edit there would
+        change specs the user has not opened. Without a workspace folder, the folders of the open files
+        stand for it."""
+        folders = [resolve_path(Path(f)) for f in self._folders()]
+        where = "the workspace"
+        if not folders:
+            folders = sorted({p.parent for p in open_paths})
+            where = "the folders of the open files"
+        for path in paths:
+            if path is not None and not any(path.is_relative_to(f) for f in folders):  # None: an unsaved buffer
+                shown = os.path.relpath(path, folders[0]) if folders else str(path)
+                return f"{shown}, which is outside {where} ({', '.join(map(str, folders)) or 'none'}): open a folder that holds both files, or rename it in its own project"
+        return None
 
     def _folders(self) -> list[str]:
         out = [to_fs_path(f.uri) for f in self.workspace.folders.values()]
         if not out and self.workspace.root_path:
             out = [self.workspace.root_path]
         return [p for p in out if p]
+
+
+@dataclass(frozen=True)
+class Scope:
+    docs: dict[Path | None, Document]  # by resolved path
+    incomplete: list[str]  # why specs of the workspace may be missing (files.Scan)
+    open_paths: set[Path]  # the open documents' files
 
 
 server = QapServer()
@@ -337,7 +353,7 @@ def _locations(ls: QapServer, uri: str, docs: dict[Path | None, Document], refs:
 
 def _keyed(docs: dict[Path | None, Document], refs: list[navigation.Reference]) -> list[navigation.Reference]:
     """References with their path as the key of `docs` (resolved)."""
-    return [navigation.Reference(r.path.resolve() if r.path is not None else None, r.span, r.declaration) for r in refs]
+    return [navigation.Reference(resolve_path(r.path) if r.path is not None else None, r.span, r.declaration) for r in refs]
 
 
 @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
@@ -347,7 +363,10 @@ async def references(ls: QapServer, params: lsp.ReferenceParams) -> list[lsp.Loc
     if found is None:
         return None
     _doc, _hit, symbol = found
-    docs = await ls.scope()
+    scope = await ls.scope()
+    docs = scope.docs
+    if scope.incomplete:
+        ls.show_message_log(f"references: some .qap files of the workspace were not searched: {'; '.join(scope.incomplete)}", lsp.MessageType.Warning)
     refs = _keyed(docs, await ls.off_loop(navigation.references, list(docs.values()), symbol))
     if not params.context.include_declaration:
         refs = [r for r in refs if not r.declaration]
@@ -360,6 +379,10 @@ async def prepare_rename(ls: QapServer, params: lsp.PrepareRenameParams) -> lsp.
     if found is None:
         raise _failed("only the names of models and layers can be renamed")
     doc, hit, symbol = found
+    declared = resolve_path(symbol.root.path) if symbol.root.path is not None else None
+    why = ls.not_editable([declared], ls.open_paths())
+    if why is not None:
+        raise _failed(f"'{symbol.name}' is declared in {why}")
     return lsp.PrepareRenameResult_Type1(range=_span_range(doc.text, navigation.name_span(hit)), placeholder=symbol.name)
 
 
@@ -370,13 +393,20 @@ async def rename(ls: QapServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit |
     if found is None:
         raise _failed("only the names of models and layers can be renamed")
     _doc, _hit, symbol = found
-    docs = await ls.scope()
+    scope = await ls.scope()
+    docs = scope.docs
+    if scope.incomplete:  # a rename changes every use or none: one in a file not searched would break
+        raise _failed(f"cannot rename '{symbol.name}': not every .qap file of the workspace could be searched ({'; '.join(scope.incomplete)})")
     try:
         navigation.check_new_name(symbol, params.new_name, list(docs.values()))
+        await ls.off_loop(navigation.check_buildable, symbol, params.new_name, list(docs.values()))
     except navigation.RenameError as e:
         raise _failed(str(e)) from None
     refs = _keyed(docs, await ls.off_loop(navigation.references, list(docs.values()), symbol))
     by_file = navigation.edit_ranges(docs, refs)
+    why = ls.not_editable(by_file, scope.open_paths)
+    if why is not None:
+        raise _failed(f"cannot rename '{symbol.name}': it is used in {why}")
     for path, ranges in by_file.items():
         new_text = _apply(docs[path].text, ranges, params.new_name)
         try:
@@ -465,5 +495,4 @@ def serve(log_file: str | None = None) -> int:
         logging.basicConfig(level=logging.WARNING)  # stderr; stdout carries the protocol
     warm = analysis.analyse("model m { input 64; dense out 10 softmax }\ntrain { data sklearn digits }", None)
     warm.figures(warm.loaded)  # the parser, and every lazy import, before the first check (a check may be interrupted)
-    server.start_io()
-    return 0
+    return rpc.serve_stdio(server, log_to_stderr=not log_file)
