@@ -134,6 +134,19 @@ TARGET_KEYS: dict[str, str] = {
     "reuse": "reuse N — model-wide reuse factor",
     "precision": "precision fixed<W,I> — default precision of everything not set by a quantizer",
     "agreement": "agreement X% — least QKeras ↔ HLS argmax agreement for `qapc run` to pass (default 99%)",
+    "rtl": "rtl verilog [{ pipeline N; synth on|off }] — also write the network as RTL (da4ml), simulate it with Verilator "
+    "against the trained model and measure its hardware cost (Yosys, when installed)",
+}
+
+RTL_LANGUAGES: dict[str, str] = {
+    "verilog": "Verilog: written by da4ml, simulated with Verilator, synthesised with Yosys",
+    "vhdl": "VHDL: da4ml writes it, but neither Verilator nor Yosys reads it, so qapc could not check it (refused)",
+}
+
+RTL_KEYS: dict[str, str] = {
+    "pipeline": "pipeline N — registers after every N adder levels (da4ml's latency_cutoff): latency in clock cycles "
+    "(default: one combinational block)",
+    "synth": "synth on|off — synthesise the RTL with Yosys (synth_xilinx) for LUT/FF/CARRY/DSP counts when yosys is on PATH (default on)",
 }
 
 QUANT_OPTIONS: dict[str, str] = {
@@ -232,6 +245,8 @@ def vocabulary() -> set[str]:
         SCHEDULE_KINDS,
         TRAIN_KEYS,
         TARGET_KEYS,
+        RTL_LANGUAGES,
+        RTL_KEYS,
         SWEEP_KEYS,
         SEARCH_KEYS,
         STUDY_METRICS,

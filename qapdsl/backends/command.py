@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_build_dir(spec)
     try:
         with outdir.lock(out, "build"):
-            build(spec, out, spec_path=args.spec, sources=loaded.sources)
+            written = build(spec, out, spec_path=args.spec, sources=loaded.sources)
     except BuildError as e:
         print(f"qapc: cannot build {args.spec}: {e}", file=sys.stderr)
         return EXIT_SPEC
@@ -38,5 +38,6 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"qapc: cannot write {out}: {e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{args.spec}: wrote {out}/ (train.py, hls4ml_config.yml, convert.py, manifest.json)")
+    names = ["train.py", "hls4ml_config.yml", "convert.py", *(["rtl.py"] if (written / "rtl.py").is_file() and spec.target.rtl is not None else []), "manifest.json"]
+    print(f"{args.spec}: wrote {out}/ ({', '.join(names)})")
     return EXIT_OK
