@@ -1,16 +1,16 @@
 """What the RTL route (da4ml → Verilog → Verilator, Yosys) can build, as data read by `qapdsl.checks`
 and by `qapdsl.backends.rtl` alike. Cheap to import: no da4ml here.
 
-Two routes, one per training dialect:
+One route for both training dialects, `weights`: rtl.py builds the network from the trained weights
+(QKeras's kernels, HGQ2's quantized `qkernel`/`qbias`, all on their grids) and the plan's precisions
+with da4ml's traced arithmetic (`quantize`, `relu`, `@`), then `comb_trace`. Both dialects round
+their activations half to even (QKeras's tf.round, HGQ2's RND_CONV, hls4ml's AP_RND_CONV); da4ml's
+`quantize` only truncates (TRN) or rounds half up (RND), so rtl.py builds round-half-to-even from
+truncations (`ROUND_HALF_EVEN`). da4ml's own HGQ2 converter (`trace_model`) is not used: it
+hands each HGQ2 quantizer's round mode to that `quantize`, which stops at RND_CONV (an assertion),
+and an input quantizer that saturates (as qapc's do) fails at the input port, which takes WRAP only.
 
-- `trace` (hgq2): da4ml's own converter, `trace_model`, reads the HGQ2 model's quantizers; what it
-  computes is what the model computes (da4ml's interpreter and the RTL equal Keras bit for bit).
-- `weights` (qkeras): da4ml has no QKeras frontend, so rtl.py builds the network from the trained
-  weights and the plan's precisions with da4ml's traced arithmetic (`quantize`, `relu`, `@`). QKeras
-  rounds its activations half to even (hls4ml's RND_CONV); da4ml's `quantize` only truncates (TRN) or
-  rounds half up (RND), so rtl.py builds round-half-to-even from truncations (`ROUND_HALF_EVEN`).
-
-Both routes build the network up to its logits: a final softmax / sigmoid is left out of the RTL (it
+The route builds the network up to its logits: a final softmax / sigmoid is left out of the RTL (it
 does not change the argmax, and a lookup table there could not equal the float model), and the RTL
 is compared with the model's logits (`plan.logits_layer`).
 """
@@ -33,10 +33,8 @@ class Route:
 _KINDS = frozenset({"dense", "activation", "flatten", "dropout"})
 _ACTIVATIONS = frozenset({"relu", "linear"})
 
-ROUTES: dict[str, Route] = {
-    "hgq2": Route("trace", "da4ml's HGQ2 converter (trace_model)", _KINDS, _ACTIVATIONS, frozenset({"fixed", "bits"}), alpha=False),
-    "qkeras": Route("weights", "the trained weights and the plan's precisions through da4ml's arithmetic", _KINDS, _ACTIVATIONS, frozenset({"fixed", "bits"}), alpha=False),
-}
+_WEIGHTS = Route("weights", "the trained weights and the plan's precisions through da4ml's arithmetic", _KINDS, _ACTIVATIONS, frozenset({"fixed", "bits"}), alpha=False)
+ROUTES: dict[str, Route] = {"qkeras": _WEIGHTS, "hgq2": _WEIGHTS}
 
 DROPPED_OUTPUTS = frozenset({"softmax", "sigmoid"})  # a final activation the RTL leaves out: its argmax is the logits'
 LANGUAGES = frozenset({"verilog"})  # what Verilator simulates and Yosys reads: qapc writes no RTL it cannot check

@@ -2,8 +2,8 @@
 
 Renders only: what the route can build is `qapdsl.rtlcaps` (and `qapc check` refuses the rest,
 E407); the types are the plan's. For the QKeras dialect the network is written out as da4ml
-arithmetic, one step per plan layer, each with the spec line it came from; for HGQ2, da4ml's
-converter reads the model itself.
+arithmetic, one step per plan layer, each with the spec line it came from (both dialects: the route
+is `qapdsl.rtlcaps`'s `weights`); the dialect's template says how its model file is read.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _quantized(pl: PlanLayer, fx: quant.Fixed) -> list[str]:
 
 
 def steps(spec: ir.Spec, plan: Plan, lines: SpecLines) -> list[Step]:
-    """The network of the `weights` route (QKeras): one step per plan layer, up to the logits."""
+    """The network of the `weights` route: one step per plan layer, up to the logits."""
     out: list[Step] = []
     for pl in plan.layers:
         layer = pl.spec_layer
@@ -65,9 +65,9 @@ def steps(spec: ir.Spec, plan: Plan, lines: SpecLines) -> list[Step]:
             out.append(Step(lines.comment(q.span, "    "), (f"x = quantize(inputs, {k}, {i}, {f})  # the input port: {plan.input_precision.spec()}",)))
         elif pl.op == "dense":
             if pl.params.get("use_bias", True):
-                code = (f"kernel, bias = model.get_layer({pl.name!r}).get_weights()", "x = x @ kernel + bias  # exact: every product and sum at full width")
+                code = (f"kernel, bias = layer_weights(model, {pl.name!r})", "x = x @ kernel + bias  # exact: every product and sum at full width")
             else:
-                code = (f"(kernel,) = model.get_layer({pl.name!r}).get_weights()", "x = x @ kernel  # exact: every product and sum at full width")
+                code = (f"(kernel,) = layer_weights(model, {pl.name!r})", "x = x @ kernel  # exact: every product and sum at full width")
             out.append(Step(comment, code))
         elif pl.op == "quant_act":
             q = pl.quant["activations"]
@@ -93,10 +93,10 @@ def context(spec: ir.Spec, plan: Plan, lines: SpecLines, spec_path: str, version
     dialect = dialects.get(spec.train.dialect)
     route = rtlcaps.route(dialect.name)
     target = spec.target
-    network = steps(spec, plan, lines) if route.name == "weights" else []
+    network = steps(spec, plan, lines)
     code = [line for st in network for line in st.code]
     input_layer = next((pl.name for pl in plan.layers if pl.op == "input_quant"), None)
-    if route.name == "weights" and input_layer is None:
+    if input_layer is None:
         raise BuildError("the RTL step needs a quantized network input", spec.model.input_span, code="E407")
     dropped = plan.layers[-1].params.get("activation") if plan.logits_layer is not None else None
     return {
