@@ -44,6 +44,25 @@ def check(spec: ir.Spec, stand_ins: frozenset[str] = frozenset()) -> list[Diagno
     if shaped and not shape_diags:  # fan-ins after a shape error are guesses
         diags += check_reuse(spec, layer_shapes)
     diags += check_axes(spec)
+    diags += check_hardware_objectives(spec)
+    return diags
+
+
+def check_hardware_objectives(spec: ir.Spec) -> list[Diagnostic]:
+    """A study that compares or budgets the RTL's figures (`luts`, `rtl_cost`) needs the RTL step (E804)."""
+    diags: list[Diagnostic] = []
+    rtl = spec.target.rtl
+    for block in (spec.sweep, spec.search):
+        if block is None:
+            continue
+        asked: list[tuple[str, Span | None]] = [(o.metric, o.span) for o in block.objectives if o.metric in schema.HARDWARE_METRICS]
+        if isinstance(block, ir.Search):
+            asked += [(m, block.spans.get(f"budget.{m}")) for m in block.budgets if m in schema.HARDWARE_METRICS]
+        for metric, span in asked:
+            if rtl is None:
+                diags.append(Diagnostic("E804", f"`{metric}` is a figure of the RTL step, and the target has no `rtl`", span, "add `rtl verilog { pipeline 5 }` to the target"))
+            elif metric == "luts" and not rtl.synth:
+                diags.append(Diagnostic("E804", "`luts` come from the Yosys synthesis, which the target turns off (`synth off`)", span, "remove `synth off`, or use `rtl_cost`"))
     return diags
 
 

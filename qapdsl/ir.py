@@ -221,7 +221,7 @@ class Axis(Node):
     value_spans: tuple[Span, ...] = ()  # where each value (list) or each end (range: low, high) was written
 
 
-Metric = Literal["accuracy", "auc", "bops", "memory", "params"]
+Metric = Literal["accuracy", "auc", "bops", "memory", "params", "luts", "rtl_cost"]
 
 
 class Objective(Node):

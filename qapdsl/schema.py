@@ -179,16 +179,19 @@ STUDY_METRICS: dict[str, str] = {
     "bops": "bit operations with the measured sparsity (minimize)",
     "memory": "bits of weights and biases with the measured sparsity (minimize)",
     "params": "parameters of the model (minimize)",
+    "luts": "LUTs of the model's RTL from Yosys synth_xilinx (minimize; needs `rtl verilog` in the target and Yosys)",
+    "rtl_cost": "da4ml's LUT estimate of the model's RTL (minimize; needs `rtl verilog` in the target)",
 }
 """What a study can optimise, constrain and compare: the figures of `qapdsl.sweep.summary`."""
 
-COST_METRICS = ("bops", "memory", "params")  # minimized; the others are maximized
+COST_METRICS = ("bops", "memory", "params", "luts", "rtl_cost")  # minimized; the others are maximized
+HARDWARE_METRICS = ("luts", "rtl_cost")  # measured by the RTL step only: no figure is declared before training
 MAX_OBJECTIVES = 3
 MAX_REPEAT = 100
 SAMPLERS = ("tpe", "nsga2", "random", "cmaes")
 
 SWEEP_KEYS: dict[str, str] = {
-    "objective": "objective maximize accuracy, minimize bops — one to three of accuracy, auc (maximize), bops, memory, params (minimize): "
+    "objective": "objective maximize accuracy, minimize bops — one to three of accuracy, auc (maximize), bops, memory, params, luts, rtl_cost (minimize; the last two need `rtl verilog`): "
     "the Pareto front's axes (default maximize accuracy, minimize bops)",
     "repeat": "repeat N — run every point with N seeds (train.seed, +1, ...; the split and initialisation change): "
     "tables show mean ± standard deviation, the front is decided on the means",
@@ -199,7 +202,7 @@ SWEEP_KEYS: dict[str, str] = {
 
 SEARCH_KEYS: dict[str, str] = {
     "objective": "objective maximize accuracy[, minimize bops[, ...]] — one objective (single-objective search) or two to three "
-    "(multi-objective: a Pareto front) of accuracy, auc (maximize), bops, memory, params (minimize)",
+    "(multi-objective: a Pareto front) of accuracy, auc (maximize), bops, memory, params, luts, rtl_cost (minimize)",
     "budget": "budget bops X, memory Y, params Z — constraints: a point above any of them is not on the front "
     "(one whose declared figures are above is not trained)",
     "trials": "trials N — number of points tried (each run `repeat` times)",
@@ -294,6 +297,8 @@ def vocabulary() -> set[str]:
             "accuracy",
             "auc",
             "bops",
+            "luts",
+            "rtl_cost",
             *SAMPLERS,
             "on",
             "off",

@@ -546,7 +546,7 @@ CASES: list[Case] = [
         "E204",
         11,
         24,
-        "did you mean 'accuracy' or 'auc'? (expected one of: accuracy, auc, bops, memory, params)",
+        "did you mean 'accuracy' or 'auc'? (expected one of: accuracy, auc, bops, luts, memory, params, rtl_cost)",
     ),
     Case(
         "objective_no_metric",

@@ -294,3 +294,51 @@ def test_every_layer_kind_and_activation_is_decided() -> None:
         route = rtlcaps.route("qkeras")
         assert kind in route.layer_kinds or kind in rtlcaps.WHY_NOT
         assert act in route.activations or act in rtlcaps.WHY_NOT
+
+
+# -- hardware figures as study objectives ----------------------------------------------------
+
+STUDY = """
+search {{
+    quant.bits in [4, 6]
+    objective maximize accuracy, minimize {metric}
+    {extra}
+    trials 4
+}}
+"""
+
+
+def _study_errors(target: str, metric: str = "luts", extra: str = "reference luts 20000") -> list[tuple[str, str]]:
+    text = SPEC.format(target=target, train="") + STUDY.format(metric=metric, extra=extra)
+    loaded = load_text(text, "spec.qap")
+    return [(d.code, d.message) for d in loaded.diagnostics if d.severity == "error"]
+
+
+def test_a_hardware_objective_needs_the_rtl_step() -> None:
+    assert _study_errors("    rtl verilog\n") == []
+    assert _study_errors("    rtl verilog\n", "rtl_cost", "reference rtl_cost 9000") == []
+    (code, message), = _study_errors("")
+    assert code == "E804" and "the target has no `rtl`" in message
+    (code, message), = _study_errors("    rtl verilog { synth off }\n")
+    assert code == "E804" and "synth off" in message
+
+
+def test_a_hardware_objective_needs_its_reference_point() -> None:
+    (code, message), = _study_errors("    rtl verilog\n", extra="")
+    assert code == "E809" and "measured by the RTL step only" in message
+
+
+def test_the_study_summary_reads_the_rtl_figures() -> None:
+    from qapdsl.sweep import summary
+
+    spec = spec_of()
+    rep = build_report(spec, {"metrics": {"accuracy": 0.9}, "firmware": {}, "rtl": RTL_JSON})
+    row = summary.summarize(spec, {"report": rep.to_dict(), "metrics": {"accuracy": 0.9}})
+    assert (row["luts"], row["rtl_cost"]) == (476.0, 515.5)
+    assert summary.summarize(spec_of(""), {"report": build_report(spec_of(""), {"metrics": {}, "firmware": {}}).to_dict()})["luts"] is None
+
+
+def test_hardware_budgets_are_not_held_against_declared_figures() -> None:
+    from qapdsl import objectives
+
+    assert objectives.declared_budgets({"bops": 1e5, "luts": 5000.0}) == {"bops": 1e5}

@@ -30,6 +30,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
 OPTIONAL_COLUMNS: dict[str, tuple[str, str]] = {
     "memory": ("memory bits", "memory bits"),
     "params": ("parameters", "params"),
+    "luts": ("LUTs (Yosys)", "LUTs"),
+    "rtl_cost": ("RTL cost (da4ml)", "RTL cost"),
 }
 
 
@@ -89,5 +91,7 @@ def summarize(spec: ir.Spec, results: Mapping[str, Any]) -> dict[str, float | No
         "hls_accuracy": _num(measured.get("hls_accuracy")),
         "max_abs_diff": _num(measured.get("max_abs_diff")),
         "wall_time_s": _num(results.get("wall_time_s")),
+        "luts": _num(_get(measured, "rtl", "lut")),  # the RTL step's (rtl verilog in the target), else None
+        "rtl_cost": _num(_get(measured, "rtl", "cost")),
         "seed": float(spec.train.seed),
     }
