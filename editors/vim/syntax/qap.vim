@@ -13,11 +13,11 @@ syntax iskeyword @,48-57,_,46,42,63
 syntax keyword qapOption activations alpha bias inputs int kernel lr padding patience pool stride
 syntax keyword qapOption target test val weights
 syntax keyword qapConstant accuracy adam auc auto auto_po2 bops breast_cancer catapult cmaes
-syntax keyword qapConstant constant digits file fpga global hgq2 init iris iterative latency luts
-syntax keyword qapConstant magnitude maximize memory minimize minmax none nsga2 off on oneapi openml
-syntax keyword qapConstant parallel params polynomial qkeras quartus random resource rmsprop
-syntax keyword qapConstant rtl_cost same sgd sklearn standard stream tpe valid verilog vhdl vitis
-syntax keyword qapConstant vivado wine
+syntax keyword qapConstant constant digits distributed_arithmetic file fpga global hgq2 init iris
+syntax keyword qapConstant iterative latency luts magnitude maximize memory minimize minmax none
+syntax keyword qapConstant nsga2 off on oneapi openml parallel params polynomial qkeras quartus
+syntax keyword qapConstant random resource rmsprop rtl_cost same sgd sklearn standard stream tpe
+syntax keyword qapConstant valid verilog vhdl vitis vivado wine
 syntax keyword qapQuantKind binary bits float po2 ternary
 syntax keyword qapActivation linear relu sigmoid softmax tanh
 syntax keyword qapKey accum activations agreement backend baseline batch batchnorm begin bias budget
