@@ -413,5 +413,8 @@ def test_the_hardware_plot_is_written_only_for_rtl_studies(tmp_path: Path) -> No
     svg = (tmp_path / "hardware.svg").read_bytes()
     plots.write_hardware(v, tmp_path)
     assert (tmp_path / "hardware.svg").read_bytes() == svg  # deterministic
+    from qapdsl.sweep import table
+
+    assert "LUTs (Yosys)" in table.to_markdown(v) and "Hypervolume of the front" in table.to_markdown(v)  # luts has an ideal point
     no_rtl = [{k: val for k, val in r.items() if k not in ("luts", "rtl_cost")} for r in rows]
     assert plots.write_hardware(view.make(loaded.spec, loaded.spec.sweep, no_rtl, None, "m"), tmp_path / "none") == []
