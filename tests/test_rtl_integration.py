@@ -3,7 +3,7 @@ compiled with Verilator, simulated on the test split and compared with the train
 with Yosys when it is on PATH (scripts/test.d/yosys.sh installs it in CI).
 
 Measured on the 2-core development machine (loaded): the RTL step of the QKeras run takes about 80 s —
-a Verilator compile of about 40 s and a Yosys synth_xilinx of about 20 s; the HGQ2 run skips synthesis.
+a Verilator compile of 26–105 s and a Yosys synth_xilinx of 14–49 s (idle to loaded); the HGQ2 run skips synthesis.
 """
 
 from __future__ import annotations
