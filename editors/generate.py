@@ -81,6 +81,7 @@ def collect() -> Words:
         keys.update(table)
     for sched in schema.SCHEDULE_KEYS.values():
         keys.update(sched)
+    keys.update(schema.RTL_KEYS)
     keys -= set(layer_kinds) - set(schema.LAYER_SETTINGS)  # a layer kind is a key only where it is also a setting (batchnorm)
     keys -= set(layer_refs)
     activations = tuple(sorted(schema.ACTIVATIONS))

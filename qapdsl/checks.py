@@ -15,7 +15,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from qapdsl import data, dialects, ir, names, paths, quant, schema, shapes
+from qapdsl import data, dialects, ir, names, paths, quant, rtlcaps, schema, shapes
 from qapdsl.diagnostics import Diagnostic
 from qapdsl.source import Span
 
@@ -44,6 +44,47 @@ def check(spec: ir.Spec, stand_ins: frozenset[str] = frozenset()) -> list[Diagno
     if shaped and not shape_diags:  # fan-ins after a shape error are guesses
         diags += check_reuse(spec, layer_shapes)
     diags += check_axes(spec, stand_ins)
+    diags += check_hardware_objectives(spec)
+    diags += check_strategy(spec)
+    return diags
+
+
+def check_strategy(spec: ir.Spec) -> list[Diagnostic]:
+    """hls4ml 1.3.0's distributed_arithmetic strategy: the Vivado/Vitis backends only, fully unrolled (reuse 1)."""
+    target = spec.target
+    if target.strategy != "distributed_arithmetic":
+        return []
+    where = target.spans.get("strategy", target.span)
+    diags: list[Diagnostic] = []
+    if target.backend not in schema.DA_BACKENDS:
+        diags.append(
+            Diagnostic("E205", f"hls4ml 1.3.0 has the distributed_arithmetic strategy for the Vivado and Vitis backends only, not {target.backend}", where, "write `backend vitis`, or `strategy latency`")
+        )
+    reused = [(layer.name, layer.reuse, layer.spans.get("reuse")) for layer in spec.model.layers if layer.reuse not in (None, 1)]
+    if target.reuse != 1:
+        reused.insert(0, ("the model", target.reuse, target.spans.get("reuse")))
+    for name, rf, span in reused:
+        diags.append(
+            Diagnostic("E306", f"reuse factor {rf} ({name}): the distributed_arithmetic strategy unrolls every multiplication (reuse 1)", span or where, "write `reuse 1`, or `strategy latency`")
+        )
+    return diags
+
+
+def check_hardware_objectives(spec: ir.Spec) -> list[Diagnostic]:
+    """A study that compares or budgets the RTL's figures (`luts`, `rtl_cost`) needs the RTL step (E804)."""
+    diags: list[Diagnostic] = []
+    rtl = spec.target.rtl
+    for block in (spec.sweep, spec.search):
+        if block is None:
+            continue
+        asked: list[tuple[str, Span | None]] = [(o.metric, o.span) for o in block.objectives if o.metric in schema.HARDWARE_METRICS]
+        if isinstance(block, ir.Search):
+            asked += [(m, block.spans.get(f"budget.{m}")) for m in block.budgets if m in schema.HARDWARE_METRICS]
+        for metric, span in asked:
+            if rtl is None:
+                diags.append(Diagnostic("E804", f"`{metric}` is a figure of the RTL step, and the target has no `rtl`", span, "add `rtl verilog { pipeline 5 }` to the target"))
+            elif metric == "luts" and not rtl.synth:
+                diags.append(Diagnostic("E804", "`luts` come from the Yosys synthesis, which the target turns off (`synth off`)", span, "remove `synth off`, or use `rtl_cost`"))
     return diags
 
 
@@ -72,7 +113,72 @@ def check_buildable(spec: ir.Spec) -> list[Diagnostic]:
             generator.keras_layers(layer)
     except BuildError as e:
         return [Diagnostic(e.code, e.message, e.span, e.hint)]
-    return check_bit_exact_flow(spec, plan)
+    return check_bit_exact_flow(spec, plan) + check_rtl(spec)
+
+
+def check_rtl(spec: ir.Spec) -> list[Diagnostic]:
+    """What the RTL step (`rtl verilog` in the target) cannot build, from `qapdsl.rtlcaps` (E407), each
+    at the layer or quantizer that asks for it."""
+    rtl = spec.target.rtl
+    if rtl is None:
+        return []
+    route = rtlcaps.route(spec.train.dialect)
+    dialect = dialects.get(spec.train.dialect).name
+    where = rtl.spans.get("language", rtl.span)
+    diags: list[Diagnostic] = []
+
+    def refuse(message: str, span: Span | None, hint: str) -> None:
+        diags.append(Diagnostic("E407", message, span or where, hint))
+
+    if rtl.language not in rtlcaps.LANGUAGES:
+        refuse(f"`rtl {rtl.language}`: {schema.RTL_LANGUAGES[rtl.language].split(': ', 1)[1]}", where, "write `rtl verilog`")
+    model = spec.model
+    inq = quant.input_quant(spec)
+    if inq.kind not in route.quant_kinds:
+        refuse(
+            f"the RTL step needs a fixed-point network input, and this model's input is {inq.kind}: {rtlcaps.WHY_NOT.get(inq.kind, '')}".rstrip(": "),
+            inq.span or model.input_span or model.span,
+            "quantize the model (e.g. `quant inputs fixed<8,3>, weights fixed<6,1>, activations ufixed<6,2>`)",
+        )
+        if inq.kind == "float":  # a float model: every tensor would say the same
+            return diags
+    last = len(model.layers) - 1
+    seen: set[tuple[int, int]] = set()
+    for i, layer in enumerate(model.layers):
+        at = layer.spans.get("name", layer.span)
+        if layer.kind not in route.layer_kinds:
+            refuse(f"the RTL step cannot build {layer.kind} layer '{layer.name}': {rtlcaps.WHY_NOT.get(layer.kind, 'not supported')}", at, "remove `rtl` from the target, or the layer")
+            continue
+        if layer.batchnorm:
+            refuse(f"the RTL step cannot build the batch norm of '{layer.name}': {rtlcaps.WHY_NOT['batchnorm']}", at, "remove `batchnorm` from the layer, or `rtl` from the target")
+        act = layer.activation
+        if act is not None and act not in route.activations and not (i == last and act in rtlcaps.DROPPED_OUTPUTS):
+            refuse(f"the RTL step cannot build the {act} of '{layer.name}': {rtlcaps.WHY_NOT.get(act, 'not supported')}", at, "use relu or linear inside the network")
+        eff = quant.effective(model, layer)
+        roles: list[tuple[str, ir.Quant]] = []
+        if layer.kind in schema.WEIGHT_LAYERS:
+            roles.append(("weights", eff.weights))
+            if layer.use_bias:
+                roles.append(("bias", eff.bias))
+        if act in ("relu", "linear") and (layer.kind in schema.WEIGHT_LAYERS or layer.kind == "activation"):
+            roles.append(("activations", eff.activations))
+        for role, q in roles:
+            key = (q.span.line, q.span.column) if q.span else (i, len(role))
+            if key in seen:
+                continue
+            problem = None
+            if q.kind not in route.quant_kinds:
+                problem = rtlcaps.WHY_NOT.get(q.kind, f"{q.kind} quantizers are not supported")
+            elif q.alpha is not None and not route.alpha:
+                problem = "a QKeras `alpha` scale multiplies the values by a learned factor that is not on the grid"
+            if problem:
+                seen.add(key)
+                refuse(
+                    f"the RTL step ({dialect}: {route.title}) cannot build the {role} of '{layer.name}' ({q.kind}): {problem}",
+                    q.span or at,
+                    "give it a fixed-point quantizer, e.g. fixed<6,1> (weights) or ufixed<6,2> (relu activations)",
+                )
+    return diags
 
 
 def check_bit_exact_flow(spec: ir.Spec, plan: Plan) -> list[Diagnostic]:

@@ -54,6 +54,7 @@ CODES: dict[str, str] = {
     "E404": "unsigned type for values that can be negative",
     "E405": "a type wider than ap_fixed can hold",
     "E406": "the training dialect cannot express this",
+    "E407": "the RTL step cannot build this",
     "W404": "unsigned inputs clip negative values",
     "W405": "the firmware approximates part of the model",
     "W407": "input values beyond the input type",

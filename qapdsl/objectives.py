@@ -64,6 +64,16 @@ def check_study_keys(study: ir.Study, stand_ins: frozenset[str] = frozenset()) -
                 Diagnostic("E804", f"a study has at most {schema.MAX_OBJECTIVES} objectives", o.span, "a front over more figures is too sparse to read")
             )
     front = {o.metric for o in front_objectives(study)}
+    for o in front_objectives(study):
+        if o.metric in schema.HARDWARE_METRICS and o.metric not in study.reference:
+            diags.append(
+                Diagnostic(
+                    "E809",
+                    f"{o.metric} is measured by the RTL step only, so no declared figure gives the hypervolume's reference point",
+                    o.span,
+                    f"add `reference {o.metric} N` (e.g. the float model's, or a little above the largest point's)",
+                )
+            )
     for metric in study.reference:
         if metric not in front:
             diags.append(
@@ -118,6 +128,11 @@ def declared(spec: ir.Spec) -> dict[str, float]:
     rows = metrics.layer_figures(spec)
     layer_shapes, _ = shapes.infer(spec.model)
     return {"bops": sum(r.bops for r in rows), "memory": sum(r.memory_bits for r in rows), "params": float(sum(ls.params for ls in layer_shapes))}
+
+
+def declared_budgets(budgets: Mapping[str, float]) -> dict[str, float]:
+    """The budgets a point's declared figures can be held to before training (not the RTL's: `HARDWARE_METRICS`)."""
+    return {m: v for m, v in budgets.items() if m not in schema.HARDWARE_METRICS}
 
 
 def float_model(spec: ir.Spec) -> ir.Spec:

@@ -34,7 +34,7 @@ GLOBAL_PATHS: dict[str, str] = {
     "train.dialect": "qkeras | hgq2: the training framework",
     "target.reuse": "model-wide reuse factor",
     "target.clock": "clock period in ns",
-    "target.strategy": "latency | resource",
+    "target.strategy": "latency | resource | distributed_arithmetic",
     "target.io": "parallel | stream",
 }
 
@@ -189,7 +189,7 @@ def apply(spec: ir.Spec, path: str, value: Any) -> ir.Spec:
         checks = {
             "reuse": lambda v: _num(v, path, integer=True, lo=1, hi=1_000_000),
             "clock_ns": lambda v: _num(v, path, lo=0.1, hi=1e6),
-            "strategy": lambda v: _choice(v, path, ("latency", "resource")),
+            "strategy": lambda v: _choice(v, path, schema.STRATEGIES),
             "io": lambda v: _choice(v, path, ("parallel", "stream")),
         }
         if field in checks:

@@ -155,6 +155,11 @@ class Plan:
         return any(pl.op == "input_quant" for pl in self.layers)
 
 
+def hls_strategy(strategy: str) -> str:
+    """hls4ml's spelling: `Latency`, `Resource`; its distributed arithmetic passes compare with `distributed_arithmetic`."""
+    return strategy if strategy == "distributed_arithmetic" else strategy.capitalize()
+
+
 def check_name(name: str, span: Span | None = None) -> str:
     """A layer name TensorFlow and hls4ml's C++ accept (`qapdsl.names`), else BuildError E310."""
     problem = names.layer_name_problem(name)
@@ -243,7 +248,7 @@ def make_plan(spec: ir.Spec) -> Plan:
     for n in prune_layers:
         check_name(n)
     pruned = frozenset(prune_layers)
-    strategy = target.strategy.capitalize()
+    strategy = hls_strategy(target.strategy)
     layers: list[PlanLayer] = []
     act_outputs: dict[str, str] = {}
     linear_entries: dict[str, dict[str, object]] = {}

@@ -212,9 +212,44 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
             "rounds": metrics_json.get("rounds"),
             "train_time_s": metrics_json.get("wall_time_s"),
         }
+        rtl = rtl_figures(results.get("rtl"))
+        if rtl is not None:
+            measured["rtl"] = rtl
         if not firmware:
             notes.append("no firmware figures: the conversion step did not run")
     return Report(model.name, tuple(model.input_shape), in_label, layers, totals, measured, notes)
+
+
+def rtl_figures(rtl: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The RTL step's figures (rtl.json) as the report, the summary and the studies show them."""
+    if not isinstance(rtl, Mapping):
+        return None
+    def part(key: str) -> Mapping[str, Any]:
+        v = rtl.get(key)
+        return v if isinstance(v, Mapping) else {}
+
+    agreement, latency, synth, times = part("agreement"), part("latency"), part("synth"), part("wall_time_s")
+    levels = latency.get("adder_levels")
+    return {
+        "agreement": agreement.get("fraction"),
+        "max_abs_diff": rtl.get("max_abs_diff"),
+        "rtl_accuracy": rtl.get("rtl_accuracy"),
+        "cost": rtl.get("cost"),
+        "adder_levels": max(levels) if isinstance(levels, list) and levels else None,
+        "pipelined": latency.get("pipelined"),
+        "cycles": latency.get("cycles"),
+        "latency_ns": latency.get("ns"),
+        "registers": rtl.get("registers"),
+        "lut": synth.get("lut"),
+        "ff": synth.get("ff"),
+        "carry": synth.get("carry"),
+        "dsp": synth.get("dsp"),
+        "synth_s": synth.get("wall_time_s") if synth.get("ran") else None,
+        "synth_skipped": None if synth.get("ran") else synth.get("reason"),
+        "trace_s": times.get("trace_s"),
+        "compile_s": times.get("compile_s"),
+        "simulate_s": times.get("simulate_s"),
+    }
 
 
 # -- rendering --------------------------------------------------------------------------
@@ -306,7 +341,30 @@ def _summary(rep: Report) -> list[tuple[str, str]]:
         ("BOPs (measured sparsity)", _int(rep.totals.get("bops_measured"))),
         ("memory bits (measured sparsity)", _int(rep.totals.get("memory_bits_measured"))),
         ("neural efficiency (network)", _num(m.get("efficiency"), 4)),
+        *_rtl_summary(m.get("rtl"), fw, n),
     ]
+
+
+def _rtl_summary(rtl: Any, fw: str, n: Any) -> list[tuple[str, str]]:
+    if not isinstance(rtl, Mapping):
+        return []
+    when = f"{rtl.get('cycles')} cycles ({_num(rtl.get('latency_ns'), 1)} ns)" if rtl.get("pipelined") else "combinational"
+    rows = [
+        (f"{fw} ↔ RTL argmax agreement (Verilator)", f"{_pct(rtl.get('agreement'), 2)}" + (f" of {n} test rows" if n else "")),
+        (f"max abs. output difference {fw} − RTL", _num(rtl.get("max_abs_diff"), 6)),
+        ("RTL cost (da4ml estimate, LUTs)", _int(rtl.get("cost"))),
+        ("RTL latency", f"{_int(rtl.get('adder_levels'))} adder levels, {when}"),
+    ]
+    if rtl.get("lut") is not None:
+        rows.append(
+            (
+                "Yosys synth_xilinx",
+                f"{_int(rtl.get('lut'))} LUT, {_int(rtl.get('ff'))} FF, {_int(rtl.get('carry'))} CARRY, {_int(rtl.get('dsp'))} DSP ({_num(rtl.get('synth_s'), 1)} s)",
+            )
+        )
+    elif rtl.get("synth_skipped"):
+        rows.append(("Yosys synthesis", f"skipped: {rtl['synth_skipped']}"))
+    return rows
 
 
 def to_markdown(rep: Report, columns: str = "all") -> str:

@@ -1,5 +1,5 @@
-"""The shape of what `qapc run` writes and `qapc report` reads: results.json, and the metrics.json and
-firmware.json it is made of (train.py's and convert.py's outputs).
+"""The shape of what `qapc run` writes and `qapc report` reads: results.json, and the metrics.json,
+firmware.json and rtl.json it is made of (train.py's, convert.py's and rtl.py's outputs).
 
     results = load(Path("build/digits_qap/results.json"))   # the parsed JSON, its shape checked; or ResultsError
 
@@ -71,6 +71,43 @@ class Firmware(Shape):
     synth_plan: dict[str, Any] | None = None
 
 
+class RtlLatency(Shape):
+    adder_levels: list[float] | None = None  # [min, max] over the outputs
+    pipelined: bool | None = None
+    latency_cutoff: float | None = None
+    cycles: int | None = None
+    ns: float | None = None
+    clock_ns: float | None = None
+
+
+class RtlSynth(Shape):
+    requested: bool | None = None
+    ran: bool | None = None
+    reason: str | None = None
+    wall_time_s: float | None = None
+    lut: int | None = None
+    ff: int | None = None
+    carry: int | None = None
+    dsp: int | None = None
+
+
+class Rtl(Shape):
+    """rtl.py's rtl.json (results.json's `rtl`)."""
+
+    n_rows: int | None = None
+    basis: Literal["outputs", "logits"] | None = None
+    agreement: Agreement | None = None
+    max_abs_diff: float | None = None
+    mean_abs_diff: float | None = None
+    rtl_accuracy: float | None = None
+    model_accuracy: float | None = None
+    cost: float | None = None  # da4ml's estimate, in LUTs
+    latency: RtlLatency | None = None
+    registers: int | None = None
+    wall_time_s: dict[str, float] | None = None
+    synth: RtlSynth | None = None
+
+
 class Efficiency(Shape):
     layers: dict[str, float] = Field(default_factory=dict)
     network: float | None = None
@@ -89,6 +126,7 @@ class Results(Shape):
     model: str
     metrics: Metrics
     firmware: Firmware | None = None
+    rtl: Rtl | None = None
     efficiency: Efficiency | None = None
     spec: str | None = None
     spec_sha256: str | None = None

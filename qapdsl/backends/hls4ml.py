@@ -13,7 +13,7 @@ from typing import Any
 from qapdsl import dialects, ir, schema
 from qapdsl.backends.literals import comment_text
 from qapdsl.outdir import PATH_UNSAFE
-from qapdsl.plan import HLS_BACKENDS, BuildError, Plan
+from qapdsl.plan import HLS_BACKENDS, BuildError, Plan, hls_strategy
 
 OUTPUT_DIR = "hls_project"
 
@@ -23,7 +23,7 @@ def config(spec: ir.Spec, plan: Plan) -> dict[str, Any]:
     target = spec.target
     if not re.match(schema.PART_NAME, target.part):  # `qapc check` refuses it (E205); the backend never trusts that
         raise BuildError(f"part {target.part!r} is not an FPGA part name", target.span, code="E205")
-    model: dict[str, Any] = {"Precision": {"default": plan.default_precision.hls()}, "ReuseFactor": target.reuse, "Strategy": target.strategy.capitalize()}
+    model: dict[str, Any] = {"Precision": {"default": plan.default_precision.hls()}, "ReuseFactor": target.reuse, "Strategy": hls_strategy(target.strategy)}
     layers: dict[str, Any] = {}
     if bit_exact(spec, plan):
         # hls4ml derives every type from the HGQ2 quantizers (and ignores per-layer precisions): only

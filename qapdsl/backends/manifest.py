@@ -20,8 +20,8 @@ def manifest(spec: ir.Spec, version: str) -> dict[str, Any]:
         "dialect": spec.train.dialect,
         # the ML stack the generated scripts are written for: the dialect's pip extra (a test keeps
         # qapdsl/dialects.py and pyproject.toml in step; pyproject is not in the wheel)
-        "ml_stack": dict(dialects.get(spec.train.dialect).pins),
-        "files": list(FILES),
+        "ml_stack": {**dialects.get(spec.train.dialect).pins, **(dialects.RTL_PINS if spec.target.rtl is not None else {})},
+        "files": list(FILES) + (["rtl.py"] if spec.target.rtl is not None else []),
         "ir": spec.model_dump(mode="json"),
     }
 

@@ -107,6 +107,8 @@ def _complete(ctx: Context, resolver: Resolver | None) -> list[Item]:
         kind = ctx.headers[1][1] if len(ctx.headers[1]) > 1 else None
         table = schema.SCHEDULE_KEYS.get(kind or "", {k: v for t in schema.SCHEDULE_KEYS.values() for k, v in t.items()})
         return _items(table, "key") if not words else _values_for(words[0], table.get(words[0], ""))
+    if section == "target" and len(heads) >= 2 and heads[1] == "rtl":
+        return _items(schema.RTL_KEYS, "key") if not words else _values_for(words[0], schema.RTL_KEYS.get(words[0], ""))
     if section in ("sweep", "search") and not words:
         return _items(schema.SECTIONS[section], "key") + _paths(resolver)
     if section in ("sweep", "search") and len(words) == 1 and words[0] not in schema.SECTIONS[section]:
@@ -129,6 +131,8 @@ def _complete(ctx: Context, resolver: Resolver | None) -> list[Item]:
         return []
     if section == "target" and key == "backend":
         return _words(schema.BACKENDS)
+    if section == "target" and key == "rtl":
+        return _items(schema.RTL_LANGUAGES, "value")
     return _values_for(key, table.get(key, ""))
 
 

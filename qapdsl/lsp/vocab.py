@@ -19,6 +19,8 @@ def key_doc(hit: Hit, key: str) -> str | None:
         if hit.schedule in schema.SCHEDULE_KEYS:
             return schema.SCHEDULE_KEYS[hit.schedule].get(key)
         return next((t[key] for t in schema.SCHEDULE_KEYS.values() if key in t), None)
+    if hit.section == "target" and hit.parents[-1:] == ("rtl",):
+        return schema.RTL_KEYS.get(key)
     if hit.section in schema.SECTIONS and not hit.parents:
         return schema.SECTIONS[hit.section].get(key)
     return None

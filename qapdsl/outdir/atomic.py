@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from qapdsl.outdir.folder import BUILD_FILES
+from qapdsl.outdir.folder import STEP_OUTPUTS
 from qapdsl.outdir.ledger import STAGE_PREFIX
 
 STAGE_MARKER = ".qapc-staging"  # written first into every staging folder: only such folders are ever removed
@@ -105,7 +105,7 @@ def finish_stage(out_dir: Path, stale: Path, state: Any) -> None:
 
     if not stale.name.startswith(STAGE_PREFIX) or stale.parent != out_dir or stale.is_symlink() or not stale.is_dir():
         return
-    allowed = {STAGE_MARKER, SWAPPING, ".old", *BUILD_FILES}
+    allowed = {STAGE_MARKER, SWAPPING, ".old", *STEP_OUTPUTS["build"]}
     if not set(os.listdir(stale)) <= allowed:
         return  # not what a build stages: never touched
     swap = stale / SWAPPING
@@ -117,7 +117,7 @@ def finish_stage(out_dir: Path, stale: Path, state: Any) -> None:
             listed = {}
         if isinstance(listed, dict):
             for name, want in listed.items():
-                if name not in BUILD_FILES or name not in state.pending or not isinstance(want, str):
+                if name not in STEP_OUTPUTS["build"] or name not in state.pending or not isinstance(want, str):
                     continue
                 now = ledger.digest(out_dir / name)
                 staged = stale / name

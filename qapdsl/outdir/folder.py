@@ -23,7 +23,7 @@ BUILD_FILES = ("train.py", "hls4ml_config.yml", "convert.py", "manifest.json")
 # None of them may be a symbolic link: a folder checked out from a repository could hold
 # `train.log -> ~/.bashrc`, and writing the log would overwrite the link's target.
 STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "build": BUILD_FILES,
+    "build": (*BUILD_FILES, "rtl.py"),  # rtl.py with `rtl verilog` in the target
     "train": (
         "train.log",
         "metrics.json",
@@ -36,6 +36,7 @@ STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
         "rewound_weights.npz",
     ),
     "convert": ("convert.log", "firmware.json", "hls_project"),
+    "rtl": ("rtl.log", "rtl.json", "rtl_project"),
     "report": ("results.json", ".results.json.tmp", "report.md"),
 }
 RUN_OUTPUTS: tuple[str, ...] = tuple(n for names in STEP_OUTPUTS.values() for n in names)

@@ -105,6 +105,19 @@ def summary(results: dict[str, Any]) -> str:
         f"  memory          {_int(t.get('memory_bits_measured'))} bits of weights and biases (with the measured sparsity; declared {_int(t.get('memory_bits'))})",
         f"  efficiency      {eff:.4f} (neural efficiency, network)" if isinstance(eff, int | float) else "  efficiency      -",
     ]
+    rtl = m.get("rtl")
+    if isinstance(rtl, dict):
+        when = f"{rtl.get('cycles')} cycles = {rtl.get('latency_ns')} ns" if rtl.get("pipelined") else "combinational"
+        diff = rtl.get("max_abs_diff")
+        lines.append(f"  {fw + ' ↔ RTL':<16}{_pct(rtl.get('agreement'))} agree (argmax, Verilator)" + (f", max |diff| {diff:.3g}" if isinstance(diff, int | float) else ""))
+        lines.append(f"  RTL cost        {_int(rtl.get('cost'))} LUTs (da4ml estimate), {_int(rtl.get('adder_levels'))} adder levels, {when}")
+        if rtl.get("lut") is not None:
+            lines.append(
+                f"  Yosys           {_int(rtl.get('lut'))} LUT, {_int(rtl.get('ff'))} FF, {_int(rtl.get('carry'))} CARRY, {_int(rtl.get('dsp'))} DSP"
+                f" (synth_xilinx, {rtl.get('synth_s') or 0:.0f} s)"
+            )
+        elif rtl.get("synth_skipped"):
+            lines.append(f"  Yosys           skipped: {rtl['synth_skipped']}")
     synth = (results.get("firmware") or {}).get("synth_plan") or {}
     if synth.get("reason"):
         lines.append(f"  synthesis       skipped: {synth['reason']}")

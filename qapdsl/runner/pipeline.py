@@ -9,9 +9,12 @@
            model.keras for HGQ2), metrics.json, test_data.npz, activations.npz.
 - convert: `python convert.py --model MODEL --data test_data.npz --out DIR [--synth]` → hls4ml
            project, C++ emulation compiled with g++ and compared with the model → firmware.json.
+- rtl:     with `rtl verilog` in the target, `python rtl.py --model MODEL --data test_data.npz --out DIR`
+           → da4ml's Verilog project (rtl_project/), compiled with Verilator, run on the test split and
+           compared with the model, Yosys cell counts when yosys is on PATH → rtl.json.
 - report:  neural efficiency from activations.npz, the report figures, → results.json, report.md.
-- verify:  the firmware must agree with the model: model ↔ HLS argmax agreement at least
-           `target.agreement` (default 99%); below it the run fails, its figures kept.
+- verify:  the firmware must agree with the model: model ↔ HLS (and model ↔ RTL) argmax agreement at
+           least `target.agreement` (default 99%); below it the run fails, its figures kept.
 
 The scripts run as subprocesses of the interpreter with the spec's dialect's ML stack
 (`environments.find`: qapc's own, or `.venv-hgq2` for HGQ2), each
@@ -50,6 +53,12 @@ from qapdsl import results as results_file
 from qapdsl.runner import environments
 
 STEPS = ("tools", "build", "train", "convert", "report", "verify")
+RTL_STEPS = ("tools", "build", "train", "convert", "rtl", "report", "verify")  # with `rtl verilog` in the target
+
+
+def steps_of(spec: ir.Spec) -> tuple[str, ...]:
+    """The steps a run of `spec` goes through."""
+    return RTL_STEPS if spec.target.rtl is not None else STEPS
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 
 Progress = Callable[[dict[str, Any]], None]
@@ -71,10 +80,10 @@ def _quiet(_: dict[str, Any]) -> None:
 
 
 @contextmanager
-def _step(name: str, emit: Progress, timings: dict[str, float]) -> Iterator[dict[str, Any]]:
+def _step(name: str, emit: Progress, timings: dict[str, float], order: tuple[str, ...] = STEPS) -> Iterator[dict[str, Any]]:
     """Announce a step, time it, and turn unexpected in-process failures into StepError."""
     extra: dict[str, Any] = {}
-    emit({"event": "step", "stage": name, "status": "start", "index": STEPS.index(name) + 1, "total": len(STEPS)})
+    emit({"event": "step", "stage": name, "status": "start", "index": order.index(name) + 1, "total": len(order)})
     t0 = time.monotonic()
     try:
         yield extra
@@ -377,19 +386,20 @@ def run_spec(
     kept = ledger.claim(out_dir, RUN_OUTPUTS, force=force, command="the run")
     if kept:
         emit({"event": "warning", "stage": "build", "message": f"kept your {', '.join(p.name for p in kept)} aside in {kept[0].parent}/ (they were in qapc's way)"})
+    order = steps_of(spec)
 
-    with _step("tools", emit, timings):
+    with _step("tools", emit, timings, order):
         tools = preflight(spec, data, out_dir=out_dir, synth=synth, spec_path=spec_path)
         data_arg, python = tools["data"], tools["python"]
     model_file = dialects.get(spec.train.dialect).model_file
 
-    with _step("build", emit, timings):
+    with _step("build", emit, timings, order):
         ledger.remove(out_dir, STEP_OUTPUTS["report"])  # a stale one must not pass for this run's
         with ledger.writing(out_dir, STEP_OUTPUTS["build"], clear=False):
             _build(spec, out_dir, spec_path)
 
     # each step's stale outputs go first (the other dialect's model too: a folder holds one run's files, not a mix)
-    with _step("train", emit, timings) as info, ledger.writing(out_dir, STEP_OUTPUTS["train"]):
+    with _step("train", emit, timings, order) as info, ledger.writing(out_dir, STEP_OUTPUTS["train"]):
         args = ["--out", str(out_dir)]
         if epochs is not None:
             args += ["--epochs", str(epochs)]
@@ -406,7 +416,7 @@ def run_spec(
         info["sparsity"] = sp.get("total") if isinstance(sp, Mapping) else None
 
     synth_plan = _synth_plan(spec, synth)
-    with _step("convert", emit, timings) as info, ledger.writing(out_dir, STEP_OUTPUTS["convert"]):
+    with _step("convert", emit, timings, order) as info, ledger.writing(out_dir, STEP_OUTPUTS["convert"]):
         if synth_plan.get("reason"):
             emit({"event": "warning", "stage": "convert", "message": synth_plan["reason"]})
         args = ["--model", str(out_dir / model_file), "--data", str(out_dir / "test_data.npz"), "--out", str(out_dir)]
@@ -418,7 +428,20 @@ def run_spec(
         info["agreement"] = agreement.get("fraction") if isinstance(agreement, Mapping) else agreement
         info["hls_accuracy"] = firmware.get("hls_accuracy")
 
-    with _step("report", emit, timings), ledger.writing(out_dir, STEP_OUTPUTS["report"]):
+    rtl: dict[str, Any] | None = None
+    if spec.target.rtl is not None:
+        with _step("rtl", emit, timings, order) as info, ledger.writing(out_dir, STEP_OUTPUTS["rtl"]):
+            args = ["--model", str(out_dir / model_file), "--data", str(out_dir / "test_data.npz"), "--out", str(out_dir)]
+            run_script("rtl", out_dir / "rtl.py", args, out_dir, emit, python=python)
+            rtl = _read_json(out_dir / "rtl.json", "rtl", results_file.Rtl)
+            agreement = rtl.get("agreement")
+            info["agreement"] = agreement.get("fraction") if isinstance(agreement, Mapping) else None
+            info["cost"] = rtl.get("cost")
+            synth_ = rtl.get("synth")
+            if isinstance(synth_, Mapping) and synth_.get("requested") and not synth_.get("ran"):
+                emit({"event": "warning", "stage": "rtl", "message": f"Yosys synthesis skipped: {synth_.get('reason')}"})
+
+    with _step("report", emit, timings, order), ledger.writing(out_dir, STEP_OUTPUTS["report"]):
         efficiency = None
         activations = out_dir / "activations.npz"
         if activations.is_file():
@@ -445,9 +468,13 @@ def run_spec(
             "firmware": {**firmware, "synth_plan": synth_plan},
             "efficiency": efficiency,
         }
+        if rtl is not None:
+            results["rtl"] = rtl
         rep = report.build(spec, results, efficiency)
         results["report"] = rep.to_dict()
         results["verify"] = verdict(firmware, threshold)
+        if rtl is not None and results["verify"]["ok"]:
+            results["verify"] = verdict_rtl(rtl, threshold)
         results["wall_time_s"] = round(time.monotonic() - t0, 3)
         results = report.finite(results)
         try:  # what `qapc report` reads back: never a results.json it would refuse
@@ -459,9 +486,10 @@ def run_spec(
         tmp.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         os.replace(tmp, out_dir / "results.json")
 
-    with _step("verify", emit, timings):
+    with _step("verify", emit, timings, order):
         if not results["verify"]["ok"]:
-            raise StepError("verify", results["verify"]["reason"], out_dir / "convert.log", results)
+            log = "rtl.log" if results["verify"].get("basis") == "rtl" else "convert.log"
+            raise StepError("verify", results["verify"]["reason"], out_dir / log, results)
     return results
 
 
@@ -486,6 +514,27 @@ def verdict(firmware: Mapping[str, Any], threshold: float) -> dict[str, Any]:
                 + (f", max |diff| {diff:.3g}" if isinstance(diff, int | float) else "")
                 + "; firmware.json lists the precision hls4ml used per layer (widen `accum`/`result` or `target.precision` for float layers), "
                 "or accept less with `agreement X%` in the target section or --min-agreement"
+            ),
+        )
+    return out
+
+
+def verdict_rtl(rtl: Mapping[str, Any], threshold: float) -> dict[str, Any]:
+    """Does the RTL (Verilator) compute what the model computes? Argmax agreement against the same threshold."""
+    agreement = rtl.get("agreement")
+    fraction = agreement.get("fraction") if isinstance(agreement, Mapping) else None
+    argmax = agreement.get("argmax") if isinstance(agreement, Mapping) else None
+    fw = rtl.get("framework") or "QKeras"
+    out: dict[str, Any] = {"min_agreement": threshold, "agreement": fraction, "ok": True, "reason": None, "basis": "rtl"}
+    if not isinstance(fraction, int | float):
+        out.update(ok=False, reason=f"the RTL step measured no {fw} ↔ RTL agreement (no test rows?)")
+    elif fraction < threshold:
+        diff = rtl.get("max_abs_diff")
+        out.update(
+            ok=False,
+            reason=(
+                f"the RTL disagrees with the model: {fw} ↔ RTL argmax agreement {100 * fraction:.2f}% ({argmax}/{rtl.get('n_rows')} test rows) "
+                f"is below the required {100 * threshold:g}%" + (f", max |diff| {diff:.3g}" if isinstance(diff, int | float) else "") + "; rtl.json and rtl.log have the figures"
             ),
         )
     return out

@@ -57,10 +57,14 @@ class Display:
         self._open = False  # a status line is on screen without its newline
         self._last_key: tuple[Any, ...] | None = None
         self._started = time.monotonic()
+        self._order: dict[str, tuple[int, int]] = {}  # stage → (index, total), from the runner's start events
 
     def _prefix(self, stage: str) -> str:
-        i = STEPS.index(stage) + 1 if stage in STEPS else 0
-        return f"[{i}/{len(STEPS)}] {stage:<8}"
+        if stage in self._order:
+            i, n = self._order[stage]
+        else:
+            i, n = (STEPS.index(stage) + 1 if stage in STEPS else 0), len(STEPS)
+        return f"[{i}/{n}] {stage:<8}"
 
     def _write_line(self, text: str) -> None:
         if self._open:
@@ -81,12 +85,14 @@ class Display:
             status = event.get("status")
             if status == "start":
                 self._last_key = None
+                if isinstance(event.get("index"), int) and isinstance(event.get("total"), int):
+                    self._order[stage] = (event["index"], event["total"])
                 if self.tty:
                     self._status(f"{self._prefix(stage)} …")
                 return
             elapsed = f"{event.get('elapsed_s', 0.0):.1f} s"
             if status == "done":
-                extra = " · ".join(t for t in (_fmt_num(k, event.get(k)) for k in ("accuracy", "sparsity", "agreement", "hls_accuracy")) if t)
+                extra = " · ".join(t for t in (_fmt_num(k, event.get(k)) for k in ("accuracy", "sparsity", "agreement", "hls_accuracy", "cost")) if t)
                 self._write_line(f"{self._prefix(stage)} done in {elapsed}" + (f" ({extra})" if extra else ""))
             elif status == "failed":
                 self._write_line(f"{self._prefix(stage)} FAILED after {elapsed}: {event.get('cause', '')}")

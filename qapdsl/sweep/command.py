@@ -168,7 +168,7 @@ def _write_outputs(v: Any, out: Path) -> list[Path]:
     for name in OUTPUTS:
         _write(out / name, texts[name])
         written.append(out / name)
-    return written + plots.write_pareto(v, out)
+    return written + plots.write_pareto(v, out) + plots.write_hardware(v, out)
 
 
 def front_status(v: Any) -> tuple[list[dict[str, Any]], float | None]:

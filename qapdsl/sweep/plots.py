@@ -6,6 +6,10 @@ is decided on all three and drawn in this projection. Points that ran more than 
 are drawn at their means with error bars of one standard deviation; the baseline is
 a star, points over a budget are grey crosses, the budget a dotted line.
 
+hardware.png and hardware.svg (a study whose points ran the RTL step, `rtl verilog`): BOPs
+against Yosys's LUTs and da4ml's cost over the complete points, with Spearman's rank correlation
+of each: does BOPs rank the models as the hardware does?
+
 matplotlib is imported here only, with the Agg backend. The svg is byte-for-byte
 deterministic for the same rows: a fixed `svg.hashsalt` (element ids) and no
 Date in its metadata.
@@ -103,6 +107,70 @@ def write_pareto(v: View, out_dir: Path) -> list[Path]:
         fig.tight_layout()
         out_dir.mkdir(parents=True, exist_ok=True)
         png, svg = out_dir / "pareto.png", out_dir / "pareto.svg"
+        for path, fmt, meta in ((png, "png", {"Software": None}), (svg, "svg", {"Date": None, "Creator": None})):
+            tmp = path.with_name(f".{path.name}.tmp")
+            fig.savefig(tmp, format=fmt, metadata=meta)
+            os.replace(tmp, path)
+        plt.close(fig)
+    return [png, svg]
+
+
+def ranks(values: list[float]) -> list[float]:
+    """Ranks from 1, ties sharing their mean rank (what Spearman's coefficient correlates)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return out
+
+
+def spearman(xs: list[float], ys: list[float]) -> float | None:
+    """Spearman's rank correlation (Pearson's of the ranks); None below three points or without spread."""
+    if len(xs) < 3:
+        return None
+    rx, ry = ranks(xs), ranks(ys)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
+    return sxy / (sxx * syy) ** 0.5 if sxx > 0 and syy > 0 else None
+
+
+def write_hardware(v: View, out_dir: Path) -> list[Path]:
+    """hardware.png / .svg when the study's points have RTL figures; returns the files written (none without)."""
+    done = [r for r in complete(v.rows) if num(r.get("bops"))]
+    series = [(m, [r for r in done if num(r.get(m))]) for m in schema.HARDWARE_METRICS]
+    series = [(m, rows) for m, rows in series if rows]
+    if not series:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context({"svg.hashsalt": "qapc", "svg.fonttype": "path", "path.simplify": False}):
+        fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+        for (metric, rows), marker in zip(series, ("o", "s"), strict=False):
+            xs = [num(r.get("bops")) or 0.0 for r in rows]
+            ys = [num(r.get(metric)) or 0.0 for r in rows]
+            rho = spearman(xs, ys)
+            label = NAMES.get(metric, metric) + (f" (Spearman ρ = {rho:.2f})" if rho is not None else "")
+            ax.scatter(xs, ys, marker=marker, label=label, zorder=3)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(NAMES.get("bops", "BOPs"))
+        ax.set_ylabel("LUTs")
+        ax.set_title(f"{v.title}: BOPs against the hardware")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(loc="best", fontsize="small")
+        fig.tight_layout()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        png, svg = out_dir / "hardware.png", out_dir / "hardware.svg"
         for path, fmt, meta in ((png, "png", {"Software": None}), (svg, "svg", {"Date": None, "Creator": None})):
             tmp = path.with_name(f".{path.name}.tmp")
             fig.savefig(tmp, format=fmt, metadata=meta)

@@ -690,7 +690,7 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, job: Job, storage: optun
             point = job.points(spec)[0] if job.kind == "baseline" else expand.make_point(spec, settings)
         except expand.ExpandError as e:
             return _fail(study, trial, emit, base, str(e))
-        budgets = block.budgets if isinstance(block, ir.Search) and job.kind == "search" else {}
+        budgets = objectives.declared_budgets(block.budgets) if isinstance(block, ir.Search) and job.kind == "search" else {}
         if budgets:
             declared = objectives.declared(point.spec)
             over = objectives.over_budget(budgets, declared)

@@ -31,6 +31,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
 OPTIONAL_COLUMNS: dict[str, tuple[str, str]] = {
     "memory": ("memory bits", "memory bits"),
     "params": ("parameters", "params"),
+    "luts": ("LUTs (Yosys)", "LUTs"),
+    "rtl_cost": ("RTL cost (da4ml)", "RTL cost"),
 }
 
 
@@ -105,5 +107,7 @@ def summarize(spec: ir.Spec, results: Mapping[str, Any]) -> dict[str, float | No
         "epochs": _num(_get(results, "metrics", "epochs")),
         "epoch_budget": float(epoch_budget(spec, override if isinstance(override, int) and not isinstance(override, bool) else None)),
         "wall_time_s": _num(results.get("wall_time_s")),
+        "luts": _num(_get(measured, "rtl", "lut")),  # the RTL step's (rtl verilog in the target), else None
+        "rtl_cost": _num(_get(measured, "rtl", "cost")),
         "seed": float(spec.train.seed),
     }

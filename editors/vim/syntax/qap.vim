@@ -13,17 +13,19 @@ syntax iskeyword @,48-57,_,46,42,63
 syntax keyword qapOption activations alpha bias inputs int kernel lr padding patience pool stride
 syntax keyword qapOption target test val weights
 syntax keyword qapConstant accuracy adam auc auto auto_po2 bops breast_cancer catapult cmaes
-syntax keyword qapConstant constant digits file fpga global hgq2 init iris iterative latency
-syntax keyword qapConstant magnitude maximize memory minimize minmax none nsga2 off on oneapi openml
-syntax keyword qapConstant parallel params polynomial qkeras quartus random resource rmsprop same
-syntax keyword qapConstant sgd sklearn standard stream tpe valid vitis vivado wine
+syntax keyword qapConstant constant digits distributed_arithmetic file fpga global hgq2 init iris
+syntax keyword qapConstant iterative latency luts magnitude maximize memory minimize minmax none
+syntax keyword qapConstant nsga2 off on oneapi openml parallel params polynomial qkeras quartus
+syntax keyword qapConstant random resource rmsprop rtl_cost same sgd sklearn standard stream tpe
+syntax keyword qapConstant valid verilog vhdl vitis vivado wine
 syntax keyword qapQuantKind binary bits float po2 ternary
 syntax keyword qapActivation linear relu sigmoid softmax tanh
 syntax keyword qapKey accum activations agreement backend baseline batch batchnorm begin bias budget
 syntax keyword qapKey classes clock data dialect early_stop end epochs frequency initial input io l1
-syntax keyword qapKey l2 log loss method nobias objective optimizer part population power precision
-syntax keyword qapKey quant rate reference repeat result reuse rewind rounds sampler scale schedule
-syntax keyword qapKey scope seed select skip split strategy target trials weights layer remove
+syntax keyword qapKey l2 log loss method nobias objective optimizer part pipeline population power
+syntax keyword qapKey precision quant rate reference repeat result reuse rewind rounds rtl sampler
+syntax keyword qapKey scale schedule scope seed select skip split strategy synth target trials
+syntax keyword qapKey weights layer remove
 syntax keyword qapLayerKind activation avgpool batchnorm conv1d conv2d dense dropout flatten maxpool
 syntax keyword qapSection prune search sweep target train
 syntax keyword qapStructure model from in
