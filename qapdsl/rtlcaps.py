@@ -75,6 +75,12 @@ def route(dialect: str) -> Route:
     return ROUTES[dialect]
 
 
+def xilinx_part(part: str) -> bool:
+    """Yosys' `synth_xilinx` counts Xilinx cells: a figure for an Intel (or unknown) part would be another
+    device's."""
+    return part.lower().startswith("xc")
+
+
 def yosys_family(part: str) -> str:
     """The `synth_xilinx -family` for an FPGA part (Intel and unknown parts: UltraScale+ cells, said in rtl.json)."""
     p = part.lower()

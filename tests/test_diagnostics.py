@@ -338,6 +338,15 @@ CASES: list[Case] = [
         12,
         "remove `rtl` from the target, or the layer",
     ),
+    Case(
+        "rtl_synth_intel_part",
+        BASE.replace("input 16", "input 16\n    quant weights fixed<6,1>, activations ufixed<6,2>")
+        + 'target fpga {\n    backend quartus\n    part "AGFB014R24A2E2V"\n    rtl verilog\n}\n',
+        "E407",
+        13,
+        5,
+        "write `rtl verilog { synth off }` (da4ml's cost and the Verilator simulation remain), or a Xilinx part",
+    ),
     Case("rtl_key_typo", BASE + "target fpga {\n    rtl verilog { pipline 4 }\n}\n", "E201", 11, 19, "did you mean 'pipeline'? (expected one of: pipeline, synth)"),
     Case("rtl_no_language", BASE + "target fpga {\n    rtl\n}\n", "E202", 11, 5, "write `rtl verilog`, optionally with `{ pipeline 5 }`"),
     Case("rtl_pipeline_zero", BASE + "target fpga {\n    rtl verilog { pipeline 0 }\n}\n", "E205", 11, 28, None),

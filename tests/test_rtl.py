@@ -281,6 +281,18 @@ def test_doctor_checks_the_rtl_tools_of_a_spec(monkeypatch: pytest.MonkeyPatch) 
     assert checks[1].key == "yosys" and checks[1].status == "warn"
 
 
+def test_doctor_needs_make_and_perl_for_verilator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A new user's finding: without make on PATH the doctor said ✓ and rtl.py died in the compile."""
+    from qapdsl import doctor
+    from qapdsl.runner import environments
+
+    monkeypatch.setattr(environments, "find", lambda d: environments.Interpreter(sys.executable, "test"))
+    monkeypatch.setattr(environments, "probe", lambda python, modules=(), distributions=(): environments.Probe("3.11.7", (), {"da4ml": "0.6.0", "verilator": "5.48.0"}))
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on it
+    checks = doctor.check_rtl_tools(dialects.get("qkeras"))
+    assert checks[0].status == "fail" and "make (on PATH) and perl (on PATH)" in checks[0].text
+
+
 def test_pyproject_rtl_extra_matches_the_pins() -> None:
     tomllib = pytest.importorskip("tomllib")
     root = Path(__file__).resolve().parent.parent

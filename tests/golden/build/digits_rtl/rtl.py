@@ -246,8 +246,8 @@ def main(argv=None):
     t0 = time.perf_counter()
     try:
         rtl.compile(nproc=args.jobs or os.cpu_count() or 1)
-    except RuntimeError as e:
-        raise SystemExit(f"rtl.py: the Verilator compile failed ({e}); its output is above") from e
+    except (RuntimeError, OSError) as e:  # OSError: make, a C++ compiler or perl missing
+        raise SystemExit(f"rtl.py: the Verilator compile failed ({e}); it needs make, g++ and perl on PATH; its output is above") from e
     times["compile_s"] = time.perf_counter() - t0
 
     progress("simulate", n_rows=int(len(X)))
