@@ -92,7 +92,8 @@ def test_jet_files_and_precisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     train = (out / "train.py").read_text()
     assert "# specs/jet.qap:6  dense fc1 64 relu { batchnorm; l1 1e-4 }" in train
     assert "quantized_bits(6, 0, keep_negative=1, alpha=1)" in train and "quantized_relu(6, 0)" in train
-    assert "x = prunable(QDense(\n        64," in train and "x = QDense(\n        5," in train  # `skip out`
+    assert "PRUNED = ('fc1', 'fc2', 'fc3')" in train  # `skip out`
+    assert "x = QDense(\n        64," in train and "prunable" not in train  # the iterative schedule masks the weights: no tfmot wrapper
     for name in ("train.py", "convert.py"):
         compile((out / name).read_text(), name, "exec")
     manifest = json.loads((out / "manifest.json").read_text())
@@ -164,14 +165,14 @@ def _check_literals(out: Path, expected: dict[str, str]) -> None:
                 assert node.attr != "system", name
     train = (out / "train.py").read_text(encoding="utf-8")
     namespace: dict[str, object] = {}
-    tree = ast.parse(train)
-    for node in tree.body:  # the spec's values, evaluated as the literals they must be
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ("DATA", "MODEL_NAME"):
+    for node in ast.parse(train).body:  # the spec's values, evaluated as the literals they must be
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ("DATA_NAME", "DATA_FILE", "LABEL", "MODEL_NAME"):
             namespace[node.targets[0].id] = ast.literal_eval(node.value)
-    data = namespace["DATA"]
-    assert isinstance(data, dict)
-    if "name" in expected:
-        assert data["name"] == expected["name"]
+    assert isinstance(namespace["MODEL_NAME"], str)
+    if "name" in expected:  # an OpenML name as written; a data file's path ends with the file's name
+        assert namespace.get("DATA_NAME") == expected["name"] or Path(str(namespace.get("DATA_FILE"))).name == Path(expected["name"]).name
+    if "target" in expected:
+        assert namespace["LABEL"] == expected["target"]
     cfg = yaml.safe_load((out / "hls4ml_config.yml").read_text(encoding="utf-8"))
     if "part" in expected:
         assert cfg["Part"] == expected["part"]
@@ -216,7 +217,7 @@ def test_hostile_strings_stay_literals(text: str, write_spec: Callable[..., Path
     ):
         spec = _with(loaded.spec, data=data)
         out = build(spec, tmp_path / f"out{i}", sources=loaded.sources)
-        _check_literals(out, {"name": data.name})
+        _check_literals(out, {"name": data.name, **({"target": data.target} if data.target is not None else {})})
     with pytest.raises(BuildError, match="not an FPGA part name"):  # hls4ml writes the part into Tcl: never a hostile one
         render(_with(loaded.spec, part=text), tmp_path)
     # nothing written next to the output folders (a data path with ../ is never touched at build time)
@@ -341,7 +342,7 @@ def test_data_file_path_is_relative_to_the_script(write_spec: Callable[..., Path
     loaded = load(spec)
     out = build(loaded.spec, tmp_path / "build" / "m", sources=loaded.sources)
     text = (out / "train.py").read_text()
-    assert "'path': '../../data/jets.csv'" in text and "'target': 'label'" in text
+    assert "DATA_FILE = '../../data/jets.csv'" in text and "LABEL = 'label'" in text
 
 
 # -- golden files -----------------------------------------------------------------
@@ -447,7 +448,7 @@ def test_bias_pruning_needs_the_iterative_schedule(write_spec: Callable[..., Pat
     assert [code for code, _ in diagnosed(write_spec(text))] == ["E504"]
     iterative = BASE.format(data="sklearn iris", part='"p"') + "prune { bias on; schedule iterative { rounds 2 } }\n"
     spec = load(write_spec(iterative, name="it.qap")).spec
-    assert b"'bias': True" in render(spec, tmp_path)["train.py"]
+    assert b'for key in ("kernel", "bias")' in render(spec, tmp_path)["train.py"]
     assert spec.prune is not None
     constant = spec.prune.model_copy(update={"scope": "layer", "schedule": ir.Schedule(kind="constant", target=0.5)})
     with pytest.raises(BuildError, match="iterative"):
@@ -501,7 +502,7 @@ def test_sklearn_datasets(dataset: str, features: int, classes: int, write_spec:
     module = _train_module(text, write_spec, tmp_path)
     x, y = module.load_data(None)
     assert x.shape[1:] == (features,) and sorted(set(y.tolist())) == list(range(classes))
-    (train_x, train_y), (val_x, _), (test_x, test_y) = module.split_and_scale(x, y)
+    (train_x, train_y), (val_x, _), (test_x, test_y) = module.split(x, y)
     assert len(test_x) == math.ceil(0.2 * len(x)) and len(val_x) == math.ceil(0.25 * (len(x) - len(test_x)))  # as scikit-learn rounds
     assert abs(float(train_x.mean())) < 1e-3 and set(test_y.tolist()) == set(range(classes))  # standard scaling fitted on train, stratified
     assert module.targets(train_y).shape == (len(train_y), classes)
@@ -648,7 +649,7 @@ def test_hgq2_relu_after_a_quantizer_is_a_relu_and_its_own_quantizer(write_spec:
     code = (out / "train.py").read_text()
     assert "x = keras.layers.ReLU(name='a')(x)\n        x = Quantizer(ufixed(8, 3), name='a_quant')(x)" in code
     assert "x = Quantizer(ufixed(8, 3), name='same')(x)" in code  # the same type again: one quantizer, nothing to fuse
-    assert "ACTIVATION_OUTPUTS = {'fc': 'fc_quant', 'a': 'a_quant', 'same': 'same'}" in code
+    assert "layers = {'fc': 'fc_quant', 'a': 'a_quant', 'same': 'same'}" in code  # activation_patterns: spec layer -> Keras layer
     # the QKeras dialect has one layer for it (QActivation(quantized_relu)), and hls4ml converts it layer by layer
     qk = build(load(write_spec(REQUANTIZE.replace("dialect hgq2; ", ""), name="qk.qap")).spec, tmp_path / "qk")
     assert "'a_quant'" not in (qk / "train.py").read_text()
