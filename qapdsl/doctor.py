@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Literal
 
 from qapdsl import dialects, ir, outdir, versions
-from qapdsl.data import FILE_SUFFIXES, file_path
+from qapdsl.data import FILE_SUFFIXES, file_path, override_suffixes
 from qapdsl.dialects import Dialect
 from qapdsl.runner import environments
 
@@ -191,7 +191,7 @@ def check_data(spec: ir.Spec, override: str | None = None) -> Check:
     """The data the run trains on: `override` (`--data PATH`), else what the spec names."""
     d = spec.train.data
     if override is not None:
-        return _check_file(Path(override), override, override=True)
+        return _check_file(Path(override), override, override=True, suffixes=override_suffixes(spec))
     if d.source == "file":
         p = file_path(spec)
         assert p is not None
@@ -201,13 +201,13 @@ def check_data(spec: ir.Spec, override: str | None = None) -> Check:
     return _check_openml(d.name)
 
 
-def _check_file(p: Path, shown: str, override: bool) -> Check:
-    if p.suffix.lower() not in FILE_SUFFIXES:
+def _check_file(p: Path, shown: str, override: bool, suffixes: tuple[str, ...] = FILE_SUFFIXES) -> Check:
+    if p.suffix.lower() not in suffixes:
         return Check(
             "data",
             "fail",
-            f"data file {shown}: unsupported type '{p.suffix}' (use {', '.join(FILE_SUFFIXES)})",
-            "convert it to one of those types (with a label column or a `y` array)",
+            f"data file {shown}: unsupported type '{p.suffix}' (use {', '.join(suffixes)})",
+            "convert it to one of those types (a .npz file with arrays X and y)" if override else "convert it to one of those types (with a label column or a `y` array)",
         )
     if not p.is_file():
         looked = f" (looked at {os.path.abspath(p)})" if str(p) != shown else ""
@@ -296,7 +296,7 @@ def _check_openml(name: str) -> Check:
         "fail",
         f"data: OpenML '{name}' is not in scikit-learn's cache ({home / 'openml'}) and {OPENML_HOST} cannot be reached ({why})",
         f"run once where there is network (the download is cached in {home}) and copy that folder here or point $SCIKIT_LEARN_DATA at it, "
-        "or train on a local copy: `qapc run SPEC --data PATH` (.npz, .h5, .csv, .parquet)",
+        "or train on a local copy: `qapc run SPEC --data PATH` (a .npz file with arrays X and y)",
     )
 
 

@@ -6,9 +6,9 @@ one, an unpruned model no masks. Each part is one feature's code, `templates/<di
 when the dialect spells it its own way, else `templates/train/<part>.j2`; this module decides which
 parts, in which order, and the values they read. Templates only render.
 
-`--data PATH` (train.py's and `qapc run`'s) reads what `override_suffixes` says: a `.npz` file (arrays
-`X` and `y`, or the spec's `target`) for every spec, and a spec with a data file also its own file's type
-(`.h5`, `.csv`, `.parquet`).
+`--data PATH` (train.py's and `qapc run`'s) reads what `qapdsl.data.override_suffixes` says: a `.npz`
+file (arrays `X` and `y`, or the spec's `target`) for every spec, and a spec with a data file also its
+own file's type (`.h5`, `.csv`, `.parquet`).
 """
 
 from __future__ import annotations
@@ -18,46 +18,22 @@ from typing import Any
 
 from qapdsl import ir
 from qapdsl.backends.literals import SpecLines, py
-from qapdsl.data import FILE_SUFFIXES
+from qapdsl.data import FORMATS, override_suffixes, read_formats
 from qapdsl.plan import Plan
 from qapdsl.source import Span
 
-# data file format → (its suffixes, the reader part that reads it)
-FORMATS: dict[str, tuple[tuple[str, ...], str]] = {
-    "npz": ((".npz",), "npz"),
-    "h5": ((".h5", ".hdf5"), "h5"),
-    "csv": ((".csv",), "table"),
-    "parquet": ((".parquet", ".pq"), "table"),
-}
+READERS = {"npz": "npz", "h5": "h5", "csv": "table", "parquet": "table"}  # data file format → the part that reads it
 SKLEARN_LOADERS = {"digits": "load_digits", "iris": "load_iris", "wine": "load_wine", "breast_cancer": "load_breast_cancer"}
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 SCALERS = {"standard": "StandardScaler", "minmax": "MinMaxScaler", "none": None}
 GRADUAL = ("constant", "polynomial")
 
 
-def file_format(name: str) -> str | None:
-    """The format of a data file name (by suffix), or None."""
-    lower = name.lower()
-    return next((fmt for fmt, (suffixes, _) in FORMATS.items() if lower.endswith(suffixes)), None)
-
-
-def read_formats(spec: ir.Spec) -> tuple[str, ...]:
-    """The file formats train.py reads: .npz always (for `--data`), and the spec's own data file's."""
-    own = file_format(spec.train.data.name) if spec.train.data.source == "file" else None
-    return ("npz",) if own in (None, "npz") else (own, "npz")
-
-
-def override_suffixes(spec: ir.Spec) -> tuple[str, ...]:
-    """The suffixes `--data PATH` may have for this spec (what its train.py reads)."""
-    out = tuple(s for fmt in read_formats(spec) for s in FORMATS[fmt][0])
-    return tuple(s for s in out if s in FILE_SUFFIXES) or out
-
-
 def parts(spec: ir.Spec, plan: Plan) -> list[str]:
     """The parts of train.py, in file order."""
     kind = spec.prune.schedule.kind if spec.prune else None
     formats = read_formats(spec)
-    readers = list(dict.fromkeys(FORMATS[fmt][1] for fmt in formats))
+    readers = list(dict.fromkeys(READERS[fmt] for fmt in formats))
     out = ["environment", "progress", "load_data"]
     if formats == ("npz",):
         out.append("read_npz_file")
@@ -179,8 +155,8 @@ def context(spec: ir.Spec, plan: Plan, lines: SpecLines, data_file: str | None) 
         "sklearn_loader": SKLEARN_LOADERS.get(data.name, ""),
         "openml_args": _openml_args(data),
         "read_formats": [f".{fmt}" for fmt in formats],
-        "format_suffixes": {f".{fmt}": FORMATS[fmt][0] for fmt in formats},
-        "format_readers": {f".{fmt}": FORMATS[fmt][1] for fmt in formats},
+        "format_suffixes": {f".{fmt}": FORMATS[fmt] for fmt in formats},
+        "format_readers": {f".{fmt}": READERS[fmt] for fmt in formats},
         "label_expr": "LABEL" if label is not None else repr("y"),
         "label_text": label_text,
         "data_arg_help": f"a {shown} file to train on instead of {names[data.source]}",
