@@ -656,3 +656,78 @@ def test_hgq2_relu_after_a_quantizer_is_a_relu_and_its_own_quantizer(write_spec:
     # the generated name is reserved like every other
     clash = write_spec(REQUANTIZE.replace("activation same relu", "activation same relu\n    dense a_quant 4 relu"), name="clash.qap")
     assert diagnosed(clash) == [("E309", 8)]
+
+
+# -- only the spec's own code paths ---------------------------------------------------
+
+# (data, extra sections, dialect) → words the train.py must hold, and words it must not
+PATHS = {
+    "sklearn, unpruned": ("sklearn iris", "", "qkeras", ["load_iris", "def read_file"], ["fetch_openml", "read_table", "read_h5", "prune_round", "gradual", "tfmot", "sparsity(model)", "EarlyStopping", "PATIENCE"]),
+    "iterative": ("sklearn iris", "prune { schedule iterative { rounds 2 } }", "qkeras", ["def prune_round", "keep_masks"], ["gradual", "tfmot", "prunable", "rewound_weights", "load_digits"]),
+    "lottery": ("sklearn iris", "prune { schedule iterative { rounds 2; rewind init } }", "qkeras", ["rewound_weights.npz", "initial_weights.npz"], ["gradual", "tfmot"]),
+    "constant": ("sklearn iris", "prune { schedule constant { target 50% } }", "qkeras", ["ConstantSparsity", "prune_low_magnitude", "def gradual_schedule"], ["PolynomialDecay", "prune_round", "keep_masks", "POWER"]),
+    "polynomial": ("sklearn iris", "prune { schedule polynomial { target 50% } }", "qkeras", ["PolynomialDecay", "POWER"], ["ConstantSparsity", "prune_round"]),
+    "hgq2 constant": ("sklearn iris", "prune { schedule constant { target 50% } }", "hgq2", ["GradualPruning", "np.float32(TARGET)"], ["tensorflow_model_optimization", "prunable", "PolynomialDecay", "prune_round", "fresh_optimizer"]),
+    "hgq2 iterative": ("sklearn iris", "prune { schedule iterative { rounds 2 } }", "hgq2", ["def fresh_optimizer", "class KeepMasks"], ["GradualPruning", "magnitude_mask"]),
+    "csv file": ('file "d.csv" target label', "", "qkeras", ["def read_table", "pd.read_csv", "def read_npz", "LABEL = 'label'"], ["read_h5", "h5py", "load_iris", "fetch_openml"]),
+    "openml": ('openml "jets"', "", "qkeras", ["fetch_openml(name=DATA_NAME", "DATA_NAME = 'jets'"], ["read_table", "load_iris", "DATA_FILE"]),
+}
+
+
+@pytest.mark.parametrize("case", list(PATHS))
+def test_train_py_holds_only_the_specs_code_paths(case: str, write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    data, extra, dialect, present, absent = PATHS[case]
+    text = BASE.format(data=data, part='"p"').replace("epochs 2\n", f"epochs 2\n    dialect {dialect}\n") + extra + "\n"
+    (tmp_path / "d.csv").write_text("a,b,c,d,label\n1,2,3,4,0\n", encoding="utf-8")
+    loaded = load(write_spec(text))
+    train = render(loaded.spec, tmp_path / "o", sources=loaded.sources)["train.py"].decode()
+    for word in present:
+        assert word in train, (case, word)
+    for word in absent:
+        assert word not in train, (case, word)
+
+
+def test_early_stop_is_there_only_when_asked(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    text = BASE.format(data="sklearn iris", part='"p"')
+    without = render(load(write_spec(text)).spec, tmp_path / "a")["train.py"].decode()
+    with_ = render(load(write_spec(text.replace("epochs 2", "epochs 2\n    early_stop patience 3"), name="e.qap")).spec, tmp_path / "b")["train.py"].decode()
+    assert "EarlyStopping" not in without and "PATIENCE" not in without
+    assert "PATIENCE = 3  # " in with_ and "EarlyStopping(monitor='val_loss', patience=PATIENCE, restore_best_weights=True)" in with_
+    gradual = render(load(write_spec(text.replace("epochs 2", "epochs 2\n    early_stop patience 3") + "prune { schedule constant { target 50% } }\n", name="g.qap")).spec, tmp_path / "c")
+    assert 'start_from_epoch=g["start_from_epoch"]' in gradual["train.py"].decode()  # early stopping starts once the schedule is done
+
+
+def test_data_override_reads_npz_for_every_spec(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    """`qapc run --data PATH` passes PATH to train.py whatever the spec's data: a .npz always works; other
+    types only where the spec's own data file has that type (qapc run and doctor refuse them beforehand)."""
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "other.npz", X=rng.normal(size=(12, 4)).astype("float32"), y=np.arange(12) % 3)
+    module = _train_module(BASE.format(data="sklearn iris", part='"p"'), write_spec, tmp_path)
+    x, y = module.load_data(str(tmp_path / "other.npz"))
+    assert x.shape == (12, 4) and sorted(set(y.tolist())) == [0, 1, 2]
+    with pytest.raises(SystemExit, match="--data takes a .npz file, not 'other.csv'"):
+        module.load_data(str(tmp_path / "other.csv"))
+    spec = load(write_spec(BASE.format(data="sklearn iris", part='"p"'), name="o.qap")).spec
+    from qapdsl import doctor
+    from qapdsl.data import override_suffixes
+
+    assert override_suffixes(spec) == (".npz",)
+    (tmp_path / "other.csv").write_text("a,b,c,d,y\n1,2,3,4,0\n", encoding="utf-8")
+    check = doctor.check_data(spec, str(tmp_path / "other.csv"))
+    assert check.status == "fail" and "unsupported type '.csv' (use .npz)" in check.text
+    assert doctor.check_data(spec, str(tmp_path / "other.npz")).status == "ok"
+    csv_spec = load(write_spec(BASE.format(data='file "other.csv"', part='"p"'), name="c.qap")).spec
+    assert override_suffixes(csv_spec) == (".csv", ".npz")
+
+
+def test_convert_py_holds_only_the_specs_code_paths(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    softmax = load(write_spec(BASE.format(data="sklearn iris", part='"p"'))).spec
+    convert = render(softmax, tmp_path / "a")["convert.py"].decode()
+    assert "LOGITS_LAYER = 'out'" in convert and "EMULATED_BACKENDS" not in convert and "SYNTH_TOOL = 'vitis_hls'" in convert
+    linear = load(write_spec(BASE.format(data="sklearn iris", part='"p"').replace("dense out 3 softmax", "dense out 3").replace("epochs 2", "epochs 2; loss mse"), name="l.qap")).spec
+    convert = render(linear, tmp_path / "b")["convert.py"].decode()
+    assert "LOGITS_LAYER" not in convert and "hls_model.trace" not in convert and "hls_model.compile()" in convert
+    quartus = load(write_spec(BASE.format(data="sklearn iris", part='"p"').replace('part "p"', 'part "p"\n    backend quartus'), name="q.qap")).spec
+    convert = render(quartus, tmp_path / "c")["convert.py"].decode()
+    assert "EMULATED_BACKENDS" in convert and "SYNTH_TOOL = None" in convert
