@@ -706,7 +706,7 @@ def test_data_override_reads_npz_for_every_spec(write_spec: Callable[..., Path],
     module = _train_module(BASE.format(data="sklearn iris", part='"p"'), write_spec, tmp_path)
     x, y = module.load_data(str(tmp_path / "other.npz"))
     assert x.shape == (12, 4) and sorted(set(y.tolist())) == [0, 1, 2]
-    with pytest.raises(SystemExit, match="--data takes a .npz file, not 'other.csv'"):
+    with pytest.raises(SystemExit, match=r"--data takes a \.npz file, not 'other\.csv'"):
         module.load_data(str(tmp_path / "other.csv"))
     spec = load(write_spec(BASE.format(data="sklearn iris", part='"p"'), name="o.qap")).spec
     from qapdsl import doctor
