@@ -252,7 +252,7 @@ def keep_masks(masks):
     import keras
 
     class KeepMasks(keras.callbacks.Callback):
-        def keep(self, *_):
+        def keep(self, *_, **__):
             self.model  # noqa: B018 - under JAX, reading it syncs the training state into the variables first
             apply_masks(masks)
 

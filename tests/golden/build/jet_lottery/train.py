@@ -230,7 +230,7 @@ def keep_masks(masks):
     """A callback that re-applies the pruning masks after every batch, so pruned weights stay exactly zero."""
     from tensorflow import keras
 
-    def keep(*_):
+    def keep(*_, **__):
         apply_masks(masks)
 
     return keras.callbacks.LambdaCallback(on_train_begin=keep, on_train_batch_end=keep, on_train_end=keep)
