@@ -90,7 +90,12 @@ def measure(spec_path: Path, work: Path, epochs: int) -> tuple[Figures, str]:
         args += ["--data", str(synthetic(out / "synthetic.npz", tuple(plan.input_shape), classes))]
     python = find(dialects.get(spec.train.dialect)).python
     data_file = out / ".coverage"
-    run = subprocess.run([python, "-m", "coverage", "run", f"--data-file={data_file}", "train.py", *args], cwd=out, capture_output=True, text=True)
+    run = subprocess.run(
+        [python, "-m", "coverage", "run", f"--data-file={data_file}", f"--include={out / 'train.py'}", "train.py", *args],
+        cwd=out,
+        capture_output=True,
+        text=True,
+    )
     if run.returncode != 0:
         raise SystemExit(f"{spec_path}: train.py failed ({run.returncode}):\n{run.stderr[-3000:]}")
     report = out / "coverage.json"
@@ -124,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     specs = args.specs or sorted((ROOT / "specs").glob("*.qap"))
     rows: list[Figures] = []
     seen: dict[str, Figures] = {}
+    errors: list[str] = []
     with tempfile.TemporaryDirectory(prefix="qapc-coverage-") as tmp:
         for spec_path in specs:
             from qapdsl.backends import render
@@ -136,7 +142,12 @@ def main(argv: list[str] | None = None) -> int:
                 first = seen[key]
                 rows.append(Figures(**{**asdict(first), "spec": spec_path.name, "same_as": first.spec}))
                 continue
-            figures, _ = measure(spec_path, Path(tmp), args.epochs)
+            try:
+                figures, _ = measure(spec_path, Path(tmp), args.epochs)
+            except SystemExit as e:  # a train.py that fails: say so, and go on with the others
+                print(e, file=sys.stderr)
+                errors.append(spec_path.name)
+                continue
             seen[key] = figures
             rows.append(figures)
             print(f"{figures.spec}: {figures.coverage:.1%} of {figures.statements} statements", file=sys.stderr, flush=True)
@@ -154,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{r.spec}: lines not run: {', '.join(map(str, r.missing))}")
     for r in failed:
         print(f"{r.spec}: below the goal ({r.coverage:.1%} of statements, {r.train_lines} lines)", file=sys.stderr)
-    return 1 if failed else 0
+    return 1 if failed or errors else 0
 
 
 if __name__ == "__main__":
