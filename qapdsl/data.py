@@ -18,7 +18,9 @@ from pathlib import Path
 
 from qapdsl import ir
 
-FILE_SUFFIXES = (".npz", ".h5", ".hdf5", ".csv", ".parquet")  # what `data file` and `--data` may name
+FILE_SUFFIXES = (".npz", ".h5", ".hdf5", ".csv", ".parquet")  # what `data file` may name
+# data file format → its suffixes; train.py reads .npz for every spec and a `data file` spec's own format
+FORMATS: dict[str, tuple[str, ...]] = {"npz": (".npz",), "h5": (".h5", ".hdf5"), "csv": (".csv",), "parquet": (".parquet",)}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,23 @@ def known(spec: ir.Spec) -> Known | None:
     """Sample, feature and class counts when the data is fixed (scikit-learn's), else None."""
     data = spec.train.data
     return SKLEARN.get(data.name) if data.source == "sklearn" else None
+
+
+def file_format(name: str) -> str | None:
+    """The format of a data file name (by its suffix), or None."""
+    lower = name.lower()
+    return next((fmt for fmt, suffixes in FORMATS.items() if lower.endswith(suffixes)), None)
+
+
+def read_formats(spec: ir.Spec) -> tuple[str, ...]:
+    """The file formats the spec's train.py reads: its data file's (a `data file` spec), and .npz for `--data`."""
+    own = file_format(spec.train.data.name) if spec.train.data.source == "file" else None
+    return ("npz",) if own in (None, "npz") else (own, "npz")
+
+
+def override_suffixes(spec: ir.Spec) -> tuple[str, ...]:
+    """The suffixes `--data PATH` may have (train.py's and `qapc run`'s): what the spec's train.py reads."""
+    return tuple(s for fmt in read_formats(spec) for s in FORMATS[fmt])
 
 
 def split_sizes(samples: int, test: float, val: float) -> tuple[int, int, int]:

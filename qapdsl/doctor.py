@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Literal
 
 from qapdsl import data, dialects, ir, outdir, versions
-from qapdsl.data import FILE_SUFFIXES, file_path
+from qapdsl.data import FILE_SUFFIXES, file_path, override_suffixes
 from qapdsl.dialects import Dialect
 from qapdsl.runner import environments
 
@@ -235,7 +235,7 @@ def check_data(spec: ir.Spec, override: str | None = None, python: str | None = 
     .h5 and .parquet files in `python`, the interpreter of the dialect (None: not opened)."""
     d = spec.train.data
     if override is not None:
-        return _check_file(Path(override), override, spec, python, override=True)
+        return _check_file(Path(override), override, spec, python, override=True, suffixes=override_suffixes(spec))
     if d.source == "file":
         p = file_path(spec)
         assert p is not None
@@ -245,13 +245,13 @@ def check_data(spec: ir.Spec, override: str | None = None, python: str | None = 
     return _check_openml(d.name)
 
 
-def _check_file(p: Path, shown: str, spec: ir.Spec, python: str | None, override: bool) -> Check:
-    if p.suffix.lower() not in FILE_SUFFIXES:
+def _check_file(p: Path, shown: str, spec: ir.Spec, python: str | None, override: bool, suffixes: tuple[str, ...] = FILE_SUFFIXES) -> Check:
+    if p.suffix.lower() not in suffixes:
         return Check(
             "data",
             "fail",
-            f"data file {shown}: unsupported type '{p.suffix}' (use {', '.join(FILE_SUFFIXES)})",
-            "convert it to one of those types (with a label column or a `y` array)",
+            f"data file {shown}: unsupported type '{p.suffix}' (use {', '.join(suffixes)})",
+            "convert it to one of those types (a .npz file with arrays X and y)" if override else "convert it to one of those types (with a label column or a `y` array)",
         )
     if not p.is_file():
         looked = f" (looked at {os.path.abspath(p)})" if str(p) != shown else ""
@@ -410,7 +410,7 @@ def _check_openml(name: str) -> Check:
         "fail",
         f"data: OpenML '{name}' is not in scikit-learn's cache ({home / 'openml'}) and {OPENML_HOST} cannot be reached ({why})",
         f"run once where there is network (the download is cached in {home}) and copy that folder here or point $SCIKIT_LEARN_DATA at it, "
-        "or train on a local copy: `qapc run SPEC --data PATH` (.npz, .h5, .csv, .parquet)",
+        "or train on a local copy: `qapc run SPEC --data PATH` (a .npz file with arrays X and y)",
     )
 
 

@@ -92,7 +92,8 @@ def test_jet_files_and_precisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     train = (out / "train.py").read_text()
     assert "# specs/jet.qap:6  dense fc1 64 relu { batchnorm; l1 1e-4 }" in train
     assert "quantized_bits(6, 0, keep_negative=1, alpha=1)" in train and "quantized_relu(6, 0)" in train
-    assert "x = prunable(QDense(\n        64," in train and "x = QDense(\n        5," in train  # `skip out`
+    assert "PRUNED = ('fc1', 'fc2', 'fc3')" in train  # `skip out`
+    assert "x = QDense(\n        64," in train and "prunable" not in train  # the iterative schedule masks the weights: no tfmot wrapper
     for name in ("train.py", "convert.py"):
         compile((out / name).read_text(), name, "exec")
     manifest = json.loads((out / "manifest.json").read_text())
@@ -164,14 +165,14 @@ def _check_literals(out: Path, expected: dict[str, str]) -> None:
                 assert node.attr != "system", name
     train = (out / "train.py").read_text(encoding="utf-8")
     namespace: dict[str, object] = {}
-    tree = ast.parse(train)
-    for node in tree.body:  # the spec's values, evaluated as the literals they must be
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ("DATA", "MODEL_NAME"):
+    for node in ast.parse(train).body:  # the spec's values, evaluated as the literals they must be
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ("DATA_NAME", "DATA_FILE", "LABEL", "MODEL_NAME"):
             namespace[node.targets[0].id] = ast.literal_eval(node.value)
-    data = namespace["DATA"]
-    assert isinstance(data, dict)
-    if "name" in expected:
-        assert data["name"] == expected["name"]
+    assert isinstance(namespace["MODEL_NAME"], str)
+    if "name" in expected:  # an OpenML name as written; a data file's path ends with the file's name
+        assert namespace.get("DATA_NAME") == expected["name"] or Path(str(namespace.get("DATA_FILE"))).name == Path(expected["name"]).name
+    if "target" in expected:
+        assert namespace["LABEL"] == expected["target"]
     cfg = yaml.safe_load((out / "hls4ml_config.yml").read_text(encoding="utf-8"))
     if "part" in expected:
         assert cfg["Part"] == expected["part"]
@@ -216,7 +217,7 @@ def test_hostile_strings_stay_literals(text: str, write_spec: Callable[..., Path
     ):
         spec = _with(loaded.spec, data=data)
         out = build(spec, tmp_path / f"out{i}", sources=loaded.sources)
-        _check_literals(out, {"name": data.name})
+        _check_literals(out, {"name": data.name, **({"target": data.target} if data.target is not None else {})})
     with pytest.raises(BuildError, match="not an FPGA part name"):  # hls4ml writes the part into Tcl: never a hostile one
         render(_with(loaded.spec, part=text), tmp_path)
     # nothing written next to the output folders (a data path with ../ is never touched at build time)
@@ -341,7 +342,7 @@ def test_data_file_path_is_relative_to_the_script(write_spec: Callable[..., Path
     loaded = load(spec)
     out = build(loaded.spec, tmp_path / "build" / "m", sources=loaded.sources)
     text = (out / "train.py").read_text()
-    assert "'path': '../../data/jets.csv'" in text and "'target': 'label'" in text
+    assert "DATA_FILE = '../../data/jets.csv'" in text and "LABEL = 'label'" in text
 
 
 # -- golden files -----------------------------------------------------------------
@@ -447,7 +448,7 @@ def test_bias_pruning_needs_the_iterative_schedule(write_spec: Callable[..., Pat
     assert [code for code, _ in diagnosed(write_spec(text))] == ["E504"]
     iterative = BASE.format(data="sklearn iris", part='"p"') + "prune { bias on; schedule iterative { rounds 2 } }\n"
     spec = load(write_spec(iterative, name="it.qap")).spec
-    assert b"'bias': True" in render(spec, tmp_path)["train.py"]
+    assert b'for key in ("kernel", "bias")' in render(spec, tmp_path)["train.py"]
     assert spec.prune is not None
     constant = spec.prune.model_copy(update={"scope": "layer", "schedule": ir.Schedule(kind="constant", target=0.5)})
     with pytest.raises(BuildError, match="iterative"):
@@ -501,7 +502,7 @@ def test_sklearn_datasets(dataset: str, features: int, classes: int, write_spec:
     module = _train_module(text, write_spec, tmp_path)
     x, y = module.load_data(None)
     assert x.shape[1:] == (features,) and sorted(set(y.tolist())) == list(range(classes))
-    (train_x, train_y), (val_x, _), (test_x, test_y) = module.split_and_scale(x, y)
+    (train_x, train_y), (val_x, _), (test_x, test_y) = module.split(x, y)
     assert len(test_x) == math.ceil(0.2 * len(x)) and len(val_x) == math.ceil(0.25 * (len(x) - len(test_x)))  # as scikit-learn rounds
     assert abs(float(train_x.mean())) < 1e-3 and set(test_y.tolist()) == set(range(classes))  # standard scaling fitted on train, stratified
     assert module.targets(train_y).shape == (len(train_y), classes)
@@ -648,10 +649,85 @@ def test_hgq2_relu_after_a_quantizer_is_a_relu_and_its_own_quantizer(write_spec:
     code = (out / "train.py").read_text()
     assert "x = keras.layers.ReLU(name='a')(x)\n        x = Quantizer(ufixed(8, 3), name='a_quant')(x)" in code
     assert "x = Quantizer(ufixed(8, 3), name='same')(x)" in code  # the same type again: one quantizer, nothing to fuse
-    assert "ACTIVATION_OUTPUTS = {'fc': 'fc_quant', 'a': 'a_quant', 'same': 'same'}" in code
+    assert "layers = {'fc': 'fc_quant', 'a': 'a_quant', 'same': 'same'}" in code  # activation_patterns: spec layer -> Keras layer
     # the QKeras dialect has one layer for it (QActivation(quantized_relu)), and hls4ml converts it layer by layer
     qk = build(load(write_spec(REQUANTIZE.replace("dialect hgq2; ", ""), name="qk.qap")).spec, tmp_path / "qk")
     assert "'a_quant'" not in (qk / "train.py").read_text()
     # the generated name is reserved like every other
     clash = write_spec(REQUANTIZE.replace("activation same relu", "activation same relu\n    dense a_quant 4 relu"), name="clash.qap")
     assert diagnosed(clash) == [("E309", 8)]
+
+
+# -- only the spec's own code paths ---------------------------------------------------
+
+# (data, extra sections, dialect) → words the train.py must hold, and words it must not
+PATHS = {
+    "sklearn, unpruned": ("sklearn iris", "", "qkeras", ["load_iris", "def read_file"], ["fetch_openml", "read_table", "read_h5", "prune_round", "gradual", "tfmot", "sparsity(model)", "EarlyStopping", "PATIENCE"]),
+    "iterative": ("sklearn iris", "prune { schedule iterative { rounds 2 } }", "qkeras", ["def prune_round", "keep_masks"], ["gradual", "tfmot", "prunable", "rewound_weights", "load_digits"]),
+    "lottery": ("sklearn iris", "prune { schedule iterative { rounds 2; rewind init } }", "qkeras", ["rewound_weights.npz", "initial_weights.npz"], ["gradual", "tfmot"]),
+    "constant": ("sklearn iris", "prune { schedule constant { target 50% } }", "qkeras", ["ConstantSparsity", "prune_low_magnitude", "def gradual_schedule"], ["PolynomialDecay", "prune_round", "keep_masks", "POWER"]),
+    "polynomial": ("sklearn iris", "prune { schedule polynomial { target 50% } }", "qkeras", ["PolynomialDecay", "POWER"], ["ConstantSparsity", "prune_round"]),
+    "hgq2 constant": ("sklearn iris", "prune { schedule constant { target 50% } }", "hgq2", ["GradualPruning", "np.float32(TARGET)"], ["tensorflow_model_optimization", "prunable", "PolynomialDecay", "prune_round", "fresh_optimizer"]),
+    "hgq2 iterative": ("sklearn iris", "prune { schedule iterative { rounds 2 } }", "hgq2", ["def fresh_optimizer", "class KeepMasks"], ["GradualPruning", "magnitude_mask"]),
+    "csv file": ('file "d.csv" target label', "", "qkeras", ["def read_table", "pd.read_csv", "def read_npz", "LABEL = 'label'"], ["read_h5", "h5py", "load_iris", "fetch_openml"]),
+    "openml": ('openml "jets"', "", "qkeras", ["fetch_openml(name=DATA_NAME", "DATA_NAME = 'jets'"], ["read_table", "load_iris", "DATA_FILE"]),
+}
+
+
+@pytest.mark.parametrize("case", list(PATHS))
+def test_train_py_holds_only_the_specs_code_paths(case: str, write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    data, extra, dialect, present, absent = PATHS[case]
+    text = BASE.format(data=data, part='"p"').replace("epochs 2\n", f"epochs 2\n    dialect {dialect}\n") + extra + "\n"
+    (tmp_path / "d.csv").write_text("a,b,c,d,label\n1,2,3,4,0\n", encoding="utf-8")
+    loaded = load(write_spec(text))
+    train = render(loaded.spec, tmp_path / "o", sources=loaded.sources)["train.py"].decode()
+    for word in present:
+        assert word in train, (case, word)
+    for word in absent:
+        assert word not in train, (case, word)
+
+
+def test_early_stop_is_there_only_when_asked(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    text = BASE.format(data="sklearn iris", part='"p"')
+    without = render(load(write_spec(text)).spec, tmp_path / "a")["train.py"].decode()
+    with_ = render(load(write_spec(text.replace("epochs 2", "epochs 2\n    early_stop patience 3"), name="e.qap")).spec, tmp_path / "b")["train.py"].decode()
+    assert "EarlyStopping" not in without and "PATIENCE" not in without
+    assert "PATIENCE = 3  # " in with_ and "EarlyStopping(monitor='val_loss', patience=PATIENCE, restore_best_weights=True)" in with_
+    gradual = render(load(write_spec(text.replace("epochs 2", "epochs 2\n    early_stop patience 3") + "prune { schedule constant { target 50% } }\n", name="g.qap")).spec, tmp_path / "c")
+    assert 'start_from_epoch=g["start_from_epoch"]' in gradual["train.py"].decode()  # early stopping starts once the schedule is done
+
+
+def test_data_override_reads_npz_for_every_spec(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    """`qapc run --data PATH` passes PATH to train.py whatever the spec's data: a .npz always works; other
+    types only where the spec's own data file has that type (qapc run and doctor refuse them beforehand)."""
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "other.npz", X=rng.normal(size=(12, 4)).astype("float32"), y=np.arange(12) % 3)
+    module = _train_module(BASE.format(data="sklearn iris", part='"p"'), write_spec, tmp_path)
+    x, y = module.load_data(str(tmp_path / "other.npz"))
+    assert x.shape == (12, 4) and sorted(set(y.tolist())) == [0, 1, 2]
+    with pytest.raises(SystemExit, match=r"--data takes a \.npz file, not 'other\.csv'"):
+        module.load_data(str(tmp_path / "other.csv"))
+    spec = load(write_spec(BASE.format(data="sklearn iris", part='"p"'), name="o.qap")).spec
+    from qapdsl import doctor
+    from qapdsl.data import override_suffixes
+
+    assert override_suffixes(spec) == (".npz",)
+    (tmp_path / "other.csv").write_text("a,b,c,d,y\n1,2,3,4,0\n", encoding="utf-8")
+    check = doctor.check_data(spec, str(tmp_path / "other.csv"))
+    assert check.status == "fail" and "unsupported type '.csv' (use .npz)" in check.text
+    assert doctor.check_data(spec, str(tmp_path / "other.npz")).status == "ok"
+    csv_spec = load(write_spec(BASE.format(data='file "other.csv"', part='"p"'), name="c.qap")).spec
+    assert override_suffixes(csv_spec) == (".csv", ".npz")
+
+
+def test_convert_py_holds_only_the_specs_code_paths(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    softmax = load(write_spec(BASE.format(data="sklearn iris", part='"p"'))).spec
+    convert = render(softmax, tmp_path / "a")["convert.py"].decode()
+    assert "LOGITS_LAYER = 'out'" in convert and "EMULATED_BACKENDS" not in convert and "SYNTH_TOOL = 'vitis_hls'" in convert
+    linear = load(write_spec(BASE.format(data="sklearn iris", part='"p"').replace("dense out 3 softmax", "dense out 3").replace("epochs 2", "epochs 2; loss mse"), name="l.qap")).spec
+    convert = render(linear, tmp_path / "b")["convert.py"].decode()
+    assert "LOGITS_LAYER" not in convert and "hls_model.trace" not in convert and "hls_model.compile()" in convert
+    quartus = load(write_spec(BASE.format(data="sklearn iris", part='"p"').replace('part "p"', 'part "p"\n    backend quartus'), name="q.qap")).spec
+    convert = render(quartus, tmp_path / "c")["convert.py"].decode()
+    assert "EMULATED_BACKENDS" in convert and "SYNTH_TOOL = None" in convert

@@ -171,17 +171,51 @@ def _data_check(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[in
     return rc, "\n".join(lines[at : at + 2])
 
 
+FILE_SPEC = """model m {{
+    input 64
+    quant weights fixed<6,1>, activations ufixed<6,2>
+    dense fc1 8 relu
+    dense out 10 softmax
+}}
+train {{
+    data file "{name}" target label
+}}
+"""
+
+
+def _file_spec(tmp_path: Path, name: str) -> Path:
+    """A spec whose data is a file of `name`'s type (`--data` reads .npz and the spec's own type), and a
+    file that fits it (64 features, a label)."""
+    import pandas as pd
+
+    frame = pd.DataFrame({f"p{i}": [0.0, 1.0] for i in range(64)} | {"label": [0, 1]})
+    if name.endswith(".csv"):
+        frame.to_csv(tmp_path / name, index=False)
+    elif name.endswith(".parquet"):
+        frame.to_parquet(tmp_path / name)
+    else:
+        import h5py
+
+        with h5py.File(tmp_path / name, "w") as f:
+            f["X"], f["label"] = np.zeros((2, 64)), np.zeros(2)
+    spec = tmp_path / f"{name}.qap"
+    spec.write_text(FILE_SPEC.format(name=name))
+    return spec
+
+
 def test_data_is_opened_as_train_py_opens_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A garbage .npz and a 1-column CSV for an `input 64` model both had a ✓ (issue 20)."""
+    pytest.importorskip("pandas")
     out_dir = ["-o", str(tmp_path / "b")]
+    csv_spec = _file_spec(tmp_path, "fits.csv")
     (tmp_path / "garbage.npz").write_bytes(b"PK\x03\x04 this is not an npz file")
     rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "garbage.npz")], capsys)
     assert rc == 3 and f"✗ data file {tmp_path / 'garbage.npz'}: not an .npz archive of numpy arrays" in out
     (tmp_path / "one.csv").write_text("label\n1\n2\n")
-    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "one.csv")], capsys)
+    rc, out = _data_check([str(csv_spec), *out_dir, "--data", str(tmp_path / "one.csv")], capsys)
     assert rc == 3 and f"✗ data file {tmp_path / 'one.csv'} has 0 feature columns besides 'label', but the model's input takes 64" in out
     (tmp_path / "three.csv").write_text("a,b,label\n1,2,0\n")
-    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "three.csv")], capsys)
+    rc, out = _data_check([str(csv_spec), *out_dir, "--data", str(tmp_path / "three.csv")], capsys)
     assert rc == 3 and "has 2 feature columns besides 'label', but the model's input takes 64" in out
     assert "fix: write `input 2` in the spec, or give a file that fits the spec" in out
     np.savez(tmp_path / "nolabel.npz", X=np.zeros((4, 64)))
@@ -191,7 +225,7 @@ def test_data_is_opened_as_train_py_opens_it(tmp_path: Path, capsys: pytest.Capt
     rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "images.npz")], capsys)
     assert "✓ data: file" in out and "samples of 64 values" in out
     # and `qapc run` stops before training, with the same words
-    err = _run_stops([str(DIGITS), *out_dir, "--data", str(tmp_path / "one.csv")], capsys)
+    err = _run_stops([str(csv_spec), *out_dir, "--data", str(tmp_path / "one.csv")], capsys)
     assert "step 'tools' failed: data file" in err and "has 0 feature columns besides 'label'" in err
 
 
@@ -199,15 +233,17 @@ def test_h5_and_parquet_are_opened_in_the_dialects_interpreter(tmp_path: Path, c
     h5py = pytest.importorskip("h5py")
     pd = pytest.importorskip("pandas")
     out_dir = ["-o", str(tmp_path / "b")]
+    h5_spec = _file_spec(tmp_path, "fits.h5")
     with h5py.File(tmp_path / "small.h5", "w") as f:
-        f["X"], f["y"] = np.zeros((4, 3)), np.zeros(4)
-    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "small.h5")], capsys)
+        f["X"], f["label"] = np.zeros((4, 3)), np.zeros(4)
+    rc, out = _data_check([str(h5_spec), *out_dir, "--data", str(tmp_path / "small.h5")], capsys)
     assert rc == 3 and "'X' holds samples of shape (3,), but the model's input takes 64 values" in out
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")
-    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "junk.h5")], capsys)
+    rc, out = _data_check([str(h5_spec), *out_dir, "--data", str(tmp_path / "junk.h5")], capsys)
     assert rc == 3 and "junk.h5: cannot be read (OSError: " in out
+    pq_spec = _file_spec(tmp_path, "fits.parquet")
     pd.DataFrame({f"p{i}": [0.0] for i in range(64)} | {"label": [1]}).to_parquet(tmp_path / "ok.parquet")
-    rc, out = _data_check([str(DIGITS), *out_dir, "--data", str(tmp_path / "ok.parquet")], capsys)
+    rc, out = _data_check([str(pq_spec), *out_dir, "--data", str(tmp_path / "ok.parquet")], capsys)
     assert "✓ data: file" in out and "samples of 64 values" in out
 
 

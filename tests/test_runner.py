@@ -391,7 +391,7 @@ def test_data_file_of_an_imported_spec_is_relative_to_that_spec(
     loaded = load_file("main.qap")
     assert loaded.spec is not None, loaded.diagnostics
     train_py = render(loaded.spec, Path("build/m"))["train.py"].decode()
-    assert "'path': '../../sub/x.npz'" in train_py  # from the build folder to sub/x.npz
+    assert "DATA_FILE = '../../sub/x.npz'" in train_py  # from the build folder to sub/x.npz
     assert pipeline.preflight(loaded.spec, None)["data"] is None  # found (no override needed), not "data file not found"
     fake_build("ok")
     assert run_spec(loaded.spec, tmp_path / "out", spec_path="main.qap")["metrics"]["accuracy"] == 0.93

@@ -83,9 +83,10 @@ class Generator:
     def name(cls) -> str:
         return cls.__name__.lower()
 
-    def model_lines(self, plan: Plan, lines: SpecLines, wrap: int = 120) -> list[str]:
+    def model_lines(self, plan: Plan, lines: SpecLines, wrap: int = 120, *, wrap_prunable: bool = True) -> list[str]:
         """The body of `build_model`: one `x = Layer(...)(x)` per plan layer, each spec layer's line quoted above
-        its first Keras layer; a weight layer selected for pruning goes through `prunable(...)`."""
+        its first Keras layer; with `wrap_prunable` (tfmot's schedules) a weight layer selected for pruning goes
+        through `prunable(...)`."""
         model = plan.model
         out: list[str] = []
         last: ir.Layer | None = None
@@ -100,7 +101,7 @@ class Generator:
                 out.append(c or "    # the input, quantized as the firmware takes it (the target's precision): the spec quantizes the model but not its inputs")
             for callee, args in self.keras_layers(pl):
                 ctor = f"{callee}({', '.join(args)})"
-                wrapped = pl.prunable and self.PRUNING_WRAPPER
+                wrapped = pl.prunable and self.PRUNING_WRAPPER and wrap_prunable
                 line = f"    x = prunable({ctor})(x)" if wrapped else f"    x = {ctor}(x)"
                 if len(line) > wrap and len(args) > 1:
                     opening, closing = (f"prunable({callee}(", "))") if wrapped else (f"{callee}(", ")")

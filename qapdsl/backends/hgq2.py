@@ -18,12 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 from qapdsl import ir, plan, quant
-from qapdsl.backends import qkeras
+from qapdsl.backends import parts, qkeras
 from qapdsl.backends.generator import Call, Generator
 from qapdsl.backends.literals import SpecLines
 from qapdsl.plan import BuildError, Plan, PlanLayer
 
-WRAP = 120
+WRAP = 160
 
 
 spelled = quant.hgq2_spelling
@@ -135,14 +135,19 @@ HGQ2.TYPE_MAPPING = dict.fromkeys(("fixed", "bits"), HGQ2.hgq2_quantizer)
 
 def train_context(spec: ir.Spec, plan_: Plan, lines: SpecLines, out_dir: Any, spec_path: str) -> dict[str, Any]:
     gen = HGQ2(exact_tables=plan_.quantized)
-    context = qkeras.common_context(spec, plan_, lines, out_dir, spec_path)
+    context = qkeras.common_context(spec, plan_, lines, out_dir, spec_path, "model.keras")
     # a relu with a quantizer of its own (HGQ2.keras_layers): its activation is that quantizer's output
     requantizers = {pl.name: pl.params["requantizer"] for pl in plan_.layers if "requantizer" in pl.params}
     context["activation_outputs"] = {k: requantizers.get(v, v) for k, v in plan_.activation_outputs.items()}
+    model_lines = gen.model_lines(plan_, lines, WRAP, wrap_prunable=False)  # the generated callbacks prune
     context.update(
-        model_lines=gen.model_lines(plan_, lines, WRAP),
+        model_lines=model_lines,
+        quantizer_functions=parts.model_helpers(model_lines),
         dialect_imports=sorted(gen.imports),
         keras_import="import keras",
-        model_file="model.keras",
+        # HGQ2 resets the optimizer's variables after each pruning round (QKeras compiles again)
+        parts=[q for p in context["parts"] for q in ((p, "fresh_optimizer") if p == "iterative" else (p,))],
+        fresh_optimizer="fresh_optimizer(model)  # a fresh optimizer state for each round",
+        outputs=context["outputs"].replace(", test_data.npz", ", weights.npz (the same weights by layer name), test_data.npz", 1),
     )
     return context

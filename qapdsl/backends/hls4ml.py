@@ -16,6 +16,8 @@ from qapdsl.outdir import PATH_UNSAFE
 from qapdsl.plan import HLS_BACKENDS, BuildError, Plan, hls_strategy
 
 OUTPUT_DIR = "hls_project"
+EMULATED = ("Vivado", "Vitis")  # hls4ml compiles these backends' C++ emulation with g++ alone
+SYNTH_TOOLS = {"Vivado": "vivado_hls", "Vitis": "vitis_hls"}  # the HLS synthesis tool convert.py --synth runs
 
 
 def config(spec: ir.Spec, plan: Plan) -> dict[str, Any]:
@@ -87,5 +89,8 @@ def convert_context(spec: ir.Spec, plan: Plan, spec_path: str, version: str) -> 
         "backend": HLS_BACKENDS[spec.target.backend],
         "output_dir": OUTPUT_DIR,
         "logits_layer": plan.logits_layer,
+        "output_width": plan.output_width,
+        "emulated": HLS_BACKENDS[spec.target.backend] in EMULATED,
+        "synth_tool": SYNTH_TOOLS.get(HLS_BACKENDS[spec.target.backend]),
         "unsafe_path_characters": "".join(sorted(PATH_UNSAFE)),
     }

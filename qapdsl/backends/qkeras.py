@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from qapdsl import ir, quant
+from qapdsl.backends import parts
 from qapdsl.backends.generator import Call, Generator
 from qapdsl.backends.literals import SpecLines, comment_text
 from qapdsl.data import file_path
 from qapdsl.plan import BuildError, Plan, PlanLayer
 
-WRAP = 120  # longer layer constructors get one argument per line
+WRAP = 160  # longer layer constructors get one argument per line
 
 
 class QKeras(Generator):
@@ -71,62 +72,39 @@ def data_literal(spec: ir.Spec, out_dir: Path) -> dict[str, Any]:
     return out
 
 
-def prune_literal(spec: ir.Spec) -> dict[str, Any] | None:
-    p = spec.prune
-    if p is None:
-        return None
-    s = p.schedule
-    if p.bias and s.kind != "iterative":  # make_plan reports it (E504); kept for callers that skip the plan
-        raise BuildError("pruning biases (`bias on`) needs the iterative schedule; tfmot prunes kernels only", p.span, code="E504")
-    return {
-        "kind": s.kind,
-        "scope": p.scope,
-        "layers": tuple(p.layers),
-        "bias": p.bias,
-        "target": s.target,
-        "initial": s.initial,
-        "begin_step": s.begin_step,
-        "end_step": s.end_step,
-        "frequency": s.frequency,
-        "power": s.power,
-        "rounds": s.rounds,
-        "rate": s.rate,
-        "rewind": s.rewind,
-        "epochs_per_round": s.epochs_per_round,
-        "final_sparsity": s.final_sparsity,
-    }
-
-
-def common_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Path, spec_path: str) -> dict[str, Any]:
-    """What templates/train.py.j2 needs from every dialect: the spec as data and the quoted spec lines."""
+def common_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Path, spec_path: str, model_file: str) -> dict[str, Any]:
+    """What templates/train.py.j2 needs from every dialect: the parts the spec uses (`parts.context`), the
+    spec's values and the quoted spec lines."""
     model = spec.model
-    classes = spec.train.classes if spec.train.classes is not None else (plan.output_width if plan.output_width > 1 else 2)
-    return {
-        "version": _version(),
-        "spec_path_text": comment_text(spec_path),
-        "model_name": model.name,
-        "input_shape": plan.input_shape,
-        "input_name": plan.input_name,
-        "output_width": plan.output_width,
-        "classes": classes,
-        "data": data_literal(spec, out_dir),
-        "train": spec.train,
-        "train_comment": lines.block(spec.train.span),
-        "prune": prune_literal(spec),
-        "prune_comment": lines.block(spec.prune.span) if spec.prune else "",
-        "activation_outputs": dict(plan.activation_outputs),
-        "input_comment": lines.comment(model.input_span, "    "),
-    }
+    if spec.prune is not None and spec.prune.bias and spec.prune.schedule.kind != "iterative":  # make_plan reports it (E504)
+        raise BuildError("pruning biases (`bias on`) needs the iterative schedule; tfmot prunes kernels only", spec.prune.span, code="E504")
+    context = parts.context(spec, plan, lines, data_literal(spec, out_dir).get("path"))
+    outputs = [model_file + " (weights on their quantizers' grids)", *context.pop("outputs_list")[1:]]
+    context.update(
+        version=_version(),
+        spec_path_text=comment_text(spec_path),
+        model_name=model.name,
+        input_shape=plan.input_shape,
+        input_name=plan.input_name,
+        output_width=plan.output_width,
+        activation_outputs=dict(plan.activation_outputs),
+        input_comment=lines.comment(model.input_span, "    "),
+        model_file=model_file,
+        outputs=", ".join(outputs),
+    )
+    return context
 
 
 def train_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Path, spec_path: str) -> dict[str, Any]:
     gen = QKeras()
-    context = common_context(spec, plan, lines, out_dir, spec_path)
+    context = common_context(spec, plan, lines, out_dir, spec_path, "model.h5")
+    wrap = context["prune_kind"] in parts.GRADUAL  # tfmot wraps the pruned layers; the iterative loop masks them
     context.update(
-        model_lines=gen.model_lines(plan, lines, WRAP),
+        model_lines=gen.model_lines(plan, lines, WRAP, wrap_prunable=wrap),
+        wrap_prunable=wrap,
         dialect_imports=sorted(gen.imports),
         keras_import="from tensorflow import keras",
-        model_file="model.h5",
+        fresh_optimizer="compile_model(model)  # a fresh optimizer state for each round (compiling again: cheap with TensorFlow)",
     )
     return context
 

@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "-o", "--out", metavar="DIR", type=folder_arg, help="build directory (default build/<model>/, build/<model>-hgq2/ for the hgq2 dialect)"
     )
     p.add_argument("--epochs", type=_positive, metavar="N", help="override the spec's epochs (per pruning round for iterative pruning)")
-    p.add_argument("--data", metavar="PATH", help="override the spec's data with a file (.npz, .h5, .csv, .parquet)")
+    p.add_argument("--data", metavar="PATH", help="override the spec's data with a file: .npz (arrays X and y), or the type of the spec's own data file")
     p.add_argument("--synth", action="store_true", help="also run HLS synthesis when the vendor tool is on PATH")
     p.add_argument(
         "--min-agreement",

@@ -30,9 +30,7 @@ OUTPUT_DIR = 'hls_project'
 # the logits, which the firmware computes exactly; the outputs' argmax agreement is reported beside.
 LOGITS_LAYER = 'out'
 BACKEND = 'Vitis'
-# hls4ml compiles these backends' emulation with g++ alone; the others need their vendor compilers
-EMULATED_BACKENDS = ("Vivado", "Vitis")
-SYNTH_TOOLS = {"Vivado": "vivado_hls", "Vitis": "vitis_hls"}
+SYNTH_TOOL = 'vitis_hls'  # HLS synthesis (--synth)
 # hls4ml pastes the project folder's path into a C macro, Tcl and shell scripts: none of these in it
 UNSAFE_PATH_CHARACTERS = '"$\';[\\]`{}'
 
@@ -108,36 +106,26 @@ def main(argv=None):
     config["KerasModel"] = model
     config["OutputDir"] = project
     emulation_backend = config.get("Backend", BACKEND)
-    if emulation_backend not in EMULATED_BACKENDS:
-        print(f"convert.py: the {emulation_backend} backend cannot be emulated with g++ alone; emulating with Vitis", file=sys.stderr)
-        emulation_backend = "Vitis"
-        config["Backend"] = emulation_backend
     progress("convert", backend=emulation_backend, output_dir=config["OutputDir"])
     hls_model = hls4ml.converters.convert_from_config(config)
     progress("compile")
-    traced = {}
-    if LOGITS_LAYER is None:
-        hls_model.compile()
-        progress("emulate", n_rows=int(len(X)))
-        emulated = hls_model.predict(X)
-    else:
-        progress("emulate", n_rows=int(len(X)))
-        emulated, traced = hls_model.trace(X)  # compiles once, with the logits layer traced
+    progress("emulate", n_rows=int(len(X)))
+    emulated, traced = hls_model.trace(X)  # compiles once, with the logits layer traced
     emulated = np.asarray(emulated, dtype=np.float64).reshape(len(X), -1)
     reference = np.asarray(model.predict(X, batch_size=1024, verbose=0), dtype=np.float64).reshape(len(X), -1)
 
     def predicted(p):
-        return (p[:, 0] > 0.5).astype("int64") if p.shape[1] == 1 else np.argmax(p, axis=1)
-
-    def decided(z):
-        return (z[:, 0] > 0).astype("int64") if z.shape[1] == 1 else np.argmax(z, axis=1)
+        return np.argmax(p, axis=1)
 
     ref_cls, emu_cls = predicted(reference), predicted(emulated)
     diff = np.abs(reference - emulated)
     outputs_agree = int(np.sum(ref_cls == emu_cls))
     agree, basis = outputs_agree, "outputs"
-    if LOGITS_LAYER is not None and LOGITS_LAYER in traced:
+    if LOGITS_LAYER in traced:
         from tensorflow import keras
+
+        def decided(z):
+            return np.argmax(z, axis=1)
 
         ref_logits = keras.Model(model.inputs, model.get_layer(LOGITS_LAYER).output).predict(X, batch_size=1024, verbose=0)
         emu_logits = np.asarray(traced[LOGITS_LAYER], dtype=np.float64).reshape(len(X), -1)
@@ -148,7 +136,7 @@ def main(argv=None):
         "framework": 'QKeras',  # the model's: QKeras or HGQ2
         "emulation_backend": emulation_backend,
         "n_rows": int(len(X)),
-        # argmax: rows whose decision agrees (on the logits before a final softmax/sigmoid when traced, see LOGITS_LAYER)
+        # argmax: rows whose decision agrees (on the logits before the final softmax/sigmoid when traced, see LOGITS_LAYER)
         "agreement": {
             "argmax": agree,
             "fraction": agree / len(X) if len(X) else None,
@@ -167,7 +155,7 @@ def main(argv=None):
 
     status = 0
     if args.synth:
-        tool = SYNTH_TOOLS.get(BACKEND)
+        tool = SYNTH_TOOL
         if tool is None or shutil.which(tool) is None:
             reason = f"{tool or BACKEND + ' synthesis'} is not on PATH" if tool else f"synthesis of the {BACKEND} backend is not supported here"
             print(f"convert.py: skipping synthesis: {reason}", file=sys.stderr)

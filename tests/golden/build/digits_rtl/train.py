@@ -5,14 +5,12 @@
 """Quantization-aware training and pruning of `digits_rtl` with QKeras.
 
 Needs only the ML stack (tensorflow 2.14, keras 2.14, qkeras 0.9.0,
-tensorflow-model-optimization 0.7.5, scikit-learn, numpy; h5py / pandas /
-pyarrow for those data files), not qapc.
+scikit-learn, numpy), not qapc.
 
     python train.py [--epochs N] [--data PATH] [--out DIR]
 
-Writes into --out (default: this script's folder): model.h5 (weights on
-their quantizers' grids), test_data.npz, activations.npz,
-metrics.json.
+--data PATH: train on a .npz file instead of the spec's data (arrays X and y).
+Writes into --out (default: this script's folder): model.h5 (weights on their quantizers' grids), test_data.npz, activations.npz, metrics.json.
 Progress goes to stdout as `@qapc {json}` lines.
 """
 
@@ -22,47 +20,24 @@ import argparse
 import json
 import math
 import os
-import random
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-
-# -- the spec, as data ----------------------------------------------------------
 MODEL_NAME = 'digits_rtl'
 INPUT_SHAPE = (64,)
 OUTPUT_WIDTH = 10
-CLASSES = 10
-# specs/digits_float.qap:10  train {
-# specs/digits_float.qap:11  data sklearn digits
-# specs/digits_float.qap:12  split test 0.2, val 0.2
-# specs/digits_float.qap:13  scale standard
-# specs/digits_float.qap:14  seed 7
-# specs/digits_float.qap:15  optimizer adam lr 3e-3
-# specs/digits_float.qap:16  batch 64
-# specs/digits_float.qap:17  epochs 60
-# specs/digits_float.qap:18  early_stop patience 10
-# specs/digits_float.qap:19  }
-DATA = {'source': 'sklearn', 'name': 'digits', 'target': None}
-TEST_FRACTION = 0.2
-VAL_FRACTION = 0.2
-SCALE = 'standard'
-SEED = 7
-OPTIMIZER = 'adam'
-LEARNING_RATE = 0.003
-LOSS = 'categorical_crossentropy'
-BATCH = 64
-EPOCHS = 60
-PATIENCE = 10  # early stopping on val_loss; None: off
-# specs/digits_qap.qap:9  prune {
-# specs/digits_qap.qap:10  method magnitude
+TEST_FRACTION, VAL_FRACTION = 0.2, 0.2  # specs/digits_float.qap:12  split test 0.2, val 0.2
+SEED = 7  # specs/digits_float.qap:14  seed 7
+LEARNING_RATE = 0.003  # specs/digits_float.qap:15  optimizer adam lr 3e-3
+BATCH = 64  # specs/digits_float.qap:16  batch 64
+EPOCHS = 60  # specs/digits_float.qap:17  epochs 60
+PATIENCE = 10  # specs/digits_float.qap:18  early_stop patience 10
 # specs/digits_qap.qap:11  scope global
 # specs/digits_qap.qap:12  schedule iterative { rounds 8; rate 20%; rewind none; epochs 30 }
-# specs/digits_qap.qap:13  }
-PRUNE = {'kind': 'iterative', 'scope': 'global', 'layers': ('fc1', 'fc2', 'out'), 'bias': False, 'target': None, 'initial': 0.0, 'begin_step': 0, 'end_step': None, 'frequency': 100, 'power': 3.0, 'rounds': 8, 'rate': 0.2, 'rewind': 'none', 'epochs_per_round': 30, 'final_sparsity': 0.8322278399999999}
-# spec layer -> Keras layer whose output is that layer's (relu / linear) activation
-ACTIVATION_OUTPUTS = {'fc1': 'fc1_relu', 'fc2': 'fc2_relu'}
+PRUNED = ('fc1', 'fc2', 'out')
+ROUNDS, RATE, ROUND_EPOCHS = 8, 0.2, 30
 
 os.environ.setdefault("PYTHONHASHSEED", str(SEED))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -73,194 +48,84 @@ def progress(step: str, **fields: object) -> None:
     print("@qapc " + json.dumps({"step": step, **fields}, sort_keys=True), flush=True)
 
 
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import tensorflow as tf
-
-    random.seed(seed)
-    np.random.seed(seed)
-    tf.random.set_seed(seed)
-    tf.keras.utils.set_random_seed(seed)
-    try:
-        tf.config.experimental.enable_op_determinism()
-    except Exception:  # older TensorFlow: best effort
-        pass
+def _num(v):
+    return None if v is None or not math.isfinite(float(v)) else float(v)
 
 
-# -- data -----------------------------------------------------------------------
-
-
-def _labels(y):
-    """Integer class labels 0..K-1: the sorted distinct values numbered in order, like LabelEncoder
-    (integer, whole-number float and string labels alike)."""
+# specs/digits_float.qap:11  data sklearn digits
+def load_data(path=None):
+    """scikit-learn's digits (bundled: offline), or the file `path` (--data): float32 samples of INPUT_SHAPE and integer labels, checked before training."""
     import numpy as np
 
-    y = np.asarray(y).reshape(len(y), -1)
-    if y.shape[1] > 1:  # one-hot
-        return np.argmax(y, axis=1).astype("int64")
-    y = y[:, 0]
-    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        raise SystemExit("train.py: the labels hold NaN or infinite values")
-    _, inverse = np.unique(y.astype(str) if y.dtype.kind == "O" else y, return_inverse=True)
-    return inverse.astype("int64")
+    from sklearn.datasets import load_digits
 
-
-def _split_table(frame, target):
-    import numpy as np
-
-    column = target if target is not None else frame.columns[-1]
-    if column not in frame.columns:
-        raise SystemExit(f"train.py: the data has no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
-    y = frame[column].to_numpy()
-    X = frame.drop(columns=[column]).to_numpy(dtype=np.float32)
-    return X, y
-
-
-def _from_arrays(arrays, target, path):
-    keys = list(arrays)
-    label = target if target is not None else ("y" if "y" in keys else None)
-    if label is None or label not in keys:
-        raise SystemExit(f"train.py: {path} has no label array {label or 'y'!r} (arrays: {', '.join(keys)})")
-    features = "X" if "X" in keys else ("x" if "x" in keys else next((k for k in keys if k != label), None))
-    if features is None:
-        raise SystemExit(f"train.py: {path} has no feature array (arrays: {', '.join(keys)})")
-    return arrays[features], arrays[label]
-
-
-def load_file(path, target):
-    """.npz / .h5 / .csv / .parquet; the label is `target` (default: `y`, or the last column)."""
-    import numpy as np
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            return _from_arrays({k: f[k] for k in f.files}, target, path)
-    if suffix in (".h5", ".hdf5"):
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            return _from_arrays({k: f[k][()] for k in f.keys() if isinstance(f[k], h5py.Dataset)}, target, path)
-    if suffix == ".csv":
-        import pandas as pd
-
-        return _split_table(pd.read_csv(path), target)
-    if suffix in (".parquet", ".pq"):
-        import pandas as pd
-
-        return _split_table(pd.read_parquet(path), target)
-    raise SystemExit(f"train.py: unknown data file type {path.suffix!r} (use .npz, .h5, .csv or .parquet)")
-
-
-def _first(indices, n=5):
-    shown = ", ".join(str(int(i)) for i in indices[:n])
-    return shown + (", ..." if len(indices) > n else "")
-
-
-def _refuse_non_finite(X):
-    """NaN/inf features make the loss NaN at the first step: say where they are, before training."""
-    import numpy as np
-
-    bad = ~np.isfinite(X.reshape(len(X), -1))
-    if bad.any():
-        rows, columns = np.flatnonzero(bad.any(axis=1)), np.flatnonzero(bad.any(axis=0))
-        raise SystemExit(
-            f"train.py: the data has NaN or infinite values in {len(rows)} of {len(X)} rows ({_first(rows)}) "
-            f"and {len(columns)} of {bad.shape[1]} feature columns ({_first(columns)}), counted from 0: "
-            "clean or impute them before training"
-        )
-
-
-def load_data(data_override):
-    """Features (float32, one row per sample) and integer labels."""
-    import numpy as np
-
-    source, name, target = DATA["source"], DATA["name"], DATA["target"]
-    if data_override is not None:
-        X, y = load_file(data_override, target)
-    elif source == "file":
-        X, y = load_file(HERE / DATA["path"], target)
-    elif source == "sklearn":
-        from sklearn import datasets
-
-        loader = {"digits": datasets.load_digits, "iris": datasets.load_iris, "wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer}[name]
-        bunch = loader()
-        X, y = bunch.data, bunch.target
-    elif source == "openml":
-        from sklearn.datasets import fetch_openml
-
-        # needs the network, or scikit-learn's cache (~/scikit_learn_data, or $SCIKIT_LEARN_DATA)
-        kwargs = {"data_id": int(name)} if name.isdigit() else {"name": name}
-        if target is not None:
-            kwargs["target_column"] = target
-        try:
-            bunch = fetch_openml(as_frame=False, parser="auto", **kwargs)
-        except OSError as e:  # URLError, socket errors: no network, and not in the cache
-            from sklearn.datasets import get_data_home
-
-            raise SystemExit(
-                f"train.py: cannot download OpenML dataset {name!r} ({getattr(e, 'reason', e)}): this machine seems to have no network. "
-                f"Either fetch it once where there is network and copy scikit-learn's cache folder ({get_data_home()}, "
-                "or the folder $SCIKIT_LEARN_DATA names) here, or train on a local copy: `qapc run SPEC --data PATH` "
-                "(`python train.py --data PATH`) with a .npz / .h5 / .csv / .parquet file"
-            ) from None
-        X, y = bunch.data, bunch.target
-    else:
-        raise SystemExit(f"train.py: unknown data source {source!r}")
+    X, y = load_digits(return_X_y=True) if path is None else read_file(path)
     X = np.asarray(X, dtype=np.float32)
     X = X.reshape((len(X), *INPUT_SHAPE)) if X[0].size == math.prod(INPUT_SHAPE) else X
-    if X.shape[1:] != tuple(INPUT_SHAPE):
-        raise SystemExit(f"train.py: the data has samples of shape {X.shape[1:]}, the model expects {tuple(INPUT_SHAPE)}")
-    _refuse_non_finite(X)
-    y = _labels(y)
-    classes = int(y.max()) + 1 if len(y) else 0
-    if classes > max(OUTPUT_WIDTH, 2) or (OUTPUT_WIDTH == 1 and classes > 2):
-        raise SystemExit(f"train.py: the data has {classes} classes, the model has {OUTPUT_WIDTH} outputs")
+    if X.shape[1:] != INPUT_SHAPE:  # pragma: no cover
+        raise SystemExit(f"train.py: the data has samples of shape {X.shape[1:]}, the model expects {INPUT_SHAPE}")
+    bad = ~np.isfinite(X.reshape(len(X), -1))
+    if bad.any():  # pragma: no cover - NaN/inf features make the loss NaN at the first step: say where they are
+        rows, columns = np.flatnonzero(bad.any(axis=1)), np.flatnonzero(bad.any(axis=0))
+        first = lambda a: ", ".join(str(int(i)) for i in a[:5]) + (", ..." if len(a) > 5 else "")  # noqa: E731
+        raise SystemExit(
+            f"train.py: the data has NaN or infinite values in {len(rows)} of {len(X)} rows ({first(rows)}) "
+            f"and {len(columns)} of {bad.shape[1]} feature columns ({first(columns)}), counted from 0: clean or impute them before training"
+        )
+    y = np.asarray(y).reshape(len(y), -1)
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):  # pragma: no cover
+        raise SystemExit("train.py: the labels hold NaN or infinite values")
+    # labels 0..K-1: the argmax of one-hot rows, else the sorted distinct values numbered in order (like LabelEncoder)
+    y = (np.argmax(y, axis=1) if y.shape[1] > 1 else np.unique(y[:, 0].astype(str) if y.dtype.kind == "O" else y[:, 0], return_inverse=True)[1]).astype("int64")
+    if int(y.max(initial=0)) + 1 > OUTPUT_WIDTH:  # pragma: no cover
+        raise SystemExit(f"train.py: the data has {int(y.max()) + 1} classes, the model has {OUTPUT_WIDTH} outputs")
     return X, y
 
 
-def split_and_scale(X, y):
-    """test split first, then val from what is left; scaling fitted on the training split only."""
-    from sklearn.model_selection import train_test_split
+def read_file(path):
+    """A .npz file's features (array X, or x, else the other array) and labels (array y)."""
+    import numpy as np
 
-    def split(a, b, fraction):
+    if Path(path).suffix.lower() != ".npz":  # pragma: no cover
+        raise SystemExit(f"train.py: --data takes a .npz file, not {Path(path).name!r}")
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    features = "X" if "X" in arrays else ("x" if "x" in arrays else next((k for k in arrays if k != 'y'), None))
+    if 'y' not in arrays or features is None:  # pragma: no cover
+        raise SystemExit(f"train.py: {path} needs a feature array X and a label array y (it has: {', '.join(arrays)})")
+    return arrays[features], arrays['y']
+
+
+def split(X, y):
+    """The test split first, then the validation split from the rest (both stratified); standardised with the training split's mean and deviation."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    def cut(a, b, fraction):
         try:
             return train_test_split(a, b, test_size=fraction, random_state=SEED, stratify=b)
         except ValueError:  # a class too small to stratify
             return train_test_split(a, b, test_size=fraction, random_state=SEED)
 
-    X_rest, X_test, y_rest, y_test = split(X, y, TEST_FRACTION)
-    X_train, X_val, y_train, y_val = split(X_rest, y_rest, VAL_FRACTION)
-    if SCALE != "none":
-        from sklearn.preprocessing import MinMaxScaler, StandardScaler
+    X_rest, X_test, y_rest, y_test = cut(X, y, TEST_FRACTION)
+    X_train, X_val, y_train, y_val = cut(X_rest, y_rest, VAL_FRACTION)
+    scaler = StandardScaler().fit(X_train.reshape(len(X_train), -1))
 
-        scaler = StandardScaler() if SCALE == "standard" else MinMaxScaler()
-        flat = X_train.reshape(len(X_train), -1)
-        scaler.fit(flat)
+    def scaled(a):
+        return scaler.transform(a.reshape(len(a), -1)).reshape(a.shape).astype("float32")
 
-        def apply(a):
-            return scaler.transform(a.reshape(len(a), -1)).reshape(a.shape).astype("float32")
-
-        X_train, X_val, X_test = apply(X_train), apply(X_val), apply(X_test)
-    return (X_train, y_train), (X_val, y_val), (X_test, y_test)
+    return (scaled(X_train), y_train), (scaled(X_val), y_val), (scaled(X_test), y_test)
 
 
 def targets(y):
-    """Labels in the form the loss wants."""
+    """The labels as the loss (categorical_crossentropy) wants them: one-hot rows."""
     import numpy as np
 
-    if LOSS == "sparse_categorical_crossentropy":
-        return y
-    if OUTPUT_WIDTH == 1:
-        return y.astype("float32").reshape(-1, 1)
     return np.eye(OUTPUT_WIDTH, dtype="float32")[y]
 
 
-# -- the model --------------------------------------------------------------------
-
-
-def build_model(prunable=lambda layer: layer):
-    """The QKeras model; `prunable` wraps the layers selected for pruning."""
+def build_model():
+    """The QKeras model."""
     from tensorflow import keras
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
@@ -270,273 +135,139 @@ def build_model(prunable=lambda layer: layer):
     # specs/digits_qap.qap:6  quant inputs fixed<8,3>, weights fixed<6,1>, activations ufixed<6,2>
     x = QActivation(quantized_bits(8, 2, keep_negative=1, alpha=1), name='input_q')(x)
     # specs/digits_float.qap:5  dense fc1 32 relu
-    x = prunable(QDense(
+    x = QDense(
         32,
         kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
         bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
         name='fc1',
-    ))(x)
+    )(x)
     x = QActivation(quantized_relu(6, 2), name='fc1_relu')(x)
     # specs/digits_float.qap:6  dense fc2 32 relu
-    x = prunable(QDense(
+    x = QDense(
         32,
         kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
         bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
         name='fc2',
-    ))(x)
+    )(x)
     x = QActivation(quantized_relu(6, 2), name='fc2_relu')(x)
     # specs/digits_float.qap:7  dense out 10 softmax
-    x = prunable(QDense(
+    x = QDense(
         10,
         kernel_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
         bias_quantizer=quantized_bits(6, 0, keep_negative=1, alpha=1),
         name='out',
-    ))(x)
+    )(x)
     x = keras.layers.Activation('softmax', name='out_softmax')(x)
     return keras.Model(inputs, x, name=MODEL_NAME)
 
 
-def fresh_optimizer(model):
-    """A fresh optimizer state (compiling again: cheap with TensorFlow)."""
-    compile_model(model)
-
-
-def make_optimizer():
-    from tensorflow import keras
-
-    return {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}[OPTIMIZER](learning_rate=LEARNING_RATE)
-
-
 def compile_model(model):
-    model.compile(optimizer=make_optimizer(), loss=LOSS, metrics=["accuracy"])
-
-
-def kernel_layers(model, names):
-    """The selected weight layers, in model order (pruning wrappers unwrapped)."""
-    out = []
-    for layer in model.layers:
-        inner = getattr(layer, "layer", layer)
-        if inner.name in names:
-            out.append(inner)
-    return out
-
-
-def prunable_weights(layer):
-    """The tensors pruning acts on: the kernel, and the bias when the spec asks."""
-    weights = [layer.kernel]
-    if PRUNE is not None and PRUNE["bias"] and getattr(layer, "bias", None) is not None:
-        weights.append(layer.bias)
-    return weights
-
-
-# -- training ---------------------------------------------------------------------
-
-
-class Progress:
-    """A Keras callback printing `@qapc` lines at the end of every epoch."""
-
-    def __new__(cls, round_, rounds, epochs, offset=0):
-        from tensorflow import keras
-
-        class _Progress(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                logs = logs or {}
-                progress(
-                    "train",
-                    epoch=offset + epoch + 1,
-                    epochs=offset + epochs,
-                    round=round_,
-                    rounds=rounds,
-                    loss=_num(logs.get("loss")),
-                    val_loss=_num(logs.get("val_loss")),
-                    accuracy=_num(logs.get("accuracy")),
-                    val_accuracy=_num(logs.get("val_accuracy")),
-                )
-
-        return _Progress()
-
-
-def _num(v):
-    return None if v is None or not math.isfinite(float(v)) else float(v)
-
-
-def fit(model, train, val, epochs, callbacks, round_=0, rounds=0, start_from_epoch=0):
     from tensorflow import keras
 
-    cbs = []
-    if PATIENCE is not None:
-        # first: Keras 3 restores the best epoch's weights at the end of training even when it never
-        # stopped, and the pruning callbacks that follow must re-apply their masks after that
-        cbs.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True, start_from_epoch=start_from_epoch))
-    cbs += list(callbacks) + [Progress(round_, rounds, epochs)]
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE), loss='categorical_crossentropy', metrics=["accuracy"])
+
+
+def fit(model, train, val, epochs, callbacks, round_=0, rounds=0):
+    """Trains for `epochs`, stopping early when val_loss has not improved for PATIENCE epochs (best weights restored); a `@qapc` progress line after every epoch."""
+    from tensorflow import keras
+
+    def on_epoch_end(epoch, logs):
+        progress("train", epoch=epoch + 1, epochs=epochs, round=round_, rounds=rounds, **{k: _num(logs.get(k)) for k in ("loss", "val_loss", "accuracy", "val_accuracy")})
+
+    # early stopping first: Keras 3 restores the best epoch's weights at the end of training even when it never
+    # stopped, and the pruning callbacks that follow must re-apply their masks after that
+    stop = keras.callbacks.EarlyStopping(monitor='val_loss', patience=PATIENCE, restore_best_weights=True)
+    callbacks = [stop, *callbacks, keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)]
     history = model.fit(
-        train[0], targets(train[1]), validation_data=(val[0], targets(val[1])), epochs=epochs, batch_size=BATCH, shuffle=True, verbose=0, callbacks=cbs
+        train[0], targets(train[1]), validation_data=(val[0], targets(val[1])), epochs=epochs, batch_size=BATCH, shuffle=True, verbose=0, callbacks=callbacks
     )
-    return len(history.history.get("loss", []))
+    return len(history.history["loss"])
 
 
-def gradual_schedule(n_train, epochs):
-    """When the gradual schedules (tfmot's ConstantSparsity / PolynomialDecay) prune in this run.
-
-    A polynomial schedule without `end` ends with training, on a step where it updates the masks, so
-    the target is reached. Early stopping starts only once the schedule has reached its target.
-    """
-    steps_per_epoch = math.ceil(n_train / BATCH)
-    last_step = steps_per_epoch * epochs - 1
-    begin, frequency, end = PRUNE["begin_step"], PRUNE["frequency"], PRUNE["end_step"]
-    if begin > last_step:
-        print(f"train.py: warning: pruning begins at step {begin}, after the last step {last_step}", file=sys.stderr)
-    if PRUNE["kind"] == "constant":
-        stop = begin if end is None else end
-    else:
-        if end is None:
-            end = begin + frequency * ((last_step - begin) // frequency)
-            if end <= begin:
-                frequency = max(last_step - begin, 1)
-                end = begin + frequency
-        stop = end
-    start_from_epoch = min(epochs, (stop + steps_per_epoch) // steps_per_epoch)
-    return {"begin": begin, "end": end, "frequency": frequency, "last_step": last_step, "start_from_epoch": start_from_epoch}
+def pruned_weights(model):
+    """(name, variable) of every tensor pruning acts on, in model order: the kernels of the pruned layers."""
+    return [(f"{name}/kernel", model.get_layer(name).kernel) for name in PRUNED]
 
 
-def train_gradual(train, val, epochs):
-    """tfmot's gradual pruning (ConstantSparsity / PolynomialDecay) on the selected layers."""
-    import tensorflow_model_optimization as tfmot
+def sparsity(model):
+    """Fraction of exactly-zero weights per pruned layer and in total: measured, never assumed."""
+    import numpy as np
 
-    g = gradual_schedule(len(train[0]), epochs)
-    if PRUNE["kind"] == "constant":
-        schedule = tfmot.sparsity.keras.ConstantSparsity(PRUNE["target"], begin_step=g["begin"], end_step=-1 if g["end"] is None else g["end"], frequency=g["frequency"])
-    else:
-        schedule = tfmot.sparsity.keras.PolynomialDecay(
-            initial_sparsity=PRUNE["initial"],
-            final_sparsity=PRUNE["target"],
-            begin_step=g["begin"],
-            end_step=g["end"],
-            power=PRUNE["power"],
-            frequency=g["frequency"],
-        )
-    selected = set(PRUNE["layers"])
-
-    def prunable(layer):
-        return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule) if layer.name in selected else layer
-
-    model = build_model(prunable)
-    compile_model(model)
-    progress("prune", schedule=PRUNE["kind"], begin_step=g["begin"], end_step=g["end"], frequency=g["frequency"], steps=g["last_step"] + 1)
-    ran = fit(model, train, val, epochs, [tfmot.sparsity.keras.UpdatePruningStep()], start_from_epoch=g["start_from_epoch"])
-    return fresh_copy(tfmot.sparsity.keras.strip_pruning(model)), ran, []
+    zeros, sizes = {}, {}
+    for key, variable in pruned_weights(model):
+        layer, a = key.split("/")[0], np.asarray(variable.numpy())
+        zeros[layer] = zeros.get(layer, 0) + int(np.count_nonzero(a == 0))
+        sizes[layer] = sizes.get(layer, 0) + a.size
+    return {"layers": {k: zeros[k] / sizes[k] for k in zeros}, "total": sum(zeros.values()) / sum(sizes.values())}
 
 
-def fresh_copy(trained):
-    """The plain model (no pruning wrappers, one clean graph) with the trained weights."""
-    model = build_model()
-    for layer in model.layers:
-        if layer.weights:
-            layer.set_weights(trained.get_layer(layer.name).get_weights())
-    return model
+def keep_masks(masks):
+    """A callback that re-applies the pruning masks after every batch, so pruned weights stay exactly zero."""
+    from tensorflow import keras
+
+    def keep(*_, **__):
+        apply_masks(masks)
+
+    return keras.callbacks.LambdaCallback(on_train_begin=keep, on_train_batch_end=keep, on_train_end=keep)
 
 
-class KeepMasks:
-    """Re-applies the pruning masks after every batch, so pruned weights stay exactly zero."""
-
-    def __new__(cls, masks):
-        from tensorflow import keras
-
-        class _KeepMasks(keras.callbacks.Callback):
-            # each hook reads self.model first: under JAX that syncs the training state into the
-            # variables (an assignment made without it is overwritten by the next step)
-            def on_train_begin(self, logs=None):
-                apply_masks(masks, self.model)
-
-            def on_train_batch_end(self, batch, logs=None):
-                apply_masks(masks, self.model)
-
-            def on_train_end(self, logs=None):
-                apply_masks(masks, self.model)
-
-        return _KeepMasks()
-
-
-def apply_masks(masks, model=None):
+def apply_masks(masks):
     for variable, mask in masks:
         variable.assign(variable.numpy() * mask)
 
 
-def prune_round(model, masks, fraction):
-    """Magnitude pruning: zero the smallest surviving weights until `fraction` of them are gone (per layer or globally)."""
+def prune_round(masks, fraction):
+    """Magnitude pruning: zero the smallest surviving weights until `fraction` of them are gone (one ranking over all pruned layers)."""
     import numpy as np
 
-    groups = [list(range(len(masks)))] if PRUNE["scope"] == "global" else [[i] for i in range(len(masks))]
     new = [mask.copy() for _, mask in masks]
-    for group in groups:
+    for group in [range(len(masks))]:  # one group: every pruned tensor
         values = np.concatenate([np.abs(masks[i][0].numpy()).ravel() for i in group])
         alive = np.concatenate([masks[i][1].ravel() for i in group]).astype(bool)
-        total = values.size
-        goal = int(round(fraction * total))
-        remove = goal - int((~alive).sum())
+        remove = int(round(fraction * values.size)) - int((~alive).sum())
         if remove <= 0:
             continue
         candidates = np.flatnonzero(alive)
-        order = candidates[np.argsort(values[candidates], kind="stable")][:remove]
         flat = alive.astype("float32")
-        flat[order] = 0.0
+        flat[candidates[np.argsort(values[candidates], kind="stable")][:remove]] = 0.0  # ties by position
         start = 0
         for i in group:
-            size = new[i].size
-            new[i] = flat[start : start + size].reshape(new[i].shape)
-            start += size
+            new[i] = flat[start : start + new[i].size].reshape(new[i].shape)
+            start += new[i].size
     return [(variable, mask) for (variable, _), mask in zip(masks, new)]
-
-
-def train_iterative(train, val, epochs, out):
-    """The paper's iterative magnitude pruning: train, prune a fraction of what is left, (rewind,) retrain."""
-    import numpy as np
-
-    model = build_model()
-    compile_model(model)
-    selected = kernel_layers(model, PRUNE["layers"])
-    variables = [w for layer in selected for w in prunable_weights(layer)]
-    names = [f"{layer.name}/{'kernel' if i == 0 else 'bias'}" for layer in selected for i, _ in enumerate(prunable_weights(layer))]
-    initial = [w.numpy().copy() for w in model.weights]
-    if PRUNE["rewind"] == "init":
-        np.savez(out / "initial_weights.npz", **{n: v.numpy() for n, v in zip(names, variables)})
-    masks = [(v, np.ones(v.shape, dtype="float32")) for v in variables]
-    rounds = PRUNE["rounds"]
-    per_round = epochs if PRUNE["epochs_per_round"] is None or EPOCHS_OVERRIDDEN else PRUNE["epochs_per_round"]
-    info = []
-    ran = fit(model, train, val, epochs, [KeepMasks(masks)], 0, rounds)
-    info.append(round_info(model, val, masks, 0, ran))
-    for r in range(1, rounds + 1):
-        fraction = 1.0 - (1.0 - PRUNE["rate"]) ** r
-        masks = prune_round(model, masks, fraction)
-        if PRUNE["rewind"] == "init":
-            # lottery ticket: every weight back to its initial value, the pruned ones to zero
-            for w, v in zip(model.weights, initial):
-                w.assign(v)
-            apply_masks(masks)
-            np.savez(out / "rewound_weights.npz", **{n: v.numpy() for n, v in zip(names, variables)})
-        else:
-            apply_masks(masks)
-        progress("prune", round=r, rounds=rounds, target_sparsity=fraction)
-        fresh_optimizer(model)  # a fresh optimizer state for each round
-        n = fit(model, train, val, per_round, [KeepMasks(masks)], r, rounds)
-        ran += n
-        info.append(round_info(model, val, masks, r, n))
-    apply_masks(masks)
-    return model, ran, info
 
 
 def round_info(model, val, masks, r, epochs):
     import numpy as np
 
     loss, acc = model.evaluate(val[0], targets(val[1]), batch_size=BATCH, verbose=0)
-    kept = sum(float(m.sum()) for _, m in masks)
     total = sum(m.size for _, m in masks)
     zeros = sum(int(np.count_nonzero(v.numpy() == 0)) for v, _ in masks)
-    return {"round": r, "epochs": epochs, "val_loss": _num(loss), "val_accuracy": _num(acc), "mask_sparsity": 1.0 - kept / total, "zero_fraction": zeros / total}
+    return {"round": r, "epochs": epochs, "val_loss": _num(loss), "val_accuracy": _num(acc), "mask_sparsity": 1.0 - sum(float(m.sum()) for _, m in masks) / total, "zero_fraction": zeros / total}
 
 
-# -- results ----------------------------------------------------------------------
+def train_model(train, val, epochs, out):
+    """The paper's iterative magnitude pruning: train, prune RATE of what is left, retrain; ROUNDS times."""
+    import numpy as np
+
+    epochs, per_round = (EPOCHS, ROUND_EPOCHS) if epochs is None else (epochs, epochs)
+    model = build_model()
+    compile_model(model)
+    weights = pruned_weights(model)
+    masks = [(v, np.ones(v.shape, dtype="float32")) for _, v in weights]
+    ran = fit(model, train, val, epochs, [keep_masks(masks)], 0, ROUNDS)
+    info = [round_info(model, val, masks, 0, ran)]
+    for r in range(1, ROUNDS + 1):
+        fraction = 1.0 - (1.0 - RATE) ** r
+        masks = prune_round(masks, fraction)
+        apply_masks(masks)  # the trained weights are kept (no rewind)
+        progress("prune", round=r, rounds=ROUNDS, target_sparsity=fraction)
+        compile_model(model)  # a fresh optimizer state for each round (compiling again: cheap with TensorFlow)
+        n = fit(model, train, val, per_round, [keep_masks(masks)], r, ROUNDS)
+        ran += n
+        info.append(round_info(model, val, masks, r, n))
+    apply_masks(masks)
+    return model, ran, info
 
 
 def quantize_weights(model):
@@ -544,55 +275,23 @@ def quantize_weights(model):
     import numpy as np
 
     for layer in model.layers:
-        quantizers = getattr(layer, "get_quantizers", None)
-        if quantizers is None:
+        if not hasattr(layer, "get_quantizers"):
             continue
-        weights = layer.get_weights()
-        qs = quantizers()
-        new = []
-        for i, w in enumerate(weights):
-            q = qs[i] if i < len(qs) else None
-            new.append(np.asarray(q(w), dtype=w.dtype) if q is not None else w)
-        layer.set_weights(new)
-
-
-def sparsity(model, names):
-    """Fraction of exactly-zero weights per selected layer (kernel, plus bias when pruned) and in total."""
-    import numpy as np
-
-    layers, zeros, total = {}, 0, 0
-    for layer in kernel_layers(model, names):
-        arrays = [w.numpy() for w in prunable_weights(layer)]
-        z = sum(int(np.count_nonzero(a == 0)) for a in arrays)
-        n = sum(a.size for a in arrays)
-        layers[layer.name] = z / n if n else 0.0
-        zeros, total = zeros + z, total + n
-    return {"layers": layers, "total": zeros / total if total else 0.0}
+        qs = layer.get_quantizers()
+        layer.set_weights([np.asarray(qs[i](w), dtype=w.dtype) if i < len(qs) and qs[i] is not None else w for i, w in enumerate(layer.get_weights())])
 
 
 def evaluate(model, X_test, y_test):
+    """Test loss, accuracy and the one-vs-rest AUC of every class."""
     import numpy as np
-
-    loss, _ = model.evaluate(X_test, targets(y_test), batch_size=BATCH, verbose=0)
-    prob = model.predict(X_test, batch_size=BATCH, verbose=0)
-    if prob.shape[1] == 1:
-        pred = (prob[:, 0] > 0.5).astype("int64")
-        scores = np.concatenate([1.0 - prob, prob], axis=1)
-    else:
-        pred = np.argmax(prob, axis=1)
-        scores = prob
     from sklearn.metrics import roc_auc_score
 
-    per_class = []
-    for k in range(scores.shape[1]):
-        positive = y_test == k
-        per_class.append(float(roc_auc_score(positive, scores[:, k])) if 0 < positive.sum() < len(y_test) else None)
+    loss, _ = model.evaluate(X_test, targets(y_test), batch_size=BATCH, verbose=0)
+    scores = model.predict(X_test, batch_size=BATCH, verbose=0)
+    per_class = [float(roc_auc_score(y_test == k, scores[:, k])) if 0 < np.sum(y_test == k) < len(y_test) else None for k in range(scores.shape[1])]
     known = [a for a in per_class if a is not None]
-    return {
-        "accuracy": float(np.mean(pred == y_test)),
-        "auc": {"per_class": per_class, "mean": float(np.mean(known)) if known else None},
-        "loss": _num(loss),
-    }
+    auc = {"per_class": per_class, "mean": float(np.mean(known)) if known else None}
+    return {"accuracy": float(np.mean(np.argmax(scores, axis=1) == y_test)), "auc": auc, "loss": _num(loss)}
 
 
 def activation_patterns(model, X_test):
@@ -600,69 +299,39 @@ def activation_patterns(model, X_test):
     import numpy as np
     from tensorflow import keras
 
-    if not ACTIVATION_OUTPUTS:
-        return {}
-    probe = keras.Model(model.inputs, [model.get_layer(k).output for k in ACTIVATION_OUTPUTS.values()])
+    layers = {'fc1': 'fc1_relu', 'fc2': 'fc2_relu'}  # spec layer -> the Keras layer whose output is its activation
+    probe = keras.Model(model.inputs, [model.get_layer(k).output for k in layers.values()])
     outputs = probe.predict(X_test, batch_size=BATCH, verbose=0)
-    if len(ACTIVATION_OUTPUTS) == 1:
-        outputs = [outputs]
-    return {name: np.asarray(o).reshape(len(X_test), -1) > 0 for name, o in zip(ACTIVATION_OUTPUTS, outputs)}
-
-
-EPOCHS_OVERRIDDEN = False
+    return {name: np.asarray(o).reshape(len(X_test), -1) > 0 for name, o in zip(layers, outputs)}
 
 
 def main(argv=None):
-    global EPOCHS_OVERRIDDEN
     parser = argparse.ArgumentParser(description=f"Train {MODEL_NAME} (generated by qapc).")
     parser.add_argument("--epochs", type=int, help="training epochs (and epochs per pruning round), instead of the spec's")
-    parser.add_argument("--data", help="a .npz / .h5 / .csv / .parquet file to train on instead of the spec's data")
+    parser.add_argument("--data", help="a .npz file to train on instead of scikit-learn's digits")
     parser.add_argument("--out", default=str(HERE), help="output folder (default: this script's folder)")
     args = parser.parse_args(argv)
-    import numpy as np
-
+    if args.epochs is not None and args.epochs < 1:  # pragma: no cover
+        raise SystemExit("train.py: --epochs must be at least 1")
     started = time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    epochs = EPOCHS if args.epochs is None else args.epochs
-    EPOCHS_OVERRIDDEN = args.epochs is not None
-    if epochs < 1:
-        raise SystemExit("train.py: --epochs must be at least 1")
-    seed_everything(SEED)
+    import numpy as np
+    import tensorflow as tf
 
-    progress("data", source=DATA["source"] if args.data is None else "file")
+    tf.keras.utils.set_random_seed(SEED)  # Python's, numpy's and TensorFlow's generators
+    tf.config.experimental.enable_op_determinism()
+
+    progress("data", source='sklearn' if args.data is None else "file")
     X, y = load_data(args.data)
-    train, val, test = split_and_scale(X, y)
+    train, val, test = split(X, y)
     progress("data", n_train=len(train[0]), n_val=len(val[0]), n_test=len(test[0]), features=list(X.shape[1:]))
-
-    if PRUNE is None:
-        model = build_model()
-        compile_model(model)
-        ran, rounds = fit(model, train, val, epochs, []), []
-    elif PRUNE["kind"] == "iterative":
-        model, ran, rounds = train_iterative(train, val, epochs, out)
-    else:
-        model, ran, rounds = train_gradual(train, val, epochs)
-
-    names = PRUNE["layers"] if PRUNE is not None else ()
-    pruned = sparsity(model, names)  # zeros left by pruning
+    model, ran, rounds = train_model(train, val, args.epochs, out)
+    pruned = sparsity(model)  # zeros left by pruning
     quantize_weights(model)
     compile_model(model)
-    metrics = evaluate(model, *test)
-    metrics.update(
-        {
-            "model": MODEL_NAME,
-            "sparsity": pruned,
-            "sparsity_quantized": sparsity(model, names),  # also counting weights that round to zero
-            "wall_time_s": time.time() - started,
-            "epochs": ran,
-            "rounds": rounds,
-            "n_train": len(train[0]),
-            "n_val": len(val[0]),
-            "n_test": len(test[0]),
-            "seed": SEED,
-        }
-    )
+    metrics = {**evaluate(model, *test), "model": MODEL_NAME, "sparsity": pruned, "sparsity_quantized": sparsity(model), "seed": SEED}
+    metrics.update(epochs=ran, rounds=rounds, n_train=len(train[0]), n_val=len(val[0]), n_test=len(test[0]), wall_time_s=time.time() - started)
     model.save(out / "model.h5", include_optimizer=False, save_format="h5")
     np.savez(out / "test_data.npz", X_test=test[0], y_test=test[1])
     np.savez(out / "activations.npz", **activation_patterns(model, test[0]))
