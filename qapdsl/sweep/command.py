@@ -93,7 +93,7 @@ def worker_count(jobs: int, left: int, ncores: int) -> tuple[int, str | None]:
 
 
 OUTPUTS = ("sweep.csv", "sweep.md", "sweep.tex", "runs.csv", "front.csv", "front.md", "study.json")
-PLOTS = ("pareto.png", "pareto.svg")
+PLOTS = ("pareto.png", "pareto.svg", "hardware.png", "hardware.svg")  # plots.write_pareto, plots.write_hardware
 WRITES = (*OUTPUTS, *PLOTS, *(f".{n}.tmp" for n in (*OUTPUTS, *PLOTS)))
 """Everything a study writes into its folder itself (the points' runs write into points/, each under its own ledger)."""
 

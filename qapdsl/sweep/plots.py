@@ -105,14 +105,22 @@ def write_pareto(v: View, out_dir: Path) -> list[Path]:
         if not done:
             ax.text(0.5, 0.5, "no complete points yet", transform=ax.transAxes, ha="center", va="center")
         fig.tight_layout()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        png, svg = out_dir / "pareto.png", out_dir / "pareto.svg"
-        for path, fmt, meta in ((png, "png", {"Software": None}), (svg, "svg", {"Date": None, "Creator": None})):
-            tmp = path.with_name(f".{path.name}.tmp")
-            fig.savefig(tmp, format=fmt, metadata=meta)
-            os.replace(tmp, path)
+        written = _save(fig, out_dir, "pareto")
         plt.close(fig)
-    return [png, svg]
+    return written
+
+
+def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
+    """`<stem>.png` and `<stem>.svg`, each written beside and moved in, with no date or version in them (byte-stable)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
+        path = out_dir / f"{stem}.{fmt}"
+        tmp = path.with_name(f".{path.name}.tmp")
+        fig.savefig(tmp, format=fmt, metadata=meta)
+        os.replace(tmp, path)
+        written.append(path)
+    return written
 
 
 def ranks(values: list[float]) -> list[float]:
@@ -169,11 +177,6 @@ def write_hardware(v: View, out_dir: Path) -> list[Path]:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(loc="best", fontsize="small")
         fig.tight_layout()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        png, svg = out_dir / "hardware.png", out_dir / "hardware.svg"
-        for path, fmt, meta in ((png, "png", {"Software": None}), (svg, "svg", {"Date": None, "Creator": None})):
-            tmp = path.with_name(f".{path.name}.tmp")
-            fig.savefig(tmp, format=fmt, metadata=meta)
-            os.replace(tmp, path)
+        written = _save(fig, out_dir, "hardware")
         plt.close(fig)
-    return [png, svg]
+    return written
