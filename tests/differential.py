@@ -5,7 +5,9 @@ train, convert with hls4ml, C++ emulation with g++, report, verify), whose verif
 step fails the run when the trained model (QKeras or HGQ2) and the firmware agree on
 less than 99% of the test rows. The property: check ok ⇒ the run succeeds; for a spec check warned about with W405
 (the firmware approximates float weights or lookup tables) only the agreement
-threshold may fail.
+threshold may fail. A quarter of the specs also say `rtl verilog` (da4ml → Verilog →
+Verilator, Yosys now and then): for them the RTL must equal the model bit for bit
+(max |model − RTL| = 0 over the test logits), whatever the agreement threshold.
 
     python tests/differential.py --count 300 --jobs 2 --out /tmp/diff     # a local campaign
     python tests/differential.py --show 17                                # print case 17's spec
@@ -64,6 +66,8 @@ class Outcome:
     cause: str | None = None
     agreement: float | None = None
     max_abs_diff: float | None = None
+    rtl_agreement: float | None = None  # for a spec with `rtl verilog`: the model ↔ Verilator argmax agreement
+    rtl_max_abs_diff: float | None = None  # and the largest |model − RTL| over the logits: the claim is 0
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,8 +103,15 @@ def run_case(case: int, gen: GeneratedSpec, folder: Path, python: str = sys.exec
         results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     firmware = results.get("firmware") or {}
     agreement = (firmware.get("agreement") or {}).get("fraction")
+    rtl = results.get("rtl") or {}
+    rtl_agreement = (rtl.get("agreement") or {}).get("fraction")
+    rtl_diff = rtl.get("max_abs_diff")
     if run.returncode == 0:
-        return Outcome(case, "ok", agreement=agreement, max_abs_diff=firmware.get("max_abs_diff"), seconds=time.monotonic() - started)
+        ok = Outcome(case, "ok", None, None, agreement, firmware.get("max_abs_diff"), rtl_agreement, rtl_diff, time.monotonic() - started)
+        if "rtl verilog" in gen.text and rtl_diff != 0:
+            # the RTL route claims bit-exactness (E407 refuses what it cannot build exactly): any difference is a counterexample
+            ok.status, ok.step, ok.cause = "failed", "rtl", f"RTL ≠ model: max |diff| {rtl_diff}, argmax agreement {rtl_agreement}"
+        return ok
     line = next((ln for ln in run.stderr.splitlines() if ln.startswith("qapc: ")), run.stderr.strip()[-400:])
     step = line.split("'")[1] if line.startswith("qapc: step '") else "run"
     # a spec `qapc check` warned about (W405: float weights, lookup tables) is promised to run, not to agree
@@ -110,7 +121,7 @@ def run_case(case: int, gen: GeneratedSpec, folder: Path, python: str = sys.exec
     saturates = "warning[W407]" in check.stderr
     approximate = step == "verify" and (saturates or ("warning[W405]" in check.stderr and isinstance(agreement, float) and agreement >= APPROXIMATE))
     status = "approximate" if approximate else "failed"
-    return Outcome(case, status, step, line, agreement, firmware.get("max_abs_diff"), time.monotonic() - started)
+    return Outcome(case, status, step, line, agreement, firmware.get("max_abs_diff"), rtl_agreement, rtl_diff, time.monotonic() - started)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             o = fut.result()
             outcomes.append(o)
             extra = f"agreement {o.agreement:.4f}" if isinstance(o.agreement, float) else ""
+            extra += f" rtl max|diff| {o.rtl_max_abs_diff}" if o.rtl_max_abs_diff is not None else ""
             print(f"case {o.case:4d} {o.status:8s} {o.seconds:6.1f} s {o.step or ''} {extra} {o.cause or ''}", flush=True)
     outcomes.sort(key=lambda o: o.case)
     summary = {
@@ -146,13 +158,16 @@ def main(argv: list[str] | None = None) -> int:
         "rejected": sum(o.status == "rejected" for o in outcomes),
         "approximate": sum(o.status == "approximate" for o in outcomes),
         "failed": sum(o.status == "failed" for o in outcomes),
+        "rtl": sum(o.rtl_max_abs_diff is not None for o in outcomes),
+        "rtl_exact": sum(o.rtl_max_abs_diff == 0 for o in outcomes),
         "wall_time_s": round(time.monotonic() - t0, 1),
         "outcomes": [o.to_dict() for o in outcomes],
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(
         f"{summary['cases']} cases: {summary['ok']} ran end to end and agreed, {summary['rejected']} rejected by qapc check, "
-        f"{summary['approximate']} warned W405 and measured below the threshold, {summary['failed']} counterexamples ({summary['wall_time_s']} s)"
+        f"{summary['approximate']} warned W405 and measured below the threshold, {summary['failed']} counterexamples; "
+        f"{summary['rtl_exact']} of {summary['rtl']} RTL simulations bit-exact ({summary['wall_time_s']} s)"
     )
     return 1 if summary["failed"] else 0
 

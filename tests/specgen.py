@@ -65,8 +65,13 @@ def _bits(draw: st.DrawFn, width_range: tuple[int, int] = (2, 12)) -> str:
     return f"{width} bits int {integer}" if integer else f"{width} bits"
 
 
-def weight_quant(draw: st.DrawFn, dialect: str = "qkeras") -> str:
-    kinds = ["fixed", "fixed", "fixed", "bits", "po2", "binary", "ternary", "float"] if dialect == "qkeras" else ["fixed", "fixed", "fixed", "bits", "float"]
+def weight_quant(draw: st.DrawFn, dialect: str = "qkeras", rtl: bool = False) -> str:
+    if rtl:  # what the RTL route builds exactly (qapdsl/rtlcaps.py)
+        kinds = ["fixed", "fixed", "bits"]
+    elif dialect == "qkeras":
+        kinds = ["fixed", "fixed", "fixed", "bits", "po2", "binary", "ternary", "float"]
+    else:
+        kinds = ["fixed", "fixed", "fixed", "bits", "float"]
     kind = draw(st.sampled_from(kinds))
     if kind == "fixed":
         return _fixed(draw, signed=True, dialect=dialect)
@@ -108,6 +113,7 @@ class _Model:
     dialect: str = "qkeras"
     quantized: bool = True  # the model has a `quant` line (its default activations are a relu's, unsigned)
     default_weights: str = "float"  # the `quant weights` of the model
+    rtl: bool = False  # the spec goes to RTL: only what the RTL route builds exactly (E407 otherwise)
 
     def name(self, draw: st.DrawFn, kind: str) -> str:
         word = draw(st.sampled_from(LAYER_WORDS))
@@ -122,7 +128,7 @@ def _settings(draw: st.DrawFn, m: _Model, fan_in: int, units: int, activation: s
     """The `{ ... }` block of a weight layer: quantizer overrides, batchnorm, regularisers, reuse."""
     out: list[str] = []
     if draw(st.integers(0, 3)) == 0:
-        out.append(f"weights {weight_quant(draw, m.dialect)}")
+        out.append(f"weights {weight_quant(draw, m.dialect, m.rtl)}")
     weights = out[0].split(" ", 1)[1] if out else m.default_weights
     if m.dialect == "hgq2" and weights == "float":
         pass  # an HGQ2 layer quantizes its kernel and bias or neither (E406)
@@ -131,7 +137,7 @@ def _settings(draw: st.DrawFn, m: _Model, fan_in: int, units: int, activation: s
     if (activation == "linear" and m.quantized) or (activation in ("relu", "linear") and draw(st.integers(0, 3)) == 0):
         # a linear output needs a signed type: the model's default activations are a relu's (E404)
         out.append(f"activations {relu_quant(draw, m.dialect) if activation == 'relu' else linear_quant(draw, m.dialect)}")
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 3)) == 0 and not m.rtl:
         out.append("batchnorm")
     if draw(st.integers(0, 3)) == 0:
         out.append(f"{draw(st.sampled_from(['l1', 'l2']))} {draw(st.sampled_from(['1e-5', '1e-4']))}")
@@ -147,7 +153,7 @@ def _block(settings: list[str]) -> str:
 
 def _hidden_dense(draw: st.DrawFn, m: _Model, default_w_po2: bool) -> None:
     units = draw(st.sampled_from([4, 8, 12, 16, 24]))
-    act = draw(st.sampled_from(["relu", "relu", "relu", "linear", "tanh", "sigmoid"]))
+    act = draw(st.sampled_from(["relu", "relu", "relu", "linear"] if m.rtl else ["relu", "relu", "relu", "linear", "tanh", "sigmoid"]))
     name = m.name(draw, "dense")
     settings = _settings(draw, m, math.prod(m.shape), units, act, default_w_po2)
     m.lines.append(f"dense {name} {units} {act}{_block(settings)}")
@@ -187,6 +193,9 @@ def _pool(draw: st.DrawFn, m: _Model) -> None:
 
 
 def model_lines(draw: st.DrawFn, m: _Model, classes: int, out_act: str, default_w_po2: bool) -> None:
+    if len(m.shape) > 1 and m.rtl:  # the RTL route builds dense networks: flatten the image first
+        m.lines.append(f"flatten {m.name(draw, 'flat')}")
+        m.shape = (math.prod(m.shape),)
     if len(m.shape) > 1:
         for _ in range(draw(st.integers(1, 2))):
             _conv(draw, m, default_w_po2)
@@ -199,10 +208,10 @@ def model_lines(draw: st.DrawFn, m: _Model, classes: int, out_act: str, default_
         extra = draw(st.integers(0, 6))
         if extra == 0:
             m.lines.append(f"dropout {m.name(draw, 'drop')} {draw(st.sampled_from(['0.1', '20%']))}")
-        elif extra == 1:
+        elif extra == 1 and not m.rtl:
             m.lines.append(f"batchnorm {m.name(draw, 'bn')}")
         elif extra == 2:
-            act = draw(st.sampled_from(["relu", "tanh"]))
+            act = draw(st.sampled_from(["relu"] if m.rtl else ["relu", "tanh"]))
             quant = f" {{ activations {relu_quant(draw, m.dialect)} }}" if act == "relu" and draw(st.booleans()) else ""
             m.lines.append(f"activation {m.name(draw, 'act')} {act}{quant}")
     units = 1 if out_act == "sigmoid" else classes
@@ -215,6 +224,17 @@ def model_lines(draw: st.DrawFn, m: _Model, classes: int, out_act: str, default_
     m.lines.append(f"dense {name} {units} {out_act}{_block(settings)}")
     m.names.append(name)
     m.weight_layers.append(name)
+
+
+def rtl_line(draw: st.DrawFn) -> str:
+    """`rtl verilog` with or without pipelining, Yosys synthesis now and then (it takes 15-50 s)."""
+    settings = []
+    pipeline = draw(st.sampled_from([None, None, 2, 5]))
+    if pipeline is not None:
+        settings.append(f"pipeline {pipeline}")
+    if draw(st.integers(0, 3)) != 0:
+        settings.append("synth off")
+    return "rtl verilog" + (" { " + "; ".join(settings) + " }" if settings else "")
 
 
 def _data(draw: st.DrawFn) -> tuple[str, tuple[int, ...], int, FileData | None, int]:
@@ -241,14 +261,15 @@ def valid_specs(draw: st.DrawFn) -> GeneratedSpec:
     loss = "binary_crossentropy" if binary else draw(st.sampled_from(["categorical_crossentropy", "sparse_categorical_crossentropy"]))
     out_act = "sigmoid" if binary else "softmax"
     dialect = draw(st.sampled_from(["qkeras", "qkeras", "hgq2"]))
-    weights = weight_quant(draw, dialect)
+    rtl = draw(st.integers(0, 3)) == 0  # a quarter of the specs also go to RTL (da4ml → Verilog → Verilator)
+    weights = weight_quant(draw, dialect, rtl)
     acts = relu_quant(draw, dialect)
     quant = [f"weights {weights}", f"activations {acts}"]
     if draw(st.booleans()):
         quant.append(f"inputs {linear_quant(draw)}")
-    if draw(st.integers(0, 5)) == 0:
+    if draw(st.integers(0, 5)) == 0 and not rtl:
         quant = []  # a float model
-    m = _Model(shape=shape, dialect=dialect, quantized=bool(quant), default_weights=weights if quant else "float")
+    m = _Model(shape=shape, dialect=dialect, quantized=bool(quant), default_weights=weights if quant else "float", rtl=rtl)
     model_lines(draw, m, classes, out_act, default_w_po2=weights.startswith("po2") and bool(quant))
     model_name = draw(st.sampled_from(MODEL_WORDS))
     input_text = str(shape[0]) if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
@@ -271,11 +292,11 @@ def valid_specs(draw: st.DrawFn) -> GeneratedSpec:
             lines.append(f"schedule iterative {{ rounds {rounds}; rate {rate}; rewind {rewind}; epochs 1 }}")
         else:
             lines.append("scope layer")
-            target = draw(st.sampled_from(["30%", "50%", "70%"]))
+            goal = draw(st.sampled_from(["30%", "50%", "70%"]))
             if prune == "constant":
-                lines.append(f"schedule constant {{ target {target}; frequency {draw(st.sampled_from([1, 2, 5]))} }}")
+                lines.append(f"schedule constant {{ target {goal}; frequency {draw(st.sampled_from([1, 2, 5]))} }}")
             else:
-                lines.append(f"schedule polynomial {{ initial 10%; target {target}; frequency {draw(st.sampled_from([1, 2]))} }}")
+                lines.append(f"schedule polynomial {{ initial 10%; target {goal}; frequency {draw(st.sampled_from([1, 2]))} }}")
         text += "\nprune {\n" + "".join(f"    {line}\n" for line in lines) + "}\n"
 
     # training: one epoch (the test runs with --epochs 1 too); batches small enough for several steps
@@ -308,8 +329,11 @@ def valid_specs(draw: st.DrawFn) -> GeneratedSpec:
     ]
     if draw(st.integers(0, 4)) == 0:
         target.append(f"precision fixed<{draw(st.sampled_from([16, 18, 24]))},{draw(st.sampled_from([6, 8]))}>")
+    rtl_text = rtl_line(draw) if rtl else None
+    if rtl_text is not None:
+        target.append(rtl_text)
     text += "\ntarget fpga {\n" + "".join(f"    {line}\n" for line in target) + "}\n"
-    notes = [f"{rows} rows, input {shape}, {classes} classes, prune {prune}, dialect {dialect}"]
+    notes = [f"{rows} rows, input {shape}, {classes} classes, prune {prune}, dialect {dialect}" + (f", {rtl_text}" if rtl_text else "")]
     return GeneratedSpec(text=text, data=file_data, notes=notes)
 
 
