@@ -72,9 +72,9 @@ def synthetic(path: Path, input_shape: tuple[int, ...], classes: int, seed: int 
 def measure(spec_path: Path, work: Path, epochs: int) -> tuple[Figures, str]:
     from qapdsl import dialects
     from qapdsl.backends import build
+    from qapdsl.environments import find
     from qapdsl.loader import load_file
     from qapdsl.plan import make_plan
-    from qapdsl.runner.environments import find
 
     loaded = load_file(spec_path)
     if not loaded.ok or loaded.spec is None:

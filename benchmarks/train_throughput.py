@@ -2,7 +2,7 @@
 
 Both train the same model on the same data (the digits MLP of specs/digits_qap.qap
 with 80% constant sparsity), one after the other, in the dialect's interpreter
-(`qapdsl.runner.environments`): for `--dialect qkeras` (default) the hand-written one is
+(`qapdsl.environments`): for `--dialect qkeras` (default) the hand-written one is
 benchmarks/handwritten_digits.py (QKeras + tfmot, in the hls4ml tutorial's style), for
 `--dialect hgq2` benchmarks/handwritten_digits_hgq2.py (HGQ2 on Keras 3 / JAX, pruned by a
 Keras callback). They run `--repeats`
@@ -132,10 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.epochs < 2:
         parser.error("--epochs must be at least 2 (throughput is measured between the first and the last epoch)")
 
-    from qapdsl import dialects
+    from qapdsl import dialects, environments
     from qapdsl.backends import build
     from qapdsl.loader import load_file
-    from qapdsl.runner import environments
 
     try:
         python = environments.find(dialects.get(args.dialect)).python

@@ -102,15 +102,12 @@ def check_buildable(spec: ir.Spec) -> list[Diagnostic]:
     The plan is pure Python (no jinja2, no ML stack), so `qapc check` runs it
     and reports these with their spans instead of leaving them to `qapc build`.
     """
-    from qapdsl.backends.hgq2 import HGQ2
-    from qapdsl.backends.qkeras import QKeras
+    from qapdsl import expressible
     from qapdsl.plan import BuildError, make_plan
 
     try:
         plan = make_plan(spec)
-        generator = QKeras() if spec.train.dialect == "qkeras" else HGQ2(exact_tables=plan.quantized)
-        for layer in plan.layers:  # what the dialect cannot spell
-            generator.keras_layers(layer)
+        expressible.refuse(spec.train.dialect, plan)  # what the dialect cannot spell
     except BuildError as e:
         return [Diagnostic(e.code, e.message, e.span, e.hint)]
     return check_bit_exact_flow(spec, plan) + check_rtl(spec)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from qapdsl import __version__
 from qapdsl.cliparser import Parser
-from qapdsl.cmdutil import EXIT_INTERNAL, EXIT_OK, EXIT_SPEC, EXIT_STEP, EXIT_USAGE, print_diagnostics, use_color
+from qapdsl.commands.common import EXIT_INTERNAL, EXIT_OK, EXIT_SPEC, EXIT_STEP, EXIT_USAGE, print_diagnostics, use_color
 
 # modules of the optional extras (pyproject.toml) → the extra: a command that needs one says how to get it
 OPTIONAL_MODULES = {
@@ -124,13 +124,13 @@ def _rewrite(path: Path, text: str) -> None:
 # provides `add_arguments(parser)` and `run(args) -> int`, and must stay cheap
 # to import (heavy imports go inside `run`).
 COMMAND_MODULES: list[tuple[str, str, str]] = [
-    ("build", "write train.py, hls4ml_config.yml, convert.py and manifest.json", "qapdsl.backends.command"),
-    ("run", "build, train (QAP), convert with hls4ml, emulate in C++ and report", "qapdsl.runner.command"),
-    ("report", "per-layer figures (shapes, precisions, sparsity, BOPs, memory); measured ones after a run", "qapdsl.report_command"),
-    ("lsp", "run the language server over stdio", "qapdsl.lsp"),
-    ("sweep", "run a sweep or search study with Optuna", "qapdsl.sweep.command"),
-    ("new", "write a commented spec that checks, from flags or a few questions", "qapdsl.new_command"),
-    ("doctor", "check that everything a run needs is there (Python, ML stacks and their versions, g++, data, output folder)", "qapdsl.doctor_command"),
+    ("build", "write train.py, hls4ml_config.yml, convert.py and manifest.json", "qapdsl.commands.build"),
+    ("run", "build, train (QAP), convert with hls4ml, emulate in C++ and report", "qapdsl.commands.run"),
+    ("report", "per-layer figures (shapes, precisions, sparsity, BOPs, memory); measured ones after a run", "qapdsl.commands.report"),
+    ("lsp", "run the language server over stdio", "qapdsl.commands.lsp"),
+    ("sweep", "run a sweep or search study with Optuna", "qapdsl.commands.sweep"),
+    ("new", "write a commented spec that checks, from flags or a few questions", "qapdsl.commands.new"),
+    ("doctor", "check that everything a run needs is there (Python, ML stacks and their versions, g++, data, output folder)", "qapdsl.commands.doctor"),
 ]
 
 

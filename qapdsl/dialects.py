@@ -7,7 +7,7 @@
 
 The two stacks cannot share an environment (hgq2 ships a `qkeras` module of its own, and hls4ml picks
 its Keras 2 or 3 parser from the installed `keras`): each dialect's scripts run with the interpreter
-of its own environment (`qapdsl.runner.environments`). `qapc check` uses `supports` to say, with a
+of its own environment (`qapdsl.environments`). `qapc check` uses `supports` to say, with a
 caret, what a dialect cannot express. Cheap to import.
 """
 

@@ -35,10 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from qapdsl import data, dialects, ir, outdir, versions
+from qapdsl import data, dialects, environments, ir, outdir, versions
 from qapdsl.data import FILE_SUFFIXES, file_path, override_suffixes
 from qapdsl.dialects import Dialect
-from qapdsl.runner import environments
 
 SUPPORTED_PYTHON = ">=3.10,<3.14"  # pyproject's requires-python (a test keeps them equal)
 SYNTH_TOOLS = {"vivado": "vivado_hls", "vitis": "vitis_hls", "quartus": "i++", "oneapi": "icpx", "catapult": "catapult"}

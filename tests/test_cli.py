@@ -237,7 +237,7 @@ def test_every_argument_of_every_command_is_documented() -> None:
 
 def test_a_missing_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A core install (no optuna, no pygls): commands of an extra say which one to install, not "internal error"."""
-    import qapdsl.sweep.command as sweep_command
+    import qapdsl.commands.sweep as sweep_command
 
     def no_optuna(*args: object, **kwargs: object) -> int:
         raise ModuleNotFoundError("No module named 'optuna'", name="optuna")

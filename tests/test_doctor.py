@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from conftest import ROOT, SPECS
 
-from qapdsl import dialects, doctor, ir, versions
+from qapdsl import dialects, doctor, environments, ir, versions
 from qapdsl.cli import main
 from qapdsl.loader import load_file
-from qapdsl.runner import environments, pipeline
+from qapdsl.runner import pipeline
 
 DIGITS = SPECS / "digits_qap.qap"
 

@@ -1,7 +1,7 @@
 """The hgq2 dialect, run for real: HGQ2 0.2 on Keras 3 (JAX), hls4ml's Keras 3 frontend and g++.
 
 The scripts run with the interpreter `qapc run` picks for the dialect
-(`qapdsl.runner.environments`: qapc's own when it has the HGQ2 stack, else the
+(`qapdsl.environments`: qapc's own when it has the HGQ2 stack, else the
 `.venv-hgq2` scripts/setup.sh makes), so these tests run from either
 environment. Small data made here, tiny models, a few epochs; each build is
 shared by the tests that look at it.
@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from conftest import exclusive, shared_dir
 
-from qapdsl import dialects, ir, quant
+from qapdsl import dialects, environments, ir, quant
 from qapdsl.backends import build
 from qapdsl.loader import load_file
-from qapdsl.runner import environments, pipeline
+from qapdsl.runner import pipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.hgq2]
 

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from qapdsl import ast, scaffold
 from qapdsl.cli import main
+from qapdsl.commands.new import Asker, parse_bits, parse_data, parse_shape, parse_sparsity
 from qapdsl.ir import Spec
 from qapdsl.loader import load_file, load_text
-from qapdsl.new_command import Asker, parse_bits, parse_data, parse_shape, parse_sparsity
 from qapdsl.syntax import parse
 
 ANSWER_SETS: dict[str, list[str]] = {

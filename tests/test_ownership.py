@@ -305,8 +305,8 @@ def test_the_lock_is_kept_outside_the_folder_and_excludes_a_second_writer(tmp_pa
 
 def test_sweep_changes_no_file_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("optuna")
-    from qapdsl.sweep.command import OUTPUTS as SWEEP_OUTPUTS
-    from qapdsl.sweep.command import PLOTS
+    from qapdsl.commands.sweep import OUTPUTS as SWEEP_OUTPUTS
+    from qapdsl.commands.sweep import PLOTS
 
     out = tmp_path / "s"
     before = _users_files(out, (*SWEEP_OUTPUTS, *PLOTS))

@@ -149,7 +149,7 @@ def test_declared_and_measured_sparsity_cover_the_same_weights(tmp_path: Path, c
     assert t["sparsity_pruned"] == pytest.approx(target) and t["sparsity_pruned_measured"] == pytest.approx(target)
     over_all = target * (w["fc1"] + w["fc2"]) / sum(w.values())
     assert t["sparsity"] == pytest.approx(over_all) and t["sparsity_measured"] == pytest.approx(over_all)
-    from qapdsl.runner.command import _sparsity_line
+    from qapdsl.commands.run import _sparsity_line
 
     line = _sparsity_line(t)
     assert f"{100 * over_all:.1f}% of all weights pruned (declared {100 * over_all:.1f}%)" in line
@@ -305,7 +305,7 @@ def test_both_agreements_each_by_its_name(tmp_path: Path, capsys: pytest.Capture
         assert "argmax agreement | " not in out.replace(" & ", " | ")  # no figure without its name
     m = _report_json(capsys, str(spec), "--results", str(tmp_path / "results.json"))["measured"]
     assert (m["agreement"], m["agreement_basis"], m["outputs_agreement"], m["outputs_agreement_rows"]) == (1.0, "logits", 3999 / 4000, 3999)
-    from qapdsl.runner.command import summary
+    from qapdsl.commands.run import summary
 
     results = json.loads((tmp_path / "results.json").read_text())
     results.update(build_dir=str(tmp_path), report=_report_json(capsys, str(spec), "--results", str(tmp_path / "results.json")))
@@ -337,7 +337,7 @@ def test_every_layer_has_its_measured_figures_and_they_sum_to_the_totals(tmp_pat
     memory = f"{round(t['memory_bits_measured']):,}"
     assert f"| memory bits (measured sparsity) | {memory} |" in md
     assert next(ln for ln in md.splitlines() if ln.startswith("| **total** |")).split(" | ")[-2] == memory  # the same figure in the table
-    from qapdsl.runner.command import summary
+    from qapdsl.commands.run import summary
 
     results = {**json.loads((tmp_path / "results.json").read_text()), "build_dir": str(tmp_path), "report": data}
     assert f"memory          {memory} bits of weights and biases (with the measured sparsity; declared {round(t['memory_bits']):,})" in summary(results)

@@ -16,10 +16,11 @@ import pytest
 
 from qapdsl import dialects, ir, rtlcaps, schema
 from qapdsl.backends import render
+from qapdsl.commands import run as command
 from qapdsl.loader import load_text
 from qapdsl.report import build as build_report
 from qapdsl.report import rtl_figures, to_markdown
-from qapdsl.runner import command, pipeline
+from qapdsl.runner import pipeline
 
 SPEC = """model m {{
     input 4
@@ -270,8 +271,7 @@ def test_doctor_says_when_yosys_is_missing(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_doctor_checks_the_rtl_tools_of_a_spec(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qapdsl import doctor
-    from qapdsl.runner import environments
+    from qapdsl import doctor, environments
 
     monkeypatch.setattr(environments, "find", lambda d: environments.Interpreter(sys.executable, "test"))
     monkeypatch.setattr(environments, "probe", lambda python, modules=(), distributions=(): environments.Probe("3.11.7", ("da4ml",), {}))
@@ -283,8 +283,7 @@ def test_doctor_checks_the_rtl_tools_of_a_spec(monkeypatch: pytest.MonkeyPatch) 
 
 def test_doctor_needs_make_and_perl_for_verilator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A new user's finding: without make on PATH the doctor said ✓ and rtl.py died in the compile."""
-    from qapdsl import doctor
-    from qapdsl.runner import environments
+    from qapdsl import doctor, environments
 
     monkeypatch.setattr(environments, "find", lambda d: environments.Interpreter(sys.executable, "test"))
     monkeypatch.setattr(environments, "probe", lambda python, modules=(), distributions=(): environments.Probe("3.11.7", (), {"da4ml": "0.6.0", "verilator": "5.48.0"}))

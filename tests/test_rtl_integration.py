@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from conftest import shared_dir
 
-from qapdsl import dialects
+from qapdsl import dialects, environments
 from qapdsl.loader import load_text
-from qapdsl.runner import StepError, environments, run_spec
+from qapdsl.runner import StepError, run_spec
 
 pytestmark = pytest.mark.integration
 

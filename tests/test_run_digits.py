@@ -40,8 +40,7 @@ DIALECTS = [pytest.param("qkeras", id="qkeras"), pytest.param("hgq2", id="hgq2",
 
 def _hgq2_or_skip(dialect: str) -> None:
     if dialect == "hgq2":
-        from qapdsl import dialects
-        from qapdsl.runner import environments
+        from qapdsl import dialects, environments
 
         try:
             environments.find(dialects.HGQ2)

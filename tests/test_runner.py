@@ -313,8 +313,7 @@ def test_missing_ml_stack_stops_before_training(tmp_path: Path, fake_build: Call
     fake_build("ok")
     import dataclasses
 
-    from qapdsl import dialects
-    from qapdsl.runner import environments
+    from qapdsl import dialects, environments
 
     broken = dataclasses.replace(dialects.QKERAS, modules=(*dialects.QKERAS.modules, "qapc_no_such_module"))
     monkeypatch.setattr(dialects, "get", lambda name: broken)

@@ -448,7 +448,7 @@ def test_a_search_space_smaller_than_its_trials_ends_and_says_why(tmp_path: Path
 
 
 def test_workers_are_capped_at_what_can_run() -> None:
-    from qapdsl.sweep.command import worker_count
+    from qapdsl.commands.sweep import worker_count
 
     assert worker_count(2, 10, 4) == (2, None)
     n, why = worker_count(64, 5, 2)
@@ -470,7 +470,7 @@ def test_jobs_beyond_the_trials_start_no_more_workers(tmp_path: Path) -> None:
     (tmp_path / "s.qap").write_text(text)
     r = subprocess.run([*QAPC, "sweep", "s.qap", "-o", "out", "--jobs", "8", "--json"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     workers = {json.loads(line).get("worker") for line in r.stdout.splitlines()} - {None}
-    from qapdsl.sweep.command import cores
+    from qapdsl.commands.sweep import cores
 
     expected = min(3, cores())
     assert len(workers) <= expected and f"--jobs 8: starting {expected} worker" in r.stderr, r.stderr

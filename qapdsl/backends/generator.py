@@ -8,7 +8,8 @@ The base `Generator` holds what every Keras dialect shares and two tables:
   → the method that spells a quantizer of that kind in the dialect.
 
 A dialect (`qapdsl.backends.qkeras.QKeras`, `qapdsl.backends.hgq2.HGQ2`) is a
-small subclass that overrides only the entries that differ. Spec text never
+small subclass that overrides only the entries that differ; what it can spell at
+all is `qapdsl.expressible`'s table (which `qapc check` reads too). Spec text never
 reaches the code here: names are checked identifiers and every value is a
 number, a known word or an `ir.Quant`, rendered through `literals.py`.
 """
@@ -19,7 +20,7 @@ import re
 from collections.abc import Callable
 from typing import ClassVar
 
-from qapdsl import ir
+from qapdsl import expressible, ir
 from qapdsl.backends.literals import SpecLines
 from qapdsl.plan import BuildError, Plan, PlanLayer
 
@@ -57,11 +58,9 @@ class Generator:
 
     def layer(self, pl: PlanLayer) -> Call:
         where = pl.spec_layer.spans.get("name", pl.spec_layer.span) if pl.spec_layer is not None else None
-        render = type(self).TRANSFORMS.get(pl.op)
-        if render is None:
-            raise BuildError(f"the {self.name()} dialect cannot express a {pl.op} layer ('{pl.name}')", where, code="E406")
+        expressible.refuse_op(self.name(), pl)
         try:
-            return render(self, pl)
+            return type(self).TRANSFORMS[pl.op](self, pl)
         except BuildError as e:
             if e.span is None:
                 e.span = where
@@ -71,10 +70,8 @@ class Generator:
         """The dialect's quantizer for a tensor; None leaves it float."""
         if q is None or q.kind == "float":
             return None
-        render = type(self).TYPE_MAPPING.get(q.kind)
-        if render is None:
-            raise BuildError(f"the {self.name()} dialect cannot express a {q.kind} quantizer", q.span, code="E406")
-        expr = render(self, q, role, activation)
+        expressible.refuse_quant(self.name(), q)
+        expr = type(self).TYPE_MAPPING[q.kind](self, q, role, activation)
         if expr is not None and not QUANTIZER_EXPR.match(expr):
             raise BuildError(f"unexpected quantizer expression {expr!r}")
         return expr

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from qapdsl import ir, plan, quant
+from qapdsl import expressible, ir, plan, quant
 from qapdsl.backends import parts, qkeras
 from qapdsl.backends.generator import Call, Generator
 from qapdsl.backends.literals import SpecLines
-from qapdsl.plan import BuildError, Plan, PlanLayer
+from qapdsl.plan import Plan, PlanLayer
 
 WRAP = 160
 
@@ -58,27 +58,10 @@ class HGQ2(Generator):
         before = pl.params.get("after_quantizer")
         if before is None:
             return [self.layer(pl)]
-        owner = pl.spec_layer
-        if pl.op == "activation":  # a lookup table's input quantizer
-            if not self.exact_tables:
-                return [self.layer(pl)]
-            raise BuildError(
-                f"the {pl.params['activation']} of '{owner.name if owner else pl.name}' quantizes {before} again for its lookup table: "
-                "hls4ml's bit-exact flow (the hgq2 dialect) fuses two quantizers in a row into one, and the firmware would not agree with the model",
-                owner.spans.get("activation", owner.spans.get("name", owner.span)) if owner else None,
-                "put a dense or conv layer between them (or pooling), or use `dialect qkeras`",
-                code="E406",
-            )
+        expressible.refuse_fused(self.name(), pl, self.exact_tables)
+        if pl.op == "activation":  # a lookup table's input quantizer, left to hls4ml's float tables
+            return [self.layer(pl)]
         q = pl.quant["activations"]
-        if "requantizer" not in pl.params:
-            raise BuildError(
-                f"the activations of '{owner.name if owner else pl.name}' quantize {before} again: "
-                "hls4ml's bit-exact flow (the hgq2 dialect) fuses two quantizers in a row into one that rounds once, "
-                "and the firmware would not agree with the model",
-                q.span or (owner.spans.get("name", owner.span) if owner else None),
-                f"quantize once: give '{owner.name if owner else pl.name}' the type of {before} (the same type again changes nothing), or remove the layer",
-                code="E406",
-            )
         expr = self.quantizer(q, "activations", "relu")
         assert expr is not None
         self.imports.add("Quantizer")

@@ -48,9 +48,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from qapdsl import __version__, dialects, ir
+from qapdsl import __version__, dialects, environments, ir
 from qapdsl import results as results_file
-from qapdsl.runner import environments
 
 STEPS = ("tools", "build", "train", "convert", "report", "verify")
 RTL_STEPS = ("tools", "build", "train", "convert", "rtl", "report", "verify")  # with `rtl verilog` in the target

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from qapdsl.dialects import Dialect
 
-CHECKOUT = Path(__file__).resolve().parents[2]  # the repository, for an editable install
+CHECKOUT = Path(__file__).resolve().parents[1]  # the repository, for an editable install
 FROM_CHECKOUT = (CHECKOUT / "scripts" / "setup.sh").is_file()  # else installed from a wheel: no setup.sh to suggest
 PROBE_SCRIPT = Path(__file__).with_name("probe.py")
 PROBE_TIMEOUT_S = 60.0
@@ -61,7 +61,7 @@ def probe(python: str, modules: Sequence[str] = (), distributions: Sequence[str]
     qapc's own interpreter answers in process; any other runs `probe.py` (a fraction of a second).
     Raises NoInterpreter when it does not run or answers nonsense.
     """
-    from qapdsl.runner import probe as probe_script
+    from qapdsl import probe as probe_script
 
     if python == sys.executable:
         found: object = probe_script.probe(list(modules), list(distributions))

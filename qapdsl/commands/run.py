@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_STEP
+from qapdsl.commands.common import EXIT_OK, EXIT_SPEC, EXIT_STEP
 
 
 def _positive(text: str) -> int:
@@ -37,7 +37,7 @@ def _fraction(text: str) -> float:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from qapdsl.cmdutil import folder_arg
+    from qapdsl.commands.common import folder_arg
 
     p.add_argument("spec", metavar="SPEC", help="the .qap spec to build, train, convert and emulate")
     p.add_argument("--model", help="run this model instead of the last one declared")
@@ -132,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
     import signal
 
     from qapdsl import outdir, runs
-    from qapdsl.cmdutil import EXIT_USAGE, load_checked
-    from qapdsl.report_command import default_build_dir
+    from qapdsl.commands.common import EXIT_USAGE, load_checked
+    from qapdsl.commands.report import default_build_dir
     from qapdsl.runner.pipeline import StepError, run_spec
     from qapdsl.runner.progress import Display
 

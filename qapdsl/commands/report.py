@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from qapdsl import ir
 
-from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC
+from qapdsl.commands.common import EXIT_OK, EXIT_SPEC
 
 
 def default_build_dir(spec: ir.Spec) -> Path:
@@ -46,7 +46,7 @@ def last_run_dir(spec_path: str, spec: ir.Spec, default: Path) -> Path:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from qapdsl.cmdutil import folder_arg
+    from qapdsl.commands.common import folder_arg
 
     p.add_argument("spec", metavar="SPEC", help="the .qap spec to report")
     p.add_argument("--model", help="report this model instead of the last one declared")
@@ -74,7 +74,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qapdsl import report
-    from qapdsl.cmdutil import load_checked
+    from qapdsl.commands.common import load_checked
     from qapdsl.loader import UsageError
 
     checked = load_checked(args.spec, args.model)
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     spec = checked[0]
     fmt = "json" if args.json else args.format
     if (spec.sweep is not None or spec.search is not None) and not args.layers and not args.results:
-        from qapdsl.sweep.command import report_study  # a study: the paper's table of its results
+        from qapdsl.commands.sweep import report_study  # a study: the paper's table of its results
 
         return report_study(spec, args.out, args.storage, args.study, args.search, fmt)
     build_dir = Path(args.out) if args.out else default_build_dir(spec)

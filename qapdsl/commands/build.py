@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from qapdsl.cmdutil import folder_arg
+    from qapdsl.commands.common import folder_arg
 
     parser.add_argument("spec", metavar="SPEC", help="the .qap spec to build")
     parser.add_argument(
@@ -27,9 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from qapdsl import outdir
     from qapdsl.backends import BuildError, build
-    from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_USAGE, load_checked, report_kept
+    from qapdsl.commands.common import EXIT_OK, EXIT_SPEC, EXIT_USAGE, load_checked, report_kept
+    from qapdsl.commands.report import default_build_dir
     from qapdsl.outdir.atomic import WriteError
-    from qapdsl.report_command import default_build_dir
 
     checked = load_checked(args.spec, args.model, args.dialect)
     if checked is None:

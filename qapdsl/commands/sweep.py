@@ -27,11 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_STEP, EXIT_USAGE
+from qapdsl.commands.common import EXIT_OK, EXIT_SPEC, EXIT_STEP, EXIT_USAGE
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from qapdsl.cmdutil import folder_arg
+    from qapdsl.commands.common import folder_arg
 
     p.add_argument("spec", metavar="SPEC", help="a .qap spec with a sweep { ... } or search { ... } block")
     p.add_argument("-o", "--out", metavar="DIR", type=folder_arg, help="build directory (default build/<model>-sweep or build/<model>-search)")
@@ -189,7 +189,7 @@ def front_status(v: Any) -> tuple[list[dict[str, Any]], float | None]:
 
 def run(args: argparse.Namespace) -> int:
     from qapdsl import paths
-    from qapdsl.cmdutil import load_checked
+    from qapdsl.commands.common import load_checked
     from qapdsl.loader import UsageError
     from qapdsl.sweep import expand
 
@@ -253,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
     )
     title = f"{model} {kind}"
     from qapdsl import outdir
-    from qapdsl.cmdutil import report_kept
+    from qapdsl.commands.common import report_kept
     from qapdsl.outdir import ledger
 
     warning = outdir.location_warning(out, args.spec)

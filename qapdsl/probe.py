@@ -5,7 +5,7 @@
 prints one JSON object: {"python": "3.11.7", "executable": ..., "missing": [modules it cannot find],
 "versions": {distribution: version or null}}. Modules are looked up with `importlib.util.find_spec`
 and versions read with `importlib.metadata`: TensorFlow is never imported (that alone takes seconds).
-`qapdsl.runner.environments` runs this file in another interpreter, and calls `probe` directly for its own.
+`qapdsl.environments` runs this file in another interpreter, and calls `probe` directly for its own.
 """
 
 from __future__ import annotations

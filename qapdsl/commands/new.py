@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
-from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC
+from qapdsl.commands.common import EXIT_OK, EXIT_SPEC
 
 if TYPE_CHECKING:
     from qapdsl.scaffold import Answers
@@ -308,7 +308,7 @@ def parse_bits_or_float(text: str) -> int | str:
 def run(args: argparse.Namespace) -> int:
     from qapdsl import scaffold
     from qapdsl.backends.literals import comment_text
-    from qapdsl.cmdutil import use_color
+    from qapdsl.commands.common import use_color
     from qapdsl.diagnostics import render
     from qapdsl.loader import UsageError
     from qapdsl.names import model_name_problem, suggestion

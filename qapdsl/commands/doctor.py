@@ -17,11 +17,11 @@ import json
 import sys
 from pathlib import Path
 
-from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_STEP
+from qapdsl.commands.common import EXIT_OK, EXIT_SPEC, EXIT_STEP
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from qapdsl.cmdutil import folder_arg
+    from qapdsl.commands.common import folder_arg
     from qapdsl.dialects import NAMES
 
     p.add_argument("spec", metavar="SPEC", nargs="?", help="check what `qapc run SPEC` needs (default: check every dialect, no data)")
@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qapdsl import dialects, doctor
-    from qapdsl.cmdutil import load_checked, use_color
+    from qapdsl.commands.common import load_checked, use_color
     from qapdsl.loader import UsageError
 
     if args.spec is None:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         if checked is None:
             return EXIT_SPEC
         spec = checked[0]
-        from qapdsl.report_command import default_build_dir
+        from qapdsl.commands.report import default_build_dir
 
         out = Path(args.out) if args.out else default_build_dir(spec)
         checks = doctor.for_run(spec, data=args.data, out_dir=out, synth=args.synth)

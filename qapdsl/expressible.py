@@ -1,0 +1,88 @@
+"""What each training dialect can spell of a build plan, as data: the plan ops it renders, the quantizer kinds it
+has (`qapdsl.dialects`), and the one plan shape HGQ2 refuses (two quantizers in a row, which hls4ml's bit-exact
+flow fuses into one that rounds once).
+
+The generators (`qapdsl.backends.generator`, `qapdsl.backends.hgq2`) render what this allows and raise what it
+refuses; `qapc check` (`qapdsl.checks.check_buildable`) asks it the same questions about the plan without
+importing any generator. Pure Python, cheap to import.
+"""
+
+from __future__ import annotations
+
+from qapdsl import dialects, ir
+from qapdsl.plan import BuildError, Plan, PlanLayer
+
+# plan op → rendered by every Keras dialect (a generator's TRANSFORMS has exactly these keys; a test keeps them equal)
+OPS: dict[str, frozenset[str]] = dict.fromkeys(
+    dialects.NAMES,
+    frozenset({"input_quant", "dense", "conv1d", "conv2d", "batchnorm", "quant_act", "activation", "maxpool", "avgpool", "flatten", "dropout"}),
+)
+
+# HGQ2 only: hls4ml's bit-exact flow fuses a quantizer into the quantizer right before it
+FUSES_QUANTIZERS = frozenset({"hgq2"})
+
+
+def quant_kinds(dialect: str) -> frozenset[str]:
+    """The quantizer kinds the dialect spells (a generator's TYPE_MAPPING keys); `float` is no quantizer."""
+    return dialects.get(dialect).quant_kinds - {"float"}
+
+
+def exact_tables(dialect: str, plan: Plan) -> bool:
+    """HGQ2's QSoftmax / QUnaryFunctionLUT need a quantized network input (hls4ml's bit-exact flow starts there):
+    a float model keeps Keras's float activations."""
+    return dialect == "hgq2" and plan.quantized
+
+
+def refuse_op(dialect: str, pl: PlanLayer) -> None:
+    """BuildError (E406) when the dialect has no layer for the plan layer's op."""
+    if pl.op not in OPS[dialect]:
+        where = pl.spec_layer.spans.get("name", pl.spec_layer.span) if pl.spec_layer is not None else None
+        raise BuildError(f"the {dialect} dialect cannot express a {pl.op} layer ('{pl.name}')", where, code="E406")
+
+
+def refuse_fused(dialect: str, pl: PlanLayer, tables: bool) -> None:
+    """BuildError (E406) when a quantizer right after another (`params["after_quantizer"]`) would be fused by
+    hls4ml's bit-exact flow: a lookup table's input quantizer (with `tables`, HGQ2's exact tables), or a
+    quantizer that is not a relu's own (`params["requantizer"]`, rendered as ReLU + Quantizer)."""
+    before = pl.params.get("after_quantizer")
+    if dialect not in FUSES_QUANTIZERS or before is None:
+        return
+    owner = pl.spec_layer
+    name = owner.name if owner else pl.name
+    if pl.op == "activation":
+        if not tables:
+            return
+        raise BuildError(
+            f"the {pl.params['activation']} of '{name}' quantizes {before} again for its lookup table: "
+            "hls4ml's bit-exact flow (the hgq2 dialect) fuses two quantizers in a row into one, and the firmware would not agree with the model",
+            owner.spans.get("activation", owner.spans.get("name", owner.span)) if owner else None,
+            "put a dense or conv layer between them (or pooling), or use `dialect qkeras`",
+            code="E406",
+        )
+    if "requantizer" not in pl.params:
+        q = pl.quant["activations"]
+        raise BuildError(
+            f"the activations of '{name}' quantize {before} again: "
+            "hls4ml's bit-exact flow (the hgq2 dialect) fuses two quantizers in a row into one that rounds once, "
+            "and the firmware would not agree with the model",
+            q.span or (owner.spans.get("name", owner.span) if owner else None),
+            f"quantize once: give '{name}' the type of {before} (the same type again changes nothing), or remove the layer",
+            code="E406",
+        )
+
+
+def refuse_quant(dialect: str, q: ir.Quant) -> None:
+    """BuildError (E406) for a quantizer whose kind the dialect cannot spell."""
+    if q.kind != "float" and q.kind not in quant_kinds(dialect):
+        raise BuildError(f"the {dialect} dialect cannot express a {q.kind} quantizer", q.span, code="E406")
+
+
+def refuse(dialect: str, plan: Plan) -> None:
+    """BuildError for the first plan layer the dialect cannot spell, in the plan's order (what the generator
+    would raise while rendering the model)."""
+    tables = exact_tables(dialect, plan)
+    for pl in plan.layers:
+        refuse_fused(dialect, pl, tables)
+        refuse_op(dialect, pl)
+        for q in pl.quant.values():
+            refuse_quant(dialect, q)
