@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_STEP
+from qapdsl.report import inv_note
 
 
 def _positive(text: str) -> int:
@@ -94,9 +95,11 @@ def summary(results: dict[str, Any]) -> str:
         agree = f"outputs {_pct(m.get('outputs_agreement'))}, logits {_pct(m.get('agreement'))}" + (f" of {n} test rows" if n else "")
     eff = m.get("efficiency")
     fw = str(m.get("framework") or "QKeras")
+    rtl = m.get("rtl") if isinstance(m.get("rtl"), dict) else None
+    rtl_accuracy = f"   {_pct(rtl.get('rtl_accuracy'))} (RTL, Verilator)" if rtl is not None else ""
     lines = [
         f"{results['model']}: done in {results.get('wall_time_s', 0):.1f} s",
-        f"  accuracy        {_pct(m.get('accuracy'))} ({fw})   {_pct(m.get('hls_accuracy'))} (HLS emulation)   AUC {m.get('auc', 0) or 0:.4f}",
+        f"  accuracy        {_pct(m.get('accuracy'))} ({fw})   {_pct(m.get('hls_accuracy'))} (HLS emulation){rtl_accuracy}   AUC {m.get('auc', 0) or 0:.4f}",
         f"  {fw + ' ↔ HLS':<16}{agree} agree (argmax), max |diff| {m['max_abs_diff']:.3g}"
         if isinstance(m.get("max_abs_diff"), int | float)
         else f"  {fw + ' ↔ HLS':<16}{agree} agree (argmax)",
@@ -105,15 +108,18 @@ def summary(results: dict[str, Any]) -> str:
         f"  memory          {_int(t.get('memory_bits_measured'))} bits of weights and biases (with the measured sparsity; declared {_int(t.get('memory_bits'))})",
         f"  efficiency      {eff:.4f} (neural efficiency, network)" if isinstance(eff, int | float) else "  efficiency      -",
     ]
-    rtl = m.get("rtl")
-    if isinstance(rtl, dict):
+    if rtl is not None:
         when = f"{rtl.get('cycles')} cycles = {rtl.get('latency_ns')} ns" if rtl.get("pipelined") else "combinational"
         diff = rtl.get("max_abs_diff")
-        lines.append(f"  {fw + ' ↔ RTL':<16}{_pct(rtl.get('agreement'))} agree (argmax, Verilator)" + (f", max |diff| {diff:.3g}" if isinstance(diff, int | float) else ""))
+        what = "logits" if rtl.get("basis") == "logits" else "outputs"
+        rows = rtl.get("n_rows") or n
+        line = f"  {fw + ' ↔ RTL':<16}{_pct(rtl.get('agreement'))}" + (f" of {rows} test rows" if rows else "") + f" agree (argmax of the {what}, Verilator)"
+        # beside the HLS line, as the README's RTL table has them
+        lines.insert(3, line + (f", max |{what[:-1]} diff| {diff:.3g}" if isinstance(diff, int | float) else ""))
         lines.append(f"  RTL cost        {_int(rtl.get('cost'))} LUTs (da4ml estimate), {_int(rtl.get('adder_levels'))} adder levels, {when}")
         if rtl.get("lut") is not None:
             lines.append(
-                f"  Yosys           {_int(rtl.get('lut'))} LUT, {_int(rtl.get('ff'))} FF, {_int(rtl.get('carry'))} CARRY, {_int(rtl.get('dsp'))} DSP"
+                f"  Yosys           {_int(rtl.get('lut'))} LUT{inv_note(rtl.get('inv'))}, {_int(rtl.get('ff'))} FF, {_int(rtl.get('carry'))} CARRY, {_int(rtl.get('dsp'))} DSP"
                 f" (synth_xilinx, {rtl.get('synth_s') or 0:.0f} s)"
             )
         elif rtl.get("synth_skipped"):

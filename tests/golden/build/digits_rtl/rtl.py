@@ -185,7 +185,9 @@ def synthesise(project: Path, has_tables: bool) -> dict:
         "ran": True,
         "tool": "yosys synth_xilinx -family " + YOSYS_FAMILY + " -flatten -noiopad",
         "wall_time_s": seconds,
-        "lut": count(r"LUT[1-6]"),
+        # Vivado implements each INV as a LUT1: LUTs = LUT1-LUT6 + INV (INV also kept apart)
+        "lut": count(r"LUT[1-6]|INV"),
+        "inv": count(r"INV"),
         "ff": count(r"FD[RSCP]E"),
         "carry": count(r"CARRY[48]"),
         "dsp": count(r"DSP48E[12]"),
