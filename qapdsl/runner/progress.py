@@ -119,8 +119,8 @@ class Display:
             return
         # in a log: one line when the phase or the pruning round changes, at each round's last epoch,
         # and every HEARTBEAT_S seconds of a step that reports only its elapsed time
-        elapsed = event.get("elapsed_s")
-        beat = int(elapsed // HEARTBEAT_S) if isinstance(elapsed, int | float) and not isinstance(elapsed, bool) and math.isfinite(elapsed) else 0
+        seconds = event.get("elapsed_s")
+        beat = int(seconds // HEARTBEAT_S) if isinstance(seconds, int | float) and not isinstance(seconds, bool) and math.isfinite(seconds) else 0
         key = (event.get("step"), event.get("round"), beat)
         last_epoch = event.get("epoch") is not None and event.get("epoch") == event.get("epochs")
         if key != self._last_key or last_epoch or event.get("message"):
