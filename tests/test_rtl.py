@@ -254,6 +254,17 @@ RTL_JSON = {
 }
 
 
+def test_run_help_describes_the_rtl_step(capsys: pytest.CaptureFixture[str]) -> None:
+    from qapdsl.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--help"])
+    assert e.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    for words in ("rtl verilog", "da4ml", "Verilator", "Yosys synth_xilinx", "LUT1-LUT6 + INV", "DIR/rtl.json", "DIR/rtl_project/", "DIR/rtl.log", "qapc doctor SPEC"):
+        assert words in text, words
+
+
 def test_rtl_agreement_below_the_bound_fails_the_run() -> None:
     ok = pipeline.verdict_rtl(RTL_JSON, 0.99)
     assert ok["ok"] and ok["basis"] == "rtl"

@@ -37,9 +37,23 @@ def _fraction(text: str) -> float:
     return value
 
 
+RTL_HELP = (
+    "Steps: tools, build, train, convert (hls4ml, emulated with g++), then rtl when the spec's target says "
+    "`rtl verilog`, report and verify. The rtl step runs DIR/rtl.py: da4ml writes the trained network as Verilog "
+    "into DIR/rtl_project/ (with Vivado and Quartus Tcl and constraints); Verilator compiles it (minutes: its "
+    "seconds tick meanwhile) and runs the test split through it; its outputs are compared with the model's "
+    "(argmax agreement and max |diff| of the logits; the agreement bound fails the run as for hls4ml); and Yosys "
+    "synth_xilinx, when yosys is on PATH, counts LUTs (LUT1-LUT6 + INV), flip-flops, CARRY and DSP cells "
+    "(`synth off` in the rtl block skips it). The figures go to DIR/rtl.json, results.json, report.md and the "
+    "summary; the step's output to DIR/rtl.log. It needs da4ml and verilator in the dialect's environment "
+    "(scripts/setup.sh installs them; `qapc doctor SPEC` checks them and Yosys)."
+)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from qapdsl.cmdutil import folder_arg
 
+    p.epilog = RTL_HELP
     p.add_argument("spec", metavar="SPEC", help="the .qap spec to build, train, convert and emulate")
     p.add_argument("--model", help="run this model instead of the last one declared")
     p.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")
@@ -48,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--epochs", type=_positive, metavar="N", help="override the spec's epochs (per pruning round for iterative pruning)")
     p.add_argument("--data", metavar="PATH", help="override the spec's data with a file: .npz (arrays X and y), or the type of the spec's own data file")
-    p.add_argument("--synth", action="store_true", help="also run HLS synthesis when the vendor tool is on PATH")
+    p.add_argument("--synth", action="store_true", help="also run HLS synthesis (Vivado/Vitis) when the vendor tool is on PATH; the RTL step's Yosys synthesis is the spec's `synth` setting")
     p.add_argument(
         "--min-agreement",
         type=_fraction,
