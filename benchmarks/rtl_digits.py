@@ -43,7 +43,8 @@ def figures(rtl: dict[str, Any]) -> list[tuple[str, str]]:
         ("latency", f"{max(latency['adder_levels']):g} adder levels" + (f", {latency['cycles']} cycles = {latency['ns']:g} ns" if latency["pipelined"] else "")),
     ]
     if synth.get("ran"):
-        rows.append(("Yosys synth_xilinx", f"{synth['wall_time_s']:.1f} s: {synth['lut']:,} LUT, {synth['ff']:,} FF, {synth['carry']:,} CARRY, {synth['dsp']} DSP"))
+        inv = f" (of them {synth['inv']:,} INV)" if isinstance(synth.get("inv"), int) else " (LUT1-LUT6 only: INV not counted)"
+        rows.append(("Yosys synth_xilinx", f"{synth['wall_time_s']:.1f} s: {synth['lut']:,} LUT{inv}, {synth['ff']:,} FF, {synth['carry']:,} CARRY, {synth['dsp']} DSP"))
     else:
         rows.append(("Yosys synthesis", f"skipped: {synth.get('reason')}"))
     return rows

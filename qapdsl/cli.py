@@ -125,7 +125,7 @@ def _rewrite(path: Path, text: str) -> None:
 # to import (heavy imports go inside `run`).
 COMMAND_MODULES: list[tuple[str, str, str]] = [
     ("build", "write train.py, hls4ml_config.yml, convert.py and manifest.json", "qapdsl.commands.build"),
-    ("run", "build, train (QAP), convert with hls4ml, emulate in C++ and report", "qapdsl.commands.run"),
+    ("run", "build, train (QAP), convert with hls4ml, emulate in C++, with `rtl verilog` make RTL (da4ml, Verilator, Yosys), and report", "qapdsl.commands.run"),
     ("report", "per-layer figures (shapes, precisions, sparsity, BOPs, memory); measured ones after a run", "qapdsl.commands.report"),
     ("lsp", "run the language server over stdio", "qapdsl.commands.lsp"),
     ("sweep", "run a sweep or search study with Optuna", "qapdsl.commands.sweep"),

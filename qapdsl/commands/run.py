@@ -12,7 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+<<<<<<< HEAD:qapdsl/commands/run.py
 from qapdsl.commands.common import EXIT_OK, EXIT_SPEC, EXIT_STEP
+=======
+from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_STEP
+from qapdsl.report import inv_note
+>>>>>>> polish:qapdsl/runner/command.py
 
 
 def _positive(text: str) -> int:
@@ -36,9 +41,23 @@ def _fraction(text: str) -> float:
     return value
 
 
+RTL_HELP = (
+    "Steps: tools, build, train, convert (hls4ml, emulated with g++), then rtl when the spec's target says "
+    "`rtl verilog`, report and verify. The rtl step runs DIR/rtl.py: da4ml writes the trained network as Verilog "
+    "into DIR/rtl_project/ (with Vivado and Quartus Tcl and constraints); Verilator compiles it (minutes: its "
+    "seconds tick meanwhile) and runs the test split through it; its outputs are compared with the model's "
+    "(argmax agreement and max |diff| of the logits; the agreement bound fails the run as for hls4ml); and Yosys "
+    "synth_xilinx, when yosys is on PATH, counts LUTs (LUT1-LUT6 + INV), flip-flops, CARRY and DSP cells "
+    "(`synth off` in the rtl block skips it). The figures go to DIR/rtl.json, results.json, report.md and the "
+    "summary; the step's output to DIR/rtl.log. It needs da4ml and verilator in the dialect's environment "
+    "(scripts/setup.sh installs them; `qapc doctor SPEC` checks them and Yosys)."
+)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from qapdsl.commands.common import folder_arg
 
+    p.epilog = RTL_HELP
     p.add_argument("spec", metavar="SPEC", help="the .qap spec to build, train, convert and emulate")
     p.add_argument("--model", help="run this model instead of the last one declared")
     p.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")
@@ -47,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--epochs", type=_positive, metavar="N", help="override the spec's epochs (per pruning round for iterative pruning)")
     p.add_argument("--data", metavar="PATH", help="override the spec's data with a file: .npz (arrays X and y), or the type of the spec's own data file")
-    p.add_argument("--synth", action="store_true", help="also run HLS synthesis when the vendor tool is on PATH")
+    p.add_argument("--synth", action="store_true", help="also run HLS synthesis (Vivado/Vitis) when the vendor tool is on PATH; the RTL step's Yosys synthesis is the spec's `synth` setting")
     p.add_argument(
         "--min-agreement",
         type=_fraction,
@@ -94,9 +113,11 @@ def summary(results: dict[str, Any]) -> str:
         agree = f"outputs {_pct(m.get('outputs_agreement'))}, logits {_pct(m.get('agreement'))}" + (f" of {n} test rows" if n else "")
     eff = m.get("efficiency")
     fw = str(m.get("framework") or "QKeras")
+    rtl = m.get("rtl") if isinstance(m.get("rtl"), dict) else None
+    rtl_accuracy = f"   {_pct(rtl.get('rtl_accuracy'))} (RTL, Verilator)" if rtl is not None else ""
     lines = [
         f"{results['model']}: done in {results.get('wall_time_s', 0):.1f} s",
-        f"  accuracy        {_pct(m.get('accuracy'))} ({fw})   {_pct(m.get('hls_accuracy'))} (HLS emulation)   AUC {m.get('auc', 0) or 0:.4f}",
+        f"  accuracy        {_pct(m.get('accuracy'))} ({fw})   {_pct(m.get('hls_accuracy'))} (HLS emulation){rtl_accuracy}   AUC {m.get('auc', 0) or 0:.4f}",
         f"  {fw + ' ↔ HLS':<16}{agree} agree (argmax), max |diff| {m['max_abs_diff']:.3g}"
         if isinstance(m.get("max_abs_diff"), int | float)
         else f"  {fw + ' ↔ HLS':<16}{agree} agree (argmax)",
@@ -105,15 +126,18 @@ def summary(results: dict[str, Any]) -> str:
         f"  memory          {_int(t.get('memory_bits_measured'))} bits of weights and biases (with the measured sparsity; declared {_int(t.get('memory_bits'))})",
         f"  efficiency      {eff:.4f} (neural efficiency, network)" if isinstance(eff, int | float) else "  efficiency      -",
     ]
-    rtl = m.get("rtl")
-    if isinstance(rtl, dict):
+    if rtl is not None:
         when = f"{rtl.get('cycles')} cycles = {rtl.get('latency_ns')} ns" if rtl.get("pipelined") else "combinational"
         diff = rtl.get("max_abs_diff")
-        lines.append(f"  {fw + ' ↔ RTL':<16}{_pct(rtl.get('agreement'))} agree (argmax, Verilator)" + (f", max |diff| {diff:.3g}" if isinstance(diff, int | float) else ""))
+        what = "logits" if rtl.get("basis") == "logits" else "outputs"
+        rows = rtl.get("n_rows") or n
+        line = f"  {fw + ' ↔ RTL':<16}{_pct(rtl.get('agreement'))}" + (f" of {rows} test rows" if rows else "") + f" agree (argmax of the {what}, Verilator)"
+        # beside the HLS line, as the README's RTL table has them
+        lines.insert(3, line + (f", max |{what[:-1]} diff| {diff:.3g}" if isinstance(diff, int | float) else ""))
         lines.append(f"  RTL cost        {_int(rtl.get('cost'))} LUTs (da4ml estimate), {_int(rtl.get('adder_levels'))} adder levels, {when}")
         if rtl.get("lut") is not None:
             lines.append(
-                f"  Yosys           {_int(rtl.get('lut'))} LUT, {_int(rtl.get('ff'))} FF, {_int(rtl.get('carry'))} CARRY, {_int(rtl.get('dsp'))} DSP"
+                f"  Yosys           {_int(rtl.get('lut'))} LUT{inv_note(rtl.get('inv'))}, {_int(rtl.get('ff'))} FF, {_int(rtl.get('carry'))} CARRY, {_int(rtl.get('dsp'))} DSP"
                 f" (synth_xilinx, {rtl.get('synth_s') or 0:.0f} s)"
             )
         elif rtl.get("synth_skipped"):

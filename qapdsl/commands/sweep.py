@@ -117,7 +117,7 @@ def load_view(job: Any, title: str, studies: tuple[Any, Any | None] | None = Non
         bjob = st.baseline_job(job)
         assert bjob is not None
         baseline = st.collect_rows(base, base_points or bjob.points(spec))[0]
-    notes = []
+    notes = [*st.malformed(main), *(st.malformed(base) if base is not None else [])]
     block = job.study_block(spec)
     ended = main.user_attrs.get(st.STUDY_ENDED) if job.kind == "search" else None
     if ended and isinstance(block, ir.Search):

@@ -94,9 +94,16 @@ class Document:
     text: str
     loaded: Loaded
     version: int | None = None
+    uri: str | None = None  # the open document's URI; what names a document without a file (`untitled:...`)
     _by_model: dict[str, Loaded] = field(default_factory=dict)
     _partial: dict[str | None, Partial | None] = field(default_factory=dict)
     _figures: dict[int, dict[str, LayerFigures]] = field(default_factory=dict)
+
+    @property
+    def key(self) -> Path | str:
+        """The document's identity among others: its file (resolved), else its URI. Two unsaved buffers are
+        two documents, whatever their text."""
+        return resolve_path(self.path) if self.path is not None else (self.uri or "<spec>")
 
     @property
     def display(self) -> str:
@@ -152,8 +159,8 @@ class Document:
         return p
 
 
-def analyse(text: str, path: Path | None, version: int | None = None) -> Document:
-    doc = Document(path=path, text=text, loaded=Loaded(None, [], {}), version=version)
+def analyse(text: str, path: Path | None, version: int | None = None, uri: str | None = None) -> Document:
+    doc = Document(path=path, text=text, loaded=Loaded(None, [], {}), version=version, uri=uri)
     doc.loaded = doc.load(text)
     return doc
 

@@ -3,17 +3,20 @@ an open document imports, each analysed as its own root and cached until it chan
 
 A request must answer in bounded time whatever the workspace is: the walk skips loops of symbolic
 links and what cannot be read, never searches a whole file system (a workspace folder of `/`), and
-stops after MAX_ENTRIES names, MAX_DEPTH folders down, MAX_FILES specs or MAX_SECONDS. What it did
-not search is said (`Scan.incomplete`, and once in the log): references answer with what was found,
+stops after MAX_ENTRIES names, MAX_DEPTH folders down, MAX_FILES specs or MAX_SECONDS. The deadline
+holds within a file too: a spec analysed past it (a 180 KB spec takes about 5 s) is left out of that
+request, its analysis going on in the background for the next one. What it did not search is said (`Scan.incomplete`, and once in the log): references answer with what was found,
 and a rename, which must change every use or none, is refused.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +109,20 @@ class _Walk:
                 return
 
 
+def _in_background(fn: Callable[[str, Path], Document], text: str, path: Path) -> concurrent.futures.Future[Document]:
+    """`fn(text, path)` in a daemon thread (one the server's exit does not wait for), as a future."""
+    future: concurrent.futures.Future[Document] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(text, path))
+        except BaseException as e:  # handed to whoever waits for the result
+            future.set_exception(e)
+
+    threading.Thread(target=run, name=f"qapc-lsp-analyse-{path.name}", daemon=True).start()
+    return future
+
+
 def _is_file(path: Path) -> bool:
     try:
         return path.is_file()
@@ -124,8 +141,13 @@ class DiskDocuments:
     def __init__(self) -> None:
         self._cache: dict[Path, tuple[tuple[int, int], Document]] = {}
         self._logged: set[str] = set()
+        # each analysis runs in a thread of its own, so that a request waits for it only until its deadline;
+        # one still running is waited for again by the next request, not started twice
+        self._running: dict[Path, tuple[tuple[int, int], concurrent.futures.Future[Document]]] = {}
+        self._lock = threading.Lock()
 
-    def get(self, path: Path) -> Document | None:
+    def get(self, path: Path, deadline: float | None = None) -> Document | None:
+        """The file's analysis; None when it cannot be read. Past `deadline` (time.monotonic()), TimeoutError."""
         try:
             st = path.stat()
             if not path.is_file() or st.st_size > MAX_BYTES:
@@ -134,11 +156,21 @@ class DiskDocuments:
             cached = self._cache.get(path)
             if cached is not None and cached[0] == stamp:
                 return cached[1]
-            text = path.read_bytes().decode("utf-8", errors="replace")
+            with self._lock:
+                running = self._running.get(path)
+                if running is None or running[0] != stamp:
+                    text = path.read_bytes().decode("utf-8", errors="replace")
+                    running = self._running[path] = (stamp, _in_background(analyse, text, path))
         except OSError:  # unreadable, gone, a loop of links
             return None
-        doc = analyse(text, path)
-        self._cache[path] = (stamp, doc)
+        try:
+            doc = running[1].result(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"{path.name} ({st.st_size:,} bytes) was still being analysed") from None
+        with self._lock:
+            if self._running.get(path) is running:
+                del self._running[path]
+            self._cache[path] = (stamp, doc)
         return doc
 
     def documents(self, roots: Iterable[Path], skip: set[Path]) -> Scan:
@@ -148,7 +180,11 @@ class DiskDocuments:
         for path in walk.spec_files(roots):
             if path in skip:
                 continue
-            doc = self.get(path)
+            try:
+                doc = self.get(path, walk.deadline)
+            except TimeoutError as e:  # the deadline holds within a file too
+                walk.stop(f"stopped after {MAX_SECONDS:.0f} s: {e} (the next request may have it)")
+                break
             if doc is not None:
                 scan.documents.append(doc)
         scan.incomplete = walk.incomplete

@@ -28,10 +28,11 @@ from qapdsl.source import Span
 class Located:
     path: Path | None  # None: the document itself, unsaved
     span: Span
+    home: str | None = None  # with no path: the URI of that unsaved document (two are two places)
 
     def key(self) -> tuple[str, int, int]:
         """Identity across documents (their spans name files differently)."""
-        where = str(resolve_path(self.path)) if self.path is not None else "<spec>"
+        where = str(resolve_path(self.path)) if self.path is not None else (self.home or "<spec>")
         return where, self.span.line, self.span.column
 
 
@@ -87,6 +88,9 @@ class Resolver:
                     return self.doc.file_path(tree.path), decl
         return None
 
+    def _at(self, path: Path | None, span: Span) -> Located:
+        return Located(path, span, self.doc.uri if path is None else None)
+
     def model_names(self) -> list[str]:
         names: list[str] = []
         for tree in self.doc.loaded.files:
@@ -129,7 +133,7 @@ class Resolver:
                     if name is None:
                         continue
                     if s.key.name in schema.LAYER_KINDS:
-                        here = Located(path, s.groups[0][0].span)
+                        here = self._at(path, s.groups[0][0].span)
                         root = roots.setdefault(name, here)
                         table[name] = Layer(name, s, here, root)
                     elif s.key.name == "remove":
@@ -143,7 +147,7 @@ class Resolver:
             found = self.model(hit.name)
             if found is None:
                 return None
-            here = Located(found[0], found[1].name.span)
+            here = self._at(found[0], found[1].name.span)
             return Symbol("model", hit.name, here, here)
         name = layer_name(hit)
         if name is None or _is_glob(name):
@@ -235,6 +239,7 @@ class Reference:
     path: Path | None
     span: Span
     declaration: bool
+    doc: Path | str = "<spec>"  # the key of the document it is in (`Document.key`)
 
 
 def _parsed(docs: Iterable[Document]) -> Iterator[tuple[Document, ast.File, Resolver]]:
@@ -255,8 +260,8 @@ def references(docs: Iterable[Document], symbol: Symbol) -> list[Reference]:
             found = resolver.resolve(hit)
             if found is None or found.kind != symbol.kind or found.root.key() != want:
                 continue
-            ref = Reference(doc.path, name_span(hit), hit.role in ("model", "layer"))
-            out.setdefault(Located(ref.path, ref.span).key(), ref)
+            ref = Reference(doc.path, name_span(hit), hit.role in ("model", "layer"), doc.key)
+            out.setdefault(Located(ref.path, ref.span, doc.uri).key(), ref)
     return list(out.values())
 
 
@@ -344,12 +349,12 @@ def glob_warnings(docs: Iterable[Document], old: str, new: str) -> list[str]:
     return out
 
 
-def edit_ranges(docs: dict[Path | None, Document], refs: list[Reference]) -> dict[Path | None, list[Range]]:
-    """The LSP ranges of references, by file, in the text each document holds."""
-    out: dict[Path | None, list[Range]] = {}
+def edit_ranges(docs: dict[Path | str, Document], refs: list[Reference]) -> dict[Path | str, list[Range]]:
+    """The LSP ranges of references, by document (`Document.key`), in the text each document holds."""
+    out: dict[Path | str, list[Range]] = {}
     for ref in refs:
-        doc = docs.get(ref.path)
+        doc = docs.get(ref.doc)
         if doc is None:
             continue
-        out.setdefault(ref.path, []).append(span_range(split_lines(doc.text), ref.span))
+        out.setdefault(ref.doc, []).append(span_range(split_lines(doc.text), ref.span))
     return out

@@ -72,7 +72,7 @@ class QapServer(LanguageServer):
 
     def _analyse(self, uri: str, version: int, text: str) -> Document:
         """Runs in the checker's thread."""
-        return analysis.analyse(text, _path(uri), version)
+        return analysis.analyse(text, _path(uri), version, uri=uri)
 
     def _publish(self, uri: str, doc: Document) -> None:
         """Runs on the event loop when the check of a document's newest text is done."""
@@ -115,25 +115,25 @@ class QapServer(LanguageServer):
 
     async def scope(self) -> Scope:
         """Every spec a reference may be in: the open documents as they are, and the files on disk (workspace and imports)."""
-        docs: dict[Path | None, Document] = {}
+        docs: dict[Path | str, Document] = {}  # by Document.key: a file, or an unsaved document's URI
         for uri in self.checker.uris():
             doc = await self.current(uri)
             if doc is not None:
-                docs[resolve_path(doc.path) if doc.path is not None else None] = doc
+                docs[doc.key] = doc
         roots = [Path(p) for p in self._folders()]
         for doc in list(docs.values()):
             roots += [resolve_path(p) for t in doc.loaded.files[1:] for p in [doc.file_path(t.path)] if p is not None]
-        open_paths = {p for p in docs if p is not None}
+        open_paths = {p for p in docs if isinstance(p, Path)}
         scan = await self.off_loop(self.disk.documents, roots, open_paths)
         for doc in scan.documents:
             if doc.path is not None:
-                docs.setdefault(resolve_path(doc.path), doc)
+                docs.setdefault(doc.key, doc)
         return Scope(docs, scan.incomplete, open_paths)
 
     def open_paths(self) -> set[Path]:
         return {resolve_path(p) for uri in self.checker.uris() for p in [_path(uri)] if p is not None}
 
-    def not_editable(self, paths: Iterable[Path | None], open_paths: set[Path]) -> str | None:
+    def not_editable(self, paths: Iterable[Path | str | None], open_paths: set[Path]) -> str | None:
         """Why a rename must not edit one of `paths` (None: it may edit them all). A file outside every
         workspace folder (an import from `../elsewhere`) belongs to another project: an edit there would
         change specs the user has not opened. Without a workspace folder, the folders of the open files
@@ -144,7 +144,7 @@ class QapServer(LanguageServer):
             folders = sorted({p.parent for p in open_paths})
             where = "the folders of the open files"
         for path in paths:
-            if path is not None and not any(path.is_relative_to(f) for f in folders):  # None: an unsaved buffer
+            if isinstance(path, Path) and not any(path.is_relative_to(f) for f in folders):  # else an unsaved buffer
                 shown = os.path.relpath(path, folders[0]) if folders else str(path)
                 return f"{shown}, which is outside {where} ({', '.join(map(str, folders)) or 'none'}): open a folder that holds both files, or rename it in its own project"
         return None
@@ -158,7 +158,7 @@ class QapServer(LanguageServer):
 
 @dataclass(frozen=True)
 class Scope:
-    docs: dict[Path | None, Document]  # by resolved path
+    docs: dict[Path | str, Document]  # by Document.key: resolved path, or the URI of an unsaved document
     incomplete: list[str]  # why specs of the workspace may be missing (files.Scan)
     open_paths: set[Path]  # the open documents' files
 
@@ -178,7 +178,10 @@ def _path(uri: str) -> Path | None:
     return Path(fs) if fs and "\x00" not in fs else None
 
 
-def _uri(path: Path | None, fallback: str) -> str:
+def _uri(path: Path | str | None, fallback: str) -> str:
+    """The URI of a file, or of a document by its key (`Document.key`: a file, or an unsaved document's URI)."""
+    if isinstance(path, str):
+        return path if path != "<spec>" else fallback
     if path is None:
         return fallback
     return from_fs_path(str(path)) or fallback
@@ -344,16 +347,11 @@ async def _symbol(ls: QapServer, uri: str, position: lsp.Position) -> tuple[Docu
     return (doc, hit, symbol) if symbol is not None else None
 
 
-def _locations(ls: QapServer, uri: str, docs: dict[Path | None, Document], refs: list[navigation.Reference]) -> list[lsp.Location]:
+def _locations(ls: QapServer, uri: str, docs: dict[Path | str, Document], refs: list[navigation.Reference]) -> list[lsp.Location]:
     out = []
     for path, ranges in navigation.edit_ranges(docs, refs).items():
         out += [lsp.Location(uri=_uri(path, uri), range=_range(r)) for r in ranges]
     return out
-
-
-def _keyed(docs: dict[Path | None, Document], refs: list[navigation.Reference]) -> list[navigation.Reference]:
-    """References with their path as the key of `docs` (resolved)."""
-    return [navigation.Reference(resolve_path(r.path) if r.path is not None else None, r.span, r.declaration) for r in refs]
 
 
 @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
@@ -367,7 +365,7 @@ async def references(ls: QapServer, params: lsp.ReferenceParams) -> list[lsp.Loc
     docs = scope.docs
     if scope.incomplete:
         ls.show_message_log(f"references: some .qap files of the workspace were not searched: {'; '.join(scope.incomplete)}", lsp.MessageType.Warning)
-    refs = _keyed(docs, await ls.off_loop(navigation.references, list(docs.values()), symbol))
+    refs = await ls.off_loop(navigation.references, list(docs.values()), symbol)
     if not params.context.include_declaration:
         refs = [r for r in refs if not r.declaration]
     return _locations(ls, uri, docs, refs)
@@ -402,7 +400,7 @@ async def rename(ls: QapServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit |
         await ls.off_loop(navigation.check_buildable, symbol, params.new_name, list(docs.values()))
     except navigation.RenameError as e:
         raise _failed(str(e)) from None
-    refs = _keyed(docs, await ls.off_loop(navigation.references, list(docs.values()), symbol))
+    refs = await ls.off_loop(navigation.references, list(docs.values()), symbol)
     by_file = navigation.edit_ranges(docs, refs)
     why = ls.not_editable(by_file, scope.open_paths)
     if why is not None:
@@ -410,12 +408,12 @@ async def rename(ls: QapServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit |
     for path, ranges in by_file.items():
         new_text = _apply(docs[path].text, ranges, params.new_name)
         try:
-            syntax.parse(new_text, str(path) if path else "<spec>")
+            syntax.parse(new_text, str(path) if isinstance(path, Path) else "<spec>")
         except SpecError as e:
-            raise _failed(f"renaming to '{params.new_name}' breaks {path.name if path else 'the spec'}: {e.diagnostics[0].message}") from None
+            raise _failed(f"renaming to '{params.new_name}' breaks {path.name if isinstance(path, Path) else 'the spec'}: {e.diagnostics[0].message}") from None
     for warning in navigation.glob_warnings(docs.values(), symbol.name, params.new_name):
         ls.show_message(f"rename: {warning}", lsp.MessageType.Warning)
-    versions = {_uri(d.path, uri): d.version for d in docs.values()}
+    versions = {_uri(d.key, uri): d.version for d in docs.values()}
     edits = {
         _uri(path, uri): [lsp.TextEdit(range=_range(r), new_text=params.new_name) for r in sorted(ranges, key=lambda r: (r.start.line, r.start.character))]
         for path, ranges in by_file.items()

@@ -24,7 +24,13 @@ def _fmt_num(key: str, v: Any) -> str | None:
         return f"{key} {v}"
     if key in ("accuracy", "val_accuracy", "sparsity", "agreement", "hls_accuracy"):
         return f"{key.replace('_', ' ')} {100 * v:.1f}%"
+    if key in _COUNTS or isinstance(v, int):  # counts: integers with thousands separators, as the summary prints them
+        return f"{_COUNTS.get(key, key.replace('_', ' '))} {round(v):,}"
     return f"{key.replace('_', ' ')} {v:.4g}"
+
+
+_COUNTS = {"cost": "da4ml cost"}  # figures that are counts even when a script writes them as floats (da4ml's cost, in LUTs)
+HEARTBEAT_S = 30  # in a log, a step that only reports its elapsed seconds gets a line this often (as scripts/setup.sh)
 
 
 def describe(event: dict[str, Any]) -> str:
@@ -45,6 +51,9 @@ def describe(event: dict[str, Any]) -> str:
             parts.append(text)
     if isinstance(event.get("message"), str):
         parts.append(event["message"])
+    elapsed = event.get("elapsed_s")  # a long step's heartbeat (rtl.py's Verilator compile and Yosys synthesis)
+    if isinstance(elapsed, int | float) and not isinstance(elapsed, bool) and math.isfinite(elapsed):
+        parts.append(f"{round(elapsed)} s")
     return " · ".join(parts)
 
 
@@ -108,8 +117,11 @@ class Display:
         if self.tty:
             self._status(f"{self._prefix(stage)} {text}")
             return
-        # in a log: one line when the phase or the pruning round changes, and at each round's last epoch
-        key = (event.get("step"), event.get("round"))
+        # in a log: one line when the phase or the pruning round changes, at each round's last epoch,
+        # and every HEARTBEAT_S seconds of a step that reports only its elapsed time
+        seconds = event.get("elapsed_s")
+        beat = int(seconds // HEARTBEAT_S) if isinstance(seconds, int | float) and not isinstance(seconds, bool) and math.isfinite(seconds) else 0
+        key = (event.get("step"), event.get("round"), beat)
         last_epoch = event.get("epoch") is not None and event.get("epoch") == event.get("epochs")
         if key != self._last_key or last_epoch or event.get("message"):
             self._last_key = key

@@ -144,6 +144,8 @@ class Display:
             self._log(f"skip   {label}: trial {ev.get('trial')} duplicates trial {ev.get('of')}; not counted")
         elif kind == "lost":
             self._log(f"lost   {label}: trial {ev.get('trial')} was failed as stale meanwhile; its retry counts")
+        elif kind == "malformed":
+            self._log(f"warning {ev.get('message')}")
         elif kind == "requeued":
             self._log(f"requeued {ev.get('count')} trial(s) left running by a stopped run")
         elif kind == "worker_error":

@@ -312,6 +312,8 @@ def constraints(budgets: dict[str, float]) -> Callable[[optuna.trial.FrozenTrial
     measured counts as far over."""
 
     def values(trial: optuna.trial.FrozenTrial) -> list[float]:
+        if trial_problem(trial) is not None:  # figures of the wrong shape: as unmeasured
+            return [1e300 for _ in budgets]
         figures = trial.user_attrs.get(ATTR_SUMMARY) or trial.user_attrs.get(ATTR_DECLARED) or {}
         return [float(figures[m]) - limit if isinstance(figures.get(m), int | float) else 1e300 for m, limit in budgets.items()]
 
@@ -360,7 +362,51 @@ def open_study(job: Job, storage: optuna.storages.RDBStorage | None = None) -> t
 
 
 def _trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    return study.get_trials(deepcopy=False)
+    """The study's trials whose stored attributes have the shapes qapc writes (`trial_problem`): a trial
+    that another program, a damaged study.db or a hand edit left otherwise is left out (`malformed` names it)."""
+    return [t for t in study.get_trials(deepcopy=False) if trial_problem(t) is None]
+
+
+_TEXT_ATTRS = (ATTR_POINT, ATTR_ERROR, ATTR_DIR, ATTR_DISCARDED, ATTR_HOST)
+_FIGURE_ATTRS = (ATTR_SUMMARY, ATTR_DECLARED, ATTR_OVER)  # and ATTR_SEED + seed
+
+
+def _kind(v: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number", type(None): "null"}.get(type(v), "a value")
+
+
+def trial_problem(t: optuna.trial.FrozenTrial) -> str | None:
+    """What is wrong with the figures and names a trial stored in the study (its user attrs), or None.
+
+    qapc stores texts (point, error, folder, ...), a label that may be null, the trial a repeat reuses, and
+    figures: objects of numbers or nulls (a run's `summarize`, the mean figures, the declared ones, the budgets exceeded)."""
+    attrs = t.user_attrs
+    for name in _TEXT_ATTRS:
+        if name in attrs and not isinstance(attrs[name], str):
+            return f"its {name} is {_kind(attrs[name])}, not a string"
+    if attrs.get(ATTR_LABEL) is not None and not isinstance(attrs[ATTR_LABEL], str):
+        return f"its {ATTR_LABEL} is {_kind(attrs[ATTR_LABEL])}, not a string"
+    if ATTR_SAME in attrs and (isinstance(attrs[ATTR_SAME], bool) or not isinstance(attrs[ATTR_SAME], int)):
+        return f"its {ATTR_SAME} is {_kind(attrs[ATTR_SAME])}, not a trial number"
+    for name, figures in attrs.items():
+        if name not in _FIGURE_ATTRS and not (name.startswith(ATTR_SEED) and name[len(ATTR_SEED) :].lstrip("-").isdigit()):
+            continue
+        if not isinstance(figures, dict):
+            return f"its {name} is {_kind(figures)}, not an object of figures"
+        for key, v in figures.items():
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+                return f"its {name}[{json.dumps(key)}] is {_kind(v)} {json.dumps(v)[:40]}, not a number"
+    return None
+
+
+def malformed(study: optuna.Study) -> list[str]:
+    """One sentence per trial that `_trials` leaves out, naming the trial and what is wrong with it."""
+    return [
+        f"Trial {t.number} of study {study.study_name!r} is left out: {why} (study.db was not written so by qapc; "
+        "a sweep runs its point again)"
+        for t in study.get_trials(deepcopy=False)
+        if (why := trial_problem(t)) is not None
+    ]
 
 
 def _discarded(t: optuna.trial.FrozenTrial) -> bool:
@@ -531,6 +577,8 @@ def prepare(job: Job, points: list[expand.Point], emit: Emit | None = None) -> o
         failed = fail_running(study, everything=job.owner)
         if failed:
             say({"event": "requeued", "count": failed})
+        for why in malformed(study):
+            say({"event": "malformed", "message": why})
         search = job.study_block()
         if isinstance(search, ir.Search) and job.kind == "search" and study.user_attrs.get(STUDY_ENDED):
             if checks.search_space_size(search) is None or study.user_attrs[STUDY_ENDED] != space_exhausted(search):
@@ -1001,15 +1049,16 @@ def run_options(study: optuna.Study) -> dict[str, Any] | None:
     recorded = study.user_attrs.get(STUDY_OPTIONS)
     if isinstance(recorded, dict):
         return recorded
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+    for t in _trials(study):
         folder = t.user_attrs.get(ATTR_DIR)
-        if not folder:
+        if t.state != TrialState.COMPLETE or not folder:
             continue
         for path in [Path(folder) / "results.json", *sorted(Path(folder).glob("seed*/results.json"))]:
             try:
-                overrides = json.loads(path.read_text(encoding="utf-8")).get("overrides")
+                data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
+            overrides = data.get("overrides") if isinstance(data, dict) else None  # a results.json that is not an object says nothing
             if isinstance(overrides, dict):
                 return {k: v for k, v in overrides.items() if k in ("epochs", "data", "synth") and v not in (None, False)}
     return None

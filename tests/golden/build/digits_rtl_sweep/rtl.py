@@ -22,6 +22,7 @@ RND_CONV); da4ml's `quantize` truncates (TRN) or rounds half up (RND), so
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -29,6 +30,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -52,6 +54,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def progress(step: str, **fields: object) -> None:
     print("@qapc " + json.dumps({"step": step, **fields}, sort_keys=True), flush=True)
+
+
+@contextlib.contextmanager
+def heartbeat(step: str, every: float = 5.0):
+    """`progress(step, elapsed_s=...)` every `every` seconds while a long, silent call runs (the
+    Verilator compile, the Yosys synthesis), so that whoever reads the events sees it alive."""
+    stop = threading.Event()
+    t0 = time.perf_counter()
+
+    def beat():
+        while not stop.wait(every):
+            progress(step, elapsed_s=round(time.perf_counter() - t0))
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def verilator_environment(environ: dict[str, str]) -> dict[str, str]:
@@ -185,7 +207,9 @@ def synthesise(project: Path, has_tables: bool) -> dict:
         "ran": True,
         "tool": "yosys synth_xilinx -family " + YOSYS_FAMILY + " -flatten -noiopad",
         "wall_time_s": seconds,
-        "lut": count(r"LUT[1-6]"),
+        # Vivado implements each INV as a LUT1: LUTs = LUT1-LUT6 + INV (INV also kept apart)
+        "lut": count(r"LUT[1-6]|INV"),
+        "inv": count(r"INV"),
         "ff": count(r"FD[RSCP]E"),
         "carry": count(r"CARRY[48]"),
         "dsp": count(r"DSP48E[12]"),
@@ -245,7 +269,8 @@ def main(argv=None):
     os.environ.update(verilator_environment(dict(os.environ)))
     t0 = time.perf_counter()
     try:
-        rtl.compile(nproc=args.jobs or os.cpu_count() or 1)
+        with heartbeat("compile"):
+            rtl.compile(nproc=args.jobs or os.cpu_count() or 1)
     except (RuntimeError, OSError) as e:  # OSError: make, a C++ compiler or perl missing
         raise SystemExit(f"rtl.py: the Verilator compile failed ({e}); it needs make, g++ and perl on PATH; its output is above") from e
     times["compile_s"] = time.perf_counter() - t0
@@ -268,7 +293,8 @@ def main(argv=None):
     if synth["requested"]:
         progress("synth", tool="yosys")
         has_tables = any((project / "src" / "memfiles").iterdir())
-        synth = {"requested": True, **synthesise(project, has_tables)}
+        with heartbeat("synth"):
+            synth = {"requested": True, **synthesise(project, has_tables)}
     result = {
         "model": TOP,
         "framework": 'QKeras',
