@@ -12,12 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-<<<<<<< HEAD:qapdsl/commands/run.py
 from qapdsl.commands.common import EXIT_OK, EXIT_SPEC, EXIT_STEP
-=======
-from qapdsl.cmdutil import EXIT_OK, EXIT_SPEC, EXIT_STEP
 from qapdsl.report import inv_note
->>>>>>> polish:qapdsl/runner/command.py
 
 
 def _positive(text: str) -> int:
