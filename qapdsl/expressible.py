@@ -3,7 +3,7 @@ has (`qapdsl.dialects`), and the one plan shape HGQ2 refuses (two quantizers in 
 flow fuses into one that rounds once).
 
 The generators (`qapdsl.backends.generator`, `qapdsl.backends.hgq2`) render what this allows and raise what it
-refuses; `qapc check` (`qapdsl.checks.check_buildable`) asks it the same questions about the plan without
+refuses; `qapc check` (`qapdsl.checks.spec.check_buildable`) asks it the same questions about the plan without
 importing any generator. Pure Python, cheap to import.
 """
 

@@ -25,8 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qapdsl import ast, ir, lower, schema
+from qapdsl import ast, ir, schema
 from qapdsl.diagnostics import Diagnostic, SpecError, did_you_mean
+from qapdsl.lower.model import lower_model
+from qapdsl.lower.prune import lower_prune
+from qapdsl.lower.study import lower_search, lower_sweep
+from qapdsl.lower.target import lower_target
+from qapdsl.lower.train import lower_train
+from qapdsl.lower.values import Ctx
 from qapdsl.source import SourceFile, Span
 from qapdsl.syntax import decode, parse
 
@@ -130,18 +136,18 @@ def _load_bytes(data: bytes, display: str, base_dir: Path, model_name: str | Non
     files = [main] + [st.files[k] for k in st.order if k != key]
     if any(d.severity == "error" for d in st.diagnostics):
         return Loaded(None, st.diagnostics, st.sources, files)
-    ctx = lower.Ctx(st.diagnostics)
+    ctx = Ctx(st.diagnostics)
     spec = _lower(ctx, st, key, model_name)
     if spec is not None and dialect is not None:  # the command line's --dialect: checked as if the spec said it
         spec = spec.model_copy(update={"train": spec.train.model_copy(update={"dialect": dialect})})
     if spec is not None and baselines:
         spec = _with_baselines(ctx, st, spec)
     if spec is not None:  # lowering fell back to defaults where it failed: the checks still run
-        from qapdsl import checks
+        from qapdsl.checks.spec import check, check_sound
 
-        ctx.diagnostics.extend(checks.check(spec, stand_ins=frozenset(ctx.stand_ins)))
+        ctx.diagnostics.extend(check(spec, stand_ins=frozenset(ctx.stand_ins)))
         if not any(d.severity == "error" for d in ctx.diagnostics):  # the generator's own limits, once the spec itself is sound
-            ctx.diagnostics.extend(checks.check_sound(spec))
+            ctx.diagnostics.extend(check_sound(spec))
     ok = spec is not None and not any(d.severity == "error" for d in ctx.diagnostics)
     ctx.diagnostics.sort(key=lambda d: (d.span.file if d.span else "", d.span.line if d.span else 0, d.span.column if d.span else 0))
     return Loaded(spec if ok else None, ctx.diagnostics, st.sources, files)
@@ -236,7 +242,7 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _with_baselines(ctx: lower.Ctx, st: _State, spec: ir.Spec) -> ir.Spec:
+def _with_baselines(ctx: Ctx, st: _State, spec: ir.Spec) -> ir.Spec:
     """Load the `baseline "SPEC"` of the sweep and search blocks (relative to the file that names it) into the IR.
 
     A baseline is a spec of its own (its imports and sections, its last model), loaded
@@ -342,7 +348,7 @@ def _models(st: _State) -> dict[str, tuple[ast.ModelDecl, str]]:
     return models
 
 
-def resolve_model_body(ctx: lower.Ctx, models: dict[str, tuple[ast.ModelDecl, str]], decl: ast.ModelDecl) -> list[ast.Stmt]:
+def resolve_model_body(ctx: Ctx, models: dict[str, tuple[ast.ModelDecl, str]], decl: ast.ModelDecl) -> list[ast.Stmt]:
     """The statements of a model with its `from` chain applied (iteratively: a chain of any length)."""
     chain = [decl]  # decl, its base, the base's base, ...
     names = {decl.name.name}
@@ -385,7 +391,7 @@ def _override(base: Sequence[ast.Stmt], over: Sequence[ast.Stmt]) -> list[ast.St
     return out
 
 
-def _repeats(ctx: lower.Ctx, over: Sequence[ast.Stmt]) -> set[int]:
+def _repeats(ctx: Ctx, over: Sequence[ast.Stmt]) -> set[int]:
     """Statements a derived model's own body gives twice, reported as in any model body; their indices.
 
     A derived body may replace each thing of its base once: `input`, a layer (by name), a quantizer
@@ -451,7 +457,7 @@ class _Body:
             elif b.key.name in schema.LAYER_KINDS and (n := _layer_name(b)) is not None:
                 self.where.setdefault(n, k)
 
-    def derive(self, ctx: lower.Ctx, over: Sequence[ast.Stmt]) -> None:
+    def derive(self, ctx: Ctx, over: Sequence[ast.Stmt]) -> None:
         out, where = self.stmts, self.where
         skip = _repeats(ctx, over)
         for i, s in enumerate(over):
@@ -498,7 +504,7 @@ class _Body:
                 out.append(s)
 
 
-def derive(ctx: lower.Ctx, base: Sequence[ast.Stmt], over: Sequence[ast.Stmt]) -> list[ast.Stmt]:
+def derive(ctx: Ctx, base: Sequence[ast.Stmt], over: Sequence[ast.Stmt]) -> list[ast.Stmt]:
     """The statements of `base` with a derived model's body applied."""
     body = _Body(base)
     body.derive(ctx, over)
@@ -512,7 +518,7 @@ def _group_role(g: tuple[ast.Value, ...]) -> str:
 # -- lowering --------------------------------------------------------------------
 
 
-def _lower(ctx: lower.Ctx, st: _State, main_key: str, model_name: str | None) -> ir.Spec | None:
+def _lower(ctx: Ctx, st: _State, main_key: str, model_name: str | None) -> ir.Spec | None:
     models = _models(st)
     sections = _sections(st, main_key)
     main = st.files[main_key]
@@ -533,7 +539,7 @@ def _lower(ctx: lower.Ctx, st: _State, main_key: str, model_name: str | None) ->
     before = len(ctx.diagnostics)
     body = resolve_model_body(ctx, models, decl)
     unresolved = any(d.code in ("E103", "E006") for d in ctx.diagnostics[before:])
-    model = lower.lower_model(ctx, decl.name, decl.base.name if decl.base else None, body, decl.span)
+    model = lower_model(ctx, decl.name, decl.base.name if decl.base else None, body, decl.span)
     if unresolved:
         # without its base the model lacks `input` and layers: saying so again would only repeat E103
         ctx.diagnostics[before:] = [d for d in ctx.diagnostics[before:] if not (d.code in ("E202", "E305") and d.span == decl.name.span)]
@@ -542,15 +548,15 @@ def _lower(ctx: lower.Ctx, st: _State, main_key: str, model_name: str | None) ->
     if train_sec is None:
         ctx.error("E202", "the spec has no `train` section", decl.name.span, 'add `train { data sklearn digits }` (or data file "...")')
         return None
-    train = lower.lower_train(ctx, train_sec[1], train_sec[0].span)
+    train = lower_train(ctx, train_sec[1], train_sec[0].span)
     target = (
-        lower.lower_target(ctx, sections["target"][0].arg, sections["target"][1], sections["target"][0].span)
+        lower_target(ctx, sections["target"][0].arg, sections["target"][1], sections["target"][0].span)
         if "target" in sections
         else ir.Target.model_construct()
     )
-    prune = lower.lower_prune(ctx, sections["prune"][1], sections["prune"][0].span, model) if "prune" in sections else None
-    sweep = lower.lower_sweep(ctx, sections["sweep"][1], sections["sweep"][0].span) if "sweep" in sections else None
-    search = lower.lower_search(ctx, sections["search"][1], sections["search"][0].span) if "search" in sections else None
+    prune = lower_prune(ctx, sections["prune"][1], sections["prune"][0].span, model) if "prune" in sections else None
+    sweep = lower_sweep(ctx, sections["sweep"][1], sections["sweep"][0].span) if "sweep" in sections else None
+    search = lower_search(ctx, sections["search"][1], sections["search"][0].span) if "search" in sections else None
     refs = [ir.SourceRef.model_construct(path=st.display[main_key], sha256=st.digests[main_key])]
     refs += [ir.SourceRef.model_construct(path=st.display[k], sha256=st.digests[k]) for k in st.order if k != main_key]
     return ir.Spec.model_construct(model=model, prune=prune, train=train, target=target, sweep=sweep, search=search, sources=tuple(refs))

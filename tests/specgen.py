@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from qapdsl import data as qdata
 from qapdsl import names as qnames
-from qapdsl.checks import valid_reuse_factors
+from qapdsl.checks.hardware import valid_reuse_factors
 
 
 @dataclass(frozen=True)

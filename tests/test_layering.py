@@ -1,6 +1,6 @@
 """Every import runs down: the units of `qapdsl` in one order, and no module imports a unit above its own.
 
-A unit is a sub-package (`backends/`, `commands/`, `lsp/`, `outdir/`, `runner/`, `sweep/`: all its modules) or a
+A unit is a sub-package (`backends/`, `checks/`, `commands/`, `lower/`, `lsp/`, `outdir/`, `runner/`, `sweep/`: all its modules) or a
 top-level module. The graph is computed from the source with `ast`, every import statement counted (at module
 level or inside a function, absolute or relative), so a lazy import cannot hide an upward one.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "qapdsl"
-PACKAGES = frozenset({"backends", "commands", "lsp", "outdir", "runner", "sweep"})
+PACKAGES = frozenset({"backends", "checks", "commands", "lower", "lsp", "outdir", "runner", "sweep"})
 
 # Bottom first: a unit may import only units before it in this list.
 ORDER: tuple[str, ...] = (
@@ -132,16 +132,16 @@ def test_every_import_runs_down() -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("def f():\n    from qapdsl.cli import main\n", ["qapdsl.checks:2 imports qapdsl.cli"]),
-        ("from . import loader\n", ["qapdsl.checks:1 imports qapdsl.loader"]),
-        ("import qapdsl.runner.pipeline\n", ["qapdsl.checks:1 imports qapdsl.runner.pipeline"]),
+        ("def f():\n    from qapdsl.cli import main\n", ["qapdsl.checks.spec:2 imports qapdsl.cli"]),
+        ("from .. import loader\n", ["qapdsl.checks.spec:1 imports qapdsl.loader"]),
+        ("import qapdsl.runner.pipeline\n", ["qapdsl.checks.spec:1 imports qapdsl.runner.pipeline"]),
         ("from qapdsl import ir, schema\n", []),
     ],
 )
 def test_an_upward_import_is_named(tmp_path: Path, source: str, expected: list[str]) -> None:
     fake = tmp_path / "qapdsl"
-    for p in PACKAGE.rglob("*.py"):  # the real package's module names, empty, so that `from . import loader` resolves
+    for p in PACKAGE.rglob("*.py"):  # the real package's module names, empty, so that `from .. import loader` resolves
         (fake / p.relative_to(PACKAGE)).parent.mkdir(parents=True, exist_ok=True)
         (fake / p.relative_to(PACKAGE)).write_text("", encoding="utf-8")
-    (fake / "checks.py").write_text(source, encoding="utf-8")
+    (fake / "checks" / "spec.py").write_text(source, encoding="utf-8")
     assert [str(i) for i in upward(imports(fake))] == expected

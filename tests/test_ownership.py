@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -100,6 +102,9 @@ def test_every_spec_of_the_repo_builds_byte_identically(tmp_path: Path, monkeypa
         assert main(["build", rel, "-o", str(tmp_path / "1" / spec.stem)]) == 0
         assert main(["build", rel, "-o", str(tmp_path / "2" / spec.stem)]) == 0
     assert tree(tmp_path / "1") == tree(tmp_path / "2")
+    if shutil.which("diff"):  # and as a reader checks it: `diff -r` of the two trees, hidden files included
+        found = subprocess.run(["diff", "-r", str(tmp_path / "1"), str(tmp_path / "2")], capture_output=True, text=True)
+        assert found.returncode == 0, found.stdout + found.stderr
 
 
 def test_report_writes_nothing(spec: Path, tmp_path: Path) -> None:

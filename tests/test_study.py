@@ -437,6 +437,7 @@ def test_report_and_sweep_report_name_the_options_and_warn_of_unequal_budgets(tm
     90 epochs, a baseline 10. `qapc report` and `qapc sweep --report` name the option and warn, as do the files."""
     from qapdsl.sweep import expand
     from qapdsl.sweep import study as st
+    from qapdsl.sweep.study import queue as st_queue
 
     for name in ("digits_float.qap", "digits_qap.qap"):
         (tmp_path / name).write_text((SPECS / name).read_text())
@@ -460,7 +461,7 @@ def test_report_and_sweep_report_name_the_options_and_warn_of_unequal_budgets(tm
     trial.set_user_attr(st.ATTR_SUMMARY, {"accuracy": 0.97, "bops": 3.7e6, "epochs": 10.0, "epoch_budget": 10.0, "n": 1.0})
     base.tell(trial, [0.97, 3.7e6])
     for acc in (0.98, 0.99):
-        trial = st._ask_new(main, job, 2, lambda ev: None)
+        trial = st_queue._ask_new(main, job, 2, lambda ev: None)
         assert trial is not None
         trial.set_user_attr(st.ATTR_SUMMARY, {"accuracy": acc, "bops": 40_000.0, "epochs": 55.0, "epoch_budget": 90.0, "n": 1.0})
         main.tell(trial, [acc, 40_000.0])

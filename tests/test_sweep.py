@@ -20,6 +20,7 @@ from qapdsl import ir
 from qapdsl.loader import load_file, load_text
 from qapdsl.sweep import expand, report, table, view
 from qapdsl.sweep import study as st
+from qapdsl.sweep.study import queue as st_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -344,7 +345,7 @@ def test_a_duplicate_of_a_running_point_is_discarded(tmp_path: Path) -> None:
     first = st.pop_trial(study, job, storage)
     second = st.pop_trial(study, job, storage)
     assert first is not None and second is not None
-    assert st._duplicate_of(study, first, points[0].key) is None  # the older one runs
+    assert st_queue._duplicate_of(study, first, points[0].key) is None  # the older one runs
     events: list[dict[str, object]] = []
     assert st.run_trial(study, second, job, storage, events.append) == "discarded"
     assert events[-1]["of"] == first.number
@@ -404,7 +405,7 @@ def _search_job(tmp_path: Path, axes: str, trials: int, seed: int = 0) -> st.Job
 def _take(study: object, job: st.Job, events: list[dict[str, object]]) -> list[str]:
     """Ask for trials as a worker does and complete each at once (as if trained, without training): the points run."""
     ran = []
-    while (trial := st._ask_new(study, job, job.study_block().trials, events.append)) is not None:  # type: ignore[attr-defined]
+    while (trial := st_queue._ask_new(study, job, job.study_block().trials, events.append)) is not None:  # type: ignore[attr-defined]
         key = trial.user_attrs["qapc_point"]
         trial.set_user_attr("qapc_summary", {"accuracy": 0.5})
         study.tell(trial, [0.5])  # type: ignore[attr-defined]
@@ -419,7 +420,7 @@ def test_a_repeat_proposal_does_not_use_up_the_trials(tmp_path: Path) -> None:
     study = st.prepare(job, [])
     first = []
     for _ in range(2):  # the first run: 2 points, then it is stopped
-        trial = st._ask_new(study, job, 4, lambda ev: None)
+        trial = st_queue._ask_new(study, job, 4, lambda ev: None)
         assert trial is not None
         trial.set_user_attr("qapc_summary", {"accuracy": 0.5})
         study.tell(trial, [0.5])
@@ -444,7 +445,7 @@ def test_a_search_space_smaller_than_its_trials_ends_and_says_why(tmp_path: Path
     status = st.search_status(study, 5)
     assert status.done == 3 and status.ended is not None and "it has 3 points, fewer than the 5 trials" in status.ended
     assert any(e["event"] == "ended" for e in events)
-    assert st._ask_new(study, job, 5, events.append) is None
+    assert st_queue._ask_new(study, job, 5, events.append) is None
 
 
 def test_workers_are_capped_at_what_can_run() -> None:

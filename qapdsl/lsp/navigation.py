@@ -306,12 +306,13 @@ def check_buildable(symbol: Symbol, new: str, docs: list[Document]) -> None:
     """Raise RenameError when `qapc check` would refuse the renamed layer: a name hls4ml reserves (`input`)
     or one qapc generates from another layer's (`out_softmax` beside a softmax `out`), E309.
 
-    The planner's own check decides (`checks.check_buildable` on each clean spec that builds the layer,
+    The planner's own check decides (`checks.spec.check_buildable` on each clean spec that builds the layer,
     with the layer renamed in its IR), so this knows every generated name the build knows; a spec
     that does not check clean is held only to the names hls4ml reserves (`plan.RESERVED`)."""
     if symbol.kind != "layer" or new == symbol.name:
         return
-    from qapdsl import checks, plan
+    from qapdsl import plan
+    from qapdsl.checks.spec import check_buildable as buildable
 
     if new in plan.RESERVED:
         raise RenameError(f"'{new}' cannot be a layer name: hls4ml reserves it (qapc check would say E309)")
@@ -321,7 +322,7 @@ def check_buildable(symbol: Symbol, new: str, docs: list[Document]) -> None:
         layer = resolver.layers(None).get(symbol.name)
         if spec is None or not doc.loaded.ok or layer is None or layer.root.key() != want:
             continue
-        errors = [d for d in checks.check_buildable(renamed_layer(spec, symbol.name, new)) if d.severity == "error"]
+        errors = [d for d in buildable(renamed_layer(spec, symbol.name, new)) if d.severity == "error"]
         if errors:
             where = doc.path.name if doc.path is not None else "this file"
             raise RenameError(f"renaming '{symbol.name}' to '{new}' would make `qapc check {where}` fail: {errors[0].code} {errors[0].message}")

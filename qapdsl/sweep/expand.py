@@ -1,7 +1,7 @@
 """Axes → points: the variants of a sweep (a grid) or one point of a search.
 
 A point is a set of `(path, value)` settings applied to the spec with
-`qapdsl.paths.apply`, in axis order, and re-checked with `qapdsl.checks.check`.
+`qapdsl.paths.apply`, in axis order, and re-checked with `qapdsl.checks.spec.check_point`.
 Its *key* is derived from the settings alone (sorted, hashed), so the same point
 gets the same key in every process, on every machine and after a restart: it
 names the point's output directory and ties Optuna trials to points.
@@ -21,7 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qapdsl import checks, ir, paths
+from qapdsl import ir, paths
+from qapdsl.checks.spec import check_point
 from qapdsl.diagnostics import Diagnostic
 from qapdsl.paths import Token, token
 
@@ -89,7 +90,7 @@ def variant(spec: ir.Spec, settings: Sequence[tuple[str, ir.SweepValue]]) -> ir.
             out = paths.apply(out, path, value)
         except paths.PathError as e:
             raise ExpandError(text, [Diagnostic(e.code, e.message, None, e.hint)]) from e
-    errors = checks.check_point(out)
+    errors = check_point(out)
     if errors:
         raise ExpandError(text, errors)
     return out
