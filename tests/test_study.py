@@ -486,6 +486,7 @@ def test_trials_with_figures_of_the_wrong_shape_are_left_out_and_named(tmp_path:
 
     from qapdsl.sweep import expand
     from qapdsl.sweep import study as st
+    from qapdsl.sweep.study import queue
 
     for name in ("digits_float.qap", "digits_qap.qap"):
         (tmp_path / name).write_text((SPECS / name).read_text())
@@ -504,7 +505,7 @@ def test_trials_with_figures_of_the_wrong_shape_are_left_out_and_named(tmp_path:
     }
     numbers = {}
     for i, (name, value) in enumerate([(None, None), *bad.items()]):
-        trial = st._ask_new(study, job, 6, lambda ev: None)
+        trial = queue._ask_new(study, job, 6, lambda ev: None)
         assert trial is not None
         numbers[name] = trial.number
         trial.set_user_attr(st.ATTR_SUMMARY, {"accuracy": 0.9 + i / 100, "bops": 40_000.0 - i, "epochs": 1.0, "epoch_budget": 1.0, "n": 1.0})
