@@ -381,8 +381,7 @@ def run_spec(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
     timings: dict[str, float] = {}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    kept = ledger.claim(out_dir, RUN_OUTPUTS, force=force, command="the run")
+    kept = ledger.claim(out_dir, RUN_OUTPUTS, force=force, command="the run")  # (nothing to claim in a folder not made yet)
     if kept:
         emit({"event": "warning", "stage": "build", "message": f"kept your {', '.join(p.name for p in kept)} aside in {kept[0].parent}/ (they were in qapc's way)"})
     order = steps_of(spec)
@@ -390,6 +389,7 @@ def run_spec(
     with _step("tools", emit, timings, order):
         tools = preflight(spec, data, out_dir=out_dir, synth=synth, spec_path=spec_path)
         data_arg, python = tools["data"], tools["python"]
+    out_dir.mkdir(parents=True, exist_ok=True)  # after the tools step: a run that cannot start leaves no folder
     model_file = dialects.get(spec.train.dialect).model_file
 
     with _step("build", emit, timings, order):

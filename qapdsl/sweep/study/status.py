@@ -67,8 +67,8 @@ def trial_problem(t: optuna.trial.FrozenTrial) -> str | None:
 def malformed(study: optuna.Study) -> list[str]:
     """One sentence per trial that `_trials` leaves out, naming the trial and what is wrong with it."""
     return [
-        f"Trial {t.number} of study {study.study_name!r} is left out: {why} (study.db was not written so by qapc; "
-        "a sweep runs its point again)"
+        f"Trial {t.number} of study {study.study_name!r} is left out: {why} (qapc did not write it so; "
+        "it does not count, and a resumed study runs another in its place)"
         for t in study.get_trials(deepcopy=False)
         if (why := trial_problem(t)) is not None
     ]

@@ -53,7 +53,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def progress(step: str, **fields: object) -> None:
-    print("@qapc " + json.dumps({"step": step, **fields}, sort_keys=True), flush=True)
+    # one write per line: the heartbeat's thread prints too, and a line must not be split by another
+    sys.stdout.write("@qapc " + json.dumps({"step": step, **fields}, sort_keys=True) + "\n")
+    sys.stdout.flush()
 
 
 @contextlib.contextmanager
