@@ -10,11 +10,17 @@ and versions read with `importlib.metadata`: TensorFlow is never imported (that 
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":
+    # Run as a script, its own folder (qapdsl/) comes first on sys.path, and qapdsl/ast.py would then stand in
+    # for the standard library's `ast` (importlib.metadata → inspect → ast on Python 3.13: a circular import).
+    del sys.path[0]
+
 import importlib.metadata
 import importlib.util
 import json
 import platform
-import sys
 
 
 def _version(distribution: str) -> str | None:
