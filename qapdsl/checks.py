@@ -15,7 +15,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from qapdsl import data, dialects, ir, names, paths, quant, rtlcaps, schema, shapes
+from qapdsl import data, dialects, ir, learned, names, paths, quant, rtlcaps, schema, shapes
 from qapdsl.diagnostics import Diagnostic
 from qapdsl.source import Span
 
@@ -33,6 +33,7 @@ def check(spec: ir.Spec, stand_ins: frozenset[str] = frozenset()) -> list[Diagno
         diags += shape_diags
     diags += check_names(spec.model)
     diags += check_dialect(spec)
+    diags += learned.check(spec, dialects.get(spec.train.dialect).learned_widths, spec.train.dialect)
     diags += check_quant(spec.model)
     diags += check_signedness(spec)
     if "data" not in stand_ins:
