@@ -173,6 +173,17 @@ def check(spec: ir.Spec, learned_widths: bool, dialect_name: str) -> list[Diagno
                     f"give the {role} a fixed type (drop `learned`); the weights' widths are learned against EBOPs, which count the input widths",
                 )
             )
+    if found and spec.target.rtl is not None:
+        q = found[0][2]
+        assert q.learned is not None
+        diags.append(
+            Diagnostic(
+                "E407",
+                "the RTL step does not take learned widths yet: it builds from the plan's fixed types",
+                q.learned.span or q.span,
+                "remove `rtl` from the target (hls4ml's conversion takes the learned widths), or give fixed types",
+            )
+        )
     if learned_widths:
         for layer in spec.model.layers:
             if layer.kind not in schema.WEIGHT_LAYERS:
@@ -191,15 +202,31 @@ def check(spec: ir.Spec, learned_widths: bool, dialect_name: str) -> list[Diagno
     return diags
 
 
+def hgq2_spelling(q: ir.Quant, role: str) -> str:
+    """`learned(8, 3, 'weight')`, `learned(6, 1, 'bias', per='channel')`: a learned quantizer as the generated
+    HGQ2 script's `learned` helper takes it (a trainable KBI quantizer starting at hls4ml's fixed<W,I>)."""
+    from qapdsl import quant
+
+    assert q.learned is not None
+    fx = quant.to_fixed(q)
+    assert fx is not None
+    args = [str(fx.width), str(fx.integer), repr({"weights": "weight", "bias": "bias"}[role])]
+    if not fx.signed:
+        args.append("signed=0")
+    if q.learned.granularity != "weight":
+        args.append(f"per={q.learned.granularity!r}")
+    return f"learned({', '.join(args)})"
+
+
 # --- BOPs for heterogeneous widths --------------------------------------------------------------
 
 
-def bops(kernel_bits: Any, input_bits: Any, positions: int = 1) -> float:
+def bops(kernel_bits: Sequence[Sequence[float]], input_bits: float | Sequence[float], positions: int = 1) -> float:
     """BOPs of one dense or conv layer whose every weight and every input has its own width.
 
-    kernel_bits: an (n, m) array (a conv kernel flattened to n = k_h·k_w·C_in rows): the bits of
+    kernel_bits: n rows of m widths (a conv kernel flattened to n = k_h·k_w·C_in rows): the bits of
     weight (k, j), 0 for a pruned weight (a weight that learned zero bits is pruned). input_bits:
-    the n widths of the inputs of one dot product (a scalar: all alike). positions: how often the
+    the n widths of the inputs of one dot product (one number: all alike). positions: how often the
     kernel is applied (H_out·W_out for a conv, 1 for dense), so m·positions outputs in all.
 
         BOPs = positions · Σ_j Σ_k ( a_k·b_kj + a_k + b_max + log2 n )
@@ -208,15 +235,38 @@ def bops(kernel_bits: Any, input_bits: Any, positions: int = 1) -> float:
     (the others 0) and one input width b_a this is exactly the paper's m·n·(p·b_a·b_w + b_a + b_w +
     log2 n): the product term counts the bits each kept weight multiplies, the adder tree's width
     terms count every position of the dot product as the paper does. HGQ2's EBOPs are the product
-    term alone (its `_compute_ebops`: Σ a_k·b_kj), so BOPs ≥ EBOPs on the kernel.
+    term alone (its `_compute_ebops`: Σ a_k·b_kj), so BOPs ≥ EBOPs of the kernel. Pure Python: qapc
+    computes it from a run's metrics.json without numpy.
     """
-    import numpy as np
-
-    k = np.asarray(kernel_bits, dtype="float64")
-    if k.ndim != 2 or k.size == 0:
-        raise ValueError(f"kernel_bits must be a non-empty (n, m) array, not of shape {k.shape}")
-    n, m = k.shape
-    a = np.broadcast_to(np.asarray(input_bits, dtype="float64"), (n,))
-    product = float(a @ k.sum(axis=1))
-    widths = m * float(a.sum()) + n * m * (float(k.max()) + math.log2(n))
+    n = len(kernel_bits)
+    m = len(kernel_bits[0]) if n else 0
+    if n == 0 or m == 0 or any(len(row) != m for row in kernel_bits):
+        raise ValueError("kernel_bits must be n rows of m widths each (n, m ≥ 1)")
+    a = [float(input_bits)] * n if isinstance(input_bits, (int, float)) else [float(x) for x in input_bits]
+    if len(a) != n:
+        raise ValueError(f"{len(a)} input widths for a kernel of {n} rows")
+    product = sum(a_k * sum(row) for a_k, row in zip(a, kernel_bits))
+    widest = max(max(row) for row in kernel_bits)
+    widths = m * sum(a) + n * m * (widest + math.log2(n))
     return positions * (product + widths)
+
+
+def bops_after_run(rows: Sequence[Any], run: Any) -> dict[str, float]:
+    """Per weight layer that learned its widths, its BOPs from a run's trained widths (metrics.json's
+    `learned.layers.NAME.kernel_bits`, 0 for a zero weight) and the input widths of `rows` (the report's
+    `metrics.LayerFigures`: the inputs have fixed widths). Layers the run does not describe are left out."""
+    layers = run.get("layers") if isinstance(run, dict) else None
+    out: dict[str, float] = {}
+    if not isinstance(layers, dict):
+        return out
+    for row in rows:
+        info = layers.get(row.name)
+        bits = info.get("kernel_bits") if isinstance(info, dict) else None
+        if not isinstance(bits, list) or not bits or not isinstance(bits[0], list) or not bits[0]:
+            continue
+        m = len(bits[0])
+        outputs = 1
+        for d in row.out_shape:
+            outputs *= int(d)
+        out[row.name] = bops(bits, row.input_bits, max(outputs // m, 1))
+    return out
