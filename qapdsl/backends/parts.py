@@ -124,6 +124,8 @@ def context(spec: ir.Spec, plan: Plan, lines: SpecLines, data_file: str | None) 
     outputs = ["the model (weights on their quantizers' grids)", "test_data.npz", "activations.npz", "metrics.json"]
     if kind == "iterative" and p is not None and p.schedule.rewind == "init":
         outputs += ["initial_weights.npz", "rewound_weights.npz"]
+    if learned_layers(plan):
+        outputs.append("widths.npz (the learned bits and fraction bits of every weight and bias, by layer)")
     if t.loss == "sparse_categorical_crossentropy":
         targets_expr, targets_text = "y", "integer labels"
     elif plan.output_width == 1:
