@@ -270,3 +270,43 @@ def bops_after_run(rows: Sequence[Any], run: Any) -> dict[str, float]:
             outputs *= int(d)
         out[row.name] = bops(bits, row.input_bits, max(outputs // m, 1))
     return out
+
+
+# --- study axes: `quant.learned on|off`, `quant.beta B` (qapdsl.paths) ---------------------------
+
+
+def switched(model: ir.Model, on: bool) -> ir.Model:
+    """The model with learned widths switched on (its model-wide weights learn, from their type, with the
+    beta of a learned quantizer it has, else the default) or off (every learned quantizer back to its
+    starting type): learned widths as a study's choice beside fixed widths."""
+    if not on:
+        def plain(qs: ir.QuantSet) -> ir.QuantSet:
+            upd = {r: q.model_copy(update={"learned": None}) for r in ("weights", "bias", "activations", "inputs") if (q := getattr(qs, r)) is not None and q.learned}
+            return qs.model_copy(update=upd) if upd else qs
+
+        layers = tuple(layer.model_copy(update={"quant": plain(layer.quant)}) for layer in model.layers)
+        return model.model_copy(update={"quant": plain(model.quant), "layers": layers})
+    weights = model.quant.weights
+    if weights is None or weights.kind not in ("fixed", "bits"):
+        raise ValueError("learned widths start from the model-wide weight type: give the model `quant weights fixed<W,I>` (or N bits)")
+    if weights.learned is not None:
+        return model
+    found = learned_quantizers(model)
+    resource = found[0][2].learned if found else ir.Learned.model_construct()
+    assert resource is not None
+    return model.model_copy(update={"quant": model.quant.model_copy(update={"weights": weights.model_copy(update={"learned": resource})})})
+
+
+def with_beta(model: ir.Model, beta: float) -> ir.Model:
+    """Every learned quantizer with the constant resource weight `beta` (a schedule is replaced)."""
+
+    def set_beta(qs: ir.QuantSet) -> ir.QuantSet:
+        upd = {
+            r: q.model_copy(update={"learned": q.learned.model_copy(update={"beta": beta, "beta_end": None})})
+            for r in ("weights", "bias", "activations", "inputs")
+            if (q := getattr(qs, r)) is not None and q.learned is not None
+        }
+        return qs.model_copy(update=upd) if upd else qs
+
+    layers = tuple(layer.model_copy(update={"quant": set_beta(layer.quant)}) for layer in model.layers)
+    return model.model_copy(update={"quant": set_beta(model.quant), "layers": layers})

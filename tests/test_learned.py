@@ -181,3 +181,34 @@ def test_report_uses_the_trained_widths() -> None:
     assert rep.totals["bops_measured"] == fc1["bops_measured"] + out["bops_measured"]
     assert rep.totals["ebops_measured"] == 1234.0
     assert any("learned widths" in note for note in rep.notes)
+
+
+def test_study_axes_switch_learned_widths_and_set_beta() -> None:
+    from qapdsl import paths
+
+    loaded = _load("learned fixed<6,1> beta 1e-6..1e-4")
+    assert loaded.spec is not None
+    off = paths.apply(loaded.spec, "quant.learned", "off")
+    assert not learned.uses_learned(off)
+    assert off.model.quant.weights is not None and (off.model.quant.weights.kind, off.model.quant.weights.width) == ("fixed", 6)
+    on = paths.apply(off, "quant.learned", "on")
+    assert on.model.quant.weights is not None and on.model.quant.weights.learned is not None
+    beta = paths.apply(loaded.spec, "quant.beta", 3e-5)
+    w = beta.model.quant.weights
+    assert w is not None and w.learned is not None and (w.learned.beta, w.learned.beta_end) == (3e-5, None)
+    assert paths.apply(off, "quant.beta", 3e-5) == off  # nothing learns: nothing to weigh
+    wider = paths.apply(loaded.spec, "quant.bits", 8)  # the starting width
+    assert wider.model.quant.weights is not None and wider.model.quant.weights.width == 8 and wider.model.quant.weights.learned is not None
+    with pytest.raises(paths.PathError):
+        paths.apply(loaded.spec, "quant.learned", "maybe")
+    with pytest.raises(paths.PathError):
+        paths.apply(loaded.spec, "quant.beta", 2.0)
+
+
+def test_the_learned_search_spec_checks() -> None:
+    from qapdsl.loader import load_file
+
+    loaded = load_file(Path(__file__).resolve().parents[1] / "specs" / "digits_learned_search.qap")
+    assert loaded.ok, [d.message for d in loaded.diagnostics]
+    assert loaded.spec is not None and loaded.spec.search is not None
+    assert {"quant.learned", "quant.beta", "quant.bits"} <= {a.path for a in loaded.spec.search.axes}
