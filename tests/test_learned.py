@@ -212,3 +212,29 @@ def test_the_learned_search_spec_checks() -> None:
     assert loaded.ok, [d.message for d in loaded.diagnostics]
     assert loaded.spec is not None and loaded.spec.search is not None
     assert {"quant.learned", "quant.beta", "quant.bits"} <= {a.path for a in loaded.spec.search.axes}
+
+
+def test_editor_completion_and_hover_know_learned_quantizers() -> None:
+    from qapdsl.lsp import analysis, completion, cursor
+    from qapdsl.lsp import hover as hovers
+
+    base = SPEC.format(weights="learned fixed<8,3> per channel beta 1e-5", dialect="hgq2")
+
+    def at(text: str, needle: str, offset: int) -> tuple[int, int]:
+        index = text.index(needle) + offset
+        return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
+
+    def complete(text: str, needle: str, offset: int) -> list[str]:
+        return [i.label for i in completion.completions(analysis.analyse(base, None), text, *at(text, needle, offset))]
+
+    assert set(complete(base.replace("per channel beta 1e-5", "").replace("learned fixed<8,3>", "learned "), "learned  ,", 8)) == {"fixed", "ufixed", "bits"}
+    assert complete(base.replace("per channel beta 1e-5", "per "), "per ,", 4) == ["weight", "channel", "layer"]
+    assert complete(base.replace("per channel beta 1e-5", "per channel "), "channel ,", 8) == ["beta"]
+    hit = cursor.word_at(base, *at(base, "channel", 1))
+    assert hit is not None
+    shown = hovers.hover(hovers.Analyses(analysis.analyse(base, None), None), base, hit)
+    assert shown is not None and "output channel" in shown
+    hit = cursor.word_at(base, *at(base, "learned", 1))
+    assert hit is not None
+    shown = hovers.hover(hovers.Analyses(analysis.analyse(base, None), None), base, hit)
+    assert shown is not None and "EBOPs" in shown

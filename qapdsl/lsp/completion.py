@@ -144,7 +144,7 @@ def _quantizer(group: list[str]) -> list[Item]:
         return _items(schema.LEARNED_GRANULARITIES, "value")
     if group and group[-1] == "beta":
         return []
-    if group == ["learned"]:  # its starting width
+    if group and group[-1] == "learned":  # its starting width
         return _items({k: v for k, v in schema.QUANT_KINDS.items() if k in ("fixed", "ufixed", "bits")}, "value")
     if "learned" in group:
         return _items({k: v for k, v in schema.LEARNED_OPTIONS.items() if k not in group}, "key")
