@@ -251,6 +251,18 @@ def bops(kernel_bits: Sequence[Sequence[float]], input_bits: float | Sequence[fl
     return positions * (product + widths)
 
 
+def memory_after_run(run: Any) -> dict[str, float]:
+    """Per weight layer that learned its widths, the bits of its weights and biases as trained (a zero
+    weight or bias holds none): metrics.json's `kernel_bits` and `bias_bits`."""
+    layers = run.get("layers") if isinstance(run, dict) else None
+    out: dict[str, float] = {}
+    for name, info in (layers or {}).items():
+        bits = info.get("kernel_bits") if isinstance(info, dict) else None
+        if isinstance(bits, list) and all(isinstance(row, list) for row in bits):
+            out[name] = float(sum(sum(row) for row in bits) + int(info.get("bias_bits") or 0))
+    return out
+
+
 def bops_after_run(rows: Sequence[Any], run: Any) -> dict[str, float]:
     """Per weight layer that learned its widths, its BOPs from a run's trained widths (metrics.json's
     `learned.layers.NAME.kernel_bits`, 0 for a zero weight) and the input widths of `rows` (the report's

@@ -120,6 +120,7 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
     sparsity = measured_sparsity(metrics_json) if results is not None else {}
     measured_rows = metrics.layer_figures(spec, sparsity) if results is not None else None
     trained_bops = learned.bops_after_run(declared, metrics_json.get("learned")) if results is not None else {}  # learned widths
+    trained_memory = learned.memory_after_run(metrics_json.get("learned")) if results is not None else {}
     eff_layers: Mapping[str, float] = (efficiency or {}).get("layers", {}) if efficiency else {}
 
     pruned = list(spec.prune.layers) if spec.prune is not None else []
@@ -148,7 +149,7 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
             unpruned = weighty and row.name not in pruned and row.name not in sparsity
             entry["sparsity_measured"] = (0.0 if unpruned else sparsity.get(row.name)) if weighty else None
             entry["bops_measured"] = trained_bops.get(row.name, m.bops) if weighty else None
-            entry["memory_bits_measured"] = m.memory_bits if weighty else None
+            entry["memory_bits_measured"] = trained_memory.get(row.name, m.memory_bits) if weighty else None
             entry["efficiency"] = eff_layers.get(row.name)
         layers.append(entry)
 
@@ -171,7 +172,7 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
     if learned.uses_learned(spec):
         notes.append(
             "learned widths: the declared BOPs and memory are those of the starting widths (HGQ2 trains them from there, up or down); "
-            "after a run the measured BOPs of those layers come from the trained width of every weight (docs/language.md, learned widths)"
+            "after a run the measured BOPs and memory of those layers come from the trained width of every weight (docs/language.md, learned widths)"
         )
     if spec.prune is not None and spec.prune.scope == "global" and len(pruned) > 1:
         notes.append(
@@ -193,7 +194,7 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
         totals["bops_measured"] = sum(trained_bops.get(r.name, r.bops) for r in measured_rows)
         if isinstance(metrics_json.get("learned"), Mapping):
             totals["ebops_measured"] = metrics_json["learned"].get("ebops")
-        totals["memory_bits_measured"] = sum(r.memory_bits for r in measured_rows)
+        totals["memory_bits_measured"] = sum(trained_memory.get(r.name, r.memory_bits) for r in measured_rows)
         agreement = firmware.get("agreement")
         agreement_of = agreement if isinstance(agreement, Mapping) else {}
         measured = {

@@ -172,7 +172,7 @@ def test_report_uses_the_trained_widths() -> None:
     loaded = _load("learned fixed<8,3>")
     assert loaded.spec is not None
     kernel = [[0 if (k + j) % 3 == 0 else 5 for j in range(16)] for k in range(64)]
-    run = {"metrics": {"accuracy": 0.9, "sparsity": {"layers": {"fc1": 0.0, "out": 0.0}, "total": 0.0}, "learned": {"ebops": 1234.0, "layers": {"fc1": {"kernel_bits": kernel}}}}}
+    run = {"metrics": {"accuracy": 0.9, "sparsity": {"layers": {"fc1": 0.0, "out": 0.0}, "total": 0.0}, "learned": {"ebops": 1234.0, "layers": {"fc1": {"kernel_bits": kernel, "bias_bits": 40}}}}}
     rep = report.build(loaded.spec, run)
     fc1 = next(layer for layer in rep.layers if layer["name"] == "fc1")
     assert fc1["bops_measured"] == learned.bops(kernel, 8)  # the input is fixed<8,3>
@@ -180,6 +180,7 @@ def test_report_uses_the_trained_widths() -> None:
     assert out["bops_measured"] == metrics.bops(16, 10, 6, 6, 1.0)  # fixed widths: the paper's formula
     assert rep.totals["bops_measured"] == fc1["bops_measured"] + out["bops_measured"]
     assert rep.totals["ebops_measured"] == 1234.0
+    assert fc1["memory_bits_measured"] == sum(map(sum, kernel)) + 40  # the trained widths, not the starting ones
     assert any("learned widths" in note for note in rep.notes)
 
 

@@ -339,6 +339,7 @@ def learned_widths(model, X_train):
             "kernel_bits": np.rint(bits.reshape(-1, kernel.shape[-1])).astype(int).tolist(),
             "histogram": {str(int(round(w))): int(c) for w, c in zip(widths, counts)},
             "zero_bits": float(np.mean(bits == 0)),
+            "bias_bits": int(np.rint(arrays[f"{name}/bias/bits"] * (np.asarray(layer.bias.numpy()) != 0)).sum()) if layer.bias is not None else 0,
         }
     progress("learned", ebops=float(total), histogram={name: info["histogram"] for name, info in layers.items()})
     return {"ebops": float(total), "layers": layers}, arrays
