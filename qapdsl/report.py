@@ -171,7 +171,7 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
     notes: list[str] = []
     if learned.uses_learned(spec):
         notes.append(
-            "learned widths: the declared BOPs and memory are those of the starting widths (HGQ2 trains them from there, up or down); "
+            "learned widths: the declared BOPs and memory are those of the starting widths, a bound (HGQ2 trains the widths down from there); "
             "after a run the measured BOPs and memory of those layers come from the trained width of every weight (docs/language.md, learned widths)"
         )
     if spec.prune is not None and spec.prune.scope == "global" and len(pruned) > 1:

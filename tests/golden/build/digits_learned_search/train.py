@@ -184,9 +184,11 @@ def learned(width, integer, place, signed=1, per="weight"):
     """A width HGQ2 learns, starting at hls4ml's fixed<width,integer> (ufixed<width,integer> with signed=0).
 
     The bits and integer bits train with the model, against the layer's EBOPs weighted by beta in the
-    loss; a weight whose bits reach 0 is 0 (pruned: SAT_SYM keeps zero bits at zero). per: one width
-    for each weight, for each output channel (the last axis), or for the whole layer.
+    loss, never above the starting width; a weight whose bits reach 0 is 0 (pruned: SAT_SYM keeps zero
+    bits at zero). per: one width for each weight, for each output channel (the last axis), or for the
+    whole layer.
     """
+    from hgq.constraints import MinMax
     from hgq.quantizer import QuantizerConfig
 
     axes = {"weight": ((), None), "channel": (None, (-1,)), "layer": (None, ())}[per]
@@ -195,6 +197,7 @@ def learned(width, integer, place, signed=1, per="weight"):
         place,
         k0=signed,
         b0=width - signed,  # the starting bits without the sign
+        bc=MinMax(0, width - signed),  # and the most: the starting width bounds the layer's BOPs
         i0=integer - signed,  # the starting integer bits without the sign
         round_mode="RND_CONV",  # half to even, as the fixed-width quantizers and hls4ml's AP_RND_CONV
         overflow_mode="SAT_SYM",  # symmetric saturation: at zero bits the only value is 0
