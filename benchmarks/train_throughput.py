@@ -15,7 +15,10 @@ Prints samples/s of both (median over the repeats), their ratio (generated /
 hand-written, the median of each repeat's back-to-back pair; the target is at least 0.9)
 and both test accuracies.
 
-    python benchmarks/train_throughput.py [--dialect qkeras|hgq2] [--epochs N] [--repeats R] [--min-ratio 0.9]
+    python benchmarks/train_throughput.py [--dialect qkeras|hgq2] [--learned] [--epochs N] [--repeats R] [--min-ratio 0.9]
+
+`--learned` (with `--dialect hgq2`): the weights learn their widths (against EBOPs, beta 1e-5), in the
+generated train.py and in benchmarks/handwritten_digits_learned.py alike.
 
 Exits 1 when the median ratio is below --min-ratio.
 """
@@ -54,7 +57,20 @@ train {
     epochs 40
 }
 """
-HANDWRITTEN = {"qkeras": "handwritten_digits.py", "hgq2": "handwritten_digits_hgq2.py"}
+SPEC_LEARNED = """# train_throughput.py --learned: digits_qap's types, the weights learning their widths, as the hand-written script
+import "digits_float.qap"
+
+model digits_bench from digits_float {
+    quant inputs fixed<8,3>, weights learned fixed<6,1> beta 1e-5, activations ufixed<6,2>
+}
+
+train {
+    dialect hgq2
+    epochs 40
+    early_stop none
+}
+"""
+HANDWRITTEN = {"qkeras": "handwritten_digits.py", "hgq2": "handwritten_digits_hgq2.py", "learned": "handwritten_digits_learned.py"}
 
 
 @dataclass
@@ -127,8 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--min-ratio", type=float, default=0.9)
+    parser.add_argument("--learned", action="store_true", help="learned bit widths (hgq2): benchmarks/handwritten_digits_learned.py")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (default: a temporary folder)")
     args = parser.parse_args(argv)
+    if args.learned and args.dialect != "hgq2":
+        parser.error("--learned needs --dialect hgq2 (QKeras has fixed widths)")
     if args.epochs < 2:
         parser.error("--epochs must be at least 2 (throughput is measured between the first and the last epoch)")
 
@@ -146,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in ("digits_float.qap", "digits_qap.qap"):
             shutil.copy(ROOT / "specs" / name, work / name)
-        (work / "bench.qap").write_text(SPEC.replace("{dialect}", args.dialect), encoding="utf-8")
+        (work / "bench.qap").write_text(SPEC_LEARNED if args.learned else SPEC.replace("{dialect}", args.dialect), encoding="utf-8")
         loaded = load_file(work / "bench.qap")
         if loaded.spec is None:
             sys.exit(f"train_throughput: the benchmark spec does not check: {[d.message for d in loaded.diagnostics]}")
@@ -160,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             # alternate which goes first, so a change of machine load hits both alike
             order = [("generated", gen_dir), ("handwritten", hand_dir)]
             for label, d in order if r % 2 == 0 else order[::-1]:
-                t = run_generated(python, d, args.epochs) if label == "generated" else run_handwritten(python, args.dialect, d, args.epochs)
+                t = run_generated(python, d, args.epochs) if label == "generated" else run_handwritten(python, "learned" if args.learned else args.dialect, d, args.epochs)
                 (gen if label == "generated" else hand).append(t)
                 print(f"run {r + 1}/{args.repeats} {label:<11} {t.epochs} epochs, {t.throughput:8.0f} samples/s, test accuracy {t.accuracy:.4f}", flush=True)
 
@@ -169,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         # each repeat's pair ran back to back: the median of their ratios is what load changes least
         ratio = statistics.median(a.throughput / b.throughput for a, b in zip(gen, hand, strict=True))
         print()
-        print(f"{args.dialect} ({python})")
+        print(f"{args.dialect}{' with learned widths' if args.learned else ''} ({python})")
         print(f"generated train.py   {g:8.0f} samples/s   accuracy {statistics.mean(t.accuracy for t in gen):.4f}")
         print(f"hand-written         {h:8.0f} samples/s   accuracy {statistics.mean(t.accuracy for t in hand):.4f}")
         print(f"throughput ratio (generated / hand-written, median of the {args.repeats} pairs): {ratio:.3f}  (target >= {args.min_ratio})")

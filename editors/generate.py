@@ -39,7 +39,7 @@ END_MARK = "# --- END GENERATED WORDS ---"
 # `split test 0.2, val 0.25`, `conv2d c 8 relu kernel 3 stride 1`). The
 # vocabulary does not say which words play that role, so it is said here;
 # every other vocabulary word that is not a key is a constant.
-OPTION_WORDS = frozenset({"alpha", "int", "kernel", "stride", "padding", "pool", "lr", "patience", "target", "test", "val"})
+OPTION_WORDS = frozenset({"alpha", "per", "beta", "int", "kernel", "stride", "padding", "pool", "lr", "patience", "target", "test", "val"})
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ class Dialect:
     quant_kinds: frozenset[str]  # quantizer kinds it can express with fixed widths
     alpha: bool  # QKeras's `alpha` scale
     negative_integer: bool  # fixed<W,I> with I < 1 (ufixed: I < 0): a range below 1, all fraction bits
+    learned_widths: bool  # `learned` quantizers: widths trained against a resource term (qapdsl.learned)
     pins: dict[str, str] = field(default_factory=dict)  # its ML stack (manifest.json; pyproject's extra, kept equal by a test)
     python: str = ">=3.10"  # the Pythons its stack installs on
 
@@ -47,6 +48,7 @@ QKERAS = Dialect(
     extra="qkeras",
     quant_kinds=frozenset({"fixed", "bits", "po2", "binary", "ternary", "float"}),
     alpha=True,
+    learned_widths=False,
     negative_integer=False,  # quantized_bits(W, I-1) and quantized_relu(W, I) compute 2**I with an integer power: TensorFlow refuses I < 0
     pins={
         "tensorflow": "==2.14.1",
@@ -76,6 +78,7 @@ HGQ2 = Dialect(
     quant_kinds=frozenset({"fixed", "bits", "float"}),
     alpha=False,
     negative_integer=True,
+    learned_widths=True,  # HGQ2's trainable KBI quantizers and EBOPs
     pins={
         "keras": "==3.15.1",
         "hgq2": "==0.2.0",

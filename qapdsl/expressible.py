@@ -9,7 +9,7 @@ importing any generator. Pure Python, cheap to import.
 
 from __future__ import annotations
 
-from qapdsl import dialects, ir
+from qapdsl import dialects, ir, learned, plan
 from qapdsl.plan import BuildError, Plan, PlanLayer
 
 # plan op → rendered by every Keras dialect (a generator's TRANSFORMS has exactly these keys; a test keeps them equal)
@@ -77,12 +77,44 @@ def refuse_quant(dialect: str, q: ir.Quant) -> None:
         raise BuildError(f"the {dialect} dialect cannot express a {q.kind} quantizer", q.span, code="E406")
 
 
+def resource_term(pl: PlanLayer) -> ir.Learned | None:
+    """The learned widths' resource term (EBOPs, weighted by beta) of a weight layer with quantized weights, or None."""
+    weights = pl.quant.get("weights")
+    if weights is None or weights.kind == "float":
+        return None
+    return learned.layer_beta(weights, pl.quant.get("bias") if pl.params.get("use_bias", True) else None)
+
+
+def unquantized_input(pl: PlanLayer, resource: ir.Learned) -> BuildError:
+    """E406: a layer that learns its widths reads a tensor that is not a quantizer's output."""
+    owner = pl.spec_layer
+    return BuildError(
+        f"'{owner.name if owner else pl.name}' learns its widths against EBOPs, which count the widths of its input, and its input is not quantized",
+        resource.span,
+        "quantize the input of the layer: `quant inputs fixed<W,I>` for the first layer, `activations ufixed<W,I>` on the layer before",
+        code="E406",
+    )
+
+
+def reads_quantizer(pl: PlanLayer, before: bool) -> bool:
+    """Whether the layer after `pl` reads a quantizer's output (`before`: whether `pl` itself did)."""
+    if pl.op in ("quant_act", "input_quant"):
+        return True
+    return before and pl.op in plan.PASS_THROUGH
+
+
 def refuse(dialect: str, plan: Plan) -> None:
     """BuildError for the first plan layer the dialect cannot spell, in the plan's order (what the generator
     would raise while rendering the model)."""
     tables = exact_tables(dialect, plan)
+    learns = dialects.get(dialect).learned_widths
+    quantized_input = False
     for pl in plan.layers:
         refuse_fused(dialect, pl, tables)
         refuse_op(dialect, pl)
         for q in pl.quant.values():
             refuse_quant(dialect, q)
+        resource = resource_term(pl) if learns else None
+        if resource is not None and not quantized_input:
+            raise unquantized_input(pl, resource)
+        quantized_input = reads_quantizer(pl, quantized_input)

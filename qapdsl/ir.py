@@ -14,9 +14,9 @@ Conventions:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from qapdsl.source import Span
 
@@ -30,6 +30,19 @@ DataSource = Literal["openml", "file", "sklearn"]
 
 class Node(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+
+class Learned(Node):
+    """A learned bit width (`learned fixed<8,3> per weight beta 1e-5`): the quantizer it is written on
+    gives the starting width, HGQ2 trains the widths against its EBOPs resource term weighted by
+    `beta` (`qapdsl.learned`). `beta_end`: a schedule, geometric from `beta` at the first epoch to
+    `beta_end` at the last."""
+
+    granularity: Literal["weight", "channel", "layer"] = "weight"
+    beta: float = 1e-5
+    beta_end: float | None = None
+    span: Span | None = None  # the word `learned`
+    spans: dict[str, Span] = Field(default_factory=dict)  # where `per` and `beta` were written
 
 
 class Quant(Node):
@@ -47,7 +60,16 @@ class Quant(Node):
     integer: int = 0
     signed: bool = True
     alpha: str | None = None  # QKeras alpha; None means alpha=1 (see DESIGN)
+    learned: Learned | None = None  # the width is trained from this starting point (HGQ2)
     span: Span | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unlearned(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A fixed-width quantizer serialises as before learned widths existed (manifests stay byte-stable)."""
+        out: dict[str, Any] = handler(self)
+        if self.learned is None:
+            out.pop("learned", None)
+        return out
 
     @property
     def bits(self) -> int:

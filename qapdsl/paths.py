@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from qapdsl import ir, quant, schema
+from qapdsl import ir, learned, quant, schema
 from qapdsl.diagnostics import did_you_mean
 
 GLOBAL_PATHS: dict[str, str] = {
@@ -19,6 +19,8 @@ GLOBAL_PATHS: dict[str, str] = {
     "quant.bias": "model-wide bias quantizer",
     "quant.activations": "model-wide activation quantizer",
     "quant.inputs": "input quantizer",
+    "quant.learned": "on | off: the model-wide weights learn their widths from their type (hgq2), or every width is fixed",
+    "quant.beta": "the resource weight (beta) of every learned quantizer, a constant (0 to 1)",
     "prune.rounds": "iterative pruning rounds (0: no pruning)",
     "prune.rate": "iterative pruning rate",
     "prune.rewind": "none | init",
@@ -141,6 +143,14 @@ def apply(spec: ir.Spec, path: str, value: Any) -> ir.Spec:
             mq = model.quant
             new = mq.model_copy(update={r: _with_width(getattr(mq, r), bits) for r in ("weights", "bias", "activations")})
             return spec.model_copy(update={"model": model.model_copy(update={"quant": new})})
+        if rest == "learned":
+            try:
+                new_model = learned.switched(model, _choice(value, path, ("on", "off")) == "on")
+            except ValueError as e:
+                raise PathError(f"{path}: {e}") from None
+            return spec.model_copy(update={"model": new_model})
+        if rest == "beta":  # on a point without learned widths (quant.learned off) it changes nothing
+            return spec.model_copy(update={"model": learned.with_beta(model, _num(value, path, lo=0.0, hi=1.0))})
         if rest in schema.QUANT_ROLES:
             new = model.quant.model_copy(update={rest: _as_quant(value, path, getattr(model.quant, rest))})
             return spec.model_copy(update={"model": model.model_copy(update={"quant": new})})

@@ -24,9 +24,9 @@ LAYER_KINDS: tuple[str, ...] = ('activation', 'avgpool', 'batchnorm', 'conv1d', 
 LAYER_REFS: tuple[str, ...] = ('layer', 'remove')
 KEYS: tuple[str, ...] = ('accum', 'activations', 'agreement', 'backend', 'baseline', 'batch', 'batchnorm', 'begin', 'bias', 'budget', 'classes', 'clock', 'data', 'dialect', 'early_stop', 'end', 'epochs', 'frequency', 'initial', 'input', 'io', 'l1', 'l2', 'log', 'loss', 'method', 'nobias', 'objective', 'optimizer', 'part', 'pipeline', 'population', 'power', 'precision', 'quant', 'rate', 'reference', 'repeat', 'result', 'reuse', 'rewind', 'rounds', 'rtl', 'sampler', 'scale', 'schedule', 'scope', 'seed', 'select', 'skip', 'split', 'strategy', 'synth', 'target', 'trials', 'weights')
 ACTIVATIONS: tuple[str, ...] = ('linear', 'relu', 'sigmoid', 'softmax', 'tanh')
-QUANT_KINDS: tuple[str, ...] = ('binary', 'bits', 'float', 'po2', 'ternary')
-OPTIONS: tuple[str, ...] = ('activations', 'alpha', 'bias', 'inputs', 'int', 'kernel', 'lr', 'padding', 'patience', 'pool', 'stride', 'target', 'test', 'val', 'weights')
-CONSTANTS: tuple[str, ...] = ('accuracy', 'adam', 'auc', 'auto', 'auto_po2', 'bops', 'breast_cancer', 'catapult', 'cmaes', 'constant', 'digits', 'distributed_arithmetic', 'file', 'fpga', 'global', 'hgq2', 'init', 'iris', 'iterative', 'latency', 'luts', 'magnitude', 'maximize', 'memory', 'minimize', 'minmax', 'none', 'nsga2', 'off', 'on', 'oneapi', 'openml', 'parallel', 'params', 'polynomial', 'qkeras', 'quartus', 'random', 'resource', 'rmsprop', 'rtl_cost', 'same', 'sgd', 'sklearn', 'standard', 'stream', 'tpe', 'valid', 'verilog', 'vhdl', 'vitis', 'vivado', 'wine')
+QUANT_KINDS: tuple[str, ...] = ('binary', 'bits', 'float', 'learned', 'po2', 'ternary')
+OPTIONS: tuple[str, ...] = ('activations', 'alpha', 'beta', 'bias', 'inputs', 'int', 'kernel', 'lr', 'padding', 'patience', 'per', 'pool', 'stride', 'target', 'test', 'val', 'weights')
+CONSTANTS: tuple[str, ...] = ('accuracy', 'adam', 'auc', 'auto', 'auto_po2', 'bops', 'breast_cancer', 'catapult', 'channel', 'cmaes', 'constant', 'digits', 'distributed_arithmetic', 'file', 'fpga', 'global', 'hgq2', 'init', 'iris', 'iterative', 'latency', 'luts', 'magnitude', 'maximize', 'memory', 'minimize', 'minmax', 'none', 'nsga2', 'off', 'on', 'oneapi', 'openml', 'parallel', 'params', 'polynomial', 'qkeras', 'quartus', 'random', 'resource', 'rmsprop', 'rtl_cost', 'same', 'sgd', 'sklearn', 'standard', 'stream', 'tpe', 'valid', 'verilog', 'vhdl', 'vitis', 'vivado', 'weight', 'wine')
 # --- END GENERATED WORDS ---
 # fmt: on
 

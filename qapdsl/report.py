@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qapdsl import ir, metrics, quant, schema, shapes
+from qapdsl import ir, learned, metrics, quant, schema, shapes
 
 FORMATS = ("markdown", "latex", "json")
 
@@ -119,6 +119,8 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
         efficiency = results.get("efficiency")
     sparsity = measured_sparsity(metrics_json) if results is not None else {}
     measured_rows = metrics.layer_figures(spec, sparsity) if results is not None else None
+    trained_bops = learned.bops_after_run(declared, metrics_json.get("learned")) if results is not None else {}  # learned widths
+    trained_memory = learned.memory_after_run(metrics_json.get("learned")) if results is not None else {}
     eff_layers: Mapping[str, float] = (efficiency or {}).get("layers", {}) if efficiency else {}
 
     pruned = list(spec.prune.layers) if spec.prune is not None else []
@@ -146,8 +148,8 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
             # totals); a pruned layer without a measurement counts with its declared sparsity (a note says so)
             unpruned = weighty and row.name not in pruned and row.name not in sparsity
             entry["sparsity_measured"] = (0.0 if unpruned else sparsity.get(row.name)) if weighty else None
-            entry["bops_measured"] = m.bops if weighty else None
-            entry["memory_bits_measured"] = m.memory_bits if weighty else None
+            entry["bops_measured"] = trained_bops.get(row.name, m.bops) if weighty else None
+            entry["memory_bits_measured"] = trained_memory.get(row.name, m.memory_bits) if weighty else None
             entry["efficiency"] = eff_layers.get(row.name)
         layers.append(entry)
 
@@ -167,6 +169,11 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
     }
     measured: dict[str, Any] | None = None
     notes: list[str] = []
+    if learned.uses_learned(spec):
+        notes.append(
+            "learned widths: the declared BOPs and memory are those of the starting widths, a bound (HGQ2 trains the widths down from there); "
+            "after a run the measured BOPs and memory of those layers come from the trained width of every weight (docs/language.md, learned widths)"
+        )
     if spec.prune is not None and spec.prune.scope == "global" and len(pruned) > 1:
         notes.append(
             f"scope global: one threshold across {', '.join(pruned)} sets how the declared {100 * totals['sparsity_pruned']:.1f}% spreads over them, "
@@ -184,8 +191,10 @@ def build(spec: ir.Spec, results: Mapping[str, Any] | None = None, efficiency: M
         totals["sparsity_measured"] = (
             sum(weights_of[n] * sparsity.get(n, 0.0) for n in weights_of if n in pruned or n in sparsity) / n_weights if n_weights and not missing else None
         )
-        totals["bops_measured"] = sum(r.bops for r in measured_rows)
-        totals["memory_bits_measured"] = sum(r.memory_bits for r in measured_rows)
+        totals["bops_measured"] = sum(trained_bops.get(r.name, r.bops) for r in measured_rows)
+        if isinstance(metrics_json.get("learned"), Mapping):
+            totals["ebops_measured"] = metrics_json["learned"].get("ebops")
+        totals["memory_bits_measured"] = sum(trained_memory.get(r.name, r.memory_bits) for r in measured_rows)
         agreement = firmware.get("agreement")
         agreement_of = agreement if isinstance(agreement, Mapping) else {}
         measured = {
@@ -347,6 +356,7 @@ def _summary(rep: Report) -> list[tuple[str, str]]:
         *([(f"max abs. {'logit' if rtl.get('basis') == 'logits' else 'output'} difference {fw} − RTL", _num(rtl.get("max_abs_diff"), 6))] if rtl is not None else []),
         ("achieved sparsity (weights)", _pct(rep.totals.get("sparsity_measured"), 1)),
         ("BOPs (measured sparsity)", _int(rep.totals.get("bops_measured"))),
+        *([("EBOPs (HGQ2, trained widths)", _int(rep.totals.get("ebops_measured")))] if rep.totals.get("ebops_measured") is not None else []),
         ("memory bits (measured sparsity)", _int(rep.totals.get("memory_bits_measured"))),
         ("neural efficiency (network)", _num(m.get("efficiency"), 4)),
         *_rtl_hardware(rtl),

@@ -66,6 +66,8 @@ QUANT_KINDS: dict[str, str] = {
     "binary": "binary — ±1 (QKeras binary)",
     "ternary": "ternary — -1, 0, +1 (QKeras ternary)",
     "float": "float — leave the tensor unquantized (32 bits)",
+    "learned": "learned Q [per weight|channel|layer] [beta B | beta B0..B1] — a width HGQ2 trains from Q (fixed<W,I> or N bits) "
+    "against its resource term (EBOPs) weighted by beta; zero bits prune a weight (dialect hgq2)",
 }
 
 PRUNE_KEYS: dict[str, str] = {
@@ -147,6 +149,18 @@ RTL_KEYS: dict[str, str] = {
     "pipeline": "pipeline N — registers after every N adder levels (da4ml's latency_cutoff): latency in clock cycles "
     "(default: one combinational block)",
     "synth": "synth on|off — synthesise the RTL with Yosys (synth_xilinx) for LUT/FF/CARRY/DSP counts when yosys is on PATH (default on)",
+}
+
+LEARNED_GRANULARITIES: dict[str, str] = {
+    "weight": "one width per value of the tensor (each weight): HGQ2's default",
+    "channel": "one width per output channel (the last axis), shared by the weights of one neuron or filter",
+    "layer": "one width for the whole tensor",
+}
+
+LEARNED_OPTIONS: dict[str, str] = {
+    "per": "per weight|channel|layer — after a learned quantizer: one width per value (default), per output channel, or for the whole tensor",
+    "beta": "beta B | beta B0..B1 — after a learned quantizer: the weight of the EBOPs term in the loss (default 1e-5), "
+    "or a schedule from B0 at the first epoch to B1 at the last (geometric)",
 }
 
 QUANT_OPTIONS: dict[str, str] = {
@@ -246,6 +260,8 @@ def vocabulary() -> set[str]:
         QUANT_ROLES,
         QUANT_KINDS,
         QUANT_OPTIONS,
+        LEARNED_OPTIONS,
+        LEARNED_GRANULARITIES,
         PRUNE_KEYS,
         SCHEDULE_KINDS,
         TRAIN_KEYS,

@@ -172,7 +172,7 @@ CASES: list[Case] = [
         "write `bias off`, or use `schedule iterative { ... }`",
     ),
     Case("data_file", BASE.replace('openml "x"', 'file "x.txt"'), "E601", 7, 15, "use a .npz, .h5, .csv or .parquet file"),
-    Case("sweep_path", BASE + "sweep {\n    quant.bitz in [4, 6]\n}\n", "E801", 11, 5, "did you mean 'quant.bits', 'quant.bias' or 'quant.inputs'?"),
+    Case("sweep_path", BASE + "sweep {\n    quant.bitz in [4, 6]\n}\n", "E801", 11, 5, "did you mean 'quant.bits', 'quant.bias' or 'quant.beta'?"),
     Case("sweep_layer", BASE + "sweep {\n    fc9.units in [4, 6]\n}\n", "E801", 11, 5, "did you mean 'fc1'?"),
     Case("sweep_value", BASE + "sweep {\n    fc1.units in [4, big]\n}\n", "E802", 11, 22, "e.g. fc1.units in [8, 16, 32]"),
     Case("sweep_empty", BASE + "sweep {\n    quant.bits in []\n}\n", "E803", 11, 19, "list at least one value, e.g. `quant.bits in [4, 6, 8]`"),

@@ -39,6 +39,7 @@ ORDER: tuple[str, ...] = (
     "syntax",
     "fmt",
     "quant",
+    "learned",
     "shapes",
     "data",
     "paths",

@@ -30,7 +30,7 @@ QuantizerRenderer = Callable[..., "str | None"]
 LayerRenderer = Callable[..., Call]  # (generator, plan layer) -> call
 
 # What a quantizer expression may look like: a call with numbers, keywords, known words and booleans.
-_WORDS = "auto|auto_po2|weight|bias|datalane|table"
+_WORDS = "auto|auto_po2|weight|bias|datalane|table|channel|layer"
 _ARG = rf"(?:[a-z_0-9]+=)?(?:-?[0-9.e+-]+|'(?:{_WORDS})'|'[A-Z_]+'|True|False|None|\(\))"
 QUANTIZER_EXPR = re.compile(rf"[A-Za-z_0-9.]+\((?:{_ARG}(?:, {_ARG})*)?\)\Z")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qapdsl import expressible, ir, plan, quant
+from qapdsl import expressible, ir, learned, plan, quant
 from qapdsl.backends import parts, qkeras
 from qapdsl.backends.generator import Call, Generator
 from qapdsl.backends.literals import SpecLines
@@ -38,6 +38,7 @@ class HGQ2(Generator):
         # QSoftmax / QUnaryFunctionLUT need a quantized network input (hls4ml's bit-exact flow starts
         # there): a float model keeps Keras's float activations, approximated by hls4ml as in QKeras
         self.exact_tables = exact_tables
+        self.input_type: str | None = None  # the quantizer of the tensor the next layer reads (None: not a quantizer's output)
 
     def quantized_weight_layer(self, pl: PlanLayer) -> Call:
         wq = self.quantizer(pl.quant.get("weights"), "weights")
@@ -49,9 +50,28 @@ class HGQ2(Generator):
         args = [*self.weight_args(pl), f"kq_conf={wq}"]
         if bq is not None:
             args.append(f"bq_conf={bq}")
+        resource = learned.layer_beta(pl.quant.get("weights"), pl.quant.get("bias") if bq is not None else None)
+        if resource is not None:
+            args += self.resource_term(pl, resource)
         return cls, (*args, *self.weight_tail(pl))
 
+    def resource_term(self, pl: PlanLayer, resource: ir.Learned) -> list[str]:
+        """A layer with learned widths counts its EBOPs (HGQ2's resource term, weighted by beta in the loss),
+        which need the widths of its input: its own input quantizer (`iq_conf`), the type of the quantizer
+        before it again, which changes nothing (on the grid already) and which hls4ml fuses with it."""
+        if self.input_type is None:
+            raise expressible.unquantized_input(pl, resource)
+        return [f"iq_conf={self.input_type}", "enable_iq=True", "enable_ebops=True", f"beta0={resource.beta!r}"]
+
     def keras_layers(self, pl: PlanLayer) -> list[Call]:
+        calls = self._keras_layers(pl)
+        if pl.op in ("quant_act", "input_quant"):
+            self.input_type = calls[-1][1][0]  # the Quantizer's config
+        elif pl.op not in plan.PASS_THROUGH:
+            self.input_type = None
+        return calls
+
+    def _keras_layers(self, pl: PlanLayer) -> list[Call]:
         """hls4ml's bit-exact flow fuses a quantizer into the quantizer before it (through flatten and
         reshape) and rounds once where the model rounds twice: a relu that quantizes what is already
         quantized becomes Keras's ReLU and a quantizer of its own; anything else there is refused."""
@@ -101,6 +121,8 @@ class HGQ2(Generator):
         return super().activation(pl)
 
     def hgq2_quantizer(self, q: ir.Quant, role: str, activation: str | None) -> str | None:
+        if q.learned is not None:
+            return learned.hgq2_spelling(q, role)
         return quant.hgq2_quantizer(q, role, activation)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qapdsl import ir
+from qapdsl import ir, learned
 from qapdsl.backends.literals import SpecLines, py
 from qapdsl.data import FORMATS, override_suffixes, read_formats
 from qapdsl.plan import Plan
@@ -50,6 +50,8 @@ def parts(spec: ir.Spec, plan: Plan) -> list[str]:
         out.append("train_dense")
     if quantized_weights(plan):
         out.append("quantize_weights")
+    if learned_layers(plan):
+        out.append("learned_widths")
     out.append("evaluate")
     if plan.activation_outputs:
         out.append("activations")
@@ -60,6 +62,17 @@ def parts(spec: ir.Spec, plan: Plan) -> list[str]:
 def quantized_weights(plan: Plan) -> bool:
     """Has any layer weights or biases on a fixed-point grid (which the saved model must hold)?"""
     return any(q is not None and q.kind != "float" for pl in plan.layers for role, q in pl.quant.items() if role in ("weights", "bias"))
+
+
+def learned_layers(plan: Plan) -> list[tuple[str, ir.Learned]]:
+    """(name, resource term) of every weight layer that learns its widths (`qapdsl.learned`), in model order."""
+    out = []
+    for pl in plan.layers:
+        if pl.op in ("dense", "conv1d", "conv2d"):
+            resource = learned.layer_beta(pl.quant.get("weights"), pl.quant.get("bias") if pl.params.get("use_bias", True) else None)
+            if resource is not None:
+                out.append((pl.name, resource))
+    return out
 
 
 def context(spec: ir.Spec, plan: Plan, lines: SpecLines, data_file: str | None) -> dict[str, Any]:
@@ -83,6 +96,14 @@ def context(spec: ir.Spec, plan: Plan, lines: SpecLines, data_file: str | None) 
     constants += [(("BATCH",), (t.batch,), ts.get("batch")), (("EPOCHS",), (t.epochs,), ts.get("epochs"))]
     if t.patience is not None:
         constants.append((("PATIENCE",), (t.patience,), ts.get("early_stop")))
+    learned_ = learned_layers(plan)
+    schedules = {name: (r.beta, r.beta_end) for name, r in learned_ if r.beta_end is not None}
+    if learned_:
+        constants.append((("LEARNED",), (tuple(name for name, _ in learned_),), None))  # the layers that learn their widths
+        constants.append((("WEIGHT_LAYERS",), (tuple(pl.name for pl in plan.layers if pl.op in ("dense", "conv1d", "conv2d")),), None))
+    if schedules:
+        span = next(r.spans.get("beta") for name, r in learned_ if r.beta_end is not None)
+        constants.append((("BETA_SCHEDULES",), (schedules,), span))
     prune_constants: list[tuple[tuple[str, ...], tuple[Any, ...], Span | None]] = []
     prune_comment = ""
     if p is not None:
@@ -103,6 +124,8 @@ def context(spec: ir.Spec, plan: Plan, lines: SpecLines, data_file: str | None) 
     outputs = ["the model (weights on their quantizers' grids)", "test_data.npz", "activations.npz", "metrics.json"]
     if kind == "iterative" and p is not None and p.schedule.rewind == "init":
         outputs += ["initial_weights.npz", "rewound_weights.npz"]
+    if learned_layers(plan):
+        outputs.append("widths.npz (the learned bits and fraction bits of every weight and bias, by layer)")
     if t.loss == "sparse_categorical_crossentropy":
         targets_expr, targets_text = "y", "integer labels"
     elif plan.output_width == 1:
@@ -112,6 +135,8 @@ def context(spec: ir.Spec, plan: Plan, lines: SpecLines, data_file: str | None) 
     return {
         "dialect": t.dialect,
         "parts": parts(spec, plan),
+        "learned": bool(learned_),
+        "beta_schedules": bool(schedules),
         "train": t,
         "train_constants": [_assignment(c, lines) for c in constants],
         "prune_constants": [_assignment(c, lines) for c in prune_constants],
@@ -189,4 +214,4 @@ def _packages(formats: tuple[str, ...]) -> list[str]:
 def model_helpers(model_lines: list[str]) -> list[str]:
     """The HGQ2 quantizer helpers (`fixed`, `ufixed`) the model code calls."""
     text = "\n".join(model_lines)
-    return [name for name in ("fixed", "ufixed") if re.search(rf"\b{name}\(", text)]
+    return [name for name in ("fixed", "ufixed", "learned") if re.search(rf"\b{name}\(", text)]

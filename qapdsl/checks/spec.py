@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qapdsl import ir, shapes
+from qapdsl import dialects, ir, learned, shapes
 from qapdsl.diagnostics import Diagnostic
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ def check(spec: ir.Spec, stand_ins: frozenset[str] = frozenset()) -> list[Diagno
         diags += shape_diags
     diags += check_names(spec.model)
     diags += check_dialect(spec)
+    diags += learned.check(spec, dialects.get(spec.train.dialect).learned_widths, spec.train.dialect)
     diags += check_quant(spec.model)
     diags += check_signedness(spec)
     if "data" not in stand_ins:

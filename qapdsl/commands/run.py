@@ -89,6 +89,8 @@ def _int(v: Any) -> str:
 def _sparsity_line(t: dict[str, Any]) -> str:
     """Measured against declared, always over the same weights."""
     pruned = t.get("pruned_layers") or []
+    if not pruned and t.get("ebops_measured") is not None:  # learned widths: a weight at zero bits is pruned
+        return f"  sparsity        {_pct(t.get('sparsity_measured'), 1)} of all weights at zero (learned widths; no pruning schedule)"
     if not pruned:
         return "  sparsity        no pruning"
     line = f"  sparsity        {_pct(t.get('sparsity_measured'), 1)} of all weights pruned (declared {_pct(t.get('sparsity'), 1)})"
@@ -118,7 +120,8 @@ def summary(results: dict[str, Any]) -> str:
         if isinstance(m.get("max_abs_diff"), int | float)
         else f"  {fw + ' ↔ HLS':<16}{agree} agree (argmax)",
         _sparsity_line(t),
-        f"  BOPs            {_int(bops_measured)} (with the measured sparsity; declared {_int(bops_declared)})",
+        f"  BOPs            {_int(bops_measured)} (with the measured sparsity; declared {_int(bops_declared)})"
+        + (f"; EBOPs {_int(t.get('ebops_measured'))} (HGQ2, trained widths)" if t.get("ebops_measured") is not None else ""),
         f"  memory          {_int(t.get('memory_bits_measured'))} bits of weights and biases (with the measured sparsity; declared {_int(t.get('memory_bits'))})",
         f"  efficiency      {eff:.4f} (neural efficiency, network)" if isinstance(eff, int | float) else "  efficiency      -",
     ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-from qapdsl import ast, ir
+from qapdsl import ast, ir, learned
 from qapdsl.diagnostics import choices_hint
 from qapdsl.lower.values import MAX_BITS, Bad, _join, as_float, as_int, describe
 from qapdsl.source import Span
@@ -47,6 +47,11 @@ def read_quant(values: Sequence[ast.Value], span: Span) -> ir.Quant:
     if not values:
         raise Bad("E202", "missing quantizer", span, "e.g. fixed<6,1>, ufixed<6,0>, 6 bits, po2 4 bits, binary, ternary, float")
     vals = list(values)
+    if isinstance(vals[0], ast.Word) and vals[0].name == "learned":  # a trained width (qapdsl.learned)
+        try:
+            return learned.read(vals, read_quant, span)
+        except learned.Error as e:
+            raise Bad(e.code, e.message, e.span, e.hint) from None
     alpha: str | None = None
     if len(vals) >= 2 and isinstance(vals[-2], ast.Word) and vals[-2].name == "alpha":
         a = vals[-1]
@@ -92,7 +97,7 @@ def read_quant(values: Sequence[ast.Value], span: Span) -> ir.Quant:
     elif isinstance(head, ast.Num):
         raise Bad("E209", f"bit width {head.text} needs the unit `bits`", head.span, f"write `{head.text} bits`")
     elif isinstance(head, ast.Word):
-        raise Bad("E204", f"unknown quantizer '{head.name}'", head.span, choices_hint(head.name, ("po2", "binary", "ternary", "float", "fixed", "ufixed")))
+        raise Bad("E204", f"unknown quantizer '{head.name}'", head.span, choices_hint(head.name, ("po2", "binary", "ternary", "float", "fixed", "ufixed", "learned")))
     else:
         raise Bad("E203", f"a quantizer is expected, not {describe(head)}", head.span, "e.g. fixed<6,1> or 6 bits")
     if rest:

@@ -140,6 +140,14 @@ def _quantizer(group: list[str]) -> list[Item]:
     """After a quantizer role (`weights`, `quant weights`): a quantizer, then `alpha`, then alpha's choices."""
     if group and group[-1] == "alpha":
         return _words(usage_choices(schema.QUANT_OPTIONS["alpha"]))
+    if group and group[-1] == "per":  # `learned fixed<8,3> per ...`
+        return _items(schema.LEARNED_GRANULARITIES, "value")
+    if group and group[-1] == "beta":
+        return []
+    if group and group[-1] == "learned":  # its starting width
+        return _items({k: v for k, v in schema.QUANT_KINDS.items() if k in ("fixed", "ufixed", "bits")}, "value")
+    if "learned" in group:
+        return _items({k: v for k, v in schema.LEARNED_OPTIONS.items() if k not in group}, "key")
     if any(w in schema.QUANT_KINDS for w in group):
         return _items(schema.QUANT_OPTIONS, "key")
     return _items(schema.QUANT_KINDS, "value")

@@ -144,6 +144,8 @@ _WORD_TABLES: tuple[dict[str, str], ...] = (
     schema.ACTIVATIONS,
     schema.QUANT_KINDS,
     schema.QUANT_OPTIONS,
+    schema.LEARNED_OPTIONS,
+    schema.LEARNED_GRANULARITIES,
     schema.SCHEDULE_KINDS,
     schema.QUANT_ROLES,
     schema.UNITS,
@@ -159,10 +161,11 @@ def word_hover(text: str, hit: Hit) -> str | None:
         word = "target" if hit.role == "section-arg" else hit.name
         doc = schema.KEYWORDS.get(word)
         return f"`{doc}`" if doc is not None else None
-    option = hit.words[-1] if hit.words and hit.words[-1] in schema.QUANT_OPTIONS else None
-    if option is not None:  # `... alpha auto_po2`
+    options = {**schema.QUANT_OPTIONS, **schema.LEARNED_OPTIONS}
+    option = hit.words[-1] if hit.words and hit.words[-1] in options else None
+    if option is not None:  # `... alpha auto_po2`, `... per channel`
         hit = replace(hit, key=option)
-        usage: str | None = schema.QUANT_OPTIONS[option]
+        usage: str | None = options[option]
     elif hit.key is not None:
         usage = key_doc(hit, hit.key)
         if usage is None and hit.model is not None and not hit.parents and hit.key in schema.LAYER_KINDS:

@@ -34,6 +34,7 @@ STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
         "activations.npz",
         "initial_weights.npz",
         "rewound_weights.npz",
+        "widths.npz",  # learned widths (qapdsl.learned)
     ),
     "convert": ("convert.log", "firmware.json", "hls_project"),
     "rtl": ("rtl.log", "rtl.json", "rtl_project"),
