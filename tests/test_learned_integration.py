@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from conftest import exclusive, shared_dir
 
-from qapdsl import dialects, learned
+from qapdsl import dialects, environments, learned
 from qapdsl.loader import load_file
-from qapdsl.runner import environments, pipeline
+from qapdsl.runner import pipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.hgq2]
 

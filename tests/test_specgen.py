@@ -35,13 +35,16 @@ def test_generated_specs_check_then_build(gen: GeneratedSpec) -> None:
         return
     assert loaded.spec is not None
     files = render(loaded.spec, folder, sources=loaded.sources)  # compiles the scripts, reads the YAML back
-    assert set(files) == {"train.py", "hls4ml_config.yml", "convert.py", "manifest.json"}
+    rtl = {"rtl.py"} if loaded.spec.target.rtl is not None else set()  # a spec with `rtl verilog` also gets rtl.py
+    assert set(files) == {"train.py", "hls4ml_config.yml", "convert.py", "manifest.json"} | rtl
     SEEN["ok"] += 1
+    SEEN["rtl"] += bool(rtl)
 
 
 def test_the_generator_mostly_writes_valid_specs() -> None:
     if not SEEN:
         test_generated_specs_check_then_build()
-    total = sum(SEEN.values())
+    total = sum(n for k, n in SEEN.items() if k != "rtl")
     assert total >= 250
     assert SEEN["ok"] >= 0.85 * total, SEEN
+    assert SEEN["rtl"] >= 0.1 * total, SEEN  # the RTL path is among the generated features
