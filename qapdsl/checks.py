@@ -15,7 +15,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from qapdsl import data, dialects, ir, names, paths, quant, rtlcaps, schema, shapes
+from qapdsl import brevitas_caps, data, dialects, ir, names, paths, quant, rtlcaps, schema, shapes
 from qapdsl.diagnostics import Diagnostic
 from qapdsl.source import Span
 
@@ -102,13 +102,16 @@ def check_buildable(spec: ir.Spec) -> list[Diagnostic]:
     The plan is pure Python (no jinja2, no ML stack), so `qapc check` runs it
     and reports these with their spans instead of leaving them to `qapc build`.
     """
+    from qapdsl.backends.brevitas import Brevitas
+    from qapdsl.backends.generator import Generator
     from qapdsl.backends.hgq2 import HGQ2
     from qapdsl.backends.qkeras import QKeras
     from qapdsl.plan import BuildError, make_plan
 
     try:
         plan = make_plan(spec)
-        generator = QKeras() if spec.train.dialect == "qkeras" else HGQ2(exact_tables=plan.quantized)
+        dialect = spec.train.dialect
+        generator: Generator = QKeras() if dialect == "qkeras" else Brevitas(plan.input_shape) if dialect == "brevitas" else HGQ2(exact_tables=plan.quantized)
         for layer in plan.layers:  # what the dialect cannot spell
             generator.keras_layers(layer)
     except BuildError as e:
@@ -120,7 +123,7 @@ def check_rtl(spec: ir.Spec) -> list[Diagnostic]:
     """What the RTL step (`rtl verilog` in the target) cannot build, from `qapdsl.rtlcaps` (E407), each
     at the layer or quantizer that asks for it."""
     rtl = spec.target.rtl
-    if rtl is None:
+    if rtl is None or spec.train.dialect not in rtlcaps.ROUTES:  # no RTL route: brevitas_caps says so (E407)
         return []
     route = rtlcaps.route(spec.train.dialect)
     dialect = dialects.get(spec.train.dialect).name
@@ -264,6 +267,8 @@ def check_dialect(spec: ir.Spec) -> list[Diagnostic]:
                 diags.append(Diagnostic("E406", problem, q.span or where_dialect or spec.train.span, hint))
     if dialect.name == "hgq2":
         diags += _hgq2_layers(spec)
+    if dialect.name == "brevitas":
+        diags += brevitas_caps.check(spec)
     return diags
 
 
