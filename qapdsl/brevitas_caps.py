@@ -41,6 +41,11 @@ WHY_NOT: dict[str, str] = {
     "softmax": "an inner softmax is float in PyTorch and a lookup table in hls4ml: the firmware would not equal the model",
 }
 
+FLOAT_TENSOR = (
+    "a float tensor in the brevitas dialect: QONNX hands it to hls4ml as float, which truncates it to its default precision "
+    "(a float bias: 0 of 360 digits rows exact), and the firmware would not equal the model"
+)
+
 
 def check(spec: ir.Spec) -> list[Diagnostic]:
     """Everything a `dialect brevitas` spec asks for that the Brevitas route cannot build exactly (E406)."""

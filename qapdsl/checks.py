@@ -241,6 +241,8 @@ def check_dialect(spec: ir.Spec) -> list[Diagnostic]:
             problem = None
             if q.kind not in dialect.quant_kinds:
                 problem = f"the {dialect.name} dialect cannot express {q.kind} quantizers (it has fixed-point ones: fixed<W,I>, N bits)"
+                if dialect.name == "brevitas" and q.kind == "float":
+                    problem = brevitas_caps.FLOAT_TENSOR
             elif q.alpha is not None and not dialect.alpha:
                 problem = f"the {dialect.name} dialect has no `alpha` scale (it is QKeras's)"
             elif q.kind == "fixed" and q.integer < (1 if q.signed else 0) and not dialect.negative_integer:

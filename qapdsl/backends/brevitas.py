@@ -110,7 +110,7 @@ def train_context(spec: ir.Spec, plan: Plan, lines: SpecLines, out_dir: Any, spe
         dense_layers=[pl.name for pl in dense],
         quant_types=quant_types(plan),
         parts=[p for p in context["parts"] if p not in ("compile", "quantize_weights", "keep_masks")],
-        outputs=context["outputs"].replace("model.onnx (weights on their quantizers' grids)", "model.onnx (QONNX), model.pt (the state dict)", 1),
+        outputs=context["outputs"].replace("model.onnx (weights on their quantizers' grids)", "model.onnx (QONNX), model.pt (the state dict), weights.npz (the quantized weights by layer name)", 1),
     )
     return context
 
