@@ -12,10 +12,10 @@ syntax iskeyword @,48-57,_,46,42,63
 " A word with several roles takes the colour of the last list it is in.
 syntax keyword qapOption activations alpha bias inputs int kernel lr padding patience pool stride
 syntax keyword qapOption target test val weights
-syntax keyword qapConstant accuracy adam auc auto auto_po2 bops breast_cancer catapult cmaes
-syntax keyword qapConstant constant digits distributed_arithmetic file fpga global hgq2 init iris
-syntax keyword qapConstant iterative latency luts magnitude maximize memory minimize minmax none
-syntax keyword qapConstant nsga2 off on oneapi openml parallel params polynomial qkeras quartus
+syntax keyword qapConstant accuracy adam auc auto auto_po2 bops breast_cancer brevitas catapult
+syntax keyword qapConstant cmaes constant digits distributed_arithmetic file fpga global hgq2 init
+syntax keyword qapConstant iris iterative latency luts magnitude maximize memory minimize minmax
+syntax keyword qapConstant none nsga2 off on oneapi openml parallel params polynomial qkeras quartus
 syntax keyword qapConstant random resource rmsprop rtl_cost same sgd sklearn standard stream tpe
 syntax keyword qapConstant valid verilog vhdl vitis vivado wine
 syntax keyword qapQuantKind binary bits float po2 ternary
