@@ -85,9 +85,9 @@ def noisy_layer_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from sklearn.datasets import load_digits
 
     folder = tmp_path_factory.mktemp("brevitas_layer")
-    X, y = load_digits(return_X_y=True)
+    features, y = load_digits(return_X_y=True)
     rng = np.random.default_rng(0)
-    np.savez(folder / "noisy.npz", X=(X + rng.normal(0, 0.37, X.shape)).astype("float32"), y=y)
+    np.savez(folder / "noisy.npz", X=(features + rng.normal(0, 0.37, features.shape)).astype("float32"), y=y)
     return _trained(folder, "layer", folder / "noisy.npz")
 
 
