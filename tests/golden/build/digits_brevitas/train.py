@@ -276,19 +276,17 @@ def quantized_sparsity(model):
 def prune_round(model, fraction):
     """Magnitude pruning with torch.nn.utils.prune: zero the smallest surviving weights until `fraction` of them are gone
     (one ranking over all pruned layers). The masks stay on the layers, so pruned weights stay zero through retraining."""
-    import torch
     from torch.nn.utils import prune
 
     layers = [module for _, module in pruned_weights(model)]
     total = sum(m.weight.numel() for m in layers)
-    zeros = sum(int((m.weight == 0).sum()) if hasattr(m, "weight_mask") else 0 for m in layers)
+    zeros = sum(int((m.weight_mask == 0).sum()) for m in layers if hasattr(m, "weight_mask"))
     remove = int(round(fraction * total)) - zeros
     if remove > 0:
         prune.global_unstructured([(m, "weight") for m in layers], pruning_method=prune.L1Unstructured, amount=remove)
-    with torch.no_grad():
-        for m in layers:
-            if not hasattr(m, "weight_mask"):
-                prune.identity(m, "weight")
+    for m in layers:
+        if not hasattr(m, "weight_mask"):
+            prune.identity(m, "weight")  # a mask of ones: every pruned layer has one from the first round
 
 
 def round_info(model, val, r, epochs):
