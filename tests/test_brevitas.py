@@ -120,3 +120,13 @@ def test_convert_sets_the_input_type_and_config_holds_it() -> None:
     for step in ("cleanup_model", "ConvertToChannelsLastAndClean", "GemmToMatMul", "config_from_onnx_model", "convert_from_onnx_model", 'config["HLSConfig"]["InputPrecision"]'):
         assert step in convert, step
     assert "dynamo=False" in files["train.py"]
+
+
+
+def test_early_stopping_only_when_asked() -> None:
+    text = SPEC + "prune {\n    schedule iterative { rounds 2; rate 20%; rewind none; epochs 2 }\n}\n"
+    train = _build(text)["train.py"]
+    ast.parse(train)
+    assert "PATIENCE" not in train and "best_state" not in train and "import copy" not in train
+    stopping = _build(text.replace("    dialect brevitas\n", "    dialect brevitas\n    early_stop patience 3\n"))["train.py"]
+    assert "PATIENCE = 3" in stopping and "monitored = val_loss" in stopping and "model.load_state_dict(best_state)" in stopping

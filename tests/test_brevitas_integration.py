@@ -137,3 +137,19 @@ def test_accuracy_and_the_export_check(global_run: dict[str, Any]) -> None:
     proc = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=300, check=False, cwd=global_run["out"])
     assert "'ufixed<6,2>'" in proc.stdout and "'fixed<8,3>'" in proc.stdout, proc.stdout + proc.stderr
     assert proc.returncode != 0 and "the spec says" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_qapc_run_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`qapc run` (train, convert, C++ emulation, report, verify) on the digits demo, a few epochs."""
+    from qapdsl.cli import main
+
+    spec = Path(__file__).resolve().parent.parent / "specs" / "digits_brevitas.qap"
+    rc = main(["run", str(spec), "-o", str(tmp_path / "run"), "--epochs", "2", "-q"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err[-3000:]
+    assert "Traceback" not in cap.err
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    fw = results["firmware"]
+    assert fw["framework"] == "Brevitas" and fw["agreement"]["fraction"] == 1.0 and fw["max_abs_diff"] == 0.0, fw
+    assert abs(results["metrics"]["sparsity"]["total"] - (1 - 0.8**8)) <= 0.01
+    assert results["report"]["measured"]["agreement"] == 1.0

@@ -211,7 +211,8 @@ def fit(model, optimizer, train, val, epochs, round_=0, rounds=0):
 
     generator = torch.Generator().manual_seed(SEED + round_)
     X, y = torch.from_numpy(train[0]), torch.from_numpy(train[1])
-    best, best_state, waited, ran = math.inf, None, 0, 0
+    best, best_state, waited = math.inf, None, 0
+    ran = 0
     for epoch in range(epochs):
         model.train()
         total, correct, seen = 0.0, 0, 0
