@@ -25,7 +25,7 @@ from qapdsl.diagnostics import Diagnostic
 LAYER_KINDS = frozenset({"dense", "activation"})
 INNER_ACTIVATIONS = frozenset({"relu", "linear"})  # inside the network
 OUTPUT_ACTIVATIONS = frozenset({"softmax"})  # the last layer's: train.py's loss (cross entropy on the logits) applies it, the firmware gives the logits
-SCHEDULES = frozenset({"iterative"})  # constant / polynomial (gradual) and rewinding are still to be written
+SCHEDULES = frozenset({"iterative", "constant", "polynomial"})  # rewinding is still to be written
 LOSSES = frozenset({"categorical_crossentropy", "sparse_categorical_crossentropy"})
 
 WHY_NOT: dict[str, str] = {
@@ -106,7 +106,7 @@ def check(spec: ir.Spec) -> list[Diagnostic]:
         s = p.schedule
         if s.kind not in SCHEDULES:
             diags.append(Diagnostic("E406", f"the brevitas dialect has no {s.kind} pruning schedule yet", s.span or p.span, "use `schedule iterative { ... }`"))
-        elif s.rewind != "none":
+        elif s.kind == "iterative" and s.rewind != "none":
             diags.append(Diagnostic("E406", f"the brevitas dialect cannot rewind to the {s.rewind} weights yet", s.span or p.span, "write `rewind none`"))
         if p.bias:
             diags.append(Diagnostic("E406", "the brevitas dialect prunes weights only so far (`bias on`)", p.spans.get("bias", p.span), "remove `bias on`"))

@@ -54,7 +54,7 @@ def test_the_spec_is_clean() -> None:
         (lambda s: s.replace("dense fc1 8 relu", "dense fc1 8 relu { batchnorm }"), "E406", 4, 11, "batch norm", "remove `batchnorm`"),
         (lambda s: s.replace("dense fc1 8 relu", "dense fc1 8 relu\n    dropout d 0.1"), "E406", 5, 13, "dropout layer 'd'", "use dense layers"),
         (lambda s: s.replace("dense fc1 8 relu", "dense fc1 8 relu { accum fixed<24,8> }"), "E406", 4, 24, "`accum` of 'fc1'", "remove `accum`"),
-        (lambda s: s + "prune {\n    schedule constant { target 50% }\n}\n", "E406", 12, 5, "no constant pruning schedule", "schedule iterative"),
+        (lambda s: s + "prune {\n    bias on\n    schedule iterative { rounds 2; rate 20% }\n}\n", "E406", 12, 5, "prunes weights only", "remove `bias on`"),
         (lambda s: s + "prune {\n    schedule iterative { rounds 2; rate 20%; rewind init }\n}\n", "E406", 12, 5, "rewind to the init", "rewind none"),
         (lambda s: s + "target fpga {\n    rtl verilog\n}\n", "E407", 12, 9, "RTL step is not wired to the brevitas dialect", "remove `rtl`"),
     ],
@@ -130,3 +130,13 @@ def test_early_stopping_only_when_asked() -> None:
     assert "PATIENCE" not in train and "best_state" not in train and "import copy" not in train
     stopping = _build(text.replace("    dialect brevitas\n", "    dialect brevitas\n    early_stop patience 3\n"))["train.py"]
     assert "PATIENCE = 3" in stopping and "monitored = val_loss" in stopping and "model.load_state_dict(best_state)" in stopping
+
+
+@pytest.mark.parametrize("kind", ["constant { target 80%; begin 10; frequency 5 }", "polynomial { initial 0%; target 80%; begin 10; frequency 5 }"])
+def test_gradual_schedules(kind: str) -> None:
+    text = SPEC.replace("    dialect brevitas\n", "    dialect brevitas\n    early_stop patience 3\n") + "prune {\n    schedule " + kind + "\n}\n"
+    train = _build(text)["train.py"]
+    ast.parse(train)
+    assert "def before_batch():" in train and "m.weight_mask.copy_(" in train and "def prune_round" not in train
+    assert 'start_from_epoch=g["start_from_epoch"]' in train and "def magnitude_mask(w, sparsity):" in train
+    assert ("np.float32(TARGET)" in train) == kind.startswith("constant")

@@ -236,7 +236,7 @@ def fit(model, optimizer, train, val, epochs, round_=0, rounds=0):
             if waited >= PATIENCE:
                 break
     if best_state is not None:
-        model.load_state_dict(best_state)  # the best epoch's weights (the masks are the same: one round)
+        model.load_state_dict(best_state)  # the best epoch's weights, with the masks of that epoch
     return ran
 
 
