@@ -183,6 +183,10 @@ def make_optimizer(model):
     return torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
 
 
+# Evaluation runs in chunks this large: a Brevitas layer costs about as much per call as per row at this size
+EVAL_BATCH = 1024
+
+
 def batches(n, shuffle, generator):
     import torch
 
@@ -197,7 +201,7 @@ def measure(model, data):
     model.eval()
     with torch.no_grad():
         X, y = torch.from_numpy(data[0]), torch.from_numpy(data[1])
-        logits = torch.cat([model(X[i]) for i in batches(len(X), False, None)])
+        logits = torch.cat([model(X[i : i + EVAL_BATCH]) for i in range(0, len(X), EVAL_BATCH)])
         loss = torch.nn.functional.cross_entropy(logits, y).item()
         acc = (logits.argmax(dim=1) == y).float().mean().item()
     return loss, acc
@@ -329,7 +333,7 @@ def predict(model, X):
 
     model.eval()
     with torch.no_grad():
-        return np.concatenate([model(torch.from_numpy(X[i : i + BATCH])).numpy() for i in range(0, len(X), BATCH)])
+        return np.concatenate([model(torch.from_numpy(X[i : i + EVAL_BATCH])).numpy() for i in range(0, len(X), EVAL_BATCH)])
 
 
 def evaluate(model, X_test, y_test):
