@@ -38,7 +38,7 @@ SPEC = """model digits_b {{
 }}
 prune {{
     scope {scope}
-    schedule iterative {{ rounds 3; rate 30%; rewind none; epochs 3 }}
+    schedule {schedule}
 }}
 train {{
     data sklearn digits
@@ -60,8 +60,11 @@ def _run(script: Path, *args: str) -> str:
     return proc.stdout
 
 
-def _trained(folder: Path, scope: str, data: Path | None = None) -> dict[str, Any]:
-    loaded = load_bytes(SPEC.format(scope=scope).encode(), "spec.qap", base_dir=folder)
+ITERATIVE = "iterative { rounds 3; rate 30%; rewind none; epochs 3 }"
+
+
+def _trained(folder: Path, scope: str, data: Path | None = None, schedule: str = ITERATIVE) -> dict[str, Any]:
+    loaded = load_bytes(SPEC.format(scope=scope, schedule=schedule).encode(), "spec.qap", base_dir=folder)
     assert loaded.ok and loaded.spec is not None, [d.message for d in loaded.diagnostics]
     out = build(loaded.spec, folder / "build")
     _run(out / "train.py", *(["--data", str(data)] if data else []))
@@ -89,6 +92,21 @@ def noisy_layer_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     np.savez(folder / "noisy.npz", X=(features + rng.normal(0, 0.37, features.shape)).astype("float32"), y=y)
     return _trained(folder, "layer", folder / "noisy.npz")
+
+
+@pytest.fixture(scope="module")
+def constant_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """tfmot's constant schedule: 75% of each layer from step 20, masks updated every 10 steps."""
+    return _trained(tmp_path_factory.mktemp("brevitas_constant"), "layer", schedule="constant { target 75%; begin 20; frequency 10 }")
+
+
+def test_constant_schedule(constant_run: dict[str, Any]) -> None:
+    for layer, s in constant_run["metrics"]["sparsity"]["layers"].items():
+        assert abs(s - 0.75) <= 0.01, (layer, s)
+    for key, values in constant_run["weights"].items():
+        assert _on_grid(values, *TYPES[key.split("/")[1]]), key
+    fw = constant_run["firmware"]
+    assert fw["agreement"]["fraction"] == 1.0 and fw["max_abs_diff"] == 0.0, fw
 
 
 def _on_grid(values: Any, width: int, integer: int, signed: bool) -> bool:
