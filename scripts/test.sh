@@ -68,7 +68,7 @@ else
     fi
     if [ -x .venv-brevitas/bin/python ]; then
         step "$(.venv-brevitas/bin/python -V) (.venv-brevitas): the Brevitas tests" \
-            .venv-brevitas/bin/python -m pytest -n 2 -q -p no:cacheprovider -m brevitas
+            .venv-brevitas/bin/python -m pytest -q -p no:cacheprovider -m brevitas  # serial: the trainings are module fixtures its tests share
     else
         echo "test: no .venv-brevitas (no Python 3.11, or QAPC_DIALECTS=${QAPC_DIALECTS:-}): the Brevitas tests are skipped" >&2
         if [ "${CI:-}" = true ]; then
