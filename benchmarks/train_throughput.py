@@ -5,7 +5,8 @@ with 80% constant sparsity), one after the other, in the dialect's interpreter
 (`qapdsl.environments`): for `--dialect qkeras` (default) the hand-written one is
 benchmarks/handwritten_digits.py (QKeras + tfmot, in the hls4ml tutorial's style), for
 `--dialect hgq2` benchmarks/handwritten_digits_hgq2.py (HGQ2 on Keras 3 / JAX, pruned by a
-Keras callback). They run `--repeats`
+Keras callback), for `--dialect brevitas` benchmarks/handwritten_digits_brevitas.py (Brevitas on
+PyTorch, pruned with torch.nn.utils.prune). They run `--repeats`
 times, interleaved so both see the same machine load. Each is timed the same way,
 from its own output: the arrival times of its epoch lines give the duration of
 every epoch after the first (start-up, data loading, graph tracing and saving
@@ -15,7 +16,7 @@ Prints samples/s of both (median over the repeats), their ratio (generated /
 hand-written, the median of each repeat's back-to-back pair; the target is at least 0.9)
 and both test accuracies.
 
-    python benchmarks/train_throughput.py [--dialect qkeras|hgq2] [--learned] [--epochs N] [--repeats R] [--min-ratio 0.9]
+    python benchmarks/train_throughput.py [--dialect qkeras|hgq2|brevitas] [--learned] [--epochs N] [--repeats R] [--min-ratio 0.9]
 
 `--learned` (with `--dialect hgq2`): the weights learn their widths (against EBOPs, beta 1e-5), in the
 generated train.py and in benchmarks/handwritten_digits_learned.py alike.
@@ -70,7 +71,7 @@ train {
     early_stop none
 }
 """
-HANDWRITTEN = {"qkeras": "handwritten_digits.py", "hgq2": "handwritten_digits_hgq2.py", "learned": "handwritten_digits_learned.py"}
+HANDWRITTEN = {"qkeras": "handwritten_digits.py", "hgq2": "handwritten_digits_hgq2.py", "learned": "handwritten_digits_learned.py", "brevitas": "handwritten_digits_brevitas.py"}
 
 
 @dataclass

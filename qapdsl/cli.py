@@ -155,7 +155,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     c.add_argument("--emit-ir", action="store_true", help="print the checked IR as JSON")
     c.add_argument("--json", action="store_true", help="print the diagnostics of all the files as one JSON list")
     c.add_argument("--model", help="build this model instead of the last one declared")
-    c.add_argument("--dialect", choices=("qkeras", "hgq2"), help="check for this training dialect instead of the spec's (train.dialect), as `build/run --dialect` would build")
+    c.add_argument("--dialect", choices=("qkeras", "hgq2", "brevitas"), help="check for this training dialect instead of the spec's (train.dialect), as `build/run --dialect` would build")
     c.set_defaults(func=cmd_check)
 
     f = sub.add_parser("fmt", help="format specs canonically (comments kept)", description="Format specs in the one canonical layout; comments are kept.")

@@ -4,8 +4,11 @@
   (Python 3.10-3.11: TensorFlow 2.14 installs nowhere newer).
 - `hgq2`: HGQ2 0.2 on Keras 3 (JAX by default), fixed-width non-trainable quantizers, pruned by
   the generated callbacks (tfmot does not work on Keras 3); converted by hls4ml's Keras v3 frontend.
+- `brevitas`: Brevitas 0.13 on PyTorch 2.13 (CPU), quantizers with constant power-of-two scales pinned to
+  the spec's types, pruned with `torch.nn.utils.prune`; exported as QONNX and converted by hls4ml's ONNX
+  frontend (Python 3.11: the CPU torch wheel this project pins; `qapdsl.brevitas_caps` says what is exact).
 
-The two stacks cannot share an environment (hgq2 ships a `qkeras` module of its own, and hls4ml picks
+The stacks cannot share an environment (hgq2 ships a `qkeras` module of its own, and hls4ml picks
 its Keras 2 or 3 parser from the installed `keras`): each dialect's scripts run with the interpreter
 of its own environment (`qapdsl.environments`). `qapc check` uses `supports` to say, with a
 caret, what a dialect cannot express. Cheap to import.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-NAMES = ("qkeras", "hgq2")
+NAMES = ("qkeras", "hgq2", "brevitas")
 DEFAULT = "qkeras"
 
 
@@ -93,7 +96,36 @@ HGQ2 = Dialect(
     python=">=3.11,<3.14",  # jax 0.10 needs Python 3.11+
 )
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (QKERAS, HGQ2)}
+BREVITAS = Dialect(
+    name="brevitas",
+    title="Brevitas (PyTorch, QONNX)",
+    framework="Brevitas",
+    model_file="model.onnx",  # the QONNX export (train.py also saves the state dict, model.pt)
+    modules=("torch", "brevitas", "qonnx", "onnx", "onnxruntime", "onnxoptimizer", "hls4ml", "sklearn", "yaml"),
+    env_var="QAPC_PYTHON_BREVITAS",
+    venv=".venv-brevitas",
+    extra="brevitas",
+    quant_kinds=frozenset({"fixed", "bits"}),  # float tensors convert inexactly through QONNX (qapdsl.brevitas_caps)
+    alpha=False,
+    negative_integer=True,  # a constant scale 2**(I-W) takes any I
+    learned_widths=False,  # Brevitas quantizers pinned to the spec's types (learned widths are HGQ2's: E406)
+    pins={
+        "torch": "==2.13.0",
+        "brevitas": "==0.13.4",
+        "qonnx": "==1.0.0",
+        "onnx": "==1.23.2",
+        "onnxruntime": "==1.31.1",
+        "onnxoptimizer": "==0.4.2",
+        "hls4ml": "==1.3.0",
+        "scikit-learn": ">=1.3",
+        "pandas": ">=2",
+        "pyarrow": ">=14",
+        "pyyaml": ">=6",
+    },
+    python=">=3.11,<3.12",  # torch 2.13.0's CPU wheel (plain `torch` resolves to a CUDA build of several GB)
+)
+
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (QKERAS, HGQ2, BREVITAS)}
 
 # The RTL step's tools (`rtl verilog` in the target), in either dialect's environment: pyproject's `rtl`
 # extra (a test keeps them equal). da4ml 0.6.0 declares numpy>=2, which the QKeras stack's numpy 1.26

@@ -4,9 +4,9 @@ The QKeras stack (TensorFlow 2.14, Keras 2) and the HGQ2 stack (Keras 3, JAX) ca
 environment (`qapdsl.dialects`), so `qapc run` may drive scripts in another interpreter than its
 own. For a dialect, the first of:
 
-1. `$QAPC_PYTHON_QKERAS` / `$QAPC_PYTHON_HGQ2` (`Dialect.env_var`), when set: that interpreter;
+1. `$QAPC_PYTHON_QKERAS` / `$QAPC_PYTHON_HGQ2` / `$QAPC_PYTHON_BREVITAS` (`Dialect.env_var`), when set: that interpreter;
 2. qapc's own interpreter, when it can import the dialect's modules;
-3. the environment `scripts/setup.sh` makes next to this checkout (`.venv`, `.venv-hgq2`).
+3. the environment `scripts/setup.sh` makes next to this checkout (`.venv`, `.venv-hgq2`, `.venv-brevitas`).
 
 The modules are looked up with `importlib.util.find_spec` in that interpreter, and `stack` reads the
 versions of the dialect's pinned distributions with `importlib.metadata` (`probe.py`; nothing is

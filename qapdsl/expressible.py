@@ -18,6 +18,12 @@ OPS: dict[str, frozenset[str]] = dict.fromkeys(
     frozenset({"input_quant", "dense", "conv1d", "conv2d", "batchnorm", "quant_act", "activation", "maxpool", "avgpool", "flatten", "dropout"}),
 )
 
+# Brevitas (PyTorch, `qapdsl.backends.brevitas`): quantized linear layers and activation quantizers only
+# (`qapdsl.brevitas_caps` refuses the rest at the spec, with carets)
+OPS["brevitas"] = frozenset({"dense", "quant_act", "input_quant"})
+# the output activations a dialect leaves to its loss: no layer (the model and the firmware give the logits)
+DROPPED_ACTIVATIONS: dict[str, frozenset[str]] = {"brevitas": frozenset({"softmax", "sigmoid", "linear"})}
+
 # HGQ2 only: hls4ml's bit-exact flow fuses a quantizer into the quantizer right before it
 FUSES_QUANTIZERS = frozenset({"hgq2"})
 
@@ -33,9 +39,14 @@ def exact_tables(dialect: str, plan: Plan) -> bool:
     return dialect == "hgq2" and plan.quantized
 
 
+def dropped(dialect: str, pl: PlanLayer) -> bool:
+    """Whether the dialect renders no layer for the plan layer: an activation its loss applies."""
+    return pl.op == "activation" and pl.params.get("activation") in DROPPED_ACTIVATIONS.get(dialect, frozenset())
+
+
 def refuse_op(dialect: str, pl: PlanLayer) -> None:
     """BuildError (E406) when the dialect has no layer for the plan layer's op."""
-    if pl.op not in OPS[dialect]:
+    if pl.op not in OPS[dialect] and not dropped(dialect, pl):
         where = pl.spec_layer.spans.get("name", pl.spec_layer.span) if pl.spec_layer is not None else None
         raise BuildError(f"the {dialect} dialect cannot express a {pl.op} layer ('{pl.name}')", where, code="E406")
 

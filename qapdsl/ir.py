@@ -196,7 +196,7 @@ class Train(Node):
     epochs: int = 250
     patience: int | None = None  # early stopping on val_loss
     classes: int | None = None
-    dialect: Literal["qkeras", "hgq2"] = "qkeras"  # the training framework the build targets
+    dialect: Literal["qkeras", "hgq2", "brevitas"] = "qkeras"  # the training framework the build targets
     span: Span | None = None
     spans: dict[str, Span] = Field(default_factory=dict)  # where each key was written ("split", "classes", ...)
 

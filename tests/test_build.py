@@ -513,7 +513,11 @@ def test_scripts_need_only_the_ml_stack(spec_name: str) -> None:
     """The generated scripts import the standard library and the ML stack, never qapc."""
     allowed = {"argparse", "json", "math", "os", "random", "shutil", "stat", "sys", "time", "pathlib", "__future__"}
     allowed |= {"numpy", "hls4ml", "sklearn", "yaml", "h5py", "pandas"}
-    allowed |= {"qkeras": {"tensorflow", "qkeras", "tensorflow_model_optimization"}, "hgq2": {"keras", "hgq"}}[load(ROOT / "specs" / spec_name).spec.train.dialect]
+    allowed |= {
+        "qkeras": {"tensorflow", "qkeras", "tensorflow_model_optimization"},
+        "hgq2": {"keras", "hgq"},
+        "brevitas": {"torch", "brevitas", "onnx", "qonnx", "collections", "copy", "warnings"},
+    }[load(ROOT / "specs" / spec_name).spec.train.dialect]
     for name in ("train.py", "convert.py"):
         tree = ast.parse((GOLDEN / spec_name.removesuffix(".qap") / name).read_text(encoding="utf-8"))
         modules = set()

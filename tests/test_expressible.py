@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from qapdsl import dialects, expressible
+from qapdsl.backends.brevitas import Brevitas
 from qapdsl.backends.generator import Generator
 from qapdsl.backends.hgq2 import HGQ2
 from qapdsl.backends.qkeras import QKeras
 from qapdsl.loader import load_text
 from qapdsl.plan import BuildError, make_plan
 
-GENERATORS: dict[str, type[Generator]] = {"qkeras": QKeras, "hgq2": HGQ2}
+GENERATORS: dict[str, type[Generator]] = {"qkeras": QKeras, "hgq2": HGQ2, "brevitas": Brevitas}
 
 
 @pytest.mark.parametrize("dialect", dialects.NAMES)

@@ -40,6 +40,7 @@ ORDER: tuple[str, ...] = (
     "fmt",
     "quant",
     "learned",
+    "brevitas_caps",
     "shapes",
     "data",
     "paths",

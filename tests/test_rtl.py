@@ -107,7 +107,8 @@ def test_yosys_family_follows_the_part() -> None:
 
 
 def test_both_dialects_have_a_route() -> None:
-    assert set(rtlcaps.ROUTES) == set(dialects.NAMES)
+    # the Keras dialects; brevitas has none yet, and `qapc check` says so (E407, tests/test_brevitas.py)
+    assert set(rtlcaps.ROUTES) == set(dialects.NAMES) - {"brevitas"}
 
 
 # -- rtl.py --------------------------------------------------------------------------------

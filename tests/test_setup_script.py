@@ -51,17 +51,17 @@ def _stamp(extras: str) -> str:
 
 
 def test_second_run_is_one_line_and_the_next_commands() -> None:
-    wanted = {".venv": "qkeras,sweep,lsp,dev", ".venv-hgq2": "hgq2,sweep,lsp,dev"}
+    wanted = {".venv": "qkeras,sweep,lsp,dev", ".venv-hgq2": "hgq2,sweep,lsp,dev", ".venv-brevitas": "brevitas,dev"}
     for env, extras in wanted.items():
         stamp = ROOT / env / ".qapc-installed"
         if not stamp.is_file() or stamp.read_text().strip() != _stamp(extras):
             pytest.skip(f"{env} is not set up for this pyproject.toml: the script would install, not check")
-    env = {k: v for k, v in os.environ.items() if k not in ("QAPC_DIALECTS", "PYTHON", "PYTHON_HGQ2")}
+    env = {k: v for k, v in os.environ.items() if k not in ("QAPC_DIALECTS", "PYTHON", "PYTHON_HGQ2", "PYTHON_BREVITAS")}
     proc = subprocess.run(["bash", str(SETUP)], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False, env=env)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 2, lines
-    assert re.fullmatch(r"setup: up to date in \d+ s: \.venv \(QKeras stack\), \.venv-hgq2 \(HGQ2 stack\); g\+\+ \S+", lines[0])
+    assert re.fullmatch(r"setup: up to date in \d+ s: \.venv \(QKeras stack\), \.venv-hgq2 \(HGQ2 stack\), \.venv-brevitas \(Brevitas stack\); g\+\+ \S+", lines[0])
     assert lines[1] == "setup: next: .venv/bin/qapc doctor · .venv/bin/qapc run specs/digits_qap.qap · or `source .venv/bin/activate` and call qapc"
 
 

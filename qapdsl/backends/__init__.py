@@ -28,7 +28,7 @@ def render(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, source
     import jinja2
 
     from qapdsl import __version__
-    from qapdsl.backends import hgq2, hls4ml, manifest, qkeras, rtl, verify
+    from qapdsl.backends import brevitas, hgq2, hls4ml, manifest, qkeras, rtl, verify
     from qapdsl.backends.literals import SpecLines, py
     from qapdsl.plan import make_plan
     from qapdsl.resources import templates_dir
@@ -48,7 +48,7 @@ def render(spec: ir.Spec, out_dir: Path, *, spec_path: str | None = None, source
     )
     env.filters["py"] = py
     dialect = spec.train.dialect
-    context = {"qkeras": qkeras.train_context, "hgq2": hgq2.train_context}[dialect]
+    context = {"qkeras": qkeras.train_context, "hgq2": hgq2.train_context, "brevitas": brevitas.train_context}[dialect]
     train = env.get_template("train.py.j2").render(**context(spec, plan, lines, out_dir, path))
     convert = env.get_template(f"{dialect}/convert.py.j2").render(**hls4ml.convert_context(spec, plan, path, __version__))
     config = hls4ml.config(spec, plan)

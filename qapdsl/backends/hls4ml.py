@@ -37,6 +37,10 @@ def config(spec: ir.Spec, plan: Plan) -> dict[str, Any]:
                 entry["Trace"] = True
             if entry:
                 layers[kl.name] = entry
+    elif spec.train.dialect == "brevitas":
+        # hls4ml derives the types from the QONNX Quant nodes; convert.py sets the graph input's (not inferred)
+        # to the input quantizer's, and the reuse factors and strategy of the model
+        return _brevitas_config(spec, plan, model)
     else:
         layers[plan.input_name] = {"Precision": {"result": plan.input_precision.hls()}}
         for kl in plan.layers:
@@ -57,6 +61,20 @@ def config(spec: ir.Spec, plan: Plan) -> dict[str, Any]:
     }
 
 
+def _brevitas_config(spec: ir.Spec, plan: Plan, model: dict[str, Any]) -> dict[str, Any]:
+    target = spec.target
+    clock: int | float = int(target.clock_ns) if float(target.clock_ns).is_integer() else float(target.clock_ns)
+    return {
+        "Backend": HLS_BACKENDS[target.backend],
+        "Part": target.part,
+        "ClockPeriod": clock,
+        "IOType": "io_stream" if target.io == "stream" else "io_parallel",
+        "OutputDir": OUTPUT_DIR,
+        "ProjectName": spec.model.name,
+        "HLSConfig": {"Model": model, "InputPrecision": plan.input_precision.hls()},
+    }
+
+
 def bit_exact(spec: ir.Spec, plan: Plan) -> bool:
     """Does hls4ml derive the types itself? For a quantized HGQ2 model: its quantizers say them."""
     return spec.train.dialect == "hgq2" and plan.quantized
@@ -66,7 +84,10 @@ def config_yaml(spec: ir.Spec, plan: Plan, spec_path: str, version: str) -> str:
     import yaml
 
     about = (
-        "# hls4ml derives every precision from the HGQ2 quantizers of the model (BitExact): only reuse\n"
+        "# hls4ml derives every precision from the QONNX Quant nodes of the Brevitas model; convert.py sets the\n"
+        "# graph input's to InputPrecision (the input quantizer's). Used by convert.py.\n"
+        if spec.train.dialect == "brevitas"
+        else "# hls4ml derives every precision from the HGQ2 quantizers of the model (BitExact): only reuse\n"
         "# factors and strategies are set here, and the default precision of parts left in float. Used by convert.py.\n"
         if bit_exact(spec, plan)
         else "# Precisions follow the quantizers (qapdsl/quant.py): weights fixed<W,I>, quantized relu\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from qapdsl import dialects, ir, quant, schema
+from qapdsl import brevitas_caps, dialects, ir, quant, schema
 from qapdsl.diagnostics import Diagnostic
 
 if TYPE_CHECKING:
@@ -62,6 +62,8 @@ def check_dialect(spec: ir.Spec) -> list[Diagnostic]:
             problem = None
             if q.kind not in dialect.quant_kinds:
                 problem = f"the {dialect.name} dialect cannot express {q.kind} quantizers (it has fixed-point ones: fixed<W,I>, N bits)"
+                if dialect.name == "brevitas" and q.kind == "float":
+                    problem = brevitas_caps.FLOAT_TENSOR
             elif q.alpha is not None and not dialect.alpha:
                 problem = f"the {dialect.name} dialect has no `alpha` scale (it is QKeras's)"
             elif q.kind == "fixed" and q.integer < (1 if q.signed else 0) and not dialect.negative_integer:
@@ -88,6 +90,8 @@ def check_dialect(spec: ir.Spec) -> list[Diagnostic]:
                 diags.append(Diagnostic("E406", problem, q.span or where_dialect or spec.train.span, hint))
     if dialect.name == "hgq2":
         diags += _hgq2_layers(spec)
+    if dialect.name == "brevitas":
+        diags += brevitas_caps.check(spec)
     return diags
 
 

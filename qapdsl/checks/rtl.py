@@ -17,7 +17,7 @@ def check_rtl(spec: ir.Spec) -> list[Diagnostic]:
     """What the RTL step (`rtl verilog` in the target) cannot build, from `qapdsl.rtlcaps` (E407), each
     at the layer or quantizer that asks for it."""
     rtl = spec.target.rtl
-    if rtl is None:
+    if rtl is None or spec.train.dialect not in rtlcaps.ROUTES:  # no RTL route: brevitas_caps says so (E407)
         return []
     route = rtlcaps.route(spec.train.dialect)
     dialect = dialects.get(spec.train.dialect).name

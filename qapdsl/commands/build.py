@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o", "--out", metavar="DIR", type=folder_arg, help="output folder (default: build/<model>/, build/<model>-hgq2/ for the hgq2 dialect)"
     )
     parser.add_argument("--model", help="build this model instead of the last one declared")
-    parser.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")
+    parser.add_argument("--dialect", choices=("qkeras", "hgq2", "brevitas"), help="build for this training dialect instead of the spec's (train.dialect)")
     parser.add_argument(
         "--force",
         action="store_true",

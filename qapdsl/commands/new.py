@@ -291,7 +291,7 @@ def gather(args: argparse.Namespace, spec_path: Path, ask: Asker | None) -> Answ
         sparsity=sparsity,
         backend=pick(args.backend, "hls4ml backend: " + ", ".join(scaffold.BACKENDS), "vitis", parse_choice(scaffold.BACKENDS)),
         part=pick(args.part, "FPGA part", scaffold.DEFAULT_PART, parse_part),
-        dialect=pick(args.dialect, "Training dialect: qkeras (QKeras, Keras 2) or hgq2 (HGQ2, Keras 3)", dialects.DEFAULT, parse_choice(dialects.NAMES)),
+        dialect=pick(args.dialect, "Training dialect: qkeras (QKeras, Keras 2), hgq2 (HGQ2, Keras 3) or brevitas (Brevitas, PyTorch)", dialects.DEFAULT, parse_choice(dialects.NAMES)),
         epochs=args.epochs,
     )
 

@@ -56,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = RTL_HELP
     p.add_argument("spec", metavar="SPEC", help="the .qap spec to build, train, convert and emulate")
     p.add_argument("--model", help="run this model instead of the last one declared")
-    p.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")
+    p.add_argument("--dialect", choices=("qkeras", "hgq2", "brevitas"), help="build for this training dialect instead of the spec's (train.dialect)")
     p.add_argument(
         "-o", "--out", metavar="DIR", type=folder_arg, help="build directory (default build/<model>/, build/<model>-hgq2/ for the hgq2 dialect)"
     )

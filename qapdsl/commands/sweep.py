@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--worker", action="store_true", help="join a shared study: take untried points until none is left")
     p.add_argument("--search", action="store_true", help="run the search block when the spec has both")
     p.add_argument("--model", help="build this model instead of the last one declared")
-    p.add_argument("--dialect", choices=("qkeras", "hgq2"), help="build for this training dialect instead of the spec's (train.dialect)")
+    p.add_argument("--dialect", choices=("qkeras", "hgq2", "brevitas"), help="build for this training dialect instead of the spec's (train.dialect)")
     p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs for every point")
     p.add_argument("--data", metavar="PATH", help="override the data file for every point")
     p.add_argument("--synth", action="store_true", help="run HLS synthesis too when the vendor tool is on PATH")

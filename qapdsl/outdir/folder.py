@@ -29,6 +29,8 @@ STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
         "metrics.json",
         "model.h5",
         "model.keras",
+        "model.onnx",  # the brevitas dialect's QONNX export, beside its state dict
+        "model.pt",
         "weights.npz",
         "test_data.npz",
         "activations.npz",

@@ -285,7 +285,7 @@ import numpy as np
 out, model_file = sys.argv[1], sys.argv[2]
 bad, error, rows = [], None, 0
 try:
-    if model_file.endswith(".keras"):  # Keras 3: the weights.npz train.py writes beside it, by layer name
+    if model_file.endswith((".keras", ".onnx")):  # Keras 3, Brevitas: the weights.npz train.py writes beside it, by layer name
         with np.load(f"{out}/weights.npz", allow_pickle=False) as w:
             bad = [k.split("/")[0] for k in w.files if w[k].dtype.kind == "f" and not np.all(np.isfinite(w[k]))]
     else:
@@ -313,7 +313,7 @@ def check_trained(out_dir: Path, model_file: str = "model.h5", python: str | Non
     weights turn NaN (the model then predicts one class). `SCAN_WEIGHTS` reads the weights without
     Keras, in `python` (the interpreter that trained: qapc's own may have no numpy)."""
     log = out_dir / "train.log"
-    shown = "weights.npz" if model_file.endswith(".keras") else model_file
+    shown = "weights.npz" if model_file.endswith((".keras", ".onnx")) else model_file
     cmd = [python or sys.executable, "-c", SCAN_WEIGHTS, str(out_dir), model_file]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)

@@ -12,12 +12,12 @@ syntax iskeyword @,48-57,_,46,42,63
 " A word with several roles takes the colour of the last list it is in.
 syntax keyword qapOption activations alpha beta bias inputs int kernel lr padding patience per pool
 syntax keyword qapOption stride target test val weights
-syntax keyword qapConstant accuracy adam auc auto auto_po2 bops breast_cancer catapult channel cmaes
-syntax keyword qapConstant constant digits distributed_arithmetic file fpga global hgq2 init iris
-syntax keyword qapConstant iterative latency luts magnitude maximize memory minimize minmax none
-syntax keyword qapConstant nsga2 off on oneapi openml parallel params polynomial qkeras quartus
-syntax keyword qapConstant random resource rmsprop rtl_cost same sgd sklearn standard stream tpe
-syntax keyword qapConstant valid verilog vhdl vitis vivado weight wine
+syntax keyword qapConstant accuracy adam auc auto auto_po2 bops breast_cancer brevitas catapult
+syntax keyword qapConstant channel cmaes constant digits distributed_arithmetic file fpga global
+syntax keyword qapConstant hgq2 init iris iterative latency luts magnitude maximize memory minimize
+syntax keyword qapConstant minmax none nsga2 off on oneapi openml parallel params polynomial qkeras
+syntax keyword qapConstant quartus random resource rmsprop rtl_cost same sgd sklearn standard stream
+syntax keyword qapConstant tpe valid verilog vhdl vitis vivado weight wine
 syntax keyword qapQuantKind binary bits float learned po2 ternary
 syntax keyword qapActivation linear relu sigmoid softmax tanh
 syntax keyword qapKey accum activations agreement backend baseline batch batchnorm begin bias budget
