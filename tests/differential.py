@@ -12,7 +12,7 @@ Verilator, Yosys now and then): for them the RTL must equal the model bit for bi
     python tests/differential.py --count 300 --jobs 2 --out /tmp/diff     # a local campaign
     python tests/differential.py --show 17                                # print case 17's spec
 
-Cases are drawn deterministically (hypothesis, a fixed seed, de-duplicated), so a
+Cases are drawn deterministically (hypothesis, a fixed seed, de-duplicated, from a pool of POOL), so a
 case number names the same spec on every machine with the same hypothesis version.
 tests/test_differential.py runs the first cases in CI. Every counterexample found was
 fixed as a check (a golden case in tests/test_diagnostics.py, e.g. qkeras_negative_integer,
@@ -41,12 +41,17 @@ from specgen import GeneratedSpec, valid_specs, write_data
 SEED = 20261129
 
 
+POOL = 300  # cases are drawn from a pool of at least this many: hypothesis' sequence depends on max_examples
+
+
 def draw_cases(count: int, draw_seed: int = SEED) -> list[GeneratedSpec]:
-    """`count` distinct generated specs, the same ones every time for the same seed."""
+    """`count` distinct generated specs, the same ones every time for the same seed: case N is the same spec
+    for every count up to POOL (hypothesis draws another sequence for another max_examples)."""
     box: list[GeneratedSpec] = []
     seen: set[str] = set()
+    pool = max(count, POOL)
 
-    @settings(max_examples=count * 2 + 10, phases=[Phase.generate], database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=pool * 2 + 10, phases=[Phase.generate], database=None, deadline=None, suppress_health_check=list(HealthCheck))
     @seed(draw_seed)
     @given(valid_specs())
     def grab(g: GeneratedSpec) -> None:
