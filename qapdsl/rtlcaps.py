@@ -57,6 +57,8 @@ WHY_NOT: dict[str, str] = {
 # (fraction bits F) going to f < F fraction bits, odd = trunc_f(x) - trunc_{f-1}(x) is the result's
 # last bit before rounding, and RNE(x) = trunc_f(x + 2^-(f+1) - 2^-F + odd·2^(f-F)):
 # a tie rounds up exactly when that bit is 1, and down (to the even neighbour) when it is 0.
+# Both truncations get max(i, 1 - f) integer bits: a narrow signed value (i + f <= 0) truncates to
+# -2^-(f-1), below its own range (with its own i the truncation has no width, wraps, and odd is -1).
 ROUND_HALF_EVEN = "RND_CONV from TRN: trunc_f(x + half - ulp + odd·ulp)"
 
 # Yosys: synth_xilinx for a family (xc7 for 7-series, xcup for UltraScale+, xcu for UltraScale);

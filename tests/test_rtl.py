@@ -199,24 +199,38 @@ def test_the_long_steps_send_a_heartbeat(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_round_half_even_is_exact_on_every_value(tmp_path: Path) -> None:
-    """Every value of fixed<9,4> (5 fraction bits) rounded to 0, 1 and 2 fraction bits, through da4ml's
-    traced arithmetic and its interpreter, equals NumPy's round-half-to-even; rounding half up would not."""
+    """Every value of every da4ml type (k, i, F) with a sign or not, few or negative integer bits (i + f <= 0
+    too: a narrow signed sum, where a truncation to f - 1 bits has no width of its own) and up to 6 fraction
+    bits, rounded to every f < F (negative f too), through da4ml's traced arithmetic and its interpreter,
+    equals NumPy's round-half-to-even; rounding half up would not."""
     np = pytest.importorskip("numpy")
     pytest.importorskip("da4ml", reason="da4ml (scripts/setup.sh installs it)")
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
     from da4ml.trace.ops import quantize
 
     rne = _module(tmp_path, spec_of()).round_half_even
-    values = np.arange(-256, 256, dtype=np.float64) / 32.0  # all of fixed<9,4>
-    for f in (0, 1, 2):
-        inputs = FixedVariableArrayInput((1,), HWConfig(1, -1, -1))
-        x = quantize(inputs, 1, 3, 5)
-        comb = comb_trace(inputs, rne(x, f))
-        got = np.asarray(comb.predict(values.reshape(-1, 1))).ravel()
-        want = np.round(values * 2.0**f) / 2.0**f
-        assert np.array_equal(got, want), f
-        half_up = np.floor(values * 2.0**f + 0.5) / 2.0**f
-        assert not np.array_equal(got, half_up)
+    cases = 0
+    narrow_signed = 0
+    ties_seen = False
+    for k, i, F in itertools.product((0, 1), range(-3, 5), range(0, 7)):
+        if k + i + F < 1:
+            continue
+        values = np.arange(-(2 ** (i + F)) if k else 0, 2 ** (i + F), dtype=np.float64) / 2.0**F  # all of (k, i, F)
+        for f in range(-2, F):
+            inputs = FixedVariableArrayInput((1,), HWConfig(1, -1, -1))
+            comb = comb_trace(inputs, rne(quantize(inputs, k, i, F), f))
+            got = np.asarray(comb.predict(values.reshape(-1, 1))).ravel()
+            want = np.round(values * 2.0**f) / 2.0**f
+            assert np.array_equal(got, want), (k, i, F, f, values[got != want], got[got != want])
+            half_up = np.floor(values * 2.0**f + 0.5) / 2.0**f
+            ties_seen |= not np.array_equal(got, half_up)
+            cases += 1
+            narrow_signed += k == 1 and i + f <= 0
+    assert ties_seen and cases > 400 and narrow_signed > 60
+    # the reviewer's case: a sum of type (1, 0, 6) rounded to f = 0
+    inputs = FixedVariableArrayInput((1,), HWConfig(1, -1, -1))
+    comb = comb_trace(inputs, rne(quantize(inputs, 1, 0, 6), 0))
+    assert np.asarray(comb.predict(np.array([[-0.484375], [-0.5], [0.5], [-0.515625]]))).ravel().tolist() == [0.0, 0.0, 0.0, -1.0]
 
 
 def test_synthesis_counts_inv_cells_as_luts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -133,7 +133,9 @@ def round_half_even(x, f):
     """x rounded to f fraction bits, ties to even (QKeras's tf.round; hls4ml's RND_CONV), from truncations.
 
     For a value of F > f fraction bits, odd = trunc_f(x) - trunc_(f-1)(x) is the last bit kept, and
-    RNE(x) = trunc_f(x + 2^-(f+1) - 2^-F + odd * 2^(f-F)): a tie rounds up exactly when that bit is 1."""
+    RNE(x) = trunc_f(x + 2^-(f+1) - 2^-F + odd * 2^(f-F)): a tie rounds up exactly when that bit is 1.
+    The truncations get at least 1 - f integer bits: a narrow signed value (i + f <= 0) truncates to
+    -2^-(f-1), which its own i cannot hold (a width of zero or less wraps, and odd would be -1)."""
     import numpy as np
     from da4ml.trace import FixedVariableArray
 
@@ -144,9 +146,10 @@ def round_half_even(x, f):
         if fraction <= f:  # already on the grid
             out.append(v)
             continue
-        odd = v.quantize(k, i, f) - v.quantize(k, i, f - 1)
+        wide = max(i, 1 - f)  # integer bits that hold every truncation of v to f and to f - 1 fraction bits
+        odd = v.quantize(k, wide, f) - v.quantize(k, wide, f - 1)
         v = v + (2.0 ** -(f + 1) - 2.0**-fraction) + odd * 2.0 ** (f - fraction)
-        out.append(v.quantize(k, i + 1, f))  # i + 1: rounding up may carry into a new integer bit
+        out.append(v.quantize(k, wide + 1, f))  # + 1: rounding up may carry into a new integer bit
     return FixedVariableArray(np.array(out, dtype=object), x.solver_options, hwconf=x.hwconf)
 
 
