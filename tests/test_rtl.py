@@ -212,16 +212,16 @@ def test_round_half_even_is_exact_on_every_value(tmp_path: Path) -> None:
     cases = 0
     narrow_signed = 0
     ties_seen = False
-    for k, i, F in itertools.product((0, 1), range(-3, 5), range(0, 7)):
-        if k + i + F < 1:
+    for k, i, frac in itertools.product((0, 1), range(-3, 5), range(0, 7)):
+        if k + i + frac < 1:
             continue
-        values = np.arange(-(2 ** (i + F)) if k else 0, 2 ** (i + F), dtype=np.float64) / 2.0**F  # all of (k, i, F)
-        for f in range(-2, F):
+        values = np.arange(-(2 ** (i + frac)) if k else 0, 2 ** (i + frac), dtype=np.float64) / 2.0**frac  # all of (k, i, F)
+        for f in range(-2, frac):
             inputs = FixedVariableArrayInput((1,), HWConfig(1, -1, -1))
-            comb = comb_trace(inputs, rne(quantize(inputs, k, i, F), f))
+            comb = comb_trace(inputs, rne(quantize(inputs, k, i, frac), f))
             got = np.asarray(comb.predict(values.reshape(-1, 1))).ravel()
             want = np.round(values * 2.0**f) / 2.0**f
-            assert np.array_equal(got, want), (k, i, F, f, values[got != want], got[got != want])
+            assert np.array_equal(got, want), (k, i, frac, f, values[got != want], got[got != want])
             half_up = np.floor(values * 2.0**f + 0.5) / 2.0**f
             ties_seen |= not np.array_equal(got, half_up)
             cases += 1
