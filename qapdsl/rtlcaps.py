@@ -51,7 +51,11 @@ WHY_NOT: dict[str, str] = {
     "po2": "power-of-two quantizers are not wired into the RTL step",
     "binary": "binary quantizers are not wired into the RTL step",
     "ternary": "ternary quantizers are not wired into the RTL step",
+    "wide_port": "da4ml's Verilator binder passes every port's value as a 32-bit integer (the widest port counts, sign, integer and fraction bits)",
 }
+# da4ml's Verilator binder (ioutil.hh, RTLModel.predict): each input and output port value is an int32,
+# padded to the widest port's (k, i, f) maxima.
+MAX_PORT_BITS = 32
 
 # da4ml's `quantize` rounds TRN or RND (half up). Half to even, from what it has: with the value x
 # (fraction bits F) going to f < F fraction bits, odd = trunc_f(x) - trunc_{f-1}(x) is the result's

@@ -233,6 +233,25 @@ def test_round_half_even_is_exact_on_every_value(tmp_path: Path) -> None:
     assert np.asarray(comb.predict(np.array([[-0.484375], [-0.5], [0.5], [-0.515625]]))).ravel().tolist() == [0.0, 0.0, 0.0, -1.0]
 
 
+def test_a_port_wider_than_the_binder_takes_stops_before_the_compile(tmp_path: Path) -> None:
+    """da4ml's Verilator binder passes port values as int32: rtl.py says so right after the trace (a
+    34-bit output port failed in the compile with a message about make and g++), and lets 32 bits by."""
+    pytest.importorskip("da4ml", reason="da4ml (scripts/setup.sh installs it)")
+    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+    from da4ml.trace.ops import quantize
+
+    check = _module(tmp_path, spec_of()).check_ports
+    inputs = FixedVariableArrayInput((2,), HWConfig(1, -1, -1))
+    x = quantize(inputs, 1, 3, 12)  # 16 bits in
+    check(comb_trace(inputs, x[0] + x[1]))  # 17 bits out
+    wide = x[0] * 2.0**17 + x[1]  # fraction bits of one, integer bits of the other: 34 bits
+    with pytest.raises(SystemExit, match=r"output port is 34 bits wide.*at most 32"):
+        check(comb_trace(inputs, wide))
+    inputs = FixedVariableArrayInput((1,), HWConfig(1, -1, -1))
+    with pytest.raises(SystemExit, match="input port is 40 bits"):
+        check(comb_trace(inputs, quantize(inputs, 1, 19, 20)[0] * 0.5))
+
+
 def test_synthesis_counts_inv_cells_as_luts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Vivado implements each of Yosys's INV cells as a LUT1: the LUT count has them, and rtl.json keeps them apart too."""
     cells = {"CARRY4": 166, "INV": 32, "LUT2": 460, "LUT3": 42, "LUT4": 35, "LUT5": 17, "LUT6": 3, "MUXF7": 1, "FDRE": 12}

@@ -47,6 +47,7 @@ YOSYS_FAMILY = 'xcup'  # synth_xilinx -family for this part (qapdsl/rtlcaps.py)
 SYNTH = True
 # The layer whose output is the RTL's: the final softmax is left out (its argmax is the logits')
 LOGITS_LAYER = 'out'
+MAX_PORT_BITS = 32  # da4ml's Verilator binder: each port value is an int32
 SOLVER_OPTIONS = {"hard_dc": 2}  # da4ml's CMVM solver: delay constraint (adder levels per constant matrix)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -183,6 +184,22 @@ def network(model):
 
 
 
+def check_ports(comb) -> None:
+    """Stop before writing and compiling when a port is wider than da4ml's Verilator binder takes: it
+    passes each value as an int32, padded to the widest port's (k, i, f) (RTLModel.predict, ioutil.hh)."""
+    import numpy as np
+    from da4ml.codegen.rtl.rtl_model import get_io_kifs
+
+    for side, kifs in zip(("input", "output"), get_io_kifs(comb)):
+        bits = int(sum(int(np.max(part)) for part in kifs))
+        if bits > MAX_PORT_BITS:
+            raise SystemExit(
+                f"rtl.py: the traced network's {side} port is {bits} bits wide (sign, integer and fraction bits, padded to the widest value), "
+                f"and da4ml's Verilator binder takes at most {MAX_PORT_BITS}: narrow the {'inputs' if side == 'input' else 'last layer'}'s quantizer "
+                f"(or the weights, whose sums the logits are)"
+            )
+
+
 def synthesise(project: Path, has_tables: bool) -> dict:
     """Yosys `synth_xilinx` of the wrapper for the part's family: cell counts and wall time.
 
@@ -258,6 +275,7 @@ def main(argv=None):
     inputs, outputs = network(model)
     comb = comb_trace(inputs, outputs)
     times["trace_s"] = time.perf_counter() - t0
+    check_ports(comb)
     interpreted = np.asarray(comb.predict(port_data), dtype=np.float64).reshape(len(X), -1)
 
     progress("write", project=str(project), language="verilog")
