@@ -83,7 +83,7 @@ def check_rtl(spec: ir.Spec, plan: Plan | None = None) -> list[Diagnostic]:
     return diags
 
 
-def _output_port(plan: Plan, where: Span) -> list[Diagnostic]:
+def _output_port(plan: Plan, where: Span | None) -> list[Diagnostic]:
     """The output port of the RTL, when it is a dense layer's exact sum (the logits before a final softmax /
     sigmoid, or a last layer without an activation quantizer): the plan's exact type bounds the width
     da4ml gives it (the trained weights can only narrow it; a quantized output is at most 32 bits, E401).
