@@ -516,3 +516,19 @@ def test_the_hardware_plot_is_written_only_for_rtl_studies(tmp_path: Path) -> No
     assert "LUTs (Yosys)" in table.to_markdown(v) and "Hypervolume of the front" in table.to_markdown(v)  # luts has an ideal point
     no_rtl = [{k: val for k, val in r.items() if k not in ("luts", "rtl_cost")} for r in rows]
     assert plots.write_hardware(view.make(loaded.spec, loaded.spec.sweep, no_rtl, None, "m"), tmp_path / "none") == []
+
+
+def test_rtl_model_names_exclude_verilog_keywords_and_da4ml_modules() -> None:
+    """da4ml names the Verilog module after the model: every name the reviewer's Verilator / Yosys runs broke on
+    is refused with `rtl verilog` (E310), and stays a fine name without it (hls4ml's C++ takes it)."""
+    from qapdsl import names
+
+    broke = "module wire reg begin end output logic assign always initial task function package config fork string type".split()
+    broke += sorted(names.DA4ML_MODULES)
+    for name in broke:
+        text = SPEC.format(target="    rtl verilog\n", train="").replace("model m {", f"model {name} {{")
+        loaded = load_text(text, "spec.qap")
+        codes = [(d.code, d.span.line if d.span else None) for d in loaded.diagnostics if d.severity == "error"]
+        assert codes == [("E310", 1)], (name, codes)
+        assert not [d for d in load_text(text.replace("    rtl verilog\n", ""), "spec.qap").diagnostics if d.severity == "error"], name
+    assert names.rtl_model_name_problem("tiny") is None and names.rtl_model_name_problem("module_net") is None

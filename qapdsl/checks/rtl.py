@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qapdsl import dialects, ir, quant, rtlcaps, schema
+from qapdsl import dialects, ir, names, quant, rtlcaps, schema
 from qapdsl.diagnostics import Diagnostic
 from qapdsl.plan import Plan
 from qapdsl.source import Span
@@ -23,6 +23,16 @@ def check_rtl(spec: ir.Spec, plan: Plan | None = None) -> list[Diagnostic]:
     def refuse(message: str, span: Span | None, hint: str) -> None:
         diags.append(Diagnostic("E407", message, span or where, hint))
 
+    name_problem = names.rtl_model_name_problem(spec.model.name)
+    if name_problem is not None:
+        diags.append(
+            Diagnostic(
+                "E310",
+                f"model name '{spec.model.name}' cannot be used with `rtl verilog`: {name_problem}",
+                spec.model.name_span or spec.model.span,
+                f"rename the model, e.g. `model {spec.model.name}_net`",
+            )
+        )
     if rtl.language not in rtlcaps.LANGUAGES:
         refuse(f"`rtl {rtl.language}`: {schema.RTL_LANGUAGES[rtl.language].split(': ', 1)[1]}", where, "write `rtl verilog`")
     part = spec.target.part
