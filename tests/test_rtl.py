@@ -195,7 +195,7 @@ def test_the_long_steps_send_a_heartbeat(tmp_path: Path, capsys: pytest.CaptureF
     assert len(events) >= 3 and all(set(e) == {"step", "elapsed_s"} and e["step"] == "compile" for e in events)
     assert len(events) <= 7  # none after the block
     text = rendered(spec_of(), tmp_path)["rtl.py"]
-    assert 'with heartbeat("compile"):\n            rtl.compile(' in text and 'with heartbeat("synth"):\n            synth = ' in text
+    assert 'with heartbeat("compile"):\n            rtl.compile(' in text and 'with heartbeat("synth"):\n            try:\n                synth = ' in text
 
 
 def test_round_half_even_is_exact_on_every_value(tmp_path: Path) -> None:
@@ -532,3 +532,43 @@ def test_rtl_model_names_exclude_verilog_keywords_and_da4ml_modules() -> None:
         assert codes == [("E310", 1)], (name, codes)
         assert not [d for d in load_text(text.replace("    rtl verilog\n", ""), "spec.qap").diagnostics if d.severity == "error"], name
     assert names.rtl_model_name_problem("tiny") is None and names.rtl_model_name_problem("module_net") is None
+
+
+def test_rtl_py_removes_only_a_project_it_wrote(tmp_path: Path) -> None:
+    """rtl.py's previous project is removed before a new one is written, but never through a symbolic link
+    (the reviewer's link to a folder of their own was emptied), and not when it holds a file rtl.py did not
+    record writing (a metadata.json alone made any folder da4ml's project)."""
+    module = _module(tmp_path, spec_of())
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "mine"
+    (victim / "keep").mkdir(parents=True)
+    (victim / "metadata.json").write_text("{}", encoding="utf-8")
+    (victim / "keep" / "thesis.tex").write_text("years of work", encoding="utf-8")
+    project = out / "rtl_project"
+    project.symlink_to(victim, target_is_directory=True)
+    with pytest.raises(SystemExit, match="symbolic link"):
+        module.remove_project(project)
+    project.unlink()
+    (project / "src").mkdir(parents=True)
+    (project / "metadata.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"not a project rtl\.py finished writing"):
+        module.remove_project(project)  # no manifest: not rtl.py's
+    (project / "src" / "m.v").write_text("module m; endmodule\n", encoding="utf-8")
+    module.record_project(project)
+    (project / "src" / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"did not write, or changed since \(src/notes.txt\)"):
+        module.remove_project(project)
+    (project / "src" / "notes.txt").unlink()
+    (project / "src" / "link").symlink_to(victim, target_is_directory=True)
+    with pytest.raises(SystemExit, match=r"\(src/link\)"):
+        module.remove_project(project)  # a link inside is never followed, and never rtl.py's
+    (project / "src" / "link").unlink()
+    (project / "src" / "m.v").write_text("module m; wire edited; endmodule\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"\(src/m.v\)"):
+        module.remove_project(project)
+    (project / "src" / "m.v").write_text("module m; endmodule\n", encoding="utf-8")
+    module.remove_project(project)
+    assert not project.exists()
+    assert (victim / "keep" / "thesis.tex").read_text(encoding="utf-8") == "years of work"
+    module.remove_project(project)  # nothing there: nothing to do

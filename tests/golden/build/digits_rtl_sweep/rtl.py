@@ -184,6 +184,53 @@ def network(model):
 
 
 
+MANIFEST = ".qapc-rtl.json"  # in the project: the digest of every file rtl.py left there
+
+
+def project_files(project: Path) -> dict[str, str]:
+    """Every file under the project (its manifest left out) → its SHA-256; a symbolic link → "symlink"
+    (never followed, never one of rtl.py's)."""
+    import hashlib
+
+    found = {}
+    for folder, dirs, files in os.walk(project, followlinks=False):
+        for name in dirs + files:
+            path = Path(folder) / name
+            rel = path.relative_to(project).as_posix()
+            if path.is_symlink():
+                found[rel] = "symlink"
+            elif name in files:
+                found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    found.pop(MANIFEST, None)
+    return found
+
+
+def record_project(project: Path) -> None:
+    """Write the manifest: what rtl.py may remove on its next run."""
+    text = json.dumps({"files": project_files(project)}, indent=1, sort_keys=True) + "\n"
+    (project / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def remove_project(project: Path) -> None:
+    """Remove a previous run's project (its sources must not linger beside the new ones), and only that:
+    never through a symbolic link, and only when every file there is one rtl.py recorded writing."""
+    if project.is_symlink():
+        raise SystemExit(f"rtl.py: {project} is a symbolic link: rtl.py writes its project there and does not follow links; remove the link")
+    if not project.exists():
+        return
+    moved = f"move it away (or delete it yourself), rtl.py writes its project at {project}"
+    try:
+        recorded = dict(json.loads((project / MANIFEST).read_text(encoding="utf-8"))["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SystemExit(f"rtl.py: {project} exists and is not a project rtl.py finished writing (no {MANIFEST}): {moved}") from None
+    current = project_files(project)
+    changed = sorted(n for n in set(recorded) | set(current) if recorded.get(n) != current.get(n))
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise SystemExit(f"rtl.py: {project} holds files rtl.py did not write, or changed since ({shown}): {moved}")
+    shutil.rmtree(project)
+
+
 def check_ports(comb) -> None:
     """Stop before writing and compiling when a port is wider than da4ml's Verilator binder takes: it
     passes each value as an int32, padded to the widest port's (k, i, f) (RTLModel.predict, ioutil.hh)."""
@@ -257,7 +304,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     model_path = Path(args.model) if args.model else out / 'model.h5'
     data_path = Path(args.data) if args.data else out / "test_data.npz"
-    project = (out / PROJECT_DIR).resolve()
+    project = out.resolve() / PROJECT_DIR  # not resolved itself: a link there is refused, never followed
 
     import numpy as np
     from da4ml.codegen import VerilogModel
@@ -279,14 +326,12 @@ def main(argv=None):
     interpreted = np.asarray(comb.predict(port_data), dtype=np.float64).reshape(len(X), -1)
 
     progress("write", project=str(project), language="verilog")
-    if project.exists():
-        if not (project / "metadata.json").is_file():
-            raise SystemExit(f"rtl.py: {project} exists and is not a da4ml project (no metadata.json): move it away, rtl.py writes its project there")
-        shutil.rmtree(project)  # a previous run's project: its sources must not linger beside the new ones
+    remove_project(project)
     t0 = time.perf_counter()
     rtl = VerilogModel(comb, TOP, project, latency_cutoff=LATENCY_CUTOFF, clock_period=CLOCK_NS, part_name=PART)
     rtl.write()
     times["write_s"] = time.perf_counter() - t0
+    record_project(project)
 
     progress("compile", tool="verilator")
     os.environ.update(verilator_environment(dict(os.environ)))
@@ -296,6 +341,8 @@ def main(argv=None):
             rtl.compile(nproc=args.jobs or os.cpu_count() or 1)
     except (RuntimeError, OSError) as e:  # OSError: make, a C++ compiler or perl missing
         raise SystemExit(f"rtl.py: the Verilator compile failed ({e}); it needs make, g++ and perl on PATH; its output is above") from e
+    finally:
+        record_project(project)  # what a failed or interrupted compile left is rtl.py's too
     times["compile_s"] = time.perf_counter() - t0
 
     progress("simulate", n_rows=int(len(X)))
@@ -317,7 +364,10 @@ def main(argv=None):
         progress("synth", tool="yosys")
         has_tables = any((project / "src" / "memfiles").iterdir())
         with heartbeat("synth"):
-            synth = {"requested": True, **synthesise(project, has_tables)}
+            try:
+                synth = {"requested": True, **synthesise(project, has_tables)}
+            finally:
+                record_project(project)  # yosys.log, yosys_stat.json
     result = {
         "model": TOP,
         "framework": 'QKeras',
