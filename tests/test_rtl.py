@@ -252,6 +252,23 @@ def test_a_port_wider_than_the_binder_takes_stops_before_the_compile(tmp_path: P
         check(comb_trace(inputs, quantize(inputs, 1, 19, 20)[0] * 0.5))
 
 
+def test_a_constant_network_stops_before_the_compile(tmp_path: Path) -> None:
+    """A network pruned down to constants has 0-bit ports, which Verilator refuses (-Wall ASCRANGE on [-1:0]):
+    rtl.py says so after the trace instead; a network with one live input and output passes."""
+    pytest.importorskip("da4ml", reason="da4ml (scripts/setup.sh installs it)")
+    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+    from da4ml.trace.ops import quantize
+
+    check = _module(tmp_path, spec_of()).check_ports
+    inputs = FixedVariableArrayInput((2,), HWConfig(1, -1, -1))
+    x = quantize(inputs, 1, 3, 4)
+    with pytest.raises(SystemExit, match="network is a constant: its input port has no bits"):
+        check(comb_trace(inputs, x * 0.0))  # every weight pruned
+    inputs = FixedVariableArrayInput((2,), HWConfig(1, -1, -1))
+    x = quantize(inputs, 1, 3, 4)
+    check(comb_trace(inputs, x[0] + 0.0 * x[1]))
+
+
 def test_synthesis_counts_inv_cells_as_luts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Vivado implements each of Yosys's INV cells as a LUT1: the LUT count has them, and rtl.json keeps them apart too."""
     cells = {"CARRY4": 166, "INV": 32, "LUT2": 460, "LUT3": 42, "LUT4": 35, "LUT5": 17, "LUT6": 3, "MUXF7": 1, "FDRE": 12}

@@ -232,12 +232,19 @@ def remove_project(project: Path) -> None:
 
 
 def check_ports(comb) -> None:
-    """Stop before writing and compiling when a port is wider than da4ml's Verilator binder takes: it
-    passes each value as an int32, padded to the widest port's (k, i, f) (RTLModel.predict, ioutil.hh)."""
+    """Stop before writing and compiling when a port has no bits (a constant network), or is wider than
+    da4ml's Verilator binder takes: it passes each value as an int32, padded to the widest port's (k, i, f)
+    (RTLModel.predict, ioutil.hh)."""
     import numpy as np
     from da4ml.codegen.rtl.rtl_model import get_io_kifs
 
     for side, kifs in zip(("input", "output"), get_io_kifs(comb)):
+        if int(np.sum(kifs)) == 0:  # every value of the port has 0 bits: Verilator cannot declare it ([-1:0])
+            raise SystemExit(
+                f"rtl.py: the trained network is a constant: its {side} port has no bits (no output depends on any input, "
+                "as when pruning removed every path from the inputs to the outputs), and a 0-bit port is no Verilog; "
+                "no RTL is built: prune less (a lower `target`) or check the trained weights"
+            )
         bits = int(sum(int(np.max(part)) for part in kifs))
         if bits > MAX_PORT_BITS:
             raise SystemExit(
