@@ -249,6 +249,7 @@ def rtl_figures(rtl: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "carry": synth.get("carry"),
         "dsp": synth.get("dsp"),
         "synth_s": synth.get("wall_time_s") if synth.get("ran") else None,
+        "family": synth.get("family") if synth.get("ran") else None,
         "synth_skipped": None if synth.get("ran") else synth.get("reason"),
         "trace_s": times.get("trace_s"),
         "compile_s": times.get("compile_s"),
@@ -375,7 +376,7 @@ def _rtl_hardware(rtl: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     if rtl.get("lut") is not None:
         rows.append(
             (
-                "Yosys synth_xilinx (LUTs = LUT1–LUT6 + INV)",
+                f"Yosys synth_xilinx{' -family ' + str(rtl['family']) if rtl.get('family') else ''} (LUTs = LUT1–LUT6 + INV)",
                 f"{_int(rtl.get('lut'))} LUT{inv_note(rtl.get('inv'))}, {_int(rtl.get('ff'))} FF, {_int(rtl.get('carry'))} CARRY, {_int(rtl.get('dsp'))} DSP ({_num(rtl.get('synth_s'), 1)} s)",
             )
         )

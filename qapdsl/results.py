@@ -84,6 +84,7 @@ class RtlSynth(Shape):
     requested: bool | None = None
     ran: bool | None = None
     reason: str | None = None
+    family: str | None = None  # synth_xilinx -family (rtlcaps.yosys_family of the part)
     wall_time_s: float | None = None
     lut: int | None = None  # LUT1-LUT6 and INV (Vivado implements an INV as a LUT1)
     inv: int | None = None  # the INV cells among them

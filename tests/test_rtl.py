@@ -104,6 +104,20 @@ def test_yosys_family_follows_the_part() -> None:
     assert rtlcaps.yosys_family("xcu250-figd2104-2L-e") == "xcup"
     assert rtlcaps.yosys_family("xcvu13p-flga2577-2-e") == "xcup"
     assert rtlcaps.yosys_family("AGFB014R24B2E2V") == rtlcaps.DEFAULT_FAMILY
+    # Spartan-3 (LUT4) and Spartan-6 parts got UltraScale+'s cells: each has a synth_xilinx family of its own
+    parts = {
+        "xc3s500e-4fg320": "xc3se",
+        "xc3s1400a-4fg484": "xc3sa",
+        "xc3s50an-4tqg144": "xc3sa",
+        "xc3sd1800a-4cs484": "xc3sda",
+        "xc3s1000-4ft256": "xc3s",
+        "xc6slx9-2tqg144": "xc6s",
+        "xc6vlx240t-1ff1156": "xc6v",
+        "xc5vlx50t-1ff1136": "xc5v",
+        "xc2vp30-7ff896": "xc2vp",
+        "xcau15p-ffvb676-2-e": "xcup",
+    }
+    assert {p: rtlcaps.yosys_family(p) for p in parts} == parts
 
 
 def test_both_dialects_have_a_route() -> None:
@@ -306,6 +320,7 @@ def test_synthesis_counts_inv_cells_as_luts(tmp_path: Path, monkeypatch: pytest.
     (project / "src" / "static").mkdir(parents=True)
     got = _module(tmp_path, spec_of()).synthesise(project, has_tables=False)
     assert got["ran"] and (got["lut"], got["inv"], got["ff"], got["carry"]) == (460 + 42 + 35 + 17 + 3 + 32, 32, 12, 166)
+    assert got["family"] == "xc7" and "-family xc7 " in got["tool"]  # the spec's part is an Artix-7
 
 
 # -- the runner's verdict, the report and the summary ---------------------------------------
@@ -321,7 +336,7 @@ RTL_JSON = {
     "latency": {"adder_levels": [9.0, 10.0], "pipelined": True, "cycles": 4, "ns": 16.0, "clock_ns": 4.0, "latency_cutoff": 3},
     "registers": 240,
     "basis": "logits",
-    "synth": {"requested": True, "ran": True, "lut": 476, "inv": 30, "ff": 240, "carry": 157, "dsp": 0, "wall_time_s": 18.9},
+    "synth": {"requested": True, "ran": True, "family": "xc7", "lut": 476, "inv": 30, "ff": 240, "carry": 157, "dsp": 0, "wall_time_s": 18.9},
     "wall_time_s": {"trace_s": 0.1, "write_s": 0.05, "compile_s": 37.5, "simulate_s": 0.03},
 }
 
@@ -366,14 +381,14 @@ def test_rtl_figures_reach_the_report_and_the_summary() -> None:
     assert lines[hls + 1] == "| accuracy (RTL, Verilator) | 88.89% |"
     assert "| QKeras ↔ RTL argmax agreement (Verilator, argmax of the logits) | 100.00% (45 of 45 test rows) |" in md
     assert "| max abs. logit difference QKeras − RTL | 0.000000 |" in md
-    assert "| Yosys synth_xilinx (LUTs = LUT1–LUT6 + INV) | 476 LUT (of them 30 INV), 240 FF, 157 CARRY, 0 DSP (18.9 s) |" in md
+    assert "| Yosys synth_xilinx -family xc7 (LUTs = LUT1–LUT6 + INV) | 476 LUT (of them 30 INV), 240 FF, 157 CARRY, 0 DSP (18.9 s) |" in md
     assert "| RTL latency | 10 adder levels, 4 cycles (16.0 ns) |" in md
     text = command.summary({"model": "m", "build_dir": "/b", "report": rep.to_dict(), "firmware": {}})
     out = text.splitlines()
     assert "90.00% (HLS emulation)   88.89% (RTL, Verilator)" in out[1]
     assert out[2].startswith("  QKeras ↔ HLS")
     assert out[3] == "  QKeras ↔ RTL    100.00% of 45 test rows agree (argmax of the logits, Verilator), max |logit diff| 0"
-    assert "Yosys           476 LUT (of them 30 INV), 240 FF, 157 CARRY, 0 DSP" in text
+    assert "Yosys           476 LUT (of them 30 INV), 240 FF, 157 CARRY, 0 DSP (synth_xilinx -family xc7, 19 s)" in text
 
 
 def test_a_skipped_synthesis_says_why() -> None:
@@ -407,14 +422,14 @@ def test_doctor_checks_the_rtl_tools_of_a_spec(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_doctor_needs_make_and_perl_for_verilator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A new user's finding: without make on PATH the doctor said ✓ and rtl.py died in the compile."""
+    """A new user's finding: without make on PATH the doctor said ✓ and rtl.py died in the compile (c++ too: verilated.mk's CXX)."""
     from qapdsl import doctor, environments
 
     monkeypatch.setattr(environments, "find", lambda d: environments.Interpreter(sys.executable, "test"))
     monkeypatch.setattr(environments, "probe", lambda python, modules=(), distributions=(): environments.Probe("3.11.7", (), {"da4ml": "0.6.0", "verilator": "5.48.0"}))
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing on it
     checks = doctor.check_rtl_tools(dialects.get("qkeras"))
-    assert checks[0].status == "fail" and "make (on PATH) and perl (on PATH)" in checks[0].text
+    assert checks[0].status == "fail" and "make (on PATH) and c++ (on PATH) and perl (on PATH)" in checks[0].text
 
 
 def test_pyproject_rtl_extra_matches_the_pins() -> None:

@@ -285,6 +285,7 @@ def synthesise(project: Path, has_tables: bool) -> dict:
     return {
         "ran": True,
         "tool": "yosys synth_xilinx -family " + YOSYS_FAMILY + " -flatten -noiopad",
+        "family": YOSYS_FAMILY,
         "wall_time_s": seconds,
         # Vivado implements each INV as a LUT1: LUTs = LUT1-LUT6 + INV (INV also kept apart)
         "lut": count(r"LUT[1-6]|INV"),
