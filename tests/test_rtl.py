@@ -321,6 +321,14 @@ def test_synthesis_counts_inv_cells_as_luts(tmp_path: Path, monkeypatch: pytest.
     got = _module(tmp_path, spec_of()).synthesise(project, has_tables=False)
     assert got["ran"] and (got["lut"], got["inv"], got["ff"], got["carry"]) == (460 + 42 + 35 + 17 + 3 + 32, 32, 12, 166)
     assert got["family"] == "xc7" and "-family xc7 " in got["tool"]  # the spec's part is an Artix-7
+    # Spartan-3E's cells (Yosys's synth_xilinx -family xc3se of the reviewer's tiny network): MUXCY carries, MUXF5/6
+    cells = {"FDRE": 209, "FDSE": 20, "INV": 74, "LUT1": 2, "LUT2": 329, "LUT3": 100, "LUT4": 60, "MUXCY": 461, "MUXF5": 19, "MUXF6": 5, "XORCY": 447}
+    fake.write_text(
+        f"#!{sys.executable}\nimport json\nopen('yosys_stat.json', 'w').write(json.dumps({{'design': {{'num_cells_by_type': {cells!r}}}}}))\n",
+        encoding="utf-8",
+    )
+    got = _module(tmp_path, spec_of()).synthesise(project, has_tables=False)
+    assert (got["lut"], got["ff"], got["carry"], got["muxf"], got["dsp"]) == (74 + 2 + 329 + 100 + 60, 229, 461, 24, 0)
 
 
 # -- the runner's verdict, the report and the summary ---------------------------------------

@@ -291,9 +291,9 @@ def synthesise(project: Path, has_tables: bool) -> dict:
         "lut": count(r"LUT[1-6]|INV"),
         "inv": count(r"INV"),
         "ff": count(r"FD[RSCP]E"),
-        "carry": count(r"CARRY[48]"),
-        "dsp": count(r"DSP48E[12]"),
-        "muxf": count(r"MUXF[789]"),
+        "carry": count(r"CARRY[48]|MUXCY"),  # CARRY4/8 blocks; Spartan-3 and older: one MUXCY per carry bit
+        "dsp": count(r"DSP48\w*|MULT18X18\w*"),  # DSP48E1/E2, Spartan-6's DSP48A1, Spartan-3's multipliers
+        "muxf": count(r"MUXF[5-9]"),
         "cells": cells,
     }
 
