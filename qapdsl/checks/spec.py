@@ -70,7 +70,7 @@ def check_buildable(spec: ir.Spec) -> list[Diagnostic]:
         expressible.refuse(spec.train.dialect, plan)  # what the dialect cannot spell
     except BuildError as e:
         return [Diagnostic(e.code, e.message, e.span, e.hint)]
-    return check_bit_exact_flow(spec, plan) + check_rtl(spec)
+    return check_bit_exact_flow(spec, plan) + check_rtl(spec, plan)
 
 
 def check_point(spec: ir.Spec, plan: bool = True) -> list[Diagnostic]:

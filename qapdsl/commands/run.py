@@ -137,7 +137,7 @@ def summary(results: dict[str, Any]) -> str:
         if rtl.get("lut") is not None:
             lines.append(
                 f"  Yosys           {_int(rtl.get('lut'))} LUT{inv_note(rtl.get('inv'))}, {_int(rtl.get('ff'))} FF, {_int(rtl.get('carry'))} CARRY, {_int(rtl.get('dsp'))} DSP"
-                f" (synth_xilinx, {rtl.get('synth_s') or 0:.0f} s)"
+                f" (synth_xilinx{' -family ' + str(rtl['family']) if rtl.get('family') else ''}, {rtl.get('synth_s') or 0:.0f} s)"
             )
         elif rtl.get("synth_skipped"):
             lines.append(f"  Yosys           skipped: {rtl['synth_skipped']}")

