@@ -705,6 +705,7 @@ def test_data_override_reads_npz_for_every_spec(write_spec: Callable[..., Path],
     """`qapc run --data PATH` passes PATH to train.py whatever the spec's data: a .npz always works; other
     types only where the spec's own data file has that type (qapc run and doctor refuse them beforehand)."""
     np = pytest.importorskip("numpy")
+    pytest.importorskip("sklearn", reason="the generated load_data imports scikit-learn's iris first")
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "other.npz", X=rng.normal(size=(12, 4)).astype("float32"), y=np.arange(12) % 3)
     module = _train_module(BASE.format(data="sklearn iris", part='"p"'), write_spec, tmp_path)
