@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qapdsl import ir, quant
+from qapdsl import expressible, ir, quant
 from qapdsl.backends import qkeras
 from qapdsl.backends.generator import Call, Generator
 from qapdsl.backends.literals import SpecLines
@@ -30,7 +30,7 @@ class Brevitas(Generator):
         self.features: int | None = int(input_shape[0]) if len(input_shape) == 1 else None  # the width flowing into the next dense layer
 
     def keras_layers(self, pl: PlanLayer) -> list[Call]:
-        if pl.op == "activation" and pl.params.get("activation") in ("softmax", "sigmoid", "linear"):
+        if expressible.dropped(self.name(), pl):
             return []  # the output's: the loss applies it, the model and the firmware give the logits
         return [self.layer(pl)]
 
